@@ -1,0 +1,1 @@
+//! Reads breakdown CSV files into the store, all-or-nothing per file.

@@ -1,0 +1,67 @@
+//! Schema migrations, versioned in the code. `PRAGMA user_version` holds the number of
+//! migrations applied; each runs once, in order, inside one transaction.
+//!
+//! Layout choices (see docs/ARCHITECTURE.md, "Storage"):
+//! - `daily` is a `WITHOUT ROWID` table clustered on `(repo_id, day)`: one repository's days are
+//!   contiguous on disk, so a repository's series or a period sum is one index range scan, and
+//!   the export walks repositories in name order and each one's days in order with no sort.
+//! - `repos` caches `daily_sum`, `first_day` and `last_day`, maintained by every write
+//!   transaction, so all-time totals of 20,000 repositories are one scan of `repos`.
+//! - Days are integers (days since 1970-01-01); repository types are 0 = model, 1 = dataset so
+//!   that ordering by `(repo_type, name)` is export order.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE orgs (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        plan         TEXT NOT NULL CHECK (plan IN ('free', 'team', 'enterprise')),
+        created_unix INTEGER NOT NULL
+    );
+    CREATE TABLE repos (
+        id         INTEGER PRIMARY KEY,
+        org_id     INTEGER NOT NULL REFERENCES orgs(id),
+        repo_type  INTEGER NOT NULL CHECK (repo_type IN (0, 1)),
+        name       TEXT NOT NULL,
+        adjustment INTEGER NOT NULL DEFAULT 0,
+        daily_sum  INTEGER NOT NULL DEFAULT 0,
+        first_day  INTEGER,
+        last_day   INTEGER,
+        UNIQUE (org_id, repo_type, name)
+    );
+    CREATE TABLE daily (
+        repo_id   INTEGER NOT NULL,
+        day       INTEGER NOT NULL,
+        downloads INTEGER NOT NULL CHECK (downloads > 0),
+        PRIMARY KEY (repo_id, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE ingested_sources (
+        source        TEXT PRIMARY KEY,
+        ingested_unix INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_unix  INTEGER NOT NULL
+    );
+    CREATE TABLE memberships (
+        org_id  INTEGER NOT NULL REFERENCES orgs(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        role    TEXT NOT NULL CHECK (role IN ('read', 'admin')),
+        PRIMARY KEY (org_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE tokens (
+        hash         TEXT PRIMARY KEY,
+        user_id      INTEGER NOT NULL REFERENCES users(id),
+        created_unix INTEGER NOT NULL,
+        revoked_unix INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE sessions (
+        hash         TEXT PRIMARY KEY,
+        user_id      INTEGER NOT NULL REFERENCES users(id),
+        expires_unix INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+];

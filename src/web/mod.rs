@@ -1,0 +1,34 @@
+//! The HTTP surface: dashboard pages, JSON API and the CSV endpoint, on axum. Handlers are thin:
+//! extract, parse into domain types, call `analytics`/`breakdown`/`accounts`, map to a response.
+//! Store calls run on the blocking pool.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use axum::Router;
+
+use crate::config::Config;
+use crate::store::SharedStore;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: SharedStore,
+    pub config: Arc<Config>,
+}
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    Router::new().with_state(state)
+}
+
+/// Binds `config.listen` and serves until Ctrl-C. `on_ready` receives the bound address.
+pub async fn serve(state: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
+    on_ready(listener.local_addr()?);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
