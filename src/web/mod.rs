@@ -2,6 +2,9 @@
 //! extract, parse into domain types, call `analytics`/`breakdown`/`accounts`, map to a response.
 //! Store calls run on the blocking pool.
 
+pub mod charts;
+pub mod format;
+
 use std::sync::Arc;
 
 use anyhow::Result;
