@@ -108,9 +108,6 @@ impl Fixture {
         app.org("acme", Plan::Team);
         app.org("rival", Plan::Enterprise);
         app.org("freeco", Plan::Free);
-        for (_, repo_type, name) in REPOS {
-            app.downloads(*repo_type, name, "2024-05-01", 7);
-        }
         let members = [
             ("reader", "acme", Role::Read),
             ("admin", "acme", Role::Admin),
@@ -138,6 +135,14 @@ impl Fixture {
         }
     }
 
+    /// Gives every organization its repositories of [`REPOS`].
+    fn with_repos(self) -> Self {
+        for (_, repo_type, name) in REPOS {
+            self.app.downloads(*repo_type, name, "2024-05-01", 7);
+        }
+        self
+    }
+
     fn auth(&self, caller: &str) -> Auth {
         match caller {
             "anonymous" => Auth::None,
@@ -156,7 +161,7 @@ impl Fixture {
 
 #[tokio::test]
 async fn access_table() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().with_repos();
     let mut failures = Vec::new();
     for (route, expected) in ROUTES {
         for (case, want) in CASES.iter().zip(expected) {
@@ -186,7 +191,7 @@ async fn access_table() {
 
 #[tokio::test]
 async fn csv_endpoint_streams_the_orgs_breakdown() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().with_repos();
     let path = "/organizations/acme/settings/publisher-analytics/download-breakdown";
     let res = fx.app.get(path, &fx.auth("token")).await;
     assert_eq!(res.status, 200, "{}", res.text());
@@ -255,7 +260,7 @@ async fn errors_are_json_for_scripts_and_pages_for_browsers() {
     assert_eq!(res.header("www-authenticate"), Some("Bearer"));
     let res = fx.app.get_html(&csv("acme"), &Auth::None).await;
     assert!(
-        res.text().contains("/login?next=%2Forganizations%2Facme"),
+        res.text().contains("/login?next=/organizations/acme/settings/publisher-analytics/download-breakdown"),
         "{}",
         res.text()
     );

@@ -131,3 +131,44 @@ impl io::Write for ChannelWriter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn writer(capacity: usize) -> (ChannelWriter, mpsc::Receiver<Chunk>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (ChannelWriter { tx, buf: Vec::new(), client_gone: false }, rx)
+    }
+
+    #[test]
+    fn sends_full_chunks_then_the_rest() {
+        let (mut w, mut rx) = writer(8);
+        let data: Vec<u8> = (0..CHUNK_BYTES * 2 + 10).map(|i| (i % 251) as u8).collect();
+        for piece in data.chunks(1000) {
+            w.write_all(piece).unwrap();
+        }
+        w.send().unwrap();
+        drop(w);
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        while let Some(chunk) = rx.blocking_recv() {
+            let chunk = chunk.unwrap();
+            sizes.push(chunk.len());
+            got.extend_from_slice(&chunk);
+        }
+        assert_eq!(got, data);
+        assert!(sizes[..sizes.len() - 1].iter().all(|&s| s >= CHUNK_BYTES), "{sizes:?}");
+    }
+
+    #[test]
+    fn a_departed_client_stops_the_writer() {
+        let (mut w, rx) = writer(1);
+        drop(rx);
+        let err = w.write_all(&vec![b'x'; CHUNK_BYTES]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+        assert!(w.client_gone);
+    }
+}
