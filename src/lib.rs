@@ -4,6 +4,7 @@
 //! [`config`], and [`cli`] (the binary's commands). See `docs/ARCHITECTURE.md`.
 
 pub mod accounts;
+pub mod analytics;
 pub mod breakdown;
 pub mod cli;
 pub mod config;

@@ -12,6 +12,9 @@ mod index;
 pub mod session;
 pub mod templates;
 
+pub mod charts;
+pub mod format;
+
 use std::sync::Arc;
 
 use anyhow::Result;
