@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(templates::routes())
         .merge(breakdown::routes())
         .layer(middleware::from_fn(error::render_errors))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
