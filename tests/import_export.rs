@@ -227,7 +227,8 @@ fn exporting_an_unknown_organization_fails_without_output() {
     ws.import("seed.csv", SEED);
     let out = ws.run(&["export", "--org", "nobody", "--output", "nobody.csv"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown organization nobody"), "{stderr}");
     assert!(!Path::new(&ws.path("nobody.csv")).exists());
     let out = ws.run(&["export", "--org", "nobody"]);
     assert!(!out.status.success() && out.stdout.is_empty());

@@ -95,7 +95,7 @@ fn ensure_org_exists(store: &SharedStore, org: &OrgName) -> Result<()> {
         .org(org)
         .with_context(|| format!("looking up organization {org}"))?;
     if known.is_none() {
-        bail!("unknown organization {org}: it has no repositories in this store (import its CSV first)");
+        bail!("unknown organization {org} (import its CSV or create it first)");
     }
     Ok(())
 }
@@ -110,11 +110,23 @@ fn export_to_file(store: &SharedStore, org: &OrgName, path: &Path) -> Result<()>
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let rows = export::write_breakdown(store.as_ref(), org, temp.as_file_mut())
         .with_context(|| format!("exporting to {}", path.display()))?;
-    temp.as_file()
-        .sync_all()
+    readable_by_others(temp.as_file())
+        .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("writing {}", path.display()))?;
     temp.persist(path)
         .with_context(|| format!("replacing {}", path.display()))?;
     eprintln!("{}: {rows} rows", path.display());
+    Ok(())
+}
+
+/// Temporary files are private (0600); an export is an ordinary file (0644), like `>` makes.
+#[cfg(unix)]
+fn readable_by_others(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
