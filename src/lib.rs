@@ -6,6 +6,7 @@
 pub mod breakdown;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod store;
 pub mod web;
