@@ -52,18 +52,28 @@ pub fn fill(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<OrgFill>, DemoError> {
     ensure_demo_store(store)?;
-    orgs.iter().map(|org| fill_org(store, org, today, progress)).collect()
+    orgs.iter()
+        .map(|org| fill_org(store, org, today, progress))
+        .collect()
 }
 
-fn fill_org(store: &dyn Store, org: &DemoOrg, today: Day, progress: &mut dyn FnMut(usize)) -> Result<OrgFill, DemoError> {
+fn fill_org(
+    store: &dyn Store,
+    org: &DemoOrg,
+    today: Day,
+    progress: &mut dyn FnMut(usize),
+) -> Result<OrgFill, DemoError> {
     let name = org.org_name()?;
     match store.org(&name)? {
         None => store.create_org(&name, org.plan)?,
         Some(info) if info.plan != org.plan => store.set_plan(&name, org.plan)?,
         Some(_) => {}
     }
-    let existing: HashMap<RepoKey, RepoSummary> =
-        store.repos(&name)?.into_iter().map(|r| (r.key.clone(), r)).collect();
+    let existing: HashMap<RepoKey, RepoSummary> = store
+        .repos(&name)?
+        .into_iter()
+        .map(|r| (r.key.clone(), r))
+        .collect();
     // The first repository always has downloads on the first day of history, so a store
     // filled before keeps the history start it was filled with.
     let history_start = existing
@@ -71,11 +81,24 @@ fn fill_org(store: &dyn Store, org: &DemoOrg, today: Day, progress: &mut dyn FnM
         .filter_map(|r| r.first_day)
         .min()
         .unwrap_or_else(|| today.add_days(1 - org.shape.history_days));
-    let mut fill = OrgFill { org: name, plan: org.plan, repos: org.repos, history_start, rows: 0, rows_written: 0 };
+    let mut fill = OrgFill {
+        org: name,
+        plan: org.plan,
+        repos: org.repos,
+        history_start,
+        rows: 0,
+        rows_written: 0,
+    };
     for batch in org.draw_repos()?.chunks(BATCH) {
         let mut tx = store.begin()?;
         for repo in batch {
-            let (rows, written) = write_repo(tx.as_mut(), repo, existing.get(&repo.key), history_start, today)?;
+            let (rows, written) = write_repo(
+                tx.as_mut(),
+                repo,
+                existing.get(&repo.key),
+                history_start,
+                today,
+            )?;
             fill.rows += rows;
             fill.rows_written += written;
         }
@@ -97,16 +120,18 @@ fn write_repo(
     let stored_through = stored.and_then(|r| r.last_day);
     let (mut rows, mut written) = (0, 0);
     let mut failed = None;
-    let sums = repo.profile.for_each_day(history_start, today, |day, downloads| {
-        rows += 1;
-        if failed.is_some() || stored_through.is_some_and(|last| day <= last) {
-            return;
-        }
-        match tx.set_daily(&repo.key, day, downloads) {
-            Ok(()) => written += 1,
-            Err(e) => failed = Some(e),
-        }
-    });
+    let sums = repo
+        .profile
+        .for_each_day(history_start, today, |day, downloads| {
+            rows += 1;
+            if failed.is_some() || stored_through.is_some_and(|last| day <= last) {
+                return;
+            }
+            match tx.set_daily(&repo.key, day, downloads) {
+                Ok(()) => written += 1,
+                Err(e) => failed = Some(e),
+            }
+        });
     if let Some(e) = failed {
         return Err(e);
     }

@@ -52,7 +52,11 @@ pub fn profile(org_seed: u64, index: usize, repo_type: RepoType, shape: &OrgShap
     let seed = repo_seed(org_seed, index);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let z: f64 = rng.sample(rand_distr::StandardNormal);
-    let type_shift = if repo_type == RepoType::Dataset { -0.6 } else { 0.0 };
+    let type_shift = if repo_type == RepoType::Dataset {
+        -0.6
+    } else {
+        0.0
+    };
     let mut popularity = (0.6 + type_shift + 2.2 * z).exp().min(40_000.0) * shape.scale;
     let launch = draw_launch(&mut rng, shape.history_days);
     let mut stop_after = rng.gen_bool(0.08).then(|| rng.gen_range(20..700));
@@ -62,7 +66,11 @@ pub fn profile(org_seed: u64, index: usize, repo_type: RepoType, shape: &OrgShap
     }
     // The first repository predates daily history and never stops, so every organization
     // has downloads on its first day of history (which is how a re-run finds that day).
-    let launch = if index == 0 { -rng.gen_range(200..600) } else { launch };
+    let launch = if index == 0 {
+        -rng.gen_range(200..600)
+    } else {
+        launch
+    };
     RepoProfile {
         seed,
         popularity,
@@ -114,7 +122,12 @@ impl RepoProfile {
     /// Calls `f(day, downloads)` for every day with at least one download from the later of
     /// `history_start` and the launch through `through`. Days before `history_start` are
     /// drawn too (so a day's count never depends on the range) and only summed.
-    pub fn for_each_day(&self, history_start: Day, through: Day, mut f: impl FnMut(Day, u64)) -> SeriesSums {
+    pub fn for_each_day(
+        &self,
+        history_start: Day,
+        through: Day,
+        mut f: impl FnMut(Day, u64),
+    ) -> SeriesSums {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xD0_D0);
         let release_chance = self.releases_per_year / 365.0;
         let launch_day = history_start.add_days(self.launch);
@@ -149,7 +162,11 @@ impl RepoProfile {
         let trend = (self.trend_per_year * t / 365.0).exp();
         // 1970-01-01 was a Thursday: Monday = 0 … Saturday = 5, Sunday = 6.
         let weekday = (day.epoch_days() + 3).rem_euclid(7);
-        let season = if weekday >= 5 { self.weekend_factor } else { 1.0 };
+        let season = if weekday >= 5 {
+            self.weekend_factor
+        } else {
+            1.0
+        };
         self.popularity * ramp * trend * season * (1.0 + boost)
     }
 }

@@ -43,7 +43,11 @@ pub fn demo_orgs(large_repos: usize) -> Vec<DemoOrg> {
             repos: large_repos,
             seed: 0xAC3E_0001,
             dataset_share: 0.3,
-            shape: OrgShape { history_days: 3 * 365 + 1, scale: 1.0, flagships: &[3000.0, 1200.0, 600.0] },
+            shape: OrgShape {
+                history_days: 3 * 365 + 1,
+                scale: 1.0,
+                flagships: &[3000.0, 1200.0, 600.0],
+            },
         },
         DemoOrg {
             name: DEMO_ORG_NAMES[1],
@@ -51,7 +55,11 @@ pub fn demo_orgs(large_repos: usize) -> Vec<DemoOrg> {
             repos: 28,
             seed: 0x0A7B_0002,
             dataset_share: 0.4,
-            shape: OrgShape { history_days: 540, scale: 0.4, flagships: &[400.0] },
+            shape: OrgShape {
+                history_days: 540,
+                scale: 0.4,
+                flagships: &[400.0],
+            },
         },
         DemoOrg {
             name: DEMO_ORG_NAMES[2],
@@ -59,7 +67,11 @@ pub fn demo_orgs(large_repos: usize) -> Vec<DemoOrg> {
             repos: 6,
             seed: 0x7123_0003,
             dataset_share: 0.3,
-            shape: OrgShape { history_days: 365, scale: 0.1, flagships: &[50.0] },
+            shape: OrgShape {
+                history_days: 365,
+                scale: 0.1,
+                flagships: &[50.0],
+            },
         },
     ]
 }

@@ -30,8 +30,14 @@ fn draw(org: &DemoOrg, start: Day, through: Day) -> Vec<Drawn> {
         .into_iter()
         .map(|repo| {
             let mut days = Vec::new();
-            let sums = repo.profile.for_each_day(start, through, |d, n| days.push((d, n)));
-            Drawn { key: repo.key, days, before_history: sums.before_history }
+            let sums = repo
+                .profile
+                .for_each_day(start, through, |d, n| days.push((d, n)));
+            Drawn {
+                key: repo.key,
+                days,
+                before_history: sums.before_history,
+            }
         })
         .collect()
 }
@@ -45,7 +51,10 @@ fn every_org_spans_its_history_and_ends_on_the_reference_day() {
     for org in demo_orgs(300) {
         let start = history_start(&org, today());
         let drawn = draw(&org, start, today());
-        let days: Vec<Day> = drawn.iter().flat_map(|r| r.days.iter().map(|d| d.0)).collect();
+        let days: Vec<Day> = drawn
+            .iter()
+            .flat_map(|r| r.days.iter().map(|d| d.0))
+            .collect();
         assert_eq!(days.iter().min(), Some(&start), "{}", org.name);
         assert_eq!(days.iter().max(), Some(&today()), "{}", org.name);
         assert_eq!(drawn.len(), org.repos);
@@ -55,15 +64,31 @@ fn every_org_spans_its_history_and_ends_on_the_reference_day() {
 #[test]
 fn popularity_is_heavy_tailed() {
     let org = large_org(300);
-    let mut totals: Vec<u64> = draw(&org, history_start(&org, today()), today()).iter().map(Drawn::total).collect();
+    let mut totals: Vec<u64> = draw(&org, history_start(&org, today()), today())
+        .iter()
+        .map(Drawn::total)
+        .collect();
     totals.sort_unstable();
     let all: u64 = totals.iter().sum();
     let top3: u64 = totals.iter().rev().take(3).sum();
     let median = totals[totals.len() / 2];
-    eprintln!("max {} median {median} top3 share {:.2}", totals[totals.len() - 1], top3 as f64 / all as f64);
-    assert!(totals[totals.len() - 1] > 1_000_000, "a few repositories have millions");
-    assert!((100..20_000).contains(&median), "most have hundreds to thousands: {median}");
-    assert!(top3 * 4 > all, "the top 1% make more than a quarter of all downloads");
+    eprintln!(
+        "max {} median {median} top3 share {:.2}",
+        totals[totals.len() - 1],
+        top3 as f64 / all as f64
+    );
+    assert!(
+        totals[totals.len() - 1] > 1_000_000,
+        "a few repositories have millions"
+    );
+    assert!(
+        (100..20_000).contains(&median),
+        "most have hundreds to thousands: {median}"
+    );
+    assert!(
+        top3 * 4 > all,
+        "the top 1% make more than a quarter of all downloads"
+    );
 }
 
 #[test]
@@ -94,7 +119,9 @@ fn some_repositories_predate_history_and_some_stopped() {
         .iter()
         .filter(|r| r.days.first().is_some_and(|d| d.0 > today().add_days(-365)))
         .count();
-    eprintln!("adjusted {with_adjustment} stopped {stopped} launched in the last year {launched_late}");
+    eprintln!(
+        "adjusted {with_adjustment} stopped {stopped} launched in the last year {launched_late}"
+    );
     assert!((15..120).contains(&with_adjustment), "{with_adjustment}");
     assert!((5..60).contains(&stopped), "{stopped}");
     assert!(launched_late > 50, "{launched_late}");
