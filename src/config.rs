@@ -61,9 +61,17 @@ impl Config {
         let env_secure = env("HUBSTATS_SECURE_COOKIES").map(|s| matches!(s.as_str(), "1" | "true"));
         let default_listen: SocketAddr = DEFAULT_LISTEN.parse()?;
         Ok(Config {
-            store: flags.store.clone().or_else(|| env("HUBSTATS_STORE")).or(file.store),
+            store: flags
+                .store
+                .clone()
+                .or_else(|| env("HUBSTATS_STORE"))
+                .or(file.store),
             today: flags.today.or(env_today).or(file.today),
-            listen: flags.listen.or(env_listen).or(file.listen).unwrap_or(default_listen),
+            listen: flags
+                .listen
+                .or(env_listen)
+                .or(file.listen)
+                .unwrap_or(default_listen),
             secure_cookies: env_secure.or(file.secure_cookies).unwrap_or(false),
         })
     }
@@ -92,8 +100,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -109,22 +119,53 @@ mod tests {
     fn flags_beat_env_beat_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hubstats.toml");
-        std::fs::write(&file, "store = \"file.db\"\ntoday = \"2024-01-01\"\nlisten = \"127.0.0.1:1\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "store = \"file.db\"\ntoday = \"2024-01-01\"\nlisten = \"127.0.0.1:1\"\n",
+        )
+        .unwrap();
         let file = file.to_string_lossy().into_owned();
-        let flags = Overrides { config_file: Some(file.clone()), ..Default::default() };
+        let flags = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
         let c = Config::load(&flags, env(&[])).unwrap();
-        assert_eq!((c.store.as_deref(), c.today.unwrap().to_string()), (Some("file.db"), "2024-01-01".into()));
-        let c = Config::load(&flags, env(&[("HUBSTATS_STORE", "env.db"), ("HUBSTATS_TODAY", "2024-02-02")])).unwrap();
-        assert_eq!((c.store.as_deref(), c.today.unwrap().to_string()), (Some("env.db"), "2024-02-02".into()));
+        assert_eq!(
+            (c.store.as_deref(), c.today.unwrap().to_string()),
+            (Some("file.db"), "2024-01-01".into())
+        );
+        let c = Config::load(
+            &flags,
+            env(&[
+                ("HUBSTATS_STORE", "env.db"),
+                ("HUBSTATS_TODAY", "2024-02-02"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.store.as_deref(), c.today.unwrap().to_string()),
+            (Some("env.db"), "2024-02-02".into())
+        );
         assert_eq!(c.listen.port(), 1);
-        let flags = Overrides { store: Some("flag.db".into()), today: "2024-03-03".parse().ok(), ..flags };
+        let flags = Overrides {
+            store: Some("flag.db".into()),
+            today: "2024-03-03".parse().ok(),
+            ..flags
+        };
         let c = Config::load(&flags, env(&[("HUBSTATS_STORE", "env.db")])).unwrap();
-        assert_eq!((c.store.as_deref(), c.reference_day().to_string()), (Some("flag.db"), "2024-03-03".into()));
+        assert_eq!(
+            (c.store.as_deref(), c.reference_day().to_string()),
+            (Some("flag.db"), "2024-03-03".into())
+        );
     }
 
     #[test]
     fn bad_env_names_the_variable() {
-        let err = Config::load(&Overrides::default(), env(&[("HUBSTATS_TODAY", "yesterday")])).unwrap_err();
+        let err = Config::load(
+            &Overrides::default(),
+            env(&[("HUBSTATS_TODAY", "yesterday")]),
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("HUBSTATS_TODAY"), "{err:#}");
     }
 }

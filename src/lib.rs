@@ -3,6 +3,8 @@
 //! Read top-down: [`domain`] (the data contract's types), [`store`] (storage behind one trait),
 //! [`config`], and [`cli`] (the binary's commands). See `docs/ARCHITECTURE.md`.
 
+pub mod accounts;
+pub mod analytics;
 pub mod breakdown;
 pub mod cli;
 pub mod config;

@@ -15,6 +15,10 @@ pub enum ExportError {
 
 /// Writes the CSV (header included) for `org` to `out`; returns the number of data rows.
 /// Memory use does not depend on the number of rows.
-pub fn write_breakdown(_store: &dyn Counts, _org: &OrgName, _out: &mut dyn io::Write) -> Result<u64, ExportError> {
+pub fn write_breakdown(
+    _store: &dyn Counts,
+    _org: &OrgName,
+    _out: &mut dyn io::Write,
+) -> Result<u64, ExportError> {
     Err(io::Error::other("export is not written yet").into())
 }

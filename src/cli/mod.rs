@@ -16,7 +16,11 @@ use crate::config::{Config, Overrides};
 use crate::domain::{Day, Plan, Role};
 
 #[derive(Debug, Parser)]
-#[command(name = "hubstats", version, about = "Publisher analytics for model and dataset hubs")]
+#[command(
+    name = "hubstats",
+    version,
+    about = "Publisher analytics for model and dataset hubs"
+)]
 pub struct Cli {
     /// Store location: a SQLite file path [env: HUBSTATS_STORE] [default: ./hubstats.db]
     #[arg(long, global = true, value_name = "PATH")]
@@ -139,7 +143,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve { listen } | Command::Demo { listen, .. } => *listen,
         _ => None,
     };
-    let flags = Overrides { config_file: cli.config, store: cli.store, today: cli.today, listen };
+    let flags = Overrides {
+        config_file: cli.config,
+        store: cli.store,
+        today: cli.today,
+        listen,
+    };
     let config = Config::load(&flags, |k| std::env::var(k).ok())?;
     match cli.command {
         Command::Import { files } => data::import(&config, &files),
@@ -149,6 +158,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Member(c) => admin::member(&config, c),
         Command::Token(c) => admin::token(&config, c),
         Command::Serve { .. } => serve::serve(&config),
-        Command::Demo { no_serve, repos, .. } => serve::demo(&config, repos, !no_serve),
+        Command::Demo {
+            no_serve, repos, ..
+        } => serve::demo(&config, repos, !no_serve),
     }
 }

@@ -33,7 +33,9 @@ impl FromStr for Plan {
             "free" => Ok(Plan::Free),
             "team" => Ok(Plan::Team),
             "enterprise" => Ok(Plan::Enterprise),
-            _ => Err(format!("unknown plan {s:?} (expected free, team or enterprise)")),
+            _ => Err(format!(
+                "unknown plan {s:?} (expected free, team or enterprise)"
+            )),
         }
     }
 }

@@ -26,7 +26,9 @@ impl Day {
 
     pub fn from_ymd(year: i32, month: u8, day: u8) -> Option<Self> {
         let month = Month::try_from(month).ok()?;
-        Date::from_calendar_date(year, month, day).ok().map(Self::from_date)
+        Date::from_calendar_date(year, month, day)
+            .ok()
+            .map(Self::from_date)
     }
 
     /// Days since 1970-01-01.
@@ -139,7 +141,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_dates() {
-        for bad in ["2023-02-29", "2024-13-01", "2024-1-01", "24-01-01", "2024/01/01", "1999-12-31", "+024-01-01", ""] {
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "24-01-01",
+            "2024/01/01",
+            "1999-12-31",
+            "+024-01-01",
+            "",
+        ] {
             assert!(bad.parse::<Day>().is_err(), "{bad:?}");
         }
     }

@@ -91,7 +91,10 @@ pub struct OrgName(String);
 
 impl OrgName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        check_part(s).map_err(|reason| NameError::Name { name: s.to_owned(), reason })?;
+        check_part(s).map_err(|reason| NameError::Name {
+            name: s.to_owned(),
+            reason,
+        })?;
         Ok(OrgName(s.to_owned()))
     }
     pub fn as_str(&self) -> &str {
@@ -112,7 +115,10 @@ pub struct RepoName(String);
 
 impl RepoName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        let invalid = |reason| NameError::Name { name: s.to_owned(), reason };
+        let invalid = |reason| NameError::Name {
+            name: s.to_owned(),
+            reason,
+        };
         let (org, name) = s.split_once('/').ok_or(invalid("expected \"org/name\""))?;
         check_part(org).map_err(invalid)?;
         check_part(name).map_err(invalid)?;
@@ -151,7 +157,12 @@ mod tests {
 
     #[test]
     fn accepts_hub_names() {
-        for ok in ["huggingface/CodeBERTa-small-v1", "a/b", "org_1/x.y-z", "A/B_"] {
+        for ok in [
+            "huggingface/CodeBERTa-small-v1",
+            "a/b",
+            "org_1/x.y-z",
+            "A/B_",
+        ] {
             let n = RepoName::parse(ok).unwrap();
             assert_eq!(n.as_str(), ok);
         }

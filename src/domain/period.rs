@@ -31,7 +31,10 @@ impl DayRange {
     /// The range of the same length that ends the day before this one starts.
     pub fn previous(self) -> Self {
         let len = self.len();
-        DayRange { from: self.from.add_days(-len), to: self.from.add_days(-1) }
+        DayRange {
+            from: self.from.add_days(-len),
+            to: self.from.add_days(-1),
+        }
     }
 
     pub fn days(self) -> impl Iterator<Item = Day> {
@@ -121,7 +124,10 @@ pub struct Period {
 }
 
 impl Period {
-    pub const ALL_TIME: Period = Period { kind: PeriodKind::AllTime, range: None };
+    pub const ALL_TIME: Period = Period {
+        kind: PeriodKind::AllTime,
+        range: None,
+    };
 
     /// Resolves a period name (and, for `custom`, its bounds) against the reference day.
     /// Rolling periods end on the reference day, inclusive: Last Month is the 30 days
@@ -138,7 +144,10 @@ impl Period {
                 (Some(from), Some(to)) => Some(DayRange::new(from, to)?),
                 _ => return Err(PeriodError::MissingBounds),
             },
-            (_, Some(n)) => Some(DayRange { from: today.add_days(1 - n), to: today }),
+            (_, Some(n)) => Some(DayRange {
+                from: today.add_days(1 - n),
+                to: today,
+            }),
             (_, None) => None,
         };
         Ok(Period { kind, range })
@@ -178,17 +187,28 @@ mod tests {
             (PeriodKind::Last365Days, "2023-03-03"), // 2024 is a leap year
         ];
         for (kind, from) in cases {
-            let r = Period::resolve(kind, today, None, None).unwrap().range.unwrap();
+            let r = Period::resolve(kind, today, None, None)
+                .unwrap()
+                .range
+                .unwrap();
             assert_eq!((r.from, r.to), (day(from), today), "{kind:?}");
         }
-        assert_eq!(Period::resolve(PeriodKind::AllTime, today, None, None).unwrap().range, None);
+        assert_eq!(
+            Period::resolve(PeriodKind::AllTime, today, None, None)
+                .unwrap()
+                .range,
+            None
+        );
     }
 
     #[test]
     fn custom_needs_ordered_bounds() {
         let t = day("2024-01-01");
         let (a, b) = (Some(day("2023-12-30")), Some(day("2024-01-02")));
-        let r = Period::resolve(PeriodKind::Custom, t, a, b).unwrap().range.unwrap();
+        let r = Period::resolve(PeriodKind::Custom, t, a, b)
+            .unwrap()
+            .range
+            .unwrap();
         assert_eq!(r.len(), 4);
         assert_eq!(r.previous().to, day("2023-12-29"));
         assert!(Period::resolve(PeriodKind::Custom, t, b, a).is_err());

@@ -26,7 +26,11 @@ pub enum StoreError {
     #[error("{0} already exists")]
     Conflict(String),
     #[error("the store at {path} was written by a newer hubstats (schema {found}, this build knows {known})")]
-    NewerSchema { path: String, found: i64, known: i64 },
+    NewerSchema {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("storage backend error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -93,7 +97,11 @@ pub trait Counts: Send + Sync {
 
     /// Organization-wide downloads per day and repository type within `range` (all days when
     /// `None`), days ascending.
-    fn org_daily(&self, org: &OrgName, range: Option<DayRange>) -> StoreResult<Vec<(Day, RepoType, u64)>>;
+    fn org_daily(
+        &self,
+        org: &OrgName,
+        range: Option<DayRange>,
+    ) -> StoreResult<Vec<(Day, RepoType, u64)>>;
 
     /// Streams the daily rows of an organization in export order without holding them in
     /// memory. The callback's error stops the stream and is returned.
@@ -144,7 +152,12 @@ pub trait Accounts: Send + Sync {
     fn revoke_token(&self, token_hash: &str) -> StoreResult<bool>;
     fn token_user(&self, token_hash: &str) -> StoreResult<Option<Username>>;
 
-    fn create_session(&self, session_hash: &str, user: &Username, expires_unix: i64) -> StoreResult<()>;
+    fn create_session(
+        &self,
+        session_hash: &str,
+        user: &Username,
+        expires_unix: i64,
+    ) -> StoreResult<()>;
     fn session_user(&self, session_hash: &str, now_unix: i64) -> StoreResult<Option<Username>>;
     fn delete_session(&self, session_hash: &str) -> StoreResult<()>;
 }
@@ -157,5 +170,7 @@ pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the store a `--store` value names: a file path for the embedded SQLite backend.
 pub fn open(location: &str) -> StoreResult<SharedStore> {
-    Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(location))?))
+    Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(
+        location,
+    ))?))
 }

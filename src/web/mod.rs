@@ -1,11 +1,24 @@
 //! The HTTP surface: dashboard pages, JSON API and the CSV endpoint, on axum. Handlers are thin:
 //! extract, parse into domain types, call `analytics`/`breakdown`/`accounts`, map to a response.
 //! Store calls run on the blocking pool.
+//!
+//! Each file owns some routes (`fn routes() -> Router<AppState>`); [`router`] merges them.
+//! Routes under `/organizations/{org}/` take [`auth::OrgAccess`]; errors are [`error::ApiError`].
+
+pub mod auth;
+mod breakdown;
+pub mod error;
+mod index;
+pub mod session;
+pub mod templates;
+
+pub mod charts;
+pub mod format;
 
 use std::sync::Arc;
 
 use anyhow::Result;
-use axum::Router;
+use axum::{middleware, Router};
 
 use crate::config::Config;
 use crate::store::SharedStore;
@@ -18,7 +31,13 @@ pub struct AppState {
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        .merge(index::routes())
+        .merge(session::routes())
+        .merge(templates::routes())
+        .merge(breakdown::routes())
+        .layer(middleware::from_fn(error::render_errors))
+        .with_state(state)
 }
 
 /// Binds `config.listen` and serves until Ctrl-C. `on_ready` receives the bound address.

@@ -1,27 +1,233 @@
-//! `Accounts` on SQLite. (Being written: see the store module docs for the contract.)
+//! `Accounts` on SQLite: organizations and plans, users, memberships, token and session hashes.
+//! Secrets never reach this module; callers pass SHA-256 hashes (see `crate::accounts`).
 
-use super::SqliteStore;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{now_unix, SqliteStore};
 use crate::domain::{OrgName, Plan, Role, Username};
 use crate::store::{Accounts, OrgInfo, StoreError, StoreResult};
 
-fn pending() -> StoreError {
-    StoreError::Backend("the SQLite accounts backend is not written yet".into())
+const ORG_INFO_SQL: &str =
+    "SELECT o.name, o.plan, (SELECT COUNT(*) FROM repos r WHERE r.org_id = o.id)
+     FROM orgs o";
+
+fn org_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+}
+
+/// Turns stored text back into domain types; a failure means the file was edited by hand.
+fn to_org_info((name, plan, repos): (String, String, i64)) -> StoreResult<OrgInfo> {
+    let corrupt =
+        |e: String| StoreError::Backend(format!("corrupt organization row {name:?}: {e}").into());
+    Ok(OrgInfo {
+        name: OrgName::parse(&name).map_err(|e| corrupt(e.to_string()))?,
+        plan: plan.parse().map_err(corrupt)?,
+        repo_count: u64::try_from(repos).unwrap_or(0),
+    })
+}
+
+fn to_username(name: String) -> StoreResult<Username> {
+    Username::parse(&name).map_err(|e| StoreError::Backend(format!("corrupt user row: {e}").into()))
+}
+
+fn org_id(conn: &Connection, org: &OrgName) -> StoreResult<i64> {
+    conn.query_row("SELECT id FROM orgs WHERE name = ?1", [org.as_str()], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("organization {org}")))
+}
+
+fn user_id(conn: &Connection, user: &Username) -> StoreResult<i64> {
+    conn.query_row(
+        "SELECT id FROM users WHERE name = ?1",
+        [user.as_str()],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("user {user}")))
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+/// Maps a uniqueness violation to `Conflict(what)`.
+fn conflict_on_unique(e: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict(what())
+    } else {
+        e.into()
+    }
 }
 
 impl Accounts for SqliteStore {
-    fn create_org(&self, _org: &OrgName, _plan: Plan) -> StoreResult<()> { Err(pending()) }
-    fn set_plan(&self, _org: &OrgName, _plan: Plan) -> StoreResult<()> { Err(pending()) }
-    fn org(&self, _org: &OrgName) -> StoreResult<Option<OrgInfo>> { Err(pending()) }
-    fn orgs(&self) -> StoreResult<Vec<OrgInfo>> { Err(pending()) }
-    fn create_user(&self, _user: &Username, _password_hash: &str) -> StoreResult<()> { Err(pending()) }
-    fn password_hash(&self, _user: &Username) -> StoreResult<Option<String>> { Err(pending()) }
-    fn set_member(&self, _org: &OrgName, _user: &Username, _role: Role) -> StoreResult<()> { Err(pending()) }
-    fn remove_member(&self, _org: &OrgName, _user: &Username) -> StoreResult<()> { Err(pending()) }
-    fn role(&self, _org: &OrgName, _user: &Username) -> StoreResult<Option<Role>> { Err(pending()) }
-    fn create_token(&self, _user: &Username, _token_hash: &str) -> StoreResult<()> { Err(pending()) }
-    fn revoke_token(&self, _token_hash: &str) -> StoreResult<bool> { Err(pending()) }
-    fn token_user(&self, _token_hash: &str) -> StoreResult<Option<Username>> { Err(pending()) }
-    fn create_session(&self, _h: &str, _user: &Username, _expires_unix: i64) -> StoreResult<()> { Err(pending()) }
-    fn session_user(&self, _h: &str, _now_unix: i64) -> StoreResult<Option<Username>> { Err(pending()) }
-    fn delete_session(&self, _h: &str) -> StoreResult<()> { Err(pending()) }
+    fn create_org(&self, org: &OrgName, plan: Plan) -> StoreResult<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO orgs (name, plan, created_unix) VALUES (?1, ?2, ?3)",
+                params![org.as_str(), plan.as_str(), now_unix()],
+            )
+            .map_err(|e| conflict_on_unique(e, || format!("organization {org}")))?;
+        Ok(())
+    }
+
+    fn set_plan(&self, org: &OrgName, plan: Plan) -> StoreResult<()> {
+        let changed = self.writer().execute(
+            "UPDATE orgs SET plan = ?2 WHERE name = ?1",
+            params![org.as_str(), plan.as_str()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("organization {org}")));
+        }
+        Ok(())
+    }
+
+    fn org(&self, org: &OrgName) -> StoreResult<Option<OrgInfo>> {
+        let row = self.read(|conn| {
+            let sql = format!("{ORG_INFO_SQL} WHERE o.name = ?1");
+            Ok(conn.query_row(&sql, [org.as_str()], org_info).optional()?)
+        })?;
+        row.map(to_org_info).transpose()
+    }
+
+    fn orgs(&self) -> StoreResult<Vec<OrgInfo>> {
+        let rows = self.read(|conn| {
+            let mut stmt = conn.prepare(&format!("{ORG_INFO_SQL} ORDER BY o.name"))?;
+            let rows = stmt
+                .query_map([], org_info)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })?;
+        rows.into_iter().map(to_org_info).collect()
+    }
+
+    fn create_user(&self, user: &Username, password_hash: &str) -> StoreResult<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO users (name, password_hash, created_unix) VALUES (?1, ?2, ?3)",
+                params![user.as_str(), password_hash, now_unix()],
+            )
+            .map_err(|e| conflict_on_unique(e, || format!("user {user}")))?;
+        Ok(())
+    }
+
+    fn password_hash(&self, user: &Username) -> StoreResult<Option<String>> {
+        self.read(|conn| {
+            let sql = "SELECT password_hash FROM users WHERE name = ?1";
+            Ok(conn
+                .query_row(sql, [user.as_str()], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn set_member(&self, org: &OrgName, user: &Username, role: Role) -> StoreResult<()> {
+        let conn = self.writer();
+        let (org_id, user_id) = (org_id(&conn, org)?, user_id(&conn, user)?);
+        conn.execute(
+            "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3)
+             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+            params![org_id, user_id, role.as_str()],
+        )?;
+        Ok(())
+    }
+
+    fn remove_member(&self, org: &OrgName, user: &Username) -> StoreResult<()> {
+        let conn = self.writer();
+        let (org_id, user_id) = (org_id(&conn, org)?, user_id(&conn, user)?);
+        let removed = conn.execute(
+            "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+            params![org_id, user_id],
+        )?;
+        if removed == 0 {
+            return Err(StoreError::NotFound(format!(
+                "membership of {user} in {org}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>> {
+        let role: Option<String> = self.read(|conn| {
+            let sql = "SELECT m.role FROM memberships m
+                       JOIN orgs o ON o.id = m.org_id JOIN users u ON u.id = m.user_id
+                       WHERE o.name = ?1 AND u.name = ?2";
+            Ok(conn
+                .query_row(sql, [org.as_str(), user.as_str()], |r| r.get(0))
+                .optional()?)
+        })?;
+        role.map(|r| r.parse().map_err(|e: String| StoreError::Backend(e.into())))
+            .transpose()
+    }
+
+    fn create_token(&self, user: &Username, token_hash: &str) -> StoreResult<()> {
+        let conn = self.writer();
+        let user_id = user_id(&conn, user)?;
+        conn.execute(
+            "INSERT INTO tokens (hash, user_id, created_unix) VALUES (?1, ?2, ?3)",
+            params![token_hash, user_id, now_unix()],
+        )
+        .map_err(|e| conflict_on_unique(e, || "token".to_owned()))?;
+        Ok(())
+    }
+
+    fn revoke_token(&self, token_hash: &str) -> StoreResult<bool> {
+        let changed = self.writer().execute(
+            "UPDATE tokens SET revoked_unix = ?2 WHERE hash = ?1 AND revoked_unix IS NULL",
+            params![token_hash, now_unix()],
+        )?;
+        Ok(changed > 0)
+    }
+
+    fn token_user(&self, token_hash: &str) -> StoreResult<Option<Username>> {
+        let name: Option<String> = self.read(|conn| {
+            let sql = "SELECT u.name FROM tokens t JOIN users u ON u.id = t.user_id
+                       WHERE t.hash = ?1 AND t.revoked_unix IS NULL";
+            Ok(conn.query_row(sql, [token_hash], |r| r.get(0)).optional()?)
+        })?;
+        name.map(to_username).transpose()
+    }
+
+    fn create_session(
+        &self,
+        session_hash: &str,
+        user: &Username,
+        expires_unix: i64,
+    ) -> StoreResult<()> {
+        let conn = self.writer();
+        let user_id = user_id(&conn, user)?;
+        // Sign-ins are rare: a good moment to forget sessions that expired.
+        conn.execute(
+            "DELETE FROM sessions WHERE expires_unix <= ?1",
+            [now_unix()],
+        )?;
+        conn.execute(
+            "INSERT INTO sessions (hash, user_id, expires_unix) VALUES (?1, ?2, ?3)",
+            params![session_hash, user_id, expires_unix],
+        )
+        .map_err(|e| conflict_on_unique(e, || "session".to_owned()))?;
+        Ok(())
+    }
+
+    fn session_user(&self, session_hash: &str, now_unix: i64) -> StoreResult<Option<Username>> {
+        let name: Option<String> = self.read(|conn| {
+            let sql = "SELECT u.name FROM sessions s JOIN users u ON u.id = s.user_id
+                       WHERE s.hash = ?1 AND s.expires_unix > ?2";
+            Ok(conn
+                .query_row(sql, params![session_hash, now_unix], |r| r.get(0))
+                .optional()?)
+        })?;
+        name.map(to_username).transpose()
+    }
+
+    fn delete_session(&self, session_hash: &str) -> StoreResult<()> {
+        self.writer()
+            .execute("DELETE FROM sessions WHERE hash = ?1", [session_hash])?;
+        Ok(())
+    }
 }
+
+#[cfg(test)]
+mod tests;

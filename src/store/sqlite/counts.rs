@@ -24,7 +24,11 @@ impl Counts for SqliteStore {
     fn period_sums(&self, _org: &OrgName, _range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>> {
         Err(pending())
     }
-    fn org_daily(&self, _org: &OrgName, _range: Option<DayRange>) -> StoreResult<Vec<(Day, RepoType, u64)>> {
+    fn org_daily(
+        &self,
+        _org: &OrgName,
+        _range: Option<DayRange>,
+    ) -> StoreResult<Vec<(Day, RepoType, u64)>> {
         Err(pending())
     }
     fn for_each_daily(

@@ -46,7 +46,11 @@ impl SqliteStore {
     fn init(uri: Option<String>, writer: Connection) -> StoreResult<Self> {
         configure(&writer)?;
         migrate(&writer, uri.as_deref().unwrap_or(":memory:"))?;
-        Ok(SqliteStore { uri, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+        Ok(SqliteStore {
+            uri,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     /// The writer connection (also used for reads by in-memory stores).
@@ -92,7 +96,11 @@ fn migrate(conn: &Connection, location: &str) -> StoreResult<()> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = schema::MIGRATIONS.len() as i64;
     if found > known {
-        return Err(StoreError::NewerSchema { path: location.to_owned(), found, known });
+        return Err(StoreError::NewerSchema {
+            path: location.to_owned(),
+            found,
+            known,
+        });
     }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
         conn.execute_batch(&format!(
@@ -106,4 +114,3 @@ fn migrate(conn: &Connection, location: &str) -> StoreResult<()> {
 fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
-

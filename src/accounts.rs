@@ -1,0 +1,292 @@
+//! Accounts: passwords, API tokens, sign-in sessions and the access rule, over `&dyn Accounts`.
+//! This module knows nothing of HTTP; the web layer maps [`AccessError`] to status codes.
+//!
+//! Secrets are never stored: passwords as argon2id PHC strings (random salt), API tokens and
+//! session ids as SHA-256 hex digests (both are 256-bit random values, so a fast hash suffices).
+//!
+//! The access rule ([`authorize`]): no, unknown, revoked or expired credentials → `Unauthenticated`;
+//! an organization that does not exist → `UnknownOrg`; a caller who is not a member →
+//! `NotMember`; a member of an organization without analytics (the free plan) → `NotPaid`;
+//! otherwise an [`Access`]. Membership is checked before the plan so that a non-member learns
+//! nothing about the organization's plan.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{OrgName, Plan, Role, Username};
+use crate::store::{Accounts, StoreError};
+
+/// How long a sign-in lasts.
+pub const SESSION_DAYS: i64 = 14;
+/// Every API token starts with this, so leaked tokens are easy to recognise and grep for.
+pub const TOKEN_PREFIX: &str = "hs_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("the password is empty")]
+    EmptyPassword,
+    #[error("hashing the password: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("sign in or send a valid API token (Authorization: Bearer <token>)")]
+    Unauthenticated,
+    #[error("organization {0} does not exist")]
+    UnknownOrg(OrgName),
+    #[error("you are not a member of organization {0}")]
+    NotMember(OrgName),
+    #[error("organization {0} is not on a paid plan: publisher analytics need the Team or Enterprise plan")]
+    NotPaid(OrgName),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A secret session id as held by the browser's cookie. Its `Debug` does not show the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// Wraps the value of a session cookie (not checked: unknown ids simply match no session).
+    pub fn from_cookie(value: &str) -> Self {
+        SessionId(value.to_owned())
+    }
+    /// The cookie value.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(..)")
+    }
+}
+
+/// Who is making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// No credentials were presented.
+    Anonymous,
+    /// Credentials were presented but are unknown, revoked or expired.
+    Rejected,
+    /// A user, identified by an API token (`session: None`) or a sign-in session.
+    User {
+        user: Username,
+        session: Option<SessionId>,
+    },
+}
+
+impl Principal {
+    pub fn user(&self) -> Option<&Username> {
+        match self {
+            Principal::User { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+    pub fn session(&self) -> Option<&SessionId> {
+        match self {
+            Principal::User { session, .. } => session.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Proof that `user` may read `org`'s analytics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub org: OrgName,
+    pub user: Username,
+    pub role: Role,
+    pub plan: Plan,
+}
+
+/// Applies the access rule (see the module docs).
+pub fn authorize(
+    store: &dyn Accounts,
+    org: &OrgName,
+    principal: &Principal,
+) -> Result<Access, AccessError> {
+    let Principal::User { user, .. } = principal else {
+        return Err(AccessError::Unauthenticated);
+    };
+    let info = store
+        .org(org)?
+        .ok_or_else(|| AccessError::UnknownOrg(org.clone()))?;
+    let role = store
+        .role(org, user)?
+        .ok_or_else(|| AccessError::NotMember(org.clone()))?;
+    if !info.plan.has_analytics() {
+        return Err(AccessError::NotPaid(org.clone()));
+    }
+    Ok(Access {
+        org: org.clone(),
+        user: user.clone(),
+        role,
+        plan: info.plan,
+    })
+}
+
+/// The organizations `user` belongs to, with the user's role, by name.
+pub fn memberships(
+    store: &dyn Accounts,
+    user: &Username,
+) -> Result<Vec<(crate::store::OrgInfo, Role)>, StoreError> {
+    let mut out = Vec::new();
+    for org in store.orgs()? {
+        if let Some(role) = store.role(&org.name, user)? {
+            out.push((org, role));
+        }
+    }
+    Ok(out)
+}
+
+// ---- passwords ----
+
+/// An argon2id PHC string for `password`, with a random salt.
+pub fn hash_password(password: &str) -> Result<String, AccountError> {
+    if password.is_empty() {
+        return Err(AccountError::EmptyPassword);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| AccountError::Hash(e.to_string()))?;
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches a PHC string (a malformed string matches nothing).
+pub fn verify_password(phc: &str, password: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Creates a user with a password.
+pub fn create_user(
+    store: &dyn Accounts,
+    user: &Username,
+    password: &str,
+) -> Result<(), AccountError> {
+    store.create_user(user, &hash_password(password)?)?;
+    Ok(())
+}
+
+/// Checks a sign-in. Unknown users cost as much time as wrong passwords, so response times do
+/// not tell which user names exist.
+pub fn check_password(
+    store: &dyn Accounts,
+    user: &Username,
+    password: &str,
+) -> Result<bool, AccountError> {
+    match store.password_hash(user)? {
+        Some(phc) => Ok(verify_password(&phc, password)),
+        None => {
+            static DUMMY: OnceLock<Option<String>> = OnceLock::new();
+            if let Some(phc) = DUMMY.get_or_init(|| hash_password("not a password").ok()) {
+                verify_password(phc, password);
+            }
+            Ok(false)
+        }
+    }
+}
+
+// ---- tokens and sessions ----
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// SHA-256 hex of a secret: what the store keeps of tokens and session ids.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Creates an API token for `user` and returns it; it cannot be shown again.
+pub fn create_token(store: &dyn Accounts, user: &Username) -> Result<String, AccountError> {
+    let token = format!("{TOKEN_PREFIX}{}", random_hex());
+    store.create_token(user, &secret_hash(&token))?;
+    Ok(token)
+}
+
+/// Revokes a token; `false` when no live token matches.
+pub fn revoke_token(store: &dyn Accounts, token: &str) -> Result<bool, AccountError> {
+    Ok(store.revoke_token(&secret_hash(token.trim()))?)
+}
+
+/// Who a presented API token belongs to (revoked and unknown tokens → `Rejected`).
+pub fn principal_from_token(store: &dyn Accounts, token: &str) -> Result<Principal, StoreError> {
+    Ok(match store.token_user(&secret_hash(token))? {
+        Some(user) => Principal::User {
+            user,
+            session: None,
+        },
+        None => Principal::Rejected,
+    })
+}
+
+/// Who a presented session id belongs to (unknown and expired sessions → `Rejected`).
+pub fn principal_from_session(
+    store: &dyn Accounts,
+    id: &SessionId,
+) -> Result<Principal, StoreError> {
+    Ok(
+        match store.session_user(&secret_hash(id.secret()), now_unix())? {
+            Some(user) => Principal::User {
+                user,
+                session: Some(id.clone()),
+            },
+            None => Principal::Rejected,
+        },
+    )
+}
+
+/// Starts a session for `user` lasting [`SESSION_DAYS`].
+pub fn start_session(store: &dyn Accounts, user: &Username) -> Result<SessionId, AccountError> {
+    let id = SessionId(random_hex());
+    let expires = now_unix() + SESSION_DAYS * 86_400;
+    store.create_session(&secret_hash(id.secret()), user, expires)?;
+    Ok(id)
+}
+
+/// Ends a session (signing out); unknown ids are ignored.
+pub fn end_session(store: &dyn Accounts, id: &SessionId) -> Result<(), StoreError> {
+    store.delete_session(&secret_hash(id.secret()))
+}
+
+/// A random value for one-off secrets such as a sign-in form's CSRF token.
+pub fn random_secret() -> String {
+    random_hex()
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,86 @@
+//! Analytics: the questions the dashboard and the API ask, answered over any [`Counts`] backend
+//! and a reference day. This module knows nothing about HTTP or HTML; it returns plain values
+//! that the web layer maps to its own views.
+//!
+//! - [`Analytics::overview`]: an organization's totals for a period, the previous period's, and
+//!   the organization-wide chart series.
+//! - [`Analytics::repo_table`]: the per-repository table (search, type filter, sort, paging),
+//!   with a sparkline series for the rows of the requested page only.
+//! - [`Analytics::repo_detail`]: one repository's figures and chart.
+//!
+//! All Time means every download ever counted, including a repository's adjustment (downloads
+//! counted before daily history began); its charts run from the organization's (or
+//! repository's) first day to the reference day, or to the last day with data if later.
+
+mod detail;
+mod overview;
+pub mod series;
+mod table;
+#[cfg(test)]
+mod testing;
+
+pub use detail::RepoDetail;
+pub use overview::{Overview, Totals};
+pub use series::{Granularity, Series, SeriesPoint, MAX_BUCKETS};
+pub use table::{Order, RepoRow, RepoTable, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+
+use crate::domain::{Day, DayRange, Period};
+use crate::store::{Counts, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("repository {0} not found")]
+    RepoNotFound(String),
+    #[error("{granularity} buckets over {days} days are too many (at most {max}); choose a coarser granularity or a shorter period", granularity = .granularity.as_str(), max = MAX_BUCKETS)]
+    TooManyBuckets { granularity: Granularity, days: i32 },
+}
+
+pub type AnalyticsResult<T> = Result<T, AnalyticsError>;
+
+/// The analytics service: a store and the reference day ("today").
+#[derive(Clone, Copy)]
+pub struct Analytics<'a> {
+    counts: &'a dyn Counts,
+    today: Day,
+}
+
+impl<'a> Analytics<'a> {
+    pub fn new(counts: &'a dyn Counts, today: Day) -> Self {
+        Analytics { counts, today }
+    }
+
+    pub fn today(&self) -> Day {
+        self.today
+    }
+
+    /// The days a chart of `period` covers. For All Time: from `first` (the first day with
+    /// data) to the reference day or `last`, whichever is later; `None` without data.
+    fn chart_range(
+        &self,
+        period: Period,
+        first: Option<Day>,
+        last: Option<Day>,
+    ) -> Option<DayRange> {
+        match period.range {
+            Some(range) => Some(range),
+            None => {
+                let first = first?;
+                let to = last.map_or(self.today, |l| l.max(self.today)).max(first);
+                Some(DayRange { from: first, to })
+            }
+        }
+    }
+}
+
+/// Checks that `range` cut into `granularity` buckets stays within [`MAX_BUCKETS`].
+fn check_buckets(range: DayRange, granularity: Granularity) -> AnalyticsResult<()> {
+    if series::bucket_count(range, granularity) > MAX_BUCKETS {
+        return Err(AnalyticsError::TooManyBuckets {
+            granularity,
+            days: range.len(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! SVG charts drawn on the server: a line/area chart with axes, gridlines and a hover layer
+//! ([`line_chart`]) and the table's sparklines ([`sparkline`]). Output is a string of SVG that
+//! templates insert as is; colours come from CSS classes so that dark mode and themes apply.
+//! Every chart is an image to assistive technology (`role="img"`, `<title>`, `aria-label`);
+//! pages put the numbers in text or a table beside it.
+
+mod line;
+mod scale;
+mod sparkline;
+
+pub use line::line_chart;
+pub use sparkline::sparkline;
+
+use std::fmt::Write;
+
+use crate::analytics::{Granularity, Series};
+use crate::domain::Day;
+
+/// Escapes text for SVG/HTML content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn month_name(day: Day) -> &'static str {
+    MONTHS[day.date().month() as usize - 1]
+}
+
+/// `Jan 5, 2024`.
+pub fn long_date(day: Day) -> String {
+    let d = day.date();
+    format!("{} {}, {}", month_name(day), d.day(), d.year())
+}
+
+/// What one bucket covers, for hover text: `Jan 5, 2024`, `Jan 1 – Jan 7, 2024`, `Jan 2024`.
+fn bucket_label(series: &Series, index: usize) -> String {
+    let start = series.points[index].date;
+    let end = series.bucket_end(index).unwrap_or(start);
+    match series.granularity {
+        Granularity::Day => long_date(start),
+        Granularity::Month
+            if start.month_start() == start && end.add_days(1).month_start() == end.add_days(1) =>
+        {
+            format!("{} {}", month_name(start), start.date().year())
+        }
+        _ if start == end => long_date(start),
+        _ => format!(
+            "{} {} \u{2013} {}",
+            month_name(start),
+            start.date().day(),
+            long_date(end)
+        ),
+    }
+}
+
+/// A short axis label: `Jan 5` for days and weeks, `Jan 2024` for months; with the year when
+/// `with_year` (the first label, or a label in a new year).
+fn axis_label(granularity: Granularity, day: Day, with_year: bool) -> String {
+    let d = day.date();
+    match granularity {
+        Granularity::Month => format!("{} {}", month_name(day), d.year()),
+        _ if with_year => format!("{} {}, {}", month_name(day), d.day(), d.year()),
+        _ => format!("{} {}", month_name(day), d.day()),
+    }
+}
+
+/// A one-sentence description of a series for screen readers.
+fn describe(series: &Series, what: &str) -> String {
+    let (Some(first), Some(last)) = (series.points.first(), series.points.last()) else {
+        return format!("{what}: no downloads recorded.");
+    };
+    let peak = series
+        .points
+        .iter()
+        .max_by_key(|p| (p.downloads, std::cmp::Reverse(p.date)));
+    let mut text = format!(
+        "{what}, {} to {}, by {}: {} downloads in all",
+        long_date(first.date),
+        long_date(series.range.map_or(last.date, |r| r.to)),
+        series.granularity.as_str(),
+        super::format::thousands(series.sum()),
+    );
+    if let Some(p) = peak.filter(|p| p.downloads > 0) {
+        let _ = write!(
+            text,
+            "; peak {} on {}",
+            super::format::thousands(p.downloads),
+            long_date(p.date)
+        );
+    }
+    text.push('.');
+    text
+}
+
+/// Formats a coordinate with at most one decimal.
+fn num(v: f64) -> String {
+    let r = (v * 10.0).round() / 10.0;
+    if r.fract() == 0.0 {
+        format!("{}", r as i64)
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,58 @@
+//! The table's sparklines: a small area and line, no axes, the last point marked.
+
+use std::fmt::Write;
+
+use super::{describe, escape, num};
+use crate::analytics::Series;
+
+const WIDTH: f64 = 120.0;
+const HEIGHT: f64 = 28.0;
+const PAD: f64 = 2.0;
+
+/// A sparkline of `series`; `what` names it for assistive technology.
+pub fn sparkline(series: &Series, what: &str) -> String {
+    let label = escape(&describe(series, what));
+    let mut svg = format!(
+        r#"<svg class="spark" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{label}" data-points="{}"><title>{label}</title>"#,
+        series.points.len()
+    );
+    let max = series.points.iter().map(|p| p.downloads).max().unwrap_or(0);
+    let n = series.points.len();
+    if n == 0 {
+        let _ = write!(
+            svg,
+            r#"<line class="baseline" x1="0" x2="{WIDTH}" y1="{y}" y2="{y}"/></svg>"#,
+            y = HEIGHT - PAD
+        );
+        return svg;
+    }
+    let x = |i: usize| {
+        if n == 1 {
+            WIDTH / 2.0
+        } else {
+            PAD + (WIDTH - 2.0 * PAD) * i as f64 / (n - 1) as f64
+        }
+    };
+    let y = |v: u64| HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * v as f64 / max.max(1) as f64;
+    let mut line = String::new();
+    for (i, p) in series.points.iter().enumerate() {
+        let _ = write!(
+            line,
+            "{}{},{}",
+            if i == 0 { 'M' } else { 'L' },
+            num(x(i)),
+            num(y(p.downloads))
+        );
+    }
+    let base = num(HEIGHT - PAD);
+    let _ = write!(
+        svg,
+        r#"<path class="area" d="M{},{base}{}L{},{base}Z"/><path class="line" d="{line}"/><circle class="dot" cx="{}" cy="{}" r="2"/></svg>"#,
+        num(x(0)),
+        line.replacen('M', "L", 1),
+        num(x(n - 1)),
+        num(x(n - 1)),
+        num(y(series.points[n - 1].downloads)),
+    );
+    svg
+}

@@ -1,0 +1,97 @@
+use super::*;
+use crate::analytics::series::SeriesBuilder;
+use crate::domain::DayRange;
+
+fn series(from: &str, to: &str, g: Granularity, values: &[(&str, u64)]) -> Series {
+    let range = DayRange::new(from.parse().unwrap(), to.parse().unwrap()).unwrap();
+    let mut b = SeriesBuilder::new(range, g);
+    for (d, n) in values {
+        b.add(d.parse().unwrap(), *n);
+    }
+    b.finish()
+}
+
+fn week_series() -> Series {
+    series(
+        "2023-12-27",
+        "2024-01-16",
+        Granularity::Week,
+        &[
+            ("2023-12-28", 1200),
+            ("2024-01-02", 3400),
+            ("2024-01-15", 80),
+        ],
+    )
+}
+
+#[test]
+fn line_chart_snapshot() {
+    insta::assert_snapshot!(line_chart(&week_series(), "org-chart", "Downloads of acme"));
+}
+
+#[test]
+fn sparkline_snapshot() {
+    insta::assert_snapshot!(sparkline(&week_series(), "Trend of acme/bert"));
+}
+
+#[test]
+fn hover_layer_has_one_point_per_bucket_with_exact_values() {
+    let s = week_series();
+    let svg = line_chart(&s, "c", "x");
+    assert_eq!(svg.matches(r#"class="hit""#).count(), s.points.len());
+    assert!(
+        svg.contains(r#"data-date="2024-01-01" data-downloads="3400""#),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("<title>Jan 1 \u{2013} Jan 7, 2024: 3,400 downloads</title>"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("<title>Dec 27 \u{2013} Dec 31, 2023: 1,200 downloads</title>"),
+        "{svg}"
+    );
+    assert!(svg.contains(r#"role="img""#) && svg.contains(r#"aria-labelledby="c-title""#));
+}
+
+#[test]
+fn empty_and_single_point_charts_render() {
+    let empty = Series::empty(Granularity::Day);
+    assert!(line_chart(&empty, "c", "x").contains("No downloads recorded yet"));
+    assert!(sparkline(&empty, "x").contains(r#"data-points="0""#));
+    let one = series(
+        "2024-02-29",
+        "2024-02-29",
+        Granularity::Day,
+        &[("2024-02-29", 7)],
+    );
+    let svg = line_chart(&one, "c", "x");
+    assert!(
+        svg.contains(r#"class="dot""#) && svg.contains("Feb 29, 2024: 7 downloads"),
+        "{svg}"
+    );
+}
+
+#[test]
+fn labels_are_escaped_and_months_are_named() {
+    let s = series(
+        "2023-11-15",
+        "2024-02-10",
+        Granularity::Month,
+        &[("2024-01-03", 5)],
+    );
+    let svg = line_chart(&s, "a\"b", "<x>");
+    assert!(svg.contains("id=\"a&quot;b\"") && svg.contains("&lt;x&gt;"));
+    assert!(
+        svg.contains("<title>Jan 2024: 5 downloads</title>"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("<title>Nov 15 \u{2013} Nov 30, 2023: 0 downloads</title>"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("<title>Feb 1 \u{2013} Feb 10, 2024: 0 downloads</title>"),
+        "{svg}"
+    );
+}

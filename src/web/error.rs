@@ -1,0 +1,159 @@
+//! The one error type of the web layer, and how errors reach the client.
+//!
+//! A handler returns `Result<_, ApiError>`. A 4xx says what was wrong; a 5xx is logged in full
+//! (with its source chain) and shows only a generic message. [`ApiError::into_response`] builds
+//! a JSON body `{"error": "..."}`; the [`render_errors`] middleware turns it into a small HTML
+//! page when the client is a browser (it asks for `text/html`) and the path is not under
+//! `/api/`. Scripts (`curl`, API clients) therefore always get JSON, also from the CSV endpoint.
+
+use std::error::Error as StdError;
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::templates::Layout;
+use crate::accounts::AccessError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error("the form has expired or did not come from this site; reload the page and try again")]
+    Csrf,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(anyhow::Error::new(e).context("a blocking task failed"))
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Csrf => StatusCode::FORBIDDEN,
+            ApiError::Access(e) => match e {
+                AccessError::Unauthenticated => StatusCode::UNAUTHORIZED,
+                AccessError::UnknownOrg(_) => StatusCode::NOT_FOUND,
+                AccessError::NotMember(_) | AccessError::NotPaid(_) => StatusCode::FORBIDDEN,
+                AccessError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// What [`render_errors`] needs to re-render an error for a browser.
+#[derive(Debug, Clone)]
+struct ErrorInfo {
+    message: String,
+}
+
+/// The error and its sources, `: `-separated, for logs.
+pub fn error_chain(e: &dyn StdError) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %error_chain(&self), "request failed");
+            "internal server error; the details are in the server log".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = serde_json::json!({ "error": message });
+        let mut res = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res.extensions_mut().insert(ErrorInfo { message });
+        res
+    }
+}
+
+/// Whether the client is a browser that wants a page rather than JSON.
+fn wants_html(path: &str, headers: &HeaderMap) -> bool {
+    let accepts_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    accepts_html && !path.starts_with("/api/")
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    status: u16,
+    reason: &'static str,
+    message: String,
+    /// For a 401: where the sign-in link returns to.
+    sign_in_next: Option<String>,
+}
+
+/// Middleware: re-renders [`ApiError`] responses as HTML pages for browsers.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let html = wants_html(req.uri().path(), req.headers());
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let res = next.run(req).await;
+    let Some(info) = res.extensions().get::<ErrorInfo>().cloned() else {
+        return res;
+    };
+    if !html {
+        return res;
+    }
+    let status = res.status();
+    let page = ErrorPage {
+        layout: Layout::anonymous(),
+        status: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or("Error"),
+        message: info.message,
+        sign_in_next: (status == StatusCode::UNAUTHORIZED).then_some(path_and_query),
+    };
+    match page.render() {
+        Ok(body) => {
+            let mut page = (status, Html(body)).into_response();
+            if let Some(challenge) = res.headers().get(header::WWW_AUTHENTICATE) {
+                page.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge.clone());
+            }
+            page
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the error page");
+            res
+        }
+    }
+}

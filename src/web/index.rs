@@ -1,0 +1,62 @@
+//! `GET /`: the signed-in user's organizations (anonymous callers go to `/login`), and
+//! `GET /healthz` for load balancers.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::error::ApiError;
+use super::templates::Layout;
+use super::AppState;
+use crate::accounts::{self, Principal};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+}
+
+/// One organization as the index page lists it.
+struct OrgItem {
+    name: String,
+    plan: String,
+    role: String,
+    repos: u64,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    layout: Layout,
+    orgs: Vec<OrgItem>,
+}
+
+async fn index(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
+    let Some(user) = principal.user().cloned() else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let store = state.store.clone();
+    let orgs =
+        tokio::task::spawn_blocking(move || accounts::memberships(store.as_ref(), &user)).await??;
+    let orgs = orgs
+        .into_iter()
+        .map(|(o, role)| OrgItem {
+            name: o.name.to_string(),
+            plan: o.plan.to_string(),
+            role: role.to_string(),
+            repos: o.repo_count,
+        })
+        .collect();
+    let page = IndexPage {
+        layout: Layout::for_principal(&principal),
+        orgs,
+    };
+    let html = page.render().map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Html(html).into_response())
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
