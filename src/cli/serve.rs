@@ -25,11 +25,30 @@ pub fn demo(config: &Config, repos: usize, serve: bool) -> Result<()> {
     let started = Instant::now();
     let filled = fill_with_progress(&store, &orgs, config)?;
     print_fill(&filled, started);
+    let login = demo::prepare_login(store.as_ref(), &orgs)?;
+    let org = orgs.first().map_or("", |o| o.name).to_owned();
     if serve {
-        run_server(config, store, |_| {})
+        run_server(config, store, |addr| print_login(&login, &org, addr))
     } else {
+        print_login(&login, &org, config.listen);
+        println!(
+            "Serve it with: hubstats --store {} serve",
+            config.store_or(DEFAULT_DEMO_STORE)
+        );
         Ok(())
     }
+}
+
+/// Where to look and how to sign in; the token is the `Bearer` word of the `curl` line.
+fn print_login(login: &demo::DemoLogin, org: &str, addr: SocketAddr) {
+    let base = format!("http://{addr}/organizations/{org}/settings/publisher-analytics");
+    println!("Open {base}");
+    println!("Sign in as {} with password {}", login.user, login.password);
+    println!("Download the CSV with a new API token:");
+    println!(
+        "curl -H \"Authorization: Bearer {}\" {base}/download-breakdown -o {org}.csv",
+        login.token
+    );
 }
 
 fn open(location: &str) -> Result<SharedStore> {
