@@ -284,3 +284,30 @@ async fn errors_are_json_for_scripts_and_pages_for_browsers() {
         res.text()
     );
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_other_schemes_are_refused() {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    let fx = Fixture::new();
+    let csv = "/organizations/acme/settings/publisher-analytics/download-breakdown";
+    let with = |value: String| {
+        Request::get("/")
+            .header(header::AUTHORIZATION, value)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let res = fx.app.send(with(format!("bearer {}", fx.token))).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    for value in [
+        format!("Basic {}", fx.token),
+        "Bearer".to_owned(),
+        "Bearer ".to_owned(),
+    ] {
+        let req = Request::get(csv)
+            .header(header::AUTHORIZATION, value.as_str())
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(fx.app.send(req).await.status, 401, "{value:?}");
+    }
+}
