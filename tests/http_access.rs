@@ -160,27 +160,18 @@ impl Fixture {
 }
 
 #[tokio::test]
-#[ignore = "needs the SQLite counts backend and write_breakdown, which land separately"]
 async fn access_table() {
     let fx = Fixture::new().with_repos();
-    let failures = run_table(&fx, |_| true).await;
+    let failures = run_table(&fx).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The rows of the table where access is refused: decided before any data is read.
-#[tokio::test]
-async fn access_table_refusals() {
-    let fx = Fixture::new();
-    let failures = run_table(&fx, |want| want != 200).await;
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Requests every route as every case whose expected status passes `rows`; returns what was
-/// wrong: unexpected statuses and bodies that show repositories the caller may not see.
-async fn run_table(fx: &Fixture, rows: impl Fn(u16) -> bool) -> Vec<String> {
+/// Requests every route as every case; returns what was wrong: unexpected statuses and bodies
+/// that show repositories the caller may not see.
+async fn run_table(fx: &Fixture) -> Vec<String> {
     let mut failures = Vec::new();
     for (route, expected) in ROUTES {
-        for (case, want) in CASES.iter().zip(expected).filter(|(_, w)| rows(**w)) {
+        for (case, want) in CASES.iter().zip(expected) {
             let path = route.replace("{org}", case.org);
             let res = fx.app.get(&path, &fx.auth(case.caller)).await;
             if res.status.as_u16() != *want {
@@ -206,7 +197,6 @@ async fn run_table(fx: &Fixture, rows: impl Fn(u16) -> bool) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "needs the SQLite counts backend and write_breakdown, which land separately"]
 async fn csv_endpoint_streams_the_orgs_breakdown() {
     let fx = Fixture::new().with_repos();
     let path = "/organizations/acme/settings/publisher-analytics/download-breakdown";

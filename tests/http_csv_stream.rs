@@ -176,7 +176,6 @@ async fn settled(counter: &AtomicU64) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs write_breakdown, which lands separately"]
 async fn a_client_that_does_not_read_holds_the_export_back() {
     let rows = 400_000; // ~21 MB of CSV
     let (app, token, emitted) = synthetic_app(rows);
@@ -200,7 +199,6 @@ async fn a_client_that_does_not_read_holds_the_export_back() {
 }
 
 #[tokio::test]
-#[ignore = "needs write_breakdown, which lands separately"]
 async fn a_client_that_leaves_stops_the_export() {
     let rows = 400_000;
     let (app, token, emitted) = synthetic_app(rows);
