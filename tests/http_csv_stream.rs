@@ -211,3 +211,41 @@ async fn a_client_that_leaves_stops_the_export() {
         "the export went on without a client: {stopped_at} rows"
     );
 }
+
+/// Peak resident memory of this process (Linux), in MiB.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "slow: streams ten million rows (~600 MB of CSV)"]
+async fn ten_million_rows_stream_in_flat_memory() {
+    let rows = 10_000_000;
+    let (app, token, _) = synthetic_app(rows);
+    let res = app.oneshot(csv_request(&token)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (mut bytes, mut lines) = (0u64, 0u64);
+    let mut body = res.into_body();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            bytes += data.len() as u64;
+            lines += data.iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+    }
+    assert_eq!(lines, rows + 1);
+    let peak = peak_rss_mib();
+    eprintln!(
+        "{rows} rows, {} MiB of CSV, peak RSS {peak:?} MiB",
+        bytes >> 20
+    );
+    if let Some(peak) = peak {
+        assert!(
+            peak < 100,
+            "peak RSS {peak} MiB for {} MiB of CSV",
+            bytes >> 20
+        );
+    }
+}
