@@ -8,8 +8,10 @@ use hubstats::domain::{Plan, Role};
 fn app_with_alice(app: TestApp) -> TestApp {
     app.org("acme", Plan::Team);
     app.org("other", Plan::Team);
+    app.org("freebie", Plan::Free);
     app.user("alice");
     app.member("acme", "alice", Role::Read);
+    app.member("freebie", "alice", Role::Admin);
     app
 }
 
@@ -87,6 +89,10 @@ async fn sign_in_sets_a_strict_session_cookie_and_follows_a_local_next() {
         "{html}"
     );
     assert!(!html.contains("/organizations/other/"), "{html}");
+    assert!(
+        html.contains("freebie") && !html.contains("/organizations/freebie/"),
+        "free plans get no link: {html}"
+    );
     assert!(
         html.contains("alice") && html.contains("action=\"/logout\""),
         "{html}"
@@ -236,4 +242,43 @@ async fn stylesheet_is_served_with_cache_headers() {
     assert_eq!(res.header("content-type"), Some("text/css; charset=utf-8"));
     assert!(res.header("cache-control").unwrap().contains("max-age="));
     assert!(res.text().contains(".site-header"));
+}
+
+#[tokio::test]
+async fn error_pages_show_who_is_signed_in() {
+    let app = app_with_alice(TestApp::new());
+    let auth = Auth::Session(app.session("alice"));
+    let res = app
+        .get_html(
+            "/organizations/freebie/settings/publisher-analytics/download-breakdown",
+            &auth,
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    let html = res.text();
+    assert!(
+        html.contains("not on a paid plan") && html.contains("<span class=\"user\">alice</span>"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn signed_in_users_skip_the_sign_in_form() {
+    let app = app_with_alice(TestApp::new());
+    let auth = Auth::Session(app.session("alice"));
+    let res = app
+        .get_html(
+            "/login?next=/organizations/acme/settings/publisher-analytics",
+            &auth,
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        res.header("location"),
+        Some("/organizations/acme/settings/publisher-analytics")
+    );
+    let res = app
+        .get_html("/login?next=https://evil.example/", &auth)
+        .await;
+    assert_eq!(res.header("location"), Some("/"));
 }

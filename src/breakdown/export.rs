@@ -1,9 +1,11 @@
 //! Writes an organization's breakdown CSV, streaming from the store.
 
-use std::io;
+use std::io::{self, BufWriter, Write};
 
-use crate::domain::OrgName;
-use crate::store::{Counts, StoreError};
+use crate::domain::{Day, OrgName};
+use crate::store::{Counts, DailyFilter, DailyRow, StoreError};
+
+use super::HEADER;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -16,9 +18,96 @@ pub enum ExportError {
 /// Writes the CSV (header included) for `org` to `out`; returns the number of data rows.
 /// Memory use does not depend on the number of rows.
 pub fn write_breakdown(
-    _store: &dyn Counts,
-    _org: &OrgName,
-    _out: &mut dyn io::Write,
+    store: &dyn Counts,
+    org: &OrgName,
+    out: &mut dyn io::Write,
 ) -> Result<u64, ExportError> {
-    Err(io::Error::other("export is not written yet").into())
+    let mut out = BufWriter::with_capacity(256 * 1024, out);
+    out.write_all(HEADER.as_bytes())?;
+    out.write_all(b"\n")?;
+    let mut rows = 0u64;
+    let mut line = RowWriter::default();
+    // The store wraps a callback's error; keep ours to report it as the I/O error it is.
+    let mut write_error = None;
+    let streamed = store.for_each_daily(org, DailyFilter::default(), &mut |row| {
+        rows += 1;
+        out.write_all(line.format(&row)).map_err(|e| {
+            let stand_in = io::Error::new(e.kind(), e.to_string());
+            write_error = Some(e);
+            stand_in
+        })
+    });
+    if let Some(e) = write_error {
+        return Err(ExportError::Io(e));
+    }
+    streamed?;
+    out.flush()?;
+    Ok(rows)
+}
+
+/// Formats CSV rows into a reused buffer; remembers the last day's timestamp, since
+/// consecutive rows are often consecutive days of different repositories or the same day.
+#[derive(Default)]
+struct RowWriter {
+    buf: Vec<u8>,
+    numbers: itoa::Buffer,
+    stamp_day: Option<Day>,
+    stamp: [u8; 24],
+}
+
+impl RowWriter {
+    fn format(&mut self, row: &DailyRow<'_>) -> &[u8] {
+        if self.stamp_day != Some(row.day) {
+            self.stamp = timestamp(row.day);
+            self.stamp_day = Some(row.day);
+        }
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(row.repo_type.as_str().as_bytes());
+        self.buf.push(b',');
+        self.buf.extend_from_slice(row.repo_name.as_bytes());
+        self.buf.push(b',');
+        self.buf
+            .extend_from_slice(self.numbers.format(row.total).as_bytes());
+        self.buf.push(b',');
+        self.buf.extend_from_slice(&self.stamp);
+        self.buf.push(b',');
+        self.buf
+            .extend_from_slice(self.numbers.format(row.downloads).as_bytes());
+        self.buf.push(b'\n');
+        &self.buf
+    }
+}
+
+/// `YYYY-MM-DDT00:00:00.000Z` (days are within years 2000..=2999, so four-digit years).
+fn timestamp(day: Day) -> [u8; 24] {
+    let date = day.date();
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let digits = |out: &mut [u8], mut n: u32| {
+        for slot in out.iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    digits(&mut out[0..4], date.year().unsigned_abs());
+    digits(&mut out[5..7], u32::from(date.month() as u8));
+    digits(&mut out[8..10], u32::from(date.day()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn timestamp_matches_the_domain_formatting(n in Day::MIN.epoch_days()..=Day::MAX.epoch_days()) {
+            let day = Day::from_epoch_days(n);
+            let mut expected = String::new();
+            day.write_timestamp(&mut expected).unwrap();
+            let stamp = timestamp(day);
+            prop_assert_eq!(std::str::from_utf8(&stamp).unwrap(), expected);
+        }
+    }
 }

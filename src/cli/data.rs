@@ -1,13 +1,120 @@
+//! `import` and `export`: breakdown CSV files in and out of the store.
+
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::Config;
+use crate::breakdown::{export, import};
+use crate::config::{Config, DEFAULT_STORE};
+use crate::domain::OrgName;
+use crate::store::{self, SharedStore};
 
-pub fn import(_config: &Config, _files: &[PathBuf]) -> Result<()> {
-    bail!("import is not written yet")
+/// Files smaller than this import too fast for a progress bar to help.
+const PROGRESS_MIN_BYTES: u64 = 4 * 1024 * 1024;
+
+fn open_store(config: &Config) -> Result<SharedStore> {
+    let location = config.store_or(DEFAULT_STORE);
+    store::open(location).with_context(|| format!("opening the store {location}"))
 }
 
-pub fn export(_config: &Config, _org: &str, _output: Option<&Path>) -> Result<()> {
-    bail!("export is not written yet")
+pub fn import(config: &Config, files: &[PathBuf]) -> Result<()> {
+    let store = open_store(config)?;
+    let mut done: Vec<&Path> = Vec::new();
+    for file in files {
+        let bar = progress_bar(file);
+        let result =
+            import::import_file(store.as_ref(), file, &mut |bytes| bar.set_position(bytes));
+        bar.finish_and_clear();
+        let report = match result {
+            Ok(report) => report,
+            Err(e) => return Err(import_failure(e, file, &done)),
+        };
+        println!(
+            "{}: {} rows, {} repositories, {} new organizations",
+            file.display(),
+            report.rows,
+            report.repos,
+            report.orgs_created
+        );
+        done.push(file);
+    }
+    Ok(())
+}
+
+/// The file's error, then that nothing of it was stored and which earlier files were.
+fn import_failure(e: import::ImportError, file: &Path, done: &[&Path]) -> anyhow::Error {
+    let mut note = format!("nothing from {} was stored", file.display());
+    if !done.is_empty() {
+        let names: Vec<String> = done.iter().map(|p| p.display().to_string()).collect();
+        note.push_str(&format!(
+            "; the files before it stay imported: {}",
+            names.join(", ")
+        ));
+    }
+    anyhow::anyhow!("{e}\n{note}")
+}
+
+/// A byte-based bar on stderr, for large files when stderr is a terminal; hidden otherwise.
+fn progress_bar(file: &Path) -> ProgressBar {
+    let len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    if len < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let template = "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(file.display().to_string());
+    bar
+}
+
+pub fn export(config: &Config, org: &str, output: Option<&Path>) -> Result<()> {
+    let org = OrgName::parse(org).context("--org")?;
+    let store = open_store(config)?;
+    ensure_org_exists(&store, &org)?;
+    match output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            export::write_breakdown(store.as_ref(), &org, &mut lock).context("exporting")?;
+            lock.flush().context("writing to standard output")?;
+        }
+        Some(path) => export_to_file(&store, &org, path)?,
+    }
+    Ok(())
+}
+
+fn ensure_org_exists(store: &SharedStore, org: &OrgName) -> Result<()> {
+    if !store.repos(org).context("reading repositories")?.is_empty() {
+        return Ok(());
+    }
+    let known = store
+        .org(org)
+        .with_context(|| format!("looking up organization {org}"))?;
+    if known.is_none() {
+        bail!("unknown organization {org}: it has no repositories in this store (import its CSV first)");
+    }
+    Ok(())
+}
+
+/// Writes to a temporary file beside `path`, renamed over it only once complete.
+fn export_to_file(store: &SharedStore, org: &OrgName, path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let rows = export::write_breakdown(store.as_ref(), org, temp.as_file_mut())
+        .with_context(|| format!("exporting to {}", path.display()))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("writing {}", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("replacing {}", path.display()))?;
+    eprintln!("{}: {rows} rows", path.display());
+    Ok(())
 }

@@ -129,6 +129,9 @@ pub trait WriteTx {
     /// Records a source as ingested. Returns `false` (and records nothing) when it already was.
     fn record_source(&mut self, source: &str) -> StoreResult<bool>;
 
+    /// How many organizations this transaction has created so far (see [`WriteTx::set_daily`]).
+    fn created_orgs(&self) -> u64;
+
     fn commit(self: Box<Self>) -> StoreResult<()>;
 }
 

@@ -22,7 +22,7 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::{header, request::Parts, HeaderMap};
 use axum_extra::extract::CookieJar;
 
-use super::error::ApiError;
+use super::error::{ApiError, PrincipalSlot};
 use super::session::SESSION_COOKIE;
 use super::AppState;
 use crate::accounts::{self, Access, AccessError, Principal, SessionId};
@@ -76,6 +76,9 @@ impl FromRequestParts<AppState> for Principal {
             }
         };
         parts.extensions.insert(principal.clone());
+        if let Some(slot) = parts.extensions.get::<PrincipalSlot>() {
+            let _ = slot.0.set(principal.clone());
+        }
         Ok(principal)
     }
 }

@@ -7,6 +7,7 @@
 //! `/api/`. Scripts (`curl`, API clients) therefore always get JSON, also from the CSV endpoint.
 
 use std::error::Error as StdError;
+use std::sync::{Arc, OnceLock};
 
 use askama::Template;
 use axum::extract::Request;
@@ -15,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::templates::Layout;
-use crate::accounts::AccessError;
+use crate::accounts::{AccessError, Principal};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -119,14 +120,21 @@ struct ErrorPage {
     sign_in_next: Option<String>,
 }
 
+/// Where the `Principal` extractor leaves the caller it found, so an error page can show who
+/// is signed in without checking the credentials again.
+#[derive(Clone, Default)]
+pub(super) struct PrincipalSlot(pub(super) Arc<OnceLock<Principal>>);
+
 /// Middleware: re-renders [`ApiError`] responses as HTML pages for browsers.
-pub async fn render_errors(req: Request, next: Next) -> Response {
+pub async fn render_errors(mut req: Request, next: Next) -> Response {
     let html = wants_html(req.uri().path(), req.headers());
     let path_and_query = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
+    let slot = PrincipalSlot::default();
+    req.extensions_mut().insert(slot.clone());
     let res = next.run(req).await;
     let Some(info) = res.extensions().get::<ErrorInfo>().cloned() else {
         return res;
@@ -136,7 +144,11 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     }
     let status = res.status();
     let page = ErrorPage {
-        layout: Layout::anonymous(),
+        layout: slot
+            .0
+            .get()
+            .map(Layout::for_principal)
+            .unwrap_or_else(Layout::anonymous),
         status: status.as_u16(),
         reason: status.canonical_reason().unwrap_or("Error"),
         message: info.message,

@@ -22,6 +22,8 @@ pub fn routes() -> Router<AppState> {
 struct OrgItem {
     name: String,
     plan: String,
+    /// Whether the plan includes publisher analytics (else the page shows no link).
+    has_analytics: bool,
     role: String,
     repos: u64,
 }
@@ -45,6 +47,7 @@ async fn index(State(state): State<AppState>, principal: Principal) -> Result<Re
         .map(|(o, role)| OrgItem {
             name: o.name.to_string(),
             plan: o.plan.to_string(),
+            has_analytics: o.plan.has_analytics(),
             role: role.to_string(),
             repos: o.repo_count,
         })

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .merge(dashboard::routes())
         .layer(middleware::from_fn(error::render_errors))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 

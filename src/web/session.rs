@@ -111,10 +111,15 @@ fn render(page: LoginPage) -> Result<Html<String>, ApiError> {
 
 async fn login_form(
     State(state): State<AppState>,
+    principal: Principal,
     headers: HeaderMap,
     jar: CookieJar,
     Query(q): Query<NextQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
+    if principal.session().is_some() {
+        // Already signed in: go where the sign-in would have led.
+        return Ok(Redirect::to(&safe_next(q.next.as_deref())).into_response());
+    }
     let csrf = match jar.get(LOGIN_CSRF_COOKIE) {
         Some(c) if !c.value().is_empty() => c.value().to_owned(),
         _ => accounts::random_secret(),
@@ -132,7 +137,7 @@ async fn login_form(
         username: String::new(),
         error: None,
     };
-    Ok((jar, render(page)?))
+    Ok((jar, render(page)?).into_response())
 }
 
 #[derive(serde::Deserialize)]

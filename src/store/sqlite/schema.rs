@@ -7,6 +7,10 @@
 //!   the export walks repositories in name order and each one's days in order with no sort.
 //! - `repos` caches `daily_sum`, `first_day` and `last_day`, maintained by every write
 //!   transaction, so all-time totals of 20,000 repositories are one scan of `repos`.
+//! - `monthly` (per repository and calendar month) and `org_days` (per organization, day and
+//!   repository type) are rollups of `daily`, kept exact by every write transaction from the
+//!   changes it made: a period sum reads whole months from `monthly` and only the partial
+//!   months at its edges from `daily`; the organization chart reads `org_days` alone.
 //! - Days are integers (days since 1970-01-01); repository types are 0 = model, 1 = dataset so
 //!   that ordering by `(repo_type, name)` is export order.
 
@@ -63,5 +67,29 @@ pub const MIGRATIONS: &[&str] = &[
         user_id      INTEGER NOT NULL REFERENCES users(id),
         expires_unix INTEGER NOT NULL
     ) WITHOUT ROWID;
+    "#,
+    // 2: rollups of `daily`, maintained by every write transaction.
+    r#"
+    CREATE TABLE monthly (
+        repo_id   INTEGER NOT NULL,
+        month     INTEGER NOT NULL, -- first day of the month, days since 1970-01-01
+        downloads INTEGER NOT NULL CHECK (downloads >= 0),
+        PRIMARY KEY (repo_id, month)
+    ) WITHOUT ROWID;
+    CREATE TABLE org_days (
+        org_id    INTEGER NOT NULL,
+        day       INTEGER NOT NULL,
+        repo_type INTEGER NOT NULL,
+        downloads INTEGER NOT NULL CHECK (downloads >= 0),
+        PRIMARY KEY (org_id, day, repo_type)
+    ) WITHOUT ROWID;
+    INSERT INTO monthly (repo_id, month, downloads)
+        SELECT repo_id,
+               CAST(julianday(day * 86400, 'unixepoch', 'start of month') - 2440587.5 AS INTEGER),
+               SUM(downloads)
+        FROM daily GROUP BY 1, 2;
+    INSERT INTO org_days (org_id, day, repo_type, downloads)
+        SELECT r.org_id, d.day, r.repo_type, SUM(d.downloads)
+        FROM daily d JOIN repos r ON r.id = d.repo_id GROUP BY 1, 2, 3;
     "#,
 ];

@@ -1,0 +1,78 @@
+//! `Counts` on SQLite: writes through [`write::SqliteWriteTx`], reads in [`read`]. Every read
+//! returns rows in export order straight from the clustered keys (`repos` by
+//! `(org_id, repo_type, name)`, `daily` by `(repo_id, day)`), so none needs a sort.
+
+mod read;
+mod write;
+
+use super::SqliteStore;
+use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
+use crate::store::{Counts, DailyFilter, DailyRow, RepoSummary, StoreError, StoreResult, WriteTx};
+
+impl Counts for SqliteStore {
+    fn begin(&self) -> StoreResult<Box<dyn WriteTx + '_>> {
+        Ok(Box::new(write::SqliteWriteTx::begin(self.writer())?))
+    }
+
+    fn is_ingested(&self, source: &str) -> StoreResult<bool> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT 1 FROM ingested_sources WHERE source = ?1")?;
+            Ok(stmt.exists([source])?)
+        })
+    }
+
+    fn repos(&self, org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
+        self.read(|conn| read::repos(conn, org))
+    }
+
+    fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
+        self.read(|conn| read::repo(conn, repo))
+    }
+
+    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>> {
+        self.read(|conn| read::period_sums(conn, org, range))
+    }
+
+    fn org_daily(
+        &self,
+        org: &OrgName,
+        range: Option<DayRange>,
+    ) -> StoreResult<Vec<(Day, RepoType, u64)>> {
+        self.read(|conn| read::org_daily(conn, org, range))
+    }
+
+    fn for_each_daily(
+        &self,
+        org: &OrgName,
+        filter: DailyFilter<'_>,
+        f: &mut dyn FnMut(DailyRow<'_>) -> std::io::Result<()>,
+    ) -> StoreResult<()> {
+        self.read(|conn| read::for_each_daily(conn, org, filter, f))
+    }
+}
+
+fn backend(message: impl Into<String>) -> StoreError {
+    StoreError::Backend(message.into().into())
+}
+
+/// Repository types as stored: 0 = model, 1 = dataset, so `(repo_type, name)` is export order.
+fn repo_type_code(t: RepoType) -> u8 {
+    match t {
+        RepoType::Model => 0,
+        RepoType::Dataset => 1,
+    }
+}
+
+fn repo_type_from_code(code: i64) -> StoreResult<RepoType> {
+    match code {
+        0 => Ok(RepoType::Model),
+        1 => Ok(RepoType::Dataset),
+        other => Err(backend(format!(
+            "stored repository type {other} is unknown"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;
