@@ -16,7 +16,8 @@ use super::error::ApiError;
 use super::params::{self, RawParams};
 use super::AppState;
 use crate::analytics::{
-    Analytics, AnalyticsError, AnalyticsResult, Overview, RepoDetail, RepoRow, RepoTable, Series, Totals,
+    Analytics, AnalyticsError, AnalyticsResult, Overview, RepoDetail, RepoRow, RepoTable, Series,
+    Totals,
 };
 use crate::domain::{Day, OrgName, Period, RepoKey, RepoName, RepoType};
 
@@ -24,8 +25,14 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/organizations/{org}/analytics", get(overview))
         .route("/api/organizations/{org}/analytics/repos", get(repos))
-        .route("/api/organizations/{org}/analytics/repos/{repo_type}/{repo_name}", get(repo_encoded))
-        .route("/api/organizations/{org}/analytics/repos/{repo_type}/{owner}/{name}", get(repo))
+        .route(
+            "/api/organizations/{org}/analytics/repos/{repo_type}/{repo_name}",
+            get(repo_encoded),
+        )
+        .route(
+            "/api/organizations/{org}/analytics/repos/{repo_type}/{owner}/{name}",
+            get(repo),
+        )
 }
 
 impl From<AnalyticsError> for ApiError {
@@ -54,7 +61,10 @@ pub async fn run<T: Send + 'static>(
 /// must belong to the route's organization (anything else does not exist here: 404).
 pub fn repo_key(org: &OrgName, repo_type: &str, full_name: &str) -> Result<RepoKey, ApiError> {
     let not_found = || ApiError::NotFound(format!("repository {repo_type}/{full_name} not found"));
-    let repo_type = repo_type.parse::<RepoType>().ok().or_else(|| RepoType::from_plural(repo_type));
+    let repo_type = repo_type
+        .parse::<RepoType>()
+        .ok()
+        .or_else(|| RepoType::from_plural(repo_type));
     let name = RepoName::parse(full_name).map_err(|_| not_found())?;
     match repo_type {
         Some(repo_type) if &name.org() == org => Ok(RepoKey { repo_type, name }),
@@ -71,7 +81,11 @@ pub struct PeriodView {
 
 impl From<Period> for PeriodView {
     fn from(p: Period) -> Self {
-        PeriodView { name: p.kind.as_str(), from: p.range.map(|r| r.from), to: p.range.map(|r| r.to) }
+        PeriodView {
+            name: p.kind.as_str(),
+            from: p.range.map(|r| r.from),
+            to: p.range.map(|r| r.to),
+        }
     }
 }
 
@@ -84,7 +98,11 @@ pub struct TotalsView {
 
 impl From<Totals> for TotalsView {
     fn from(t: Totals) -> Self {
-        TotalsView { all: t.all, model: t.model, dataset: t.dataset }
+        TotalsView {
+            all: t.all,
+            model: t.model,
+            dataset: t.dataset,
+        }
     }
 }
 
@@ -95,7 +113,13 @@ pub struct PointView {
 }
 
 fn points(s: &Series) -> Vec<PointView> {
-    s.points.iter().map(|p| PointView { date: p.date, downloads: p.downloads }).collect()
+    s.points
+        .iter()
+        .map(|p| PointView {
+            date: p.date,
+            downloads: p.downloads,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -162,7 +186,10 @@ impl RepoTableView {
             count: t.count,
             page: t.page,
             per_page: t.per_page,
-            granularity: t.rows.first().map_or("day", |r| r.series.granularity.as_str()),
+            granularity: t
+                .rows
+                .first()
+                .map_or("day", |r| r.series.granularity.as_str()),
             repos: t.rows.iter().map(Into::into).collect(),
         }
     }

@@ -45,16 +45,36 @@ fn period_params() -> Vec<Value> {
 
 fn table_params() -> Vec<Value> {
     vec![
-        query("q", "Case-insensitive substring of the repository name (`org/name`).", json!({ "type": "string" })),
-        query("type", "Only models or only datasets.", json!({ "type": "string", "enum": ["model", "dataset"] })),
+        query(
+            "q",
+            "Case-insensitive substring of the repository name (`org/name`).",
+            json!({ "type": "string" }),
+        ),
+        query(
+            "type",
+            "Only models or only datasets.",
+            json!({ "type": "string", "enum": ["model", "dataset"] }),
+        ),
         query(
             "sort",
             "Sort column; ties break by type (models first), then name.",
             json!({ "type": "string", "enum": ["downloads", "name", "total", "change"], "default": "downloads" }),
         ),
-        query("order", "Sort order; `asc` by default for `name`, `desc` otherwise.", json!({ "type": "string", "enum": ["asc", "desc"] })),
-        query("page", "1-based page number.", json!({ "type": "integer", "minimum": 1, "default": 1 })),
-        query("per_page", "Rows per page.", json!({ "type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 50 })),
+        query(
+            "order",
+            "Sort order; `asc` by default for `name`, `desc` otherwise.",
+            json!({ "type": "string", "enum": ["asc", "desc"] }),
+        ),
+        query(
+            "page",
+            "1-based page number.",
+            json!({ "type": "integer", "minimum": 1, "default": 1 }),
+        ),
+        query(
+            "per_page",
+            "Rows per page.",
+            json!({ "type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 50 }),
+        ),
     ]
 }
 
@@ -90,10 +110,9 @@ fn schemas() -> Value {
     let count = json!({ "type": "integer", "minimum": 0 });
     let repo_type = json!({ "type": "string", "enum": ["model", "dataset"] });
     let granularity = json!({ "type": "string", "enum": ["day", "week", "month"] });
-    let series = json!({ "type": "array", "items": { "$ref": "#/components/schemas/SeriesPoint" } });
-    let object = |required: &[&str], properties: Value| {
-        json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties })
-    };
+    let series =
+        json!({ "type": "array", "items": { "$ref": "#/components/schemas/SeriesPoint" } });
+    let object = |required: &[&str], properties: Value| json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties });
     json!({
         "Error": object(&["error"], json!({ "error": { "type": "string" } })),
         "Period": object(&["name", "from", "to"], json!({
@@ -151,7 +170,11 @@ pub fn document() -> Value {
     let mut table = period_params();
     table.extend(table_params());
     let mut detail = period_params();
-    detail.push(query("granularity", "Bucket width of the series; chosen from the period's length by default.", json!({ "type": "string", "enum": ["day", "week", "month"] })));
+    detail.push(query(
+        "granularity",
+        "Bucket width of the series; chosen from the period's length by default.",
+        json!({ "type": "string", "enum": ["day", "week", "month"] }),
+    ));
     let with = |mut ps: Vec<Value>, extra: Vec<Value>| {
         let mut all = extra;
         all.append(&mut ps);

@@ -21,7 +21,9 @@ fn bad(name: &str, reason: impl std::fmt::Display) -> ApiError {
 }
 
 fn day(raw: &RawParams, name: &str) -> Result<Option<Day>, ApiError> {
-    get(raw, name).map(|v| v.parse::<Day>().map_err(|e| bad(name, e))).transpose()
+    get(raw, name)
+        .map(|v| v.parse::<Day>().map_err(|e| bad(name, e)))
+        .transpose()
 }
 
 /// `period` (+ `from`, `to` for `custom`), resolved against the reference day.
@@ -31,10 +33,15 @@ pub fn period(raw: &RawParams, today: Day) -> Result<Period, ApiError> {
         Some(v) => PeriodKind::parse(v).map_err(|e| bad("period", e))?,
     };
     if kind != PeriodKind::Custom {
-        return Ok(Period::resolve(kind, today, None, None).map_err(|e| bad("period", e))?);
+        return Period::resolve(kind, today, None, None).map_err(|e| bad("period", e));
     }
     let (from, to) = (day(raw, "from")?, day(raw, "to")?);
-    let missing = |name| bad(name, "a custom period needs both `from` and `to` (YYYY-MM-DD)");
+    let missing = |name| {
+        bad(
+            name,
+            "a custom period needs both `from` and `to` (YYYY-MM-DD)",
+        )
+    };
     let from = from.ok_or_else(|| missing("from"))?;
     let to = to.ok_or_else(|| missing("to"))?;
     Period::resolve(kind, today, Some(from), Some(to)).map_err(|e| bad("from", e))
@@ -48,16 +55,23 @@ pub fn granularity(raw: &RawParams) -> Result<Option<Granularity>, ApiError> {
 }
 
 fn number(raw: &RawParams, name: &str, max: u32) -> Result<Option<u32>, ApiError> {
-    let Some(v) = get(raw, name) else { return Ok(None) };
+    let Some(v) = get(raw, name) else {
+        return Ok(None);
+    };
     match v.parse::<u32>() {
         Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(bad(name, format!("expected a whole number from 1 to {max}, got {v:?}"))),
+        _ => Err(bad(
+            name,
+            format!("expected a whole number from 1 to {max}, got {v:?}"),
+        )),
     }
 }
 
 /// `q`, `type`, `sort`, `order`, `page` and `per_page`.
 pub fn table_query(raw: &RawParams) -> Result<TableQuery, ApiError> {
-    let repo_type = get(raw, "type").map(|v| v.parse::<RepoType>().map_err(|e| bad("type", e))).transpose()?;
+    let repo_type = get(raw, "type")
+        .map(|v| v.parse::<RepoType>().map_err(|e| bad("type", e)))
+        .transpose()?;
     let sort = match get(raw, "sort") {
         None => SortKey::Downloads,
         Some(v) => v.parse::<SortKey>().map_err(|e| bad("sort", e))?,
@@ -86,7 +100,11 @@ pub struct ViewState {
 
 impl ViewState {
     pub fn parse(raw: &RawParams, today: Day) -> Result<Self, ApiError> {
-        Ok(ViewState { period: period(raw, today)?, table: table_query(raw)?, granularity: granularity(raw)? })
+        Ok(ViewState {
+            period: period(raw, today)?,
+            table: table_query(raw)?,
+            granularity: granularity(raw)?,
+        })
     }
 
     /// The query string (with its `?`, or empty) of this state; defaults are left out.
@@ -147,7 +165,10 @@ fn encode(pairs: &[(&str, String)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
-    let parts: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect();
+    let parts: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect();
     format!("?{}", parts.join("&"))
 }
 
@@ -156,7 +177,9 @@ pub fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -168,7 +191,10 @@ mod tests {
     use super::*;
 
     fn raw(pairs: &[(&str, &str)]) -> RawParams {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn today() -> Day {
@@ -188,11 +214,24 @@ mod tests {
         assert_eq!(s.period, Period::ALL_TIME);
         assert_eq!(s.table, TableQuery::default());
         assert_eq!(s.query(), "");
-        let pairs = [("period", "custom"), ("from", "2023-12-31"), ("to", "2024-02-29"), ("q", "a b&c"), ("sort", "name"), ("page", "3")];
+        let pairs = [
+            ("period", "custom"),
+            ("from", "2023-12-31"),
+            ("to", "2024-02-29"),
+            ("q", "a b&c"),
+            ("sort", "name"),
+            ("page", "3"),
+        ];
         let s = ViewState::parse(&raw(&pairs), today()).unwrap();
         assert_eq!(s.table.order, Order::Asc, "names sort A to Z by default");
-        assert_eq!(s.query(), "?period=custom&from=2023-12-31&to=2024-02-29&q=a%20b%26c&sort=name&page=3");
-        assert_eq!(s.period_query(), "?period=custom&from=2023-12-31&to=2024-02-29");
+        assert_eq!(
+            s.query(),
+            "?period=custom&from=2023-12-31&to=2024-02-29&q=a%20b%26c&sort=name&page=3"
+        );
+        assert_eq!(
+            s.period_query(),
+            "?period=custom&from=2023-12-31&to=2024-02-29"
+        );
     }
 
     #[test]
@@ -201,7 +240,14 @@ mod tests {
             (&[("period", "month")], "`period`"),
             (&[("period", "custom"), ("to", "2024-01-01")], "`from`"),
             (&[("period", "custom"), ("from", "2024-01-01")], "`to`"),
-            (&[("period", "custom"), ("from", "2024-02-30"), ("to", "2024-03-01")], "`from`"),
+            (
+                &[
+                    ("period", "custom"),
+                    ("from", "2024-02-30"),
+                    ("to", "2024-03-01"),
+                ],
+                "`from`",
+            ),
             (&[("type", "space")], "`type`"),
             (&[("sort", "size")], "`sort`"),
             (&[("order", "up")], "`order`"),

@@ -35,8 +35,18 @@ pub struct Fixture {
 pub fn fixture_with(today: &str, csv: &str) -> Fixture {
     let today: Day = today.parse().unwrap();
     let app = TestApp::with_config(|c| c.today = Some(today));
-    import_reader(app.store.as_ref(), "fixture.csv", csv.as_bytes(), &mut |_| {}).unwrap();
-    app.store.set_plan(&crate::common::org_name("acme"), Plan::Team).unwrap();
+    import_reader(
+        app.store.as_ref(),
+        "fixture.csv",
+        csv.as_bytes(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let acme = crate::common::org_name("acme");
+    match app.store.org(&acme).unwrap() {
+        Some(_) => app.store.set_plan(&acme, Plan::Team).unwrap(),
+        None => app.org("acme", Plan::Team),
+    }
     app.user("alice");
     app.member("acme", "alice", Role::Read);
     let auth = Auth::Bearer(app.token("alice"));
@@ -46,6 +56,9 @@ pub fn fixture_with(today: &str, csv: &str) -> Fixture {
 pub fn fixture() -> Fixture {
     fixture_with(TODAY, SMALL_CSV)
 }
+
+/// Type (0 model, 1 dataset), name, days, total.
+type GeneratedRepo = (u8, String, Vec<(Day, u64)>, u64);
 
 /// A deterministic breakdown of `repos` repositories of `acme` over the `days` days ending on
 /// `last` (some repositories start late, some days are empty, some totals carry an
@@ -58,10 +71,13 @@ pub fn generated_csv(repos: usize, days: i32, last: Day) -> String {
         seed ^= seed << 17;
         seed
     };
-    let mut rows: Vec<(u8, String, Vec<(Day, u64)>, u64)> = Vec::new();
+    let mut rows: Vec<GeneratedRepo> = Vec::new();
     for i in 0..repos {
         let t = if i % 3 == 2 { 1 } else { 0 };
-        let name = format!("acme/{}-{i:05}", ["llama", "Bert", "vision", "speech", "data"][i % 5]);
+        let name = format!(
+            "acme/{}-{i:05}",
+            ["llama", "Bert", "vision", "speech", "data"][i % 5]
+        );
         let start = (next() % days as u64) as i32 / (1 + (i % 4) as i32);
         let scale = 1 + next() % 400;
         let mut series = Vec::new();
@@ -102,15 +118,27 @@ pub fn json(res: &crate::common::TestResponse) -> serde_json::Value {
 /// Checks `value` against a schema of the OpenAPI document (the subset it uses: `$ref`, `type`
 /// (one or several), `enum`, `format: date`, `minimum`/`maximum`, `properties`, `required`,
 /// `additionalProperties: false`, `items`, `oneOf`). Returns every violation with its path.
-pub fn validate(doc: &serde_json::Value, schema: &serde_json::Value, value: &serde_json::Value, at: &str) -> Vec<String> {
+pub fn validate(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    at: &str,
+) -> Vec<String> {
     use serde_json::Value;
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
         let name = r.trim_start_matches("#/components/schemas/");
         return validate(doc, &doc["components"]["schemas"][name], value, at);
     }
     if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
-        let passing = options.iter().filter(|o| validate(doc, o, value, at).is_empty()).count();
-        return if passing == 1 { vec![] } else { vec![format!("{at}: matches {passing} of oneOf")] };
+        let passing = options
+            .iter()
+            .filter(|o| validate(doc, o, value, at).is_empty())
+            .count();
+        return if passing == 1 {
+            vec![]
+        } else {
+            vec![format!("{at}: matches {passing} of oneOf")]
+        };
     }
     let mut errors = Vec::new();
     let types: Vec<&str> = match &schema["type"] {
@@ -143,19 +171,30 @@ pub fn validate(doc: &serde_json::Value, schema: &serde_json::Value, value: &ser
             }
         }
     }
-    if let (Some(min), Some(v)) = (schema.get("minimum").and_then(Value::as_i64), value.as_i64()) {
+    if let (Some(min), Some(v)) = (
+        schema.get("minimum").and_then(Value::as_i64),
+        value.as_i64(),
+    ) {
         if v < min {
             errors.push(format!("{at}: {v} < {min}"));
         }
     }
-    if let (Some(max), Some(v)) = (schema.get("maximum").and_then(Value::as_i64), value.as_i64()) {
+    if let (Some(max), Some(v)) = (
+        schema.get("maximum").and_then(Value::as_i64),
+        value.as_i64(),
+    ) {
         if v > max {
             errors.push(format!("{at}: {v} > {max}"));
         }
     }
     if let Some(obj) = value.as_object() {
         let props = schema["properties"].as_object();
-        for req in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for req in schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             if !obj.contains_key(req) {
                 errors.push(format!("{at}: missing {req}"));
             }

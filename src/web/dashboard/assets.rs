@@ -15,13 +15,25 @@ pub const DASHBOARD_JS: &str = include_str!("../../../static/dashboard.js");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/static/dashboard.css", get(|| serve("text/css; charset=utf-8", DASHBOARD_CSS)))
-        .route("/static/dashboard.js", get(|| serve("text/javascript; charset=utf-8", DASHBOARD_JS)))
+        .route(
+            "/static/dashboard.css",
+            get(|| serve("text/css; charset=utf-8", DASHBOARD_CSS)),
+        )
+        .route(
+            "/static/dashboard.js",
+            get(|| serve("text/javascript; charset=utf-8", DASHBOARD_JS)),
+        )
 }
 
 async fn serve(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     let cache = "public, max-age=31536000, immutable";
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, cache)], body)
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
 }
 
 fn versioned(cell: &'static OnceLock<String>, path: &str, body: &str) -> &'static str {

@@ -27,12 +27,21 @@ use super::templates::Layout;
 use super::AppState;
 use crate::analytics::{Granularity, RepoDetail};
 use crate::domain::{OrgName, PeriodKind};
-use view::{cards, period_title, period_toggles, previous_text, range_text, Card, Change, Empty, TableView, Toggle};
+use view::{
+    cards, period_title, period_toggles, previous_text, range_text, Card, Change, Empty, TableView,
+    Toggle,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/organizations/{org}/settings/publisher-analytics", get(dashboard))
-        .route("/organizations/{org}/settings/publisher-analytics/{kind}/{name}", get(repo_page))
+        .route(
+            "/organizations/{org}/settings/publisher-analytics",
+            get(dashboard),
+        )
+        .route(
+            "/organizations/{org}/settings/publisher-analytics/{kind}/{name}",
+            get(repo_page),
+        )
         .merge(assets::routes())
 }
 
@@ -48,7 +57,10 @@ struct Head {
 
 impl Head {
     fn new() -> Self {
-        Head { css_href: assets::css_href(), js_href: assets::js_href() }
+        Head {
+            css_href: assets::css_href(),
+            js_href: assets::js_href(),
+        }
     }
 }
 
@@ -131,7 +143,9 @@ fn state_inputs(state: &ViewState) -> Vec<(&'static str, String)> {
 }
 
 fn render(t: &impl Template) -> Result<Response, ApiError> {
-    let html = t.render().map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("rendering a page")))?;
+    let html = t
+        .render()
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("rendering a page")))?;
     Ok(Html(html).into_response())
 }
 
@@ -146,11 +160,19 @@ async fn dashboard(
     if raw.get("fragment").map(String::as_str) == Some("table") {
         let (org, query, period) = (org.clone(), view.table.clone(), view.period);
         let table = run(&state, move |a| a.repo_table(&org, period, &query)).await?;
-        return render(&TableFragment { table: TableView::new(&view, &table, &base) });
+        return render(&TableFragment {
+            table: TableView::new(&view, &table, &base),
+        });
     }
     let (o, t) = {
         let (org, query, period) = (org.clone(), view.table.clone(), view.period);
-        run(&state, move |a| Ok((a.overview(&org, period)?, a.repo_table(&org, period, &query)?))).await?
+        run(&state, move |a| {
+            Ok((
+                a.overview(&org, period)?,
+                a.repo_table(&org, period, &query)?,
+            ))
+        })
+        .await?
     };
     let href = |s: &ViewState| format!("{base}{}", s.query());
     let page = DashboardPage {
@@ -226,7 +248,12 @@ async fn repo_page(
     let (period, granularity) = (view.period, view.granularity);
     let d = run(&state, move |a| a.repo_detail(&key, period, granularity)).await?;
     let base = base_path(&org);
-    render(&repo_view(&view, &d, Layout::for_principal(&principal), base))
+    render(&repo_view(
+        &view,
+        &d,
+        Layout::for_principal(&principal),
+        base,
+    ))
 }
 
 fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> RepoPage {
@@ -237,7 +264,12 @@ fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> 
         .map(|g| {
             let mut s = view.clone();
             s.granularity = Some(g);
-            Toggle { label: g.as_str(), value: g.as_str(), href: href(&s), current: d.series.granularity == g }
+            Toggle {
+                label: g.as_str(),
+                value: g.as_str(),
+                href: href(&s),
+                current: d.series.granularity == g,
+            }
         })
         .collect();
     let data = (0..d.series.points.len())
@@ -276,9 +308,19 @@ fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> 
         total_value: d.total,
         adjustment: d.adjustment,
         adjustment_text: super::format::signed(d.adjustment),
-        first_day: d.first_day.map(long_date).unwrap_or_else(|| "\u{2014}".to_owned()),
-        last_day: d.last_day.map(long_date).unwrap_or_else(|| "\u{2014}".to_owned()),
-        chart: line_chart(&d.series, "repo-chart", &format!("Downloads of {full_name}")),
+        first_day: d
+            .first_day
+            .map(long_date)
+            .unwrap_or_else(|| "\u{2014}".to_owned()),
+        last_day: d
+            .last_day
+            .map(long_date)
+            .unwrap_or_else(|| "\u{2014}".to_owned()),
+        chart: line_chart(
+            &d.series,
+            "repo-chart",
+            &format!("Downloads of {full_name}"),
+        ),
         data,
         api_href,
         full_name,

@@ -103,7 +103,12 @@ pub fn period_toggles(state: &ViewState, href: impl Fn(&ViewState) -> String) ->
             let mut s = state.first_page();
             // Only the name goes into the URL; the server resolves the range again.
             s.period = Period { kind, range: None };
-            Toggle { label: kind.label(), value: kind.as_str(), href: href(&s), current: state.period.kind == kind }
+            Toggle {
+                label: kind.label(),
+                value: kind.as_str(),
+                href: href(&s),
+                current: state.period.kind == kind,
+            }
         })
         .collect()
 }
@@ -175,12 +180,19 @@ impl TableView {
         let empty = match () {
             _ if table.repo_count == 0 => Empty::NoRepos,
             _ if table.count == 0 => Empty::NoMatch,
-            _ if state.period.range.is_some() && rows.iter().all(|r| r.downloads == 0) && table.page == 1 => {
+            _ if state.period.range.is_some()
+                && rows.iter().all(|r| r.downloads == 0)
+                && table.page == 1 =>
+            {
                 Empty::NothingInPeriod
             }
             _ => Empty::None,
         };
-        let noun = if table.count == 1 { "repository" } else { "repositories" };
+        let noun = if table.count == 1 {
+            "repository"
+        } else {
+            "repositories"
+        };
         TableView {
             count: table.count,
             count_text: format!("{} {noun}", thousands(table.count as u64)),
@@ -206,13 +218,23 @@ fn columns(state: &ViewState, href: &impl Fn(&ViewState) -> String) -> Vec<Colum
             let current = state.table.sort == key;
             let mut s = state.first_page();
             s.table.sort = key;
-            s.table.order = if current { state.table.order.reverse() } else { key.default_order() };
+            s.table.order = if current {
+                state.table.order.reverse()
+            } else {
+                key.default_order()
+            };
             let aria_sort = match (current, state.table.order) {
                 (false, _) => "none",
                 (true, Order::Asc) => "ascending",
                 (true, Order::Desc) => "descending",
             };
-            Column { key: key.as_str(), label, href: href(&s), aria_sort, numeric }
+            Column {
+                key: key.as_str(),
+                label,
+                href: href(&s),
+                aria_sort,
+                numeric,
+            }
         })
         .collect()
 }
@@ -223,12 +245,20 @@ fn row(state: &ViewState, r: &RepoRow, base: &str) -> Row {
         repo_type: r.key.repo_type.as_str(),
         owner: r.key.name.org().to_string(),
         short: r.key.name.short().to_owned(),
-        href: format!("{base}/{}/{}{}", r.key.repo_type.plural(), r.key.name.short(), state.period_query()),
+        href: format!(
+            "{base}/{}/{}{}",
+            r.key.repo_type.plural(),
+            r.key.name.short(),
+            state.period_query()
+        ),
         downloads: r.downloads,
         downloads_text: thousands(r.downloads),
         total: r.total,
         total_text: thousands(r.total),
-        previous: r.previous_downloads.map(|p| p.to_string()).unwrap_or_default(),
+        previous: r
+            .previous_downloads
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
         change: r.previous_downloads.map(|p| Change::new(r.downloads, p)),
         spark: sparkline(&r.series, &format!("Downloads of {full_name}")),
         full_name,
