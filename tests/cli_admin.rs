@@ -162,23 +162,26 @@ async fn a_created_token_works_over_http_until_revoked() {
         .to_owned();
     assert!(token.starts_with("hs_"), "{out}");
 
+    ok(&app, &["import", csv_file(&app).as_str()]);
     let csv = "/organizations/acme/settings/publisher-analytics/download-breakdown";
     let bearer = Auth::Bearer(token.clone());
-    let res = app.get("/", &bearer).await;
+    let res = app.get(csv, &bearer).await;
     assert_eq!(res.status, 200, "{}", res.text());
-    assert!(
-        res.text()
-            .contains("/organizations/acme/settings/publisher-analytics"),
-        "{}",
-        res.text()
-    );
-    let status = app.get(csv, &bearer).await.status.as_u16();
-    assert!(
-        ![401, 403, 404].contains(&status),
-        "the token is refused: {status}"
-    );
+    assert_eq!(res.text(), BREAKDOWN);
 
     ok(&app, &["token", "revoke", &token]);
     assert_eq!(app.get(csv, &bearer).await.status, 401);
     assert!(fails(&app, &["token", "revoke", &token], "").contains("no live token"));
+}
+
+const BREAKDOWN: &str = "repoType,repoName,total,timestamp,downloads
+model,acme/bert,12,2024-05-01T00:00:00.000Z,5
+model,acme/bert,12,2024-05-02T00:00:00.000Z,7
+";
+
+/// Writes [`BREAKDOWN`] next to the store; returns its path.
+fn csv_file(app: &TestApp) -> String {
+    let path = app.dir.path().join("acme.csv");
+    std::fs::write(&path, BREAKDOWN).unwrap();
+    path.to_string_lossy().into_owned()
 }

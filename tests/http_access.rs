@@ -160,27 +160,18 @@ impl Fixture {
 }
 
 #[tokio::test]
-#[ignore = "needs the SQLite counts backend and write_breakdown, which land separately"]
 async fn access_table() {
     let fx = Fixture::new().with_repos();
-    let failures = run_table(&fx, |_| true).await;
+    let failures = run_table(&fx).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The rows of the table where access is refused: decided before any data is read.
-#[tokio::test]
-async fn access_table_refusals() {
-    let fx = Fixture::new();
-    let failures = run_table(&fx, |want| want != 200).await;
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Requests every route as every case whose expected status passes `rows`; returns what was
-/// wrong: unexpected statuses and bodies that show repositories the caller may not see.
-async fn run_table(fx: &Fixture, rows: impl Fn(u16) -> bool) -> Vec<String> {
+/// Requests every route as every case; returns what was wrong: unexpected statuses and bodies
+/// that show repositories the caller may not see.
+async fn run_table(fx: &Fixture) -> Vec<String> {
     let mut failures = Vec::new();
     for (route, expected) in ROUTES {
-        for (case, want) in CASES.iter().zip(expected).filter(|(_, w)| rows(**w)) {
+        for (case, want) in CASES.iter().zip(expected) {
             let path = route.replace("{org}", case.org);
             let res = fx.app.get(&path, &fx.auth(case.caller)).await;
             if res.status.as_u16() != *want {
@@ -206,7 +197,6 @@ async fn run_table(fx: &Fixture, rows: impl Fn(u16) -> bool) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "needs the SQLite counts backend and write_breakdown, which land separately"]
 async fn csv_endpoint_streams_the_orgs_breakdown() {
     let fx = Fixture::new().with_repos();
     let path = "/organizations/acme/settings/publisher-analytics/download-breakdown";
@@ -283,4 +273,31 @@ async fn errors_are_json_for_scripts_and_pages_for_browsers() {
         "{}",
         res.text()
     );
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_other_schemes_are_refused() {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    let fx = Fixture::new();
+    let csv = "/organizations/acme/settings/publisher-analytics/download-breakdown";
+    let with = |value: String| {
+        Request::get("/")
+            .header(header::AUTHORIZATION, value)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let res = fx.app.send(with(format!("bearer {}", fx.token))).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    for value in [
+        format!("Basic {}", fx.token),
+        "Bearer".to_owned(),
+        "Bearer ".to_owned(),
+    ] {
+        let req = Request::get(csv)
+            .header(header::AUTHORIZATION, value.as_str())
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(fx.app.send(req).await.status, 401, "{value:?}");
+    }
 }

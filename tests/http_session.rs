@@ -282,3 +282,29 @@ async fn signed_in_users_skip_the_sign_in_form() {
         .await;
     assert_eq!(res.header("location"), Some("/"));
 }
+
+#[tokio::test]
+async fn expired_sessions_sign_nobody_in() {
+    let app = app_with_alice(TestApp::new());
+    let yesterday = time::OffsetDateTime::now_utc().unix_timestamp() - 86_400;
+    let hash = hubstats::accounts::secret_hash("stale-session");
+    app.store
+        .create_session(&hash, &common::username("alice"), yesterday)
+        .unwrap();
+    let auth = Auth::Cookie("hubstats_session=stale-session".into());
+    let res = app.get_html("/", &auth).await;
+    assert_eq!(
+        (res.status.as_u16(), res.header("location")),
+        (303, Some("/login"))
+    );
+    let csv = "/organizations/acme/settings/publisher-analytics/download-breakdown";
+    assert_eq!(app.get(csv, &auth).await.status, 401);
+}
+
+#[tokio::test]
+async fn pages_refuse_framing_and_sniffing() {
+    let app = TestApp::new();
+    let res = app.get_html("/login", &Auth::None).await;
+    assert_eq!(res.header("x-frame-options"), Some("DENY"));
+    assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+}

@@ -38,8 +38,7 @@ enum Credential {
 
 fn credential(headers: &HeaderMap, cookies: &CookieJar) -> Credential {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer "));
-        return match token.map(str::trim) {
+        return match value.to_str().ok().and_then(bearer_token) {
             Some(t) if !t.is_empty() => Credential::Token(t.to_owned()),
             _ => Credential::Malformed,
         };
@@ -48,6 +47,12 @@ fn credential(headers: &HeaderMap, cookies: &CookieJar) -> Credential {
         Some(c) if !c.value().is_empty() => Credential::Session(SessionId::from_cookie(c.value())),
         _ => Credential::None,
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 impl FromRequestParts<AppState> for Principal {
