@@ -247,3 +247,29 @@ fn next_record<R: Read>(
 fn line_of(record: &csv::ByteRecord) -> u64 {
     record.position().map_or(0, |p| p.line())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    #[test]
+    fn progress_ends_at_the_input_size() {
+        let csv = format!(
+            "{}\nmodel,a/b,1,2024-01-01T00:00:00.000Z,1\n",
+            super::super::HEADER
+        );
+        let store = SqliteStore::memory().unwrap();
+        let mut last = 0;
+        let report = import_reader(&store, "p.csv", csv.as_bytes(), &mut |b| last = b).unwrap();
+        assert_eq!(last, csv.len() as u64);
+        assert_eq!(
+            report,
+            ImportReport {
+                rows: 1,
+                repos: 1,
+                orgs_created: 1
+            }
+        );
+    }
+}

@@ -76,12 +76,7 @@ pub fn export(config: &Config, org: &str, output: Option<&Path>) -> Result<()> {
     let store = open_store(config)?;
     ensure_org_exists(&store, &org)?;
     match output {
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            export::write_breakdown(store.as_ref(), &org, &mut lock).context("exporting")?;
-            lock.flush().context("writing to standard output")?;
-        }
+        None => export_to_stdout(&store, &org)?,
         Some(path) => export_to_file(&store, &org, path)?,
     }
     Ok(())
@@ -98,6 +93,18 @@ fn ensure_org_exists(store: &SharedStore, org: &OrgName) -> Result<()> {
         bail!("unknown organization {org} (import its CSV or create it first)");
     }
     Ok(())
+}
+
+/// Writes to standard output; a reader that stops early (`| head`) is not an error.
+fn export_to_stdout(store: &SharedStore, org: &OrgName) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let written = export::write_breakdown(store.as_ref(), org, &mut stdout)
+        .map(|_| ())
+        .and_then(|()| stdout.flush().map_err(export::ExportError::Io));
+    match written {
+        Err(export::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("exporting to standard output"),
+    }
 }
 
 /// Writes to a temporary file beside `path`, renamed over it only once complete.
