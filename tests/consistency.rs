@@ -1,5 +1,5 @@
-//! Every figure the dashboard and the API show equals an independent computation from the
-//! exported breakdown CSV: totals, previous totals, table values and every sparkline point,
+//! Every figure the dashboard and the API show for the demo organization equals an independent
+//! computation from its exported breakdown CSV: totals, previous totals, table values and every sparkline point,
 //! for periods that span a year boundary and a leap day; search counts; stable sort and paging.
 
 mod analytics;
@@ -7,12 +7,24 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use analytics::{fixture_with, generated_csv, json, Fixture};
+use analytics::{demo_fixture, json, Fixture};
 use time::{Date, Duration};
 
 const TODAY: &str = "2024-03-01";
-const PAGE: &str = "/organizations/acme/settings/publisher-analytics";
-const API: &str = "/api/organizations/acme/analytics";
+
+/// The demo app, its large organization's page and API paths.
+struct Demo {
+    f: Fixture,
+    page: String,
+    api: String,
+}
+
+fn setup() -> Demo {
+    let (f, org) = demo_fixture(TODAY, 80);
+    let page = format!("/organizations/{org}/settings/publisher-analytics");
+    let api = format!("/api/organizations/{org}/analytics");
+    Demo { f, page, api }
+}
 
 /// One repository as read back from the CSV export.
 #[derive(Debug, Clone)]
@@ -28,11 +40,9 @@ fn date(s: &str) -> Date {
     Date::parse(s, &f).unwrap()
 }
 
-async fn exported(f: &Fixture) -> Vec<Repo> {
-    let res = f
-        .app
-        .get(&format!("{PAGE}/download-breakdown"), &f.auth)
-        .await;
+async fn exported(d: &Demo) -> Vec<Repo> {
+    let url = format!("{}/download-breakdown", d.page);
+    let res = d.f.app.get(&url, &d.f.auth).await;
     assert_eq!(res.status, 200);
     let mut repos: Vec<Repo> = Vec::new();
     for line in res.text().lines().skip(1) {
@@ -55,7 +65,44 @@ async fn exported(f: &Fixture) -> Vec<Repo> {
             .days
             .insert(day, c[4].parse().unwrap());
     }
+    repos.extend(without_daily_rows(d, &repos).await);
     repos
+}
+
+/// Repositories the CSV cannot show: those without a single day of downloads (their whole
+/// total was counted before daily history). Each must really have no daily row; only its total
+/// is taken from the API.
+async fn without_daily_rows(d: &Demo, in_csv: &[Repo]) -> Vec<Repo> {
+    let all = json(
+        &d.f.app
+            .get(&format!("{}/repos?per_page=500", d.api), &d.f.auth)
+            .await,
+    );
+    let mut missing = Vec::new();
+    for r in all["repos"].as_array().unwrap() {
+        let (t, name) = (
+            r["repoType"].as_str().unwrap(),
+            r["repoName"].as_str().unwrap(),
+        );
+        if in_csv.iter().any(|c| c.repo_type == t && c.name == name) {
+            continue;
+        }
+        let url = format!("{}/repos/{t}/{name}", d.api);
+        let detail = json(&d.f.app.get(&url, &d.f.auth).await);
+        assert_eq!(
+            detail["firstDay"],
+            serde_json::Value::Null,
+            "{name} has days but is not in the CSV"
+        );
+        let total = r["total"].as_u64().unwrap();
+        missing.push(Repo {
+            repo_type: t.into(),
+            name: name.into(),
+            total,
+            days: BTreeMap::new(),
+        });
+    }
+    missing
 }
 
 fn sum(r: &Repo, from: Date, to: Date) -> u64 {
@@ -125,10 +172,6 @@ fn periods() -> Vec<(&'static str, Option<(Date, Date)>)> {
     ]
 }
 
-fn setup() -> Fixture {
-    fixture_with(TODAY, &generated_csv(60, 1100, TODAY.parse().unwrap()))
-}
-
 fn attr(html: &str, name: &str) -> Vec<String> {
     let key = format!("{name}=\"");
     html.split(&key)
@@ -139,8 +182,9 @@ fn attr(html: &str, name: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn every_figure_matches_the_export() {
-    let f = setup();
-    let repos = exported(&f).await;
+    let d = setup();
+    let repos = exported(&d).await;
+    let (f, api, page) = (&d.f, d.api.as_str(), d.page.as_str());
     assert!(repos.len() > 40);
     let first = repos
         .iter()
@@ -163,10 +207,10 @@ async fn every_figure_matches_the_export() {
         let (granularity, starts) = buckets(chart_from, chart_to);
 
         // Totals and previous totals, API and page.
-        let overview = json(&f.app.get(&format!("{API}?{query}"), &f.auth).await);
+        let overview = json(&f.app.get(&format!("{api}?{query}"), &f.auth).await);
         let html = f
             .app
-            .get_html(&format!("{PAGE}?{query}&per_page=500"), &f.auth)
+            .get_html(&format!("{page}?{query}&per_page=500"), &f.auth)
             .await
             .text();
         for (key, t) in [
@@ -229,7 +273,7 @@ async fn every_figure_matches_the_export() {
         // The table: every row, every sparkline point.
         let table = json(
             &f.app
-                .get(&format!("{API}/repos?{query}&per_page=500"), &f.auth)
+                .get(&format!("{api}/repos?{query}&per_page=500"), &f.auth)
                 .await,
         );
         assert_eq!(table["count"].as_u64(), Some(repos.len() as u64));
@@ -288,7 +332,7 @@ async fn every_figure_matches_the_export() {
         let detail = json(
             &f.app
                 .get(
-                    &format!("{API}/repos/{}/{}?{query}", r.repo_type, r.name),
+                    &format!("{api}/repos/{}/{}?{query}", r.repo_type, r.name),
                     &f.auth,
                 )
                 .await,
@@ -324,31 +368,42 @@ fn thousands(n: u64) -> String {
 
 #[tokio::test]
 async fn search_returns_exactly_the_matching_repositories() {
-    let f = setup();
-    let repos = exported(&f).await;
-    for q in [
-        "llama",
-        "BERT",
-        "0001",
-        "a-000",
-        "acme/",
-        "zzz",
-        "Speech-0004",
-    ] {
+    let d = setup();
+    let repos = exported(&d).await;
+    let (f, api, page) = (&d.f, d.api.as_str(), d.page.as_str());
+    // Substrings of real names (also in another case), a character many names share, the
+    // organization prefix, and nothing.
+    let short = |i: usize| {
+        repos[i % repos.len()]
+            .name
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    let queries = [
+        short(0)[..3.min(short(0).len())].to_owned(),
+        short(7).to_uppercase(),
+        short(13)[1..].to_owned(),
+        "-".to_owned(),
+        format!("{}/", repos[0].name.split('/').next().unwrap()),
+        "zzz-nothing".to_owned(),
+    ];
+    for q in &queries {
         let mut expected: Vec<String> = repos
             .iter()
             .filter(|r| r.name.to_lowercase().contains(&q.to_lowercase()))
             .map(|r| format!("{}:{}", r.repo_type, r.name))
             .collect();
-        let api = json(
+        let res = json(
             &f.app
                 .get(
-                    &format!("{API}/repos?q={q}&per_page=500&sort=name"),
+                    &format!("{api}/repos?q={q}&per_page=500&sort=name"),
                     &f.auth,
                 )
                 .await,
         );
-        let mut got: Vec<String> = api["repos"]
+        let mut got: Vec<String> = res["repos"]
             .as_array()
             .unwrap()
             .iter()
@@ -360,10 +415,10 @@ async fn search_returns_exactly_the_matching_repositories() {
                 )
             })
             .collect();
-        assert_eq!(api["count"].as_u64(), Some(expected.len() as u64), "{q}");
+        assert_eq!(res["count"].as_u64(), Some(expected.len() as u64), "{q}");
         let html = f
             .app
-            .get_html(&format!("{PAGE}?q={q}&per_page=500"), &f.auth)
+            .get_html(&format!("{page}?q={q}&per_page=500"), &f.auth)
             .await
             .text();
         let count = attr(&html, "data-count");
@@ -383,8 +438,9 @@ async fn search_returns_exactly_the_matching_repositories() {
 
 #[tokio::test]
 async fn sorting_is_stable_and_pages_partition_the_table() {
-    let f = setup();
-    let repos = exported(&f).await;
+    let d = setup();
+    let repos = exported(&d).await;
+    let (f, api) = (&d.f, d.api.as_str());
     let range = (date("2023-12-03"), date("2024-03-01"));
     let prev = (date("2023-09-04"), date("2023-12-02"));
     for (sort, order) in [
@@ -428,7 +484,7 @@ async fn sorting_is_stable_and_pages_partition_the_table() {
         let mut paged = Vec::new();
         for page in 1..=expected.len().div_ceil(7) {
             let url =
-                format!("{API}/repos?period=90d&sort={sort}&order={order}&per_page=7&page={page}");
+                format!("{api}/repos?period=90d&sort={sort}&order={order}&per_page=7&page={page}");
             let res = json(&f.app.get(&url, &f.auth).await);
             for r in res["repos"].as_array().unwrap() {
                 paged.push(format!(
