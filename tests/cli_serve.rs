@@ -99,11 +99,12 @@ fn demo_fills_a_store_whose_export_ends_on_the_reference_day() {
 }
 
 #[test]
-fn demo_rerun_days_later_only_adds_days() {
+fn demo_rerun_on_another_day_adds_or_removes_only_those_days() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("demo.db");
     run_ok(hubstats(&store).args(["demo", "--no-serve", "--repos", "12"]));
-    let before = rows(&export(&store, TODAY, "Northwind-Labs"));
+    let first = export(&store, TODAY, "Northwind-Labs");
+    let before = rows(&first);
     let later = "2026-12-05";
     run_ok(hubstats_on(&store, later).args(["demo", "--no-serve", "--repos", "12"]));
     let after = rows(&export(&store, later, "Northwind-Labs"));
@@ -123,6 +124,10 @@ fn demo_rerun_days_later_only_adds_days() {
         after.iter().map(|r| r[3].as_str()).max(),
         Some("2026-12-05T00:00:00.000Z")
     );
+
+    // Back to the first reference day: the later days go and every total is as before.
+    run_ok(hubstats(&store).args(["demo", "--no-serve", "--repos", "12"]));
+    assert_eq!(export(&store, TODAY, "Northwind-Labs"), first);
 }
 
 #[test]

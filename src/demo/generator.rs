@@ -57,7 +57,7 @@ pub fn profile(org_seed: u64, index: usize, repo_type: RepoType, shape: &OrgShap
     } else {
         0.0
     };
-    let mut popularity = (0.6 + type_shift + 2.2 * z).exp().min(40_000.0) * shape.scale;
+    let mut popularity = (1.0 + type_shift + 2.2 * z).exp().min(40_000.0) * shape.scale;
     let launch = draw_launch(&mut rng, shape.history_days);
     let mut stop_after = rng.gen_bool(0.08).then(|| rng.gen_range(20..700));
     if let Some(&floor) = shape.flagships.get(index) {
@@ -88,11 +88,11 @@ pub fn profile(org_seed: u64, index: usize, repo_type: RepoType, shape: &OrgShap
 /// Launch offsets: a share of repositories predate daily history; the rest launch over the
 /// history, more of them recently (hubs grow).
 fn draw_launch(rng: &mut ChaCha8Rng, history_days: i32) -> i32 {
-    if rng.gen_bool(0.15) {
+    if rng.gen_bool(0.2) {
         return -rng.gen_range(30..700);
     }
     let u: f64 = rng.gen();
-    (f64::from(history_days) * u.powf(0.7)) as i32
+    (f64::from(history_days) * u.powf(0.9)) as i32
 }
 
 fn repo_seed(org_seed: u64, index: usize) -> u64 {

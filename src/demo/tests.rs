@@ -154,5 +154,5 @@ fn benchmark_size_has_millions_of_rows() {
     for repo in org.draw_repos().unwrap() {
         repo.profile.for_each_day(start, today(), |_, _| rows += 1);
     }
-    assert!((600_000..1_100_000).contains(&rows), "{rows}");
+    assert!((700_000..950_000).contains(&rows), "{rows}");
 }
