@@ -22,7 +22,7 @@ use crate::store::{Counts, StoreError, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{file}: cannot read the file: {source}")]
+    #[error("{file}: cannot read the file")]
     Open { file: String, source: io::Error },
     #[error("{file}, line {line}: {problem}")]
     Invalid {
@@ -30,7 +30,7 @@ pub enum ImportError {
         line: u64,
         problem: RowError,
     },
-    #[error("{file}: storing its rows: {source}")]
+    #[error("{file}: storing its rows")]
     Store { file: String, source: StoreError },
 }
 

@@ -53,7 +53,8 @@ fn import_failure(e: import::ImportError, file: &Path, done: &[&Path]) -> anyhow
             names.join(", ")
         ));
     }
-    anyhow::anyhow!("{e}\n{note}")
+    let e = anyhow::Error::new(e);
+    anyhow::anyhow!("{e:#}\n{note}")
 }
 
 /// A byte-based bar on stderr, for large files when stderr is a terminal; hidden otherwise.

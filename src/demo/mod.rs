@@ -35,9 +35,9 @@ pub enum DemoError {
     NotADemoStore { orgs: Vec<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("demo name: {0}")]
+    #[error("demo name")]
     Name(#[from] NameError),
-    #[error("demo user: {0}")]
+    #[error("demo user")]
     Account(#[from] AccountError),
 }
 

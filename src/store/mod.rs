@@ -31,7 +31,7 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
-    #[error("storage backend error: {0}")]
+    #[error("storage backend error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
