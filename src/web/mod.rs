@@ -5,6 +5,7 @@
 //! Each file owns some routes (`fn routes() -> Router<AppState>`); [`router`] merges them.
 //! Routes under `/organizations/{org}/` take [`auth::OrgAccess`]; errors are [`error::ApiError`].
 
+mod api;
 pub mod auth;
 mod breakdown;
 pub mod error;
@@ -13,7 +14,10 @@ pub mod session;
 pub mod templates;
 
 pub mod charts;
+mod dashboard;
 pub mod format;
+pub mod openapi;
+mod params;
 
 use std::sync::Arc;
 
@@ -38,6 +42,9 @@ pub fn router(state: AppState) -> Router {
         .merge(session::routes())
         .merge(templates::routes())
         .merge(breakdown::routes())
+        .merge(api::routes())
+        .merge(openapi::routes())
+        .merge(dashboard::routes())
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::map_response(security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())

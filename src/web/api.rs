@@ -1,0 +1,289 @@
+//! The JSON API of the dashboard (described in [`super::openapi`]):
+//! - `GET /api/organizations/{org}/analytics` — totals, previous totals and the org chart;
+//! - `GET /api/organizations/{org}/analytics/repos` — one page of the per-repository table;
+//! - `GET /api/organizations/{org}/analytics/repos/{repoType}/{repoName}` — one repository
+//!   (`repoName` is `org/name`: two path segments, or one with the `/` encoded as `%2F`).
+//!
+//! Responses are view structs built here; store and analytics values are never serialized.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::auth::OrgAccess;
+use super::error::ApiError;
+use super::params::{self, RawParams};
+use super::AppState;
+use crate::analytics::{
+    Analytics, AnalyticsError, AnalyticsResult, Overview, RepoDetail, RepoRow, RepoTable, Series,
+    Totals,
+};
+use crate::domain::{Day, OrgName, Period, RepoKey, RepoName, RepoType};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/organizations/{org}/analytics", get(overview))
+        .route("/api/organizations/{org}/analytics/repos", get(repos))
+        .route(
+            "/api/organizations/{org}/analytics/repos/{repo_type}/{repo_name}",
+            get(repo_encoded),
+        )
+        .route(
+            "/api/organizations/{org}/analytics/repos/{repo_type}/{owner}/{name}",
+            get(repo),
+        )
+}
+
+impl From<AnalyticsError> for ApiError {
+    fn from(e: AnalyticsError) -> Self {
+        match e {
+            AnalyticsError::RepoNotFound(_) => ApiError::NotFound(e.to_string()),
+            AnalyticsError::TooManyBuckets { .. } => {
+                ApiError::BadRequest(format!("invalid query parameter `granularity`: {e}"))
+            }
+            AnalyticsError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Runs an analytics query on the blocking pool against the reference day.
+pub async fn run<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(Analytics<'_>) -> AnalyticsResult<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    let today = state.config.reference_day();
+    Ok(tokio::task::spawn_blocking(move || f(Analytics::new(store.as_ref(), today))).await??)
+}
+
+/// A repository addressed by `{repo_type}` (`model`, `models`, …) and its full name, which
+/// must belong to the route's organization (anything else does not exist here: 404).
+pub fn repo_key(org: &OrgName, repo_type: &str, full_name: &str) -> Result<RepoKey, ApiError> {
+    let not_found = || ApiError::NotFound(format!("repository {repo_type}/{full_name} not found"));
+    let repo_type = repo_type
+        .parse::<RepoType>()
+        .ok()
+        .or_else(|| RepoType::from_plural(repo_type));
+    let name = RepoName::parse(full_name).map_err(|_| not_found())?;
+    match repo_type {
+        Some(repo_type) if &name.org() == org => Ok(RepoKey { repo_type, name }),
+        _ => Err(not_found()),
+    }
+}
+
+#[derive(Serialize)]
+pub struct PeriodView {
+    pub name: &'static str,
+    pub from: Option<Day>,
+    pub to: Option<Day>,
+}
+
+impl From<Period> for PeriodView {
+    fn from(p: Period) -> Self {
+        PeriodView {
+            name: p.kind.as_str(),
+            from: p.range.map(|r| r.from),
+            to: p.range.map(|r| r.to),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct TotalsView {
+    pub all: u64,
+    pub model: u64,
+    pub dataset: u64,
+}
+
+impl From<Totals> for TotalsView {
+    fn from(t: Totals) -> Self {
+        TotalsView {
+            all: t.all,
+            model: t.model,
+            dataset: t.dataset,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PointView {
+    pub date: Day,
+    pub downloads: u64,
+}
+
+fn points(s: &Series) -> Vec<PointView> {
+    s.points
+        .iter()
+        .map(|p| PointView {
+            date: p.date,
+            downloads: p.downloads,
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+pub struct OverviewView {
+    pub org: String,
+    pub period: PeriodView,
+    pub totals: TotalsView,
+    pub previous: Option<TotalsView>,
+    pub granularity: &'static str,
+    pub series: Vec<PointView>,
+}
+
+impl OverviewView {
+    fn new(org: &OrgName, o: &Overview) -> Self {
+        OverviewView {
+            org: org.to_string(),
+            period: o.period.into(),
+            totals: o.totals.into(),
+            previous: o.previous.map(Into::into),
+            granularity: o.series.granularity.as_str(),
+            series: points(&o.series),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoRowView {
+    pub repo_type: RepoType,
+    pub repo_name: String,
+    pub downloads: u64,
+    pub total: u64,
+    pub previous_downloads: Option<u64>,
+    pub series: Vec<PointView>,
+}
+
+impl From<&RepoRow> for RepoRowView {
+    fn from(r: &RepoRow) -> Self {
+        RepoRowView {
+            repo_type: r.key.repo_type,
+            repo_name: r.key.name.to_string(),
+            downloads: r.downloads,
+            total: r.total,
+            previous_downloads: r.previous_downloads,
+            series: points(&r.series),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct RepoTableView {
+    pub period: PeriodView,
+    pub count: usize,
+    pub page: u32,
+    pub per_page: u32,
+    pub granularity: &'static str,
+    pub repos: Vec<RepoRowView>,
+}
+
+impl RepoTableView {
+    fn new(period: Period, t: &RepoTable) -> Self {
+        RepoTableView {
+            period: period.into(),
+            count: t.count,
+            page: t.page,
+            per_page: t.per_page,
+            granularity: t
+                .rows
+                .first()
+                .map_or("day", |r| r.series.granularity.as_str()),
+            repos: t.rows.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoDetailView {
+    pub repo_type: RepoType,
+    pub repo_name: String,
+    pub period: PeriodView,
+    pub total: u64,
+    pub adjustment: i64,
+    pub downloads: u64,
+    pub previous_downloads: Option<u64>,
+    pub first_day: Option<Day>,
+    pub last_day: Option<Day>,
+    pub granularity: &'static str,
+    pub series: Vec<PointView>,
+}
+
+impl From<&RepoDetail> for RepoDetailView {
+    fn from(d: &RepoDetail) -> Self {
+        RepoDetailView {
+            repo_type: d.key.repo_type,
+            repo_name: d.key.name.to_string(),
+            period: d.period.into(),
+            total: d.total,
+            adjustment: d.adjustment,
+            downloads: d.downloads,
+            previous_downloads: d.previous,
+            first_day: d.first_day,
+            last_day: d.last_day,
+            granularity: d.series.granularity.as_str(),
+            series: points(&d.series),
+        }
+    }
+}
+
+async fn overview(
+    State(state): State<AppState>,
+    OrgAccess { access, .. }: OrgAccess,
+    Query(raw): Query<RawParams>,
+) -> Result<Json<OverviewView>, ApiError> {
+    let period = params::period(&raw, state.config.reference_day())?;
+    let org = access.org;
+    let o = run(&state, {
+        let org = org.clone();
+        move |a| a.overview(&org, period)
+    })
+    .await?;
+    Ok(Json(OverviewView::new(&org, &o)))
+}
+
+async fn repos(
+    State(state): State<AppState>,
+    OrgAccess { access, .. }: OrgAccess,
+    Query(raw): Query<RawParams>,
+) -> Result<Json<RepoTableView>, ApiError> {
+    let period = params::period(&raw, state.config.reference_day())?;
+    let query = params::table_query(&raw)?;
+    let org = access.org;
+    let t = run(&state, move |a| a.repo_table(&org, period, &query)).await?;
+    Ok(Json(RepoTableView::new(period, &t)))
+}
+
+async fn repo(
+    State(state): State<AppState>,
+    access: OrgAccess,
+    Path((_, repo_type, owner, name)): Path<(String, String, String, String)>,
+    Query(raw): Query<RawParams>,
+) -> Result<Json<RepoDetailView>, ApiError> {
+    detail(state, access, &repo_type, &format!("{owner}/{name}"), raw).await
+}
+
+async fn repo_encoded(
+    State(state): State<AppState>,
+    access: OrgAccess,
+    Path((_, repo_type, repo_name)): Path<(String, String, String)>,
+    Query(raw): Query<RawParams>,
+) -> Result<Json<RepoDetailView>, ApiError> {
+    detail(state, access, &repo_type, &repo_name, raw).await
+}
+
+async fn detail(
+    state: AppState,
+    OrgAccess { access, .. }: OrgAccess,
+    repo_type: &str,
+    full_name: &str,
+    raw: RawParams,
+) -> Result<Json<RepoDetailView>, ApiError> {
+    let key = repo_key(&access.org, repo_type, full_name)?;
+    let period = params::period(&raw, state.config.reference_day())?;
+    let granularity = params::granularity(&raw)?;
+    let d = run(&state, move |a| a.repo_detail(&key, period, granularity)).await?;
+    Ok(Json((&d).into()))
+}

@@ -1,0 +1,208 @@
+//! `GET /api/openapi.json`: the OpenAPI 3.1 description of the JSON API, written by hand next
+//! to the views it describes (`super::api`). Schemas forbid undocumented properties, and a
+//! test validates real responses against them, so the document cannot drift from the code.
+
+use std::sync::OnceLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::AppState;
+use crate::analytics::MAX_PER_PAGE;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/openapi.json", get(openapi_json))
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    static BODY: OnceLock<String> = OnceLock::new();
+    let body = BODY.get_or_init(|| document().to_string());
+    ([(header::CONTENT_TYPE, "application/json")], body.as_str())
+}
+
+fn query(name: &str, description: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema })
+}
+
+fn path(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
+}
+
+fn period_params() -> Vec<Value> {
+    vec![
+        query(
+            "period",
+            "All Time (default), Last Month (the 30 days ending on the reference day), the last 7, 90 or 365 days, or a custom range.",
+            json!({ "type": "string", "enum": ["all-time", "last-month", "7d", "90d", "365d", "custom"], "default": "all-time" }),
+        ),
+        query("from", "First day of a custom period (inclusive).", json!({ "type": "string", "format": "date" })),
+        query("to", "Last day of a custom period (inclusive).", json!({ "type": "string", "format": "date" })),
+    ]
+}
+
+fn table_params() -> Vec<Value> {
+    vec![
+        query(
+            "q",
+            "Case-insensitive substring of the repository name (`org/name`).",
+            json!({ "type": "string" }),
+        ),
+        query(
+            "type",
+            "Only models or only datasets.",
+            json!({ "type": "string", "enum": ["model", "dataset"] }),
+        ),
+        query(
+            "sort",
+            "Sort column; ties break by type (models first), then name.",
+            json!({ "type": "string", "enum": ["downloads", "name", "total", "change"], "default": "downloads" }),
+        ),
+        query(
+            "order",
+            "Sort order; `asc` by default for `name`, `desc` otherwise.",
+            json!({ "type": "string", "enum": ["asc", "desc"] }),
+        ),
+        query(
+            "page",
+            "1-based page number.",
+            json!({ "type": "integer", "minimum": 1, "default": 1 }),
+        ),
+        query(
+            "per_page",
+            "Rows per page.",
+            json!({ "type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 50 }),
+        ),
+    ]
+}
+
+fn responses(schema: &str, what: &str) -> Value {
+    let error = json!({ "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let with = |description: &str| {
+        let mut e = error.clone();
+        e["description"] = json!(description);
+        e
+    };
+    json!({
+        "200": { "description": what, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } },
+        "400": with("A query parameter is invalid; the message names it."),
+        "401": with("No valid credentials (Bearer token or session)."),
+        "403": with("Not a member of the organization, or the organization's plan has no analytics."),
+        "404": with("No such organization or repository."),
+    })
+}
+
+fn operation(id: &str, summary: &str, params: Vec<Value>, schema: &str, what: &str) -> Value {
+    json!({ "get": { "operationId": id, "summary": summary, "parameters": params, "responses": responses(schema, what) } })
+}
+
+fn nullable(schema: Value) -> Value {
+    let mut s = schema;
+    let t = s["type"].clone();
+    s["type"] = json!([t, "null"]);
+    s
+}
+
+fn schemas() -> Value {
+    let date = json!({ "type": "string", "format": "date" });
+    let count = json!({ "type": "integer", "minimum": 0 });
+    let repo_type = json!({ "type": "string", "enum": ["model", "dataset"] });
+    let granularity = json!({ "type": "string", "enum": ["day", "week", "month"] });
+    let series =
+        json!({ "type": "array", "items": { "$ref": "#/components/schemas/SeriesPoint" } });
+    let object = |required: &[&str], properties: Value| json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties });
+    json!({
+        "Error": object(&["error"], json!({ "error": { "type": "string" } })),
+        "Period": object(&["name", "from", "to"], json!({
+            "name": { "type": "string", "enum": ["all-time", "last-month", "7d", "90d", "365d", "custom"] },
+            "from": nullable(date.clone()), "to": nullable(date.clone()),
+        })),
+        "Totals": object(&["all", "model", "dataset"], json!({ "all": count, "model": count, "dataset": count })),
+        "SeriesPoint": object(&["date", "downloads"], json!({
+            "date": { "type": "string", "format": "date", "description": "First day of the bucket (clipped to the period)." },
+            "downloads": count,
+        })),
+        "Overview": object(&["org", "period", "totals", "previous", "granularity", "series"], json!({
+            "org": { "type": "string" },
+            "period": { "$ref": "#/components/schemas/Period" },
+            "totals": { "$ref": "#/components/schemas/Totals" },
+            "previous": { "oneOf": [{ "$ref": "#/components/schemas/Totals" }, { "type": "null" }], "description": "The period just before, of the same length; null for All Time." },
+            "granularity": granularity,
+            "series": series,
+        })),
+        "RepoRow": object(&["repoType", "repoName", "downloads", "total", "previousDownloads", "series"], json!({
+            "repoType": repo_type,
+            "repoName": { "type": "string" },
+            "downloads": { "type": "integer", "minimum": 0, "description": "Downloads in the period; for All Time the total." },
+            "total": { "type": "integer", "minimum": 0, "description": "All-time downloads, including those counted before daily history." },
+            "previousDownloads": nullable(count.clone()),
+            "series": series,
+        })),
+        "RepoTable": object(&["period", "count", "page", "per_page", "granularity", "repos"], json!({
+            "period": { "$ref": "#/components/schemas/Period" },
+            "count": { "type": "integer", "minimum": 0, "description": "Repositories matching the search and type filter." },
+            "page": { "type": "integer", "minimum": 1 },
+            "per_page": { "type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE },
+            "granularity": granularity,
+            "repos": { "type": "array", "items": { "$ref": "#/components/schemas/RepoRow" } },
+        })),
+        "RepoDetail": object(&["repoType", "repoName", "period", "total", "adjustment", "downloads", "previousDownloads", "firstDay", "lastDay", "granularity", "series"], json!({
+            "repoType": repo_type,
+            "repoName": { "type": "string" },
+            "period": { "$ref": "#/components/schemas/Period" },
+            "total": count,
+            "adjustment": { "type": "integer", "description": "total minus the sum of daily downloads (downloads counted before daily history; may be negative)." },
+            "downloads": count,
+            "previousDownloads": nullable(count.clone()),
+            "firstDay": nullable(date.clone()),
+            "lastDay": nullable(date),
+            "granularity": granularity,
+            "series": series,
+        })),
+    })
+}
+
+/// The OpenAPI document.
+pub fn document() -> Value {
+    let org = path("org", "Organization name.");
+    let mut table = period_params();
+    table.extend(table_params());
+    let mut detail = period_params();
+    detail.push(query(
+        "granularity",
+        "Bucket width of the series; chosen from the period's length by default.",
+        json!({ "type": "string", "enum": ["day", "week", "month"] }),
+    ));
+    let with = |mut ps: Vec<Value>, extra: Vec<Value>| {
+        let mut all = extra;
+        all.append(&mut ps);
+        all
+    };
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "hubstats publisher analytics API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Download analytics of an organization's models and datasets. Authenticate with `Authorization: Bearer <token>` (see `hubstats token create`) or a dashboard session. Days are UTC; `total` includes downloads counted before daily history began.",
+        },
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/api/organizations/{org}/analytics": operation(
+                "getOverview", "Totals for a period, the previous period's totals and the organization's chart.",
+                with(period_params(), vec![org.clone()]), "Overview", "The organization's overview."),
+            "/api/organizations/{org}/analytics/repos": operation(
+                "listRepos", "One page of the per-repository table, each row with its sparkline series.",
+                with(table, vec![org.clone()]), "RepoTable", "A page of repositories."),
+            "/api/organizations/{org}/analytics/repos/{repoType}/{repoName}": operation(
+                "getRepo", "One repository's figures and chart. `repoName` is `org/name` (its `/` may be sent as is or as `%2F`).",
+                with(detail, vec![org, path("repoType", "`model` or `dataset`."), path("repoName", "Full name `org/name`.")]),
+                "RepoDetail", "The repository."),
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": schemas(),
+        },
+    })
+}

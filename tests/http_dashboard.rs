@@ -1,0 +1,214 @@
+//! The dashboard pages through the router: what they show, their links, empty states, the table
+//! fragment, the drill-down page and parameter errors (reference day pinned).
+
+mod analytics;
+mod common;
+
+use analytics::{fixture, fixture_with};
+use common::Auth;
+
+const PAGE: &str = "/organizations/acme/settings/publisher-analytics";
+
+async fn page(f: &analytics::Fixture, query: &str) -> String {
+    let res = f.app.get_html(&format!("{PAGE}{query}"), &f.auth).await;
+    assert_eq!(res.status, 200, "{query}: {}", res.text());
+    res.text()
+}
+
+/// The `data-repo-name`s of the table's rows, in order.
+fn row_names(html: &str) -> Vec<String> {
+    html.split("data-testid=\"repo-row\"")
+        .skip(1)
+        .map(|row| {
+            let v = row.split("data-repo-name=\"").nth(1).unwrap();
+            v[..v.find('"').unwrap()].to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dashboard_shows_totals_chart_table_and_csv_button() {
+    let f = fixture();
+    let html = page(&f, "").await;
+    for needle in [
+        r#"data-testid="total-all" data-value="1072""#,
+        r#"data-testid="total-model" data-value="1066""#,
+        r#"data-testid="total-dataset" data-value="6""#,
+        r#"title="1,072 downloads">1.07k<"#,
+        r#"<svg class="chart" id="org-chart""#,
+        r#"href="/organizations/acme/settings/publisher-analytics/download-breakdown""#,
+        r#"data-testid="repo-count" data-count="4""#,
+        r#"aria-current="page" class="current">All Time<"#,
+        r#"<th scope="col" aria-sort="descending" class="col-downloads num">"#,
+        "/static/dashboard.js?v=",
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    assert_eq!(
+        row_names(&html),
+        ["acme/Alpha", "acme/beta", "acme/alpha", "acme/gamma"]
+    );
+    assert!(!html.contains("rival"));
+}
+
+#[tokio::test]
+async fn table_fragment_snapshot() {
+    let f = fixture();
+    let html = page(&f, "?period=last-month&fragment=table&sort=change").await;
+    assert!(!html.contains("<html"), "a fragment, not a page");
+    insta::assert_snapshot!("table_last_month_by_change", html);
+}
+
+#[tokio::test]
+async fn last_month_shows_changes_against_the_previous_month() {
+    let f = fixture();
+    let html = page(&f, "?period=last-month").await;
+    // acme/beta: 13 in 2024-02-01..=2024-03-01, 20 in 2024-01-02..=2024-01-31.
+    assert!(html.contains(
+        r#"data-repo-name="acme/beta" data-downloads="13" data-total="53" data-previous="20""#
+    ));
+    assert!(
+        html.contains("\u{2212}7 <small>\u{2212}35.0%</small>"),
+        "beta's change"
+    );
+    assert!(html.contains("vs the previous 30 days"));
+    assert!(html.contains("Feb 1, 2024 \u{2013} Mar 1, 2024"));
+}
+
+#[tokio::test]
+async fn links_carry_the_whole_state() {
+    let f = fixture();
+    let html = page(
+        &f,
+        "?period=90d&q=alp&type=model&sort=name&order=desc&page=1",
+    )
+    .await;
+    // sorting by the current column flips the order and keeps period, search and filter
+    assert!(html.contains(r#"href="/organizations/acme/settings/publisher-analytics?period=90d&amp;q=alp&amp;type=model&amp;sort=name" data-sort="name""#), "name header");
+    // the period toggle keeps the search
+    assert!(html.contains(r#"href="/organizations/acme/settings/publisher-analytics?period=7d&amp;q=alp&amp;type=model&amp;sort=name&amp;order=desc""#));
+    // drill-down links keep the period
+    assert!(html.contains(
+        r#"href="/organizations/acme/settings/publisher-analytics/models/Alpha?period=90d""#
+    ));
+    assert!(html.contains(r#"<input type="search" name="q" id="q" value="alp""#));
+    assert!(html.contains(r#"<option value="model" selected>"#));
+}
+
+#[tokio::test]
+async fn paging_is_stable_and_counts_every_match() {
+    let f = fixture();
+    let mut seen = Vec::new();
+    for p in 1..=3 {
+        let html = page(
+            &f,
+            &format!("?per_page=1&page={p}&sort=downloads&period=7d"),
+        )
+        .await;
+        assert!(html.contains(r#"data-testid="repo-count" data-count="4""#));
+        assert!(html.contains(&format!(r#"data-page="{p}" data-pages="4""#)));
+        seen.extend(row_names(&html));
+    }
+    assert_eq!(seen, ["acme/Alpha", "acme/beta", "acme/alpha"]);
+}
+
+#[tokio::test]
+async fn empty_states() {
+    let f = fixture();
+    assert!(page(&f, "?q=zzz")
+        .await
+        .contains(r#"data-testid="empty-no-match""#));
+    let html = page(&f, "?period=custom&from=2022-01-01&to=2022-01-31").await;
+    assert!(
+        html.contains(r#"data-testid="empty-period""#),
+        "no downloads in Jan 2022"
+    );
+    let empty = fixture_with(
+        analytics::TODAY,
+        "repoType,repoName,total,timestamp,downloads\n",
+    );
+    let html = page(&empty, "").await;
+    assert!(html.contains(r#"data-testid="empty-no-repos""#));
+    assert!(html.contains("No downloads recorded yet"));
+}
+
+#[tokio::test]
+async fn drill_down_page() {
+    let f = fixture();
+    let res = f
+        .app
+        .get_html(
+            &format!("{PAGE}/models/Alpha?period=last-month&granularity=week"),
+            &f.auth,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let html = res.text();
+    for needle in [
+        r#"data-testid="repo-downloads" data-value="13""#,
+        r#"data-testid="repo-total" data-value="1013""#,
+        r#"data-testid="repo-adjustment" data-value="1000""#,
+        "+1,000 counted before daily history",
+        r#"data-testid="repo-first-day">Feb 28, 2024<"#,
+        r#"data-testid="repo-last-day">Mar 1, 2024<"#,
+        r#"<svg class="chart" id="repo-chart""#,
+        r#"data-granularity="week""#,
+        r#"data-testid="granularity-week" aria-current="true""#,
+        r#"href="/organizations/acme/settings/publisher-analytics?period=last-month" data-testid="back-link""#,
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    for missing in ["/models/nope", "/spaces/Alpha", "/datasets/Alpha"] {
+        let res = f.app.get_html(&format!("{PAGE}{missing}"), &f.auth).await;
+        assert_eq!(res.status, 404, "{missing}");
+    }
+}
+
+#[tokio::test]
+async fn bad_parameters_give_a_400_page_naming_them() {
+    let f = fixture();
+    let res = f.app.get_html(&format!("{PAGE}?sort=stars"), &f.auth).await;
+    assert_eq!(res.status, 400);
+    assert!(
+        res.text().contains("`sort`") && res.text().contains("<html"),
+        "{}",
+        res.text()
+    );
+    let res = f
+        .app
+        .get_html(&format!("{PAGE}/models/Alpha?granularity=hour"), &f.auth)
+        .await;
+    assert_eq!(res.status, 400);
+    assert!(res.text().contains("`granularity`"));
+}
+
+#[tokio::test]
+async fn pages_need_access() {
+    let f = fixture();
+    assert_eq!(f.app.get_html(PAGE, &Auth::None).await.status, 401);
+    f.app.user("mallory");
+    let mallory = Auth::Bearer(f.app.token("mallory"));
+    assert_eq!(f.app.get_html(PAGE, &mallory).await.status, 403);
+    assert_eq!(
+        f.app
+            .get_html(&format!("{PAGE}/models/Alpha"), &mallory)
+            .await
+            .status,
+        403
+    );
+    let session = Auth::Session(f.app.session("alice"));
+    assert_eq!(f.app.get_html(PAGE, &session).await.status, 200);
+}
+
+#[tokio::test]
+async fn assets_are_served() {
+    let f = fixture();
+    let js = f.app.get("/static/dashboard.js", &Auth::None).await;
+    assert_eq!(js.status, 200);
+    assert!(js
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
+    let css = f.app.get("/static/dashboard.css", &Auth::None).await;
+    assert!(css.text().contains("prefers-color-scheme: dark"));
+}
