@@ -14,12 +14,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
-use chromiumoxide::cdp::browser_protocol::emulation::{
-    MediaFeature, SetScriptExecutionDisabledParams,
+use chromiumoxide::cdp::browser_protocol::browser::{
+    SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
 };
+use chromiumoxide::cdp::browser_protocol::emulation::MediaFeature;
+use chromiumoxide::cdp::browser_protocol::network::{BlockPattern, SetBlockedUrLsParams};
 use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::page::ScreenshotParams;
-use chromiumoxide::Page;
+use chromiumoxide::{Element, Page};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
@@ -155,35 +157,62 @@ impl Chromium {
 
     /// A new tab showing `url`, loaded.
     pub async fn page(&self, url: &str) -> Page {
-        let page = self
-            .browser
-            .new_page(url)
+        let page = within(format!("opening {url}"), self.browser.new_page(url))
             .await
             .unwrap_or_else(|e| panic!("opening {url}: {e}"));
         wait_until(&page, "document.readyState === 'complete'").await;
         page
     }
 
-    /// A blank tab with JavaScript disabled (for the no-JavaScript paths).
-    pub async fn page_without_js(&self) -> Page {
+    /// A blank tab that loads no scripts (for the no-JavaScript paths): requests for `.js`
+    /// files fail. (Disabling script execution altogether would also stop the CDP helpers that
+    /// click and read elements.)
+    pub async fn page_without_scripts(&self) -> Page {
         let page = self.page("about:blank").await;
-        page.execute(SetScriptExecutionDisabledParams::new(true))
+        let block = SetBlockedUrLsParams::builder()
+            .url_pattern(BlockPattern::new("*://*:*/*.js?*", true))
+            .url_pattern(BlockPattern::new("*://*:*/*.js", true))
+            .build();
+        within("Network.setBlockedURLs", page.execute(block))
             .await
-            .expect("disable JavaScript");
+            .expect("Network.setBlockedURLs");
         page
     }
 
+    /// Lets the browser save downloads (e.g. a clicked `<a download>`) into `dir`.
+    pub async fn allow_downloads(&self, dir: &Path) {
+        let params = SetDownloadBehaviorParams::builder()
+            .behavior(SetDownloadBehaviorBehavior::Allow)
+            .download_path(dir.to_string_lossy())
+            .build()
+            .expect("download behaviour");
+        within("Browser.setDownloadBehavior", self.browser.execute(params))
+            .await
+            .expect("Browser.setDownloadBehavior");
+    }
+
     pub async fn close(mut self) {
-        let _ = self.browser.close().await;
-        let _ = self.browser.wait().await;
+        let _ = tokio::time::timeout(WAIT, self.browser.close()).await;
+        let _ = tokio::time::timeout(WAIT, self.browser.wait()).await;
         self.handler.abort();
+    }
+}
+
+/// Awaits a CDP exchange for at most [`WAIT`]: a command Chromium never answers fails the test
+/// instead of hanging it.
+pub async fn within<T>(
+    what: impl std::fmt::Display,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    match tokio::time::timeout(WAIT, work).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: no answer from Chromium within {WAIT:?}"),
     }
 }
 
 /// Evaluates a JavaScript expression (promises are awaited) and converts its value.
 pub async fn eval<T: DeserializeOwned>(page: &Page, js: &str) -> T {
-    let result = page
-        .evaluate(js)
+    let result = within(format!("evaluating `{js}`"), page.evaluate(js))
         .await
         .unwrap_or_else(|e| panic!("evaluating `{js}`: {e}"));
     result
@@ -197,7 +226,8 @@ pub async fn wait_until(page: &Page, condition: &str) {
     let js = format!("!!({condition})");
     let deadline = Instant::now() + WAIT;
     loop {
-        if let Ok(Ok(true)) = page.evaluate(js.as_str()).await.map(|r| r.into_value()) {
+        let answer = tokio::time::timeout(WAIT / 4, page.evaluate(js.as_str())).await;
+        if let Ok(Ok(Ok(true))) = answer.map(|r| r.map(|v| v.into_value())) {
             return;
         }
         if Instant::now() > deadline {
@@ -222,19 +252,23 @@ pub async fn wait_for_location(page: &Page, path_and_query: &str) {
 
 /// Loads `url` in `page` and waits until it is complete.
 pub async fn goto(page: &Page, url: &str) {
-    page.goto(url)
+    within(format!("navigating to {url}"), page.goto(url))
         .await
         .unwrap_or_else(|e| panic!("navigating to {url}: {e}"));
     wait_until(page, "document.readyState === 'complete'").await;
 }
 
+/// The first element matching `selector`.
+pub async fn element(page: &Page, selector: &str) -> Element {
+    within(format!("finding `{selector}`"), page.find_element(selector))
+        .await
+        .unwrap_or_else(|e| panic!("no element `{selector}`: {e}"))
+}
+
 /// The trimmed `innerText` of the first element matching `selector`.
 pub async fn text(page: &Page, selector: &str) -> String {
-    let el = page
-        .find_element(selector)
-        .await
-        .unwrap_or_else(|e| panic!("no element `{selector}`: {e}"));
-    el.inner_text()
+    let el = element(page, selector).await;
+    within(format!("text of `{selector}`"), el.inner_text())
         .await
         .unwrap_or_else(|e| panic!("text of `{selector}`: {e}"))
         .unwrap_or_default()
@@ -244,23 +278,25 @@ pub async fn text(page: &Page, selector: &str) -> String {
 
 /// Clicks the first element matching `selector` (as a user would: mouse events at its centre).
 pub async fn click(page: &Page, selector: &str) {
-    page.find_element(selector)
-        .await
-        .unwrap_or_else(|e| panic!("no element `{selector}`: {e}"))
-        .click()
+    let el = element(page, selector).await;
+    within(format!("clicking `{selector}`"), el.click())
         .await
         .unwrap_or_else(|e| panic!("clicking `{selector}`: {e}"));
 }
 
+/// Presses a key (`"Enter"`, `"/"`) with the focus on the element matching `selector`.
+pub async fn press(page: &Page, selector: &str, key: &str) {
+    let el = element(page, selector).await;
+    within(format!("pressing {key} in `{selector}`"), el.press_key(key))
+        .await
+        .unwrap_or_else(|e| panic!("pressing {key} in `{selector}`: {e}"));
+}
+
 /// Clicks into the element matching `selector` and types `text` key by key.
 pub async fn type_into(page: &Page, selector: &str, text: &str) {
-    page.find_element(selector)
-        .await
-        .unwrap_or_else(|e| panic!("no element `{selector}`: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking `{selector}`: {e}"))
-        .type_str(text)
+    click(page, selector).await;
+    let el = element(page, selector).await;
+    within(format!("typing into `{selector}`"), el.type_str(text))
         .await
         .unwrap_or_else(|e| panic!("typing into `{selector}`: {e}"));
 }
@@ -290,11 +326,40 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// Waits until `dir` holds one finished download (Chromium writes `*.crdownload` first) and
+/// returns its name and bytes.
+pub async fn downloaded_file(dir: &Path) -> (String, Vec<u8>) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let names: Vec<String> = std::fs::read_dir(dir)
+            .expect("download directory")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if let [name] = names.as_slice() {
+            if !name.ends_with(".crdownload") {
+                let bytes = std::fs::read(dir.join(name)).expect("read the download");
+                return (name.clone(), bytes);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no finished download in {} after {WAIT:?}: {names:?}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+}
+
 /// Emulates `prefers-color-scheme` (`light` or `dark`), as the operating system would set it.
 pub async fn color_scheme(page: &Page, scheme: &str) {
-    page.emulate_media_features(vec![MediaFeature::new("prefers-color-scheme", scheme)])
-        .await
-        .unwrap_or_else(|e| panic!("emulating prefers-color-scheme {scheme}: {e}"));
+    let feature = MediaFeature::new("prefers-color-scheme", scheme);
+    within(
+        "Emulation.setEmulatedMedia",
+        page.emulate_media_features(vec![feature]),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("emulating prefers-color-scheme {scheme}: {e}"));
 }
 
 /// The directory of screenshots (test artefacts): `target/screenshots/`.
@@ -308,7 +373,7 @@ pub fn screenshot_dir() -> PathBuf {
 pub async fn screenshot(page: &Page, name: &str) -> PathBuf {
     let path = screenshot_dir().join(format!("{name}.png"));
     let params = ScreenshotParams::builder().full_page(true).build();
-    page.save_screenshot(params, &path)
+    within("taking a screenshot", page.save_screenshot(params, &path))
         .await
         .unwrap_or_else(|e| panic!("screenshot {}: {e}", path.display()));
     path
