@@ -227,7 +227,8 @@ fn exporting_an_unknown_organization_fails_without_output() {
     ws.import("seed.csv", SEED);
     let out = ws.run(&["export", "--org", "nobody", "--output", "nobody.csv"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown organization nobody"), "{stderr}");
     assert!(!Path::new(&ws.path("nobody.csv")).exists());
     let out = ws.run(&["export", "--org", "nobody"]);
     assert!(!out.status.success() && out.stdout.is_empty());
@@ -243,5 +244,40 @@ fn a_missing_file_is_named() {
     assert!(
         stderr.contains("missing.csv") && stderr.contains("cannot read"),
         "{stderr}"
+    );
+}
+
+/// `hubstats export --org X | head` must not report an error when `head` stops reading.
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    let ws = Workspace::new();
+    let mut csv = String::from(HEADER);
+    for d in 1..=28 {
+        for r in 0..800 {
+            csv.push_str(&format!(
+                "model,acme/repo-{r:03},9999,2024-02-{d:02}T00:00:00.000Z,{d}\n"
+            ));
+        }
+    }
+    ws.import("big.csv", &csv);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubstats"))
+        .current_dir(ws.dir.path())
+        .args(["--store", "store.db", "export", "--org", "acme"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        csv.len() > 1 << 20,
+        "the export must outgrow the pipe buffer"
     );
 }

@@ -11,7 +11,7 @@ use super::HEADER;
 pub enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("writing the CSV: {0}")]
+    #[error("writing the CSV")]
     Io(#[from] io::Error),
 }
 

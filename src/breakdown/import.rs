@@ -1,11 +1,12 @@
 //! Reads breakdown CSV files into the store, all-or-nothing per file.
 //!
-//! The reader streams: memory grows with the number of repositories and rows only by what
-//! duplicate detection needs (8 bytes per row), never by the file's text. Every row is
+//! The reader streams: memory grows only by what duplicate detection needs (a few bytes per
+//! run of consecutive days of a repository), never by the file's text. Every row is
 //! validated; the first invalid one stops the import and the file's transaction is dropped,
 //! so nothing from that file is stored. Re-importing sets the same values again.
 
 mod fields;
+mod seen;
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -14,8 +15,9 @@ use std::io::{self, Read};
 use std::path::Path;
 
 pub use fields::RowError;
+use seen::SeenDays;
 
-use crate::domain::{Day, RepoKey};
+use crate::domain::RepoKey;
 use crate::store::{Counts, StoreError, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
@@ -246,38 +248,28 @@ fn line_of(record: &csv::ByteRecord) -> u64 {
     record.position().map_or(0, |p| p.line())
 }
 
-/// The days a repository had in this file, with the line of each, to find a repeated day.
-/// Rows usually come in day order, which needs only a comparison with the previous day; a
-/// repository whose rows do not is indexed by a hash map from then on.
-#[derive(Default)]
-struct SeenDays {
-    in_order: Vec<(i32, u32)>,
-    index: Option<HashMap<i32, u32>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
 
-impl SeenDays {
-    /// Records a day; returns the line where it already appeared.
-    fn insert(&mut self, day: Day, line: u64) -> Option<u64> {
-        let (day, line) = (day.epoch_days(), u32::try_from(line).unwrap_or(u32::MAX));
-        if self.index.is_none() {
-            match self.in_order.last() {
-                Some(&(last, _)) if day < last => {
-                    self.index = Some(std::mem::take(&mut self.in_order).into_iter().collect());
-                }
-                Some(&(last, last_line)) if day == last => return Some(u64::from(last_line)),
-                _ => {
-                    self.in_order.push((day, line));
-                    return None;
-                }
+    #[test]
+    fn progress_ends_at_the_input_size() {
+        let csv = format!(
+            "{}\nmodel,a/b,1,2024-01-01T00:00:00.000Z,1\n",
+            super::super::HEADER
+        );
+        let store = SqliteStore::memory().unwrap();
+        let mut last = 0;
+        let report = import_reader(&store, "p.csv", csv.as_bytes(), &mut |b| last = b).unwrap();
+        assert_eq!(last, csv.len() as u64);
+        assert_eq!(
+            report,
+            ImportReport {
+                rows: 1,
+                repos: 1,
+                orgs_created: 1
             }
-        }
-        let index = self.index.get_or_insert_with(HashMap::new);
-        match index.entry(day) {
-            Entry::Occupied(e) => Some(u64::from(*e.get())),
-            Entry::Vacant(e) => {
-                e.insert(line);
-                None
-            }
-        }
+        );
     }
 }

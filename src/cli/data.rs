@@ -76,12 +76,7 @@ pub fn export(config: &Config, org: &str, output: Option<&Path>) -> Result<()> {
     let store = open_store(config)?;
     ensure_org_exists(&store, &org)?;
     match output {
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            export::write_breakdown(store.as_ref(), &org, &mut lock).context("exporting")?;
-            lock.flush().context("writing to standard output")?;
-        }
+        None => export_to_stdout(&store, &org)?,
         Some(path) => export_to_file(&store, &org, path)?,
     }
     Ok(())
@@ -95,9 +90,21 @@ fn ensure_org_exists(store: &SharedStore, org: &OrgName) -> Result<()> {
         .org(org)
         .with_context(|| format!("looking up organization {org}"))?;
     if known.is_none() {
-        bail!("unknown organization {org}: it has no repositories in this store (import its CSV first)");
+        bail!("unknown organization {org} (import its CSV or create it first)");
     }
     Ok(())
+}
+
+/// Writes to standard output; a reader that stops early (`| head`) is not an error.
+fn export_to_stdout(store: &SharedStore, org: &OrgName) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let written = export::write_breakdown(store.as_ref(), org, &mut stdout)
+        .map(|_| ())
+        .and_then(|()| stdout.flush().map_err(export::ExportError::Io));
+    match written {
+        Err(export::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("exporting to standard output"),
+    }
 }
 
 /// Writes to a temporary file beside `path`, renamed over it only once complete.
@@ -110,11 +117,23 @@ fn export_to_file(store: &SharedStore, org: &OrgName, path: &Path) -> Result<()>
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let rows = export::write_breakdown(store.as_ref(), org, temp.as_file_mut())
         .with_context(|| format!("exporting to {}", path.display()))?;
-    temp.as_file()
-        .sync_all()
+    readable_by_others(temp.as_file())
+        .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("writing {}", path.display()))?;
     temp.persist(path)
         .with_context(|| format!("replacing {}", path.display()))?;
     eprintln!("{}: {rows} rows", path.display());
+    Ok(())
+}
+
+/// Temporary files are private (0600); an export is an ordinary file (0644), like `>` makes.
+#[cfg(unix)]
+fn readable_by_others(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }

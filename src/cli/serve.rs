@@ -1,11 +1,120 @@
-use anyhow::{bail, Result};
+//! `serve` (the service over an existing store) and `demo` (a separate store filled with demo
+//! data, then served).
 
-use crate::config::Config;
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
-pub fn serve(_config: &Config) -> Result<()> {
-    bail!("serve is not written yet")
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::{Config, DEFAULT_DEMO_STORE, DEFAULT_STORE};
+use crate::demo::{self, DemoOrg, OrgFill};
+use crate::store::{self, SharedStore};
+use crate::web::{self, AppState};
+
+pub fn serve(config: &Config) -> Result<()> {
+    let store = open(config.store_or(DEFAULT_STORE))?;
+    run_server(config, store, |_| {})
 }
 
-pub fn demo(_config: &Config, _repos: usize, _serve: bool) -> Result<()> {
-    bail!("demo is not written yet")
+pub fn demo(config: &Config, repos: usize, serve: bool) -> Result<()> {
+    let store = open(config.store_or(DEFAULT_DEMO_STORE))?;
+    let orgs = demo::demo_orgs(repos);
+    let started = Instant::now();
+    let filled = fill_with_progress(&store, &orgs, config)?;
+    print_fill(&filled, started);
+    let login = demo::prepare_login(store.as_ref(), &orgs)?;
+    let org = orgs.first().map_or("", |o| o.name).to_owned();
+    if serve {
+        run_server(config, store, |addr| print_login(&login, &org, addr))
+    } else {
+        print_login(&login, &org, config.listen);
+        println!(
+            "Serve it with: hubstats --store {} serve",
+            config.store_or(DEFAULT_DEMO_STORE)
+        );
+        Ok(())
+    }
+}
+
+/// Where to look and how to sign in; the token is the `Bearer` word of the `curl` line.
+fn print_login(login: &demo::DemoLogin, org: &str, addr: SocketAddr) {
+    let base = format!("http://{addr}/organizations/{org}/settings/publisher-analytics");
+    println!("Open {base}");
+    println!("Sign in as {} with password {}", login.user, login.password);
+    println!("Download the CSV with a new API token:");
+    println!(
+        "curl -H \"Authorization: Bearer {}\" {base}/download-breakdown -o {org}.csv",
+        login.token
+    );
+}
+
+fn open(location: &str) -> Result<SharedStore> {
+    store::open(location).with_context(|| format!("opening the store {location}"))
+}
+
+/// Serves until Ctrl-C on a multi-threaded runtime; prints `Listening on http://ADDR` as soon
+/// as the address is bound, then whatever `on_ready` prints.
+fn run_server(
+    config: &Config,
+    store: SharedStore,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let state = AppState {
+        store,
+        config: Arc::new(config.clone()),
+    };
+    runtime.block_on(web::serve(state, |addr| {
+        println!("Listening on http://{addr}");
+        on_ready(addr);
+        let _ = std::io::stdout().flush();
+    }))
+}
+
+fn fill_with_progress(
+    store: &SharedStore,
+    orgs: &[DemoOrg],
+    config: &Config,
+) -> Result<Vec<OrgFill>> {
+    let repos: usize = orgs.iter().map(|o| o.repos).sum();
+    let bar = progress_bar(repos as u64);
+    let filled = demo::fill(store.as_ref(), orgs, config.reference_day(), &mut |done| {
+        bar.inc(done as u64)
+    });
+    bar.finish_and_clear();
+    Ok(filled?)
+}
+
+/// A progress bar on standard error, drawn only when it is a terminal.
+fn progress_bar(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} repositories ({eta})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message("Generating demo data");
+    bar
+}
+
+fn print_fill(filled: &[OrgFill], started: Instant) {
+    for org in filled {
+        println!(
+            "{} ({}): {} repositories, {} daily rows since {} ({} written now)",
+            org.org, org.plan, org.repos, org.rows, org.history_start, org.rows_written
+        );
+    }
+    println!(
+        "Demo data ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }

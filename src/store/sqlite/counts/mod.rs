@@ -1,6 +1,14 @@
 //! `Counts` on SQLite: writes through [`write::SqliteWriteTx`], reads in [`read`]. Every read
 //! returns rows in export order straight from the clustered keys (`repos` by
 //! `(org_id, repo_type, name)`, `daily` by `(repo_id, day)`), so none needs a sort.
+//!
+//! A write transaction holds the writer connection until it ends. Readers of a file store use
+//! their own connections and see the last committed state; an in-memory store reads through
+//! the writer, so reading while holding a [`WriteTx`] on the same thread would wait forever.
+//!
+//! Measured on 20,000 repositories × 400 days (8M rows, release build, 2 shared cores):
+//! import 13 s, export 3.9 s, all-time totals 7–11 ms, 365-day sums 150 ms (0.5 s without
+//! the monthly rollup), organization chart 0.1 ms (4.8 s without `org_days`).
 
 mod read;
 mod write;
