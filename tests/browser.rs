@@ -2,7 +2,8 @@
 //! their JavaScript enhancements and their no-JavaScript fallbacks, the CSV button, and
 //! screenshots in light and dark mode (`target/screenshots/`).
 //!
-//! Needs Chromium (`apt-get install -y chromium`): `cargo test --test browser -- --include-ignored`.
+//! Needs Chromium (`apt-get install -y chromium`): `cargo test -- --include-ignored browser`
+//! (every test's name starts with `browser_`).
 //! `HUBSTATS_CHROMIUM` names another browser binary; `HUBSTATS_UPDATE_DOCS_SCREENSHOT=1` copies
 //! the light dashboard screenshot to `docs/screenshot.png`.
 
@@ -24,7 +25,7 @@ async fn start() -> (TestApp, Server) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn signs_in_through_the_form_and_lists_the_organizations() {
+async fn browser_signs_in_through_the_form_and_lists_the_organizations() {
     let (_app, server) = start().await;
     let chromium = Chromium::launch().await;
     let page = chromium.page(&server.url("/")).await;
@@ -44,7 +45,7 @@ async fn signs_in_through_the_form_and_lists_the_organizations() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn a_wrong_password_keeps_the_form_with_an_alert() {
+async fn browser_a_wrong_password_keeps_the_form_with_an_alert() {
     let (_app, server) = start().await;
     let chromium = Chromium::launch().await;
     let page = chromium.page(&server.url("/login")).await;
@@ -123,7 +124,7 @@ async fn follow(page: &Page, selector: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn totals_follow_the_period_toggle() {
+async fn browser_totals_follow_the_period_toggle() {
     let (app, _server, chromium, page) = on_dashboard().await;
     let rows = fixture::csv_rows(&fixture::breakdown_csv(&app));
     let all_time = fixture::all_time_totals(&rows);
@@ -162,7 +163,7 @@ async fn totals_follow_the_period_toggle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn a_custom_range_is_chosen_with_the_date_form() {
+async fn browser_a_custom_range_is_chosen_with_the_date_form() {
     let (app, _server, chromium, page) = on_dashboard().await;
     let rows = fixture::csv_rows(&fixture::breakdown_csv(&app));
 
@@ -226,7 +227,7 @@ fn matching(query: &str) -> Vec<&'static str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn search_filters_the_table_as_you_type() {
+async fn browser_search_filters_the_table_as_you_type() {
     let (_app, _server, chromium, page) = on_dashboard().await;
     let mut all = table_rows(&page).await;
     all.sort();
@@ -288,7 +289,7 @@ async fn search_filters_the_table_as_you_type() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn slash_focuses_the_search_box() {
+async fn browser_slash_focuses_the_search_box() {
     let (_app, _server, chromium, page) = on_dashboard().await;
     let focused = "document.activeElement && document.activeElement.id";
     assert_ne!(
@@ -307,7 +308,7 @@ async fn slash_focuses_the_search_box() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn search_and_periods_work_without_javascript() {
+async fn browser_search_and_periods_work_without_javascript() {
     let (app, server) = start().await;
     let rows = fixture::csv_rows(&fixture::breakdown_csv(&app));
     let chromium = Chromium::launch().await;
@@ -374,7 +375,7 @@ async fn chart_markup(page: &Page) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn drill_down_switches_the_chart_granularity() {
+async fn browser_drill_down_switches_the_chart_granularity() {
     let (app, _server, chromium, page) = on_dashboard().await;
     let rows = fixture::csv_rows(&fixture::breakdown_csv(&app));
     let repo = "acme/bert-base";
@@ -438,7 +439,7 @@ async fn drill_down_switches_the_chart_granularity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn the_csv_button_downloads_the_breakdown() {
+async fn browser_the_csv_button_downloads_the_breakdown() {
     let (app, _server, chromium, page) = on_dashboard().await;
     let expected = fixture::breakdown_csv(&app);
     let downloads = tempfile::tempdir().expect("download directory");
@@ -477,7 +478,7 @@ async fn background(page: &Page) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn screenshots_in_light_and_dark_mode() {
+async fn browser_screenshots_in_light_and_dark_mode() {
     let (_app, server, chromium, page) = on_dashboard().await;
     let repo_link = "[data-repo-name='acme/bert-base'] [data-testid=repo-link]";
     let repo_href: String = eval(
@@ -490,7 +491,7 @@ async fn screenshots_in_light_and_dark_mode() {
         ("dashboard", DASHBOARD.to_owned()),
         ("drill-down", repo_href),
     ] {
-        chromium::goto(&page, &&server.url(&href)).await;
+        chromium::goto(&page, &server.url(&href)).await;
         for scheme in ["light", "dark"] {
             chromium::color_scheme(&page, scheme).await;
             let path = chromium::screenshot(&page, &format!("{name}-{scheme}")).await;
