@@ -7,10 +7,11 @@
 //!   the export walks repositories in name order and each one's days in order with no sort.
 //! - `repos` caches `daily_sum`, `first_day` and `last_day`, maintained by every write
 //!   transaction, so all-time totals of 20,000 repositories are one scan of `repos`.
-//! - `monthly` (per repository and calendar month) and `org_days` (per organization, day and
-//!   repository type) are rollups of `daily`, kept exact by every write transaction from the
-//!   changes it made: a period sum reads whole months from `monthly` and only the partial
-//!   months at its edges from `daily`; the organization chart reads `org_days` alone.
+//! - `daily.cum` is the repository's running total through that day, so the downloads of any
+//!   period are two index lookups per repository (`cum` at its end minus `cum` before its
+//!   start), whatever its length. `org_days` (per organization, day and repository type) sums
+//!   `daily` for the organization chart. Both are kept exact by every write transaction from
+//!   the changes it made. (Migration 2's `monthly` rollup served period sums before `cum`.)
 //! - Days are integers (days since 1970-01-01); repository types are 0 = model, 1 = dataset so
 //!   that ordering by `(repo_type, name)` is export order.
 
@@ -91,5 +92,15 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO org_days (org_id, day, repo_type, downloads)
         SELECT r.org_id, d.day, r.repo_type, SUM(d.downloads)
         FROM daily d JOIN repos r ON r.id = d.repo_id GROUP BY 1, 2, 3;
+    "#,
+    // 3: running totals in `daily` replace the monthly rollup.
+    r#"
+    ALTER TABLE daily ADD COLUMN cum INTEGER NOT NULL DEFAULT 0;
+    UPDATE daily SET cum = c.cum FROM (
+        SELECT repo_id, day, SUM(downloads) OVER (PARTITION BY repo_id ORDER BY day) AS cum
+        FROM daily
+    ) AS c
+    WHERE daily.repo_id = c.repo_id AND daily.day = c.day;
+    DROP TABLE monthly;
     "#,
 ];

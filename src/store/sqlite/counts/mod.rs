@@ -6,11 +6,13 @@
 //! their own connections and see the last committed state; an in-memory store reads through
 //! the writer, so reading while holding a [`WriteTx`] on the same thread would wait forever.
 //!
-//! Measured on 20,000 repositories × 400 days (8M rows, release build, 2 shared cores):
-//! import 13 s, export 3.9 s, all-time totals 7–11 ms, 365-day sums 150 ms (0.5 s without
-//! the monthly rollup), organization chart 0.1 ms (4.8 s without `org_days`).
+//! Measured on 20,000 repositories × 400 days (8M rows, release build, 2 busy shared cores):
+//! import 12 s, export 2.3 s, all-time totals 8 ms, period sums 20–80 ms for any period
+//! (0.5 s for 365 days by summing daily rows), organization chart 0.1 ms (4.8 s from `daily`).
+//! `scripts/roundtrip-large 8000000 20000` reproduces these figures.
 
 mod read;
+mod rollup;
 mod write;
 
 use super::SqliteStore;

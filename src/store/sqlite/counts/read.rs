@@ -79,31 +79,10 @@ fn total(adjustment: i64, daily_sum: i64) -> u64 {
     u64::try_from(adjustment.saturating_add(daily_sum)).unwrap_or(0)
 }
 
-/// Full calendar months inside `range`, as `[start, end)` in days since the epoch; an empty
-/// span (`start == end == to + 1`) when the range holds no whole month.
-fn whole_months(range: DayRange) -> (i32, i32) {
-    let from = range.from.epoch_days();
-    let after = range.to.add_days(1);
-    let start = if range.from.month_start() == range.from {
-        from
-    } else {
-        range
-            .from
-            .month_start()
-            .add_days(32)
-            .month_start()
-            .epoch_days()
-    };
-    let end = after.month_start().epoch_days();
-    if start < end {
-        (start, end)
-    } else {
-        (after.epoch_days(), after.epoch_days())
-    }
-}
-
-/// Sums whole months from `monthly` and the partial months at the edges from `daily`;
-/// repositories whose downloads all lie outside the range are skipped from their first/last day.
+/// Each repository's downloads in `range` as the difference of two running totals: the last
+/// `cum` on or before the range's end minus the last `cum` before its start (two lookups on the
+/// `(repo_id, day)` key per repository, whatever the range's length). Repositories whose days
+/// all lie outside the range are skipped by their first and last day.
 pub(super) fn period_sums(
     conn: &Connection,
     org: &OrgName,
@@ -112,21 +91,18 @@ pub(super) fn period_sums(
     let Some(org_id) = org_id(conn, org)? else {
         return Ok(Vec::new());
     };
-    let (from, to) = (range.from.epoch_days(), range.to.epoch_days());
-    let (month_start, month_end) = whole_months(range);
     let mut stmt = conn.prepare_cached(
         "SELECT repo_type, name, \
-           COALESCE((SELECT SUM(downloads) FROM monthly \
-                     WHERE repo_id = r.id AND month >= ?4 AND month < ?5), 0) \
-         + COALESCE((SELECT SUM(downloads) FROM daily \
-                     WHERE repo_id = r.id AND day >= ?2 AND day < ?4), 0) \
-         + COALESCE((SELECT SUM(downloads) FROM daily \
-                     WHERE repo_id = r.id AND day >= ?5 AND day <= ?3), 0) \
+           COALESCE((SELECT cum FROM daily WHERE repo_id = r.id AND day <= ?3 \
+                     ORDER BY day DESC LIMIT 1), 0) \
+         - COALESCE((SELECT cum FROM daily WHERE repo_id = r.id AND day < ?2 \
+                     ORDER BY day DESC LIMIT 1), 0) \
          FROM repos r \
          WHERE org_id = ?1 AND last_day >= ?2 AND first_day <= ?3 \
          ORDER BY repo_type, name",
     )?;
-    let mut rows = stmt.query(params![org_id, from, to, month_start, month_end])?;
+    let (from, to) = (range.from.epoch_days(), range.to.epoch_days());
+    let mut rows = stmt.query(params![org_id, from, to])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let sum: i64 = row.get(2)?;

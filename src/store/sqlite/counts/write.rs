@@ -1,15 +1,15 @@
 //! The write transaction: daily writes go straight to `daily`; the changes they make are
-//! accumulated in memory and applied to the rollups (`repos` sums, `monthly`, `org_days`) and
-//! the totals at commit, so a million-row import costs one statement per row plus one per
-//! touched repository, month and organization day.
+//! accumulated in memory and applied at commit (see [`super::rollup`]) to the running totals
+//! (`daily.cum`), the repository sums and totals, and `org_days`. A million-row import of new
+//! repositories in day order costs one statement per row plus a few per repository.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::MutexGuard;
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::now_unix;
+use super::rollup::Changes;
 use super::{backend, repo_type_code};
 use crate::domain::{Day, RepoKey};
 use crate::store::{StoreResult, WriteTx};
@@ -20,9 +20,17 @@ struct RepoSlot {
     id: i64,
     org_id: i64,
     repo_type: u8,
-    /// For a repository created by this transaction: the latest day written so far. A later
-    /// day cannot have a stored value yet, so writing it needs no read of the old value.
-    fresh_until: Option<i32>,
+    /// Set for a repository created by this transaction.
+    fresh: Option<Fresh>,
+}
+
+/// A repository created by this transaction: the latest day written and the sum of every
+/// write so far. A later day has no stored value yet (no read needed) and its running total
+/// is `cum` plus its downloads (no recomputation needed).
+#[derive(Debug, Clone, Copy)]
+struct Fresh {
+    until: i32,
+    cum: i64,
 }
 
 pub(super) struct SqliteWriteTx<'a> {
@@ -30,13 +38,7 @@ pub(super) struct SqliteWriteTx<'a> {
     repos: HashMap<RepoKey, RepoSlot>,
     orgs: HashMap<String, i64>,
     orgs_created: u64,
-    /// Change of each touched repository's daily sum.
-    sum_delta: HashMap<i64, i64>,
-    month_delta: HashMap<(i64, i32), i64>,
-    org_day_delta: HashMap<(i64, i32, u8), i64>,
-    totals: HashMap<i64, i64>,
-    /// Memo of the last day → month-start conversion (rows come in runs of nearby days).
-    last_month: (i32, i32),
+    changes: Changes,
     committed: bool,
 }
 
@@ -48,11 +50,7 @@ impl<'a> SqliteWriteTx<'a> {
             repos: HashMap::new(),
             orgs: HashMap::new(),
             orgs_created: 0,
-            sum_delta: HashMap::new(),
-            month_delta: HashMap::new(),
-            org_day_delta: HashMap::new(),
-            totals: HashMap::new(),
-            last_month: (i32::MIN, i32::MIN),
+            changes: Changes::default(),
             committed: false,
         })
     }
@@ -75,7 +73,7 @@ impl<'a> SqliteWriteTx<'a> {
                 id,
                 org_id,
                 repo_type,
-                fresh_until: None,
+                fresh: None,
             },
             None => {
                 self.conn
@@ -88,12 +86,15 @@ impl<'a> SqliteWriteTx<'a> {
                     id,
                     org_id,
                     repo_type,
-                    fresh_until: Some(i32::MIN),
+                    fresh: Some(Fresh {
+                        until: i32::MIN,
+                        cum: 0,
+                    }),
                 }
             }
         };
         self.repos.insert(repo.clone(), slot);
-        self.sum_delta.entry(slot.id).or_insert(0);
+        self.changes.touch(slot.id);
         Ok(slot)
     }
 
@@ -118,63 +119,42 @@ impl<'a> SqliteWriteTx<'a> {
         Ok(id)
     }
 
-    /// The stored downloads of a day, known without a read for days past a fresh repository's
-    /// latest write.
-    fn old_value(&mut self, repo: &RepoKey, slot: RepoSlot, day: i32) -> StoreResult<i64> {
-        if let Some(until) = slot.fresh_until {
-            if day > until {
-                if let Some(s) = self.repos.get_mut(repo) {
-                    s.fresh_until = Some(day);
-                }
-                return Ok(0);
-            }
-        }
+    fn read_day(&self, repo_id: i64, day: i32) -> StoreResult<i64> {
         let old = self
             .conn
             .prepare_cached("SELECT downloads FROM daily WHERE repo_id = ?1 AND day = ?2")?
-            .query_row(params![slot.id, day], |r| r.get(0))
+            .query_row(params![repo_id, day], |r| r.get(0))
             .optional()?;
         Ok(old.unwrap_or(0))
     }
 
-    fn store_day(&mut self, slot: RepoSlot, day: i32, downloads: i64) -> StoreResult<()> {
+    /// Stores a day's downloads (0 deletes the row) with its running total, when known.
+    fn store_day(
+        &self,
+        repo_id: i64,
+        day: i32,
+        downloads: i64,
+        cum: Option<i64>,
+    ) -> StoreResult<()> {
         if downloads == 0 {
             self.conn
                 .prepare_cached("DELETE FROM daily WHERE repo_id = ?1 AND day = ?2")?
-                .execute(params![slot.id, day])?;
+                .execute(params![repo_id, day])?;
         } else {
+            // A row whose running total is not known now is recomputed at commit.
             self.conn
                 .prepare_cached(
-                    "INSERT INTO daily (repo_id, day, downloads) VALUES (?1, ?2, ?3) \
+                    "INSERT INTO daily (repo_id, day, downloads, cum) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT (repo_id, day) DO UPDATE SET downloads = excluded.downloads",
                 )?
-                .execute(params![slot.id, day, downloads])?;
+                .execute(params![repo_id, day, downloads, cum.unwrap_or(0)])?;
         }
         Ok(())
     }
 
-    /// Remembers that a day of a repository changed by `delta`, for the rollups.
-    fn note_change(&mut self, slot: RepoSlot, day: i32, delta: i64) {
-        if delta == 0 {
-            return;
-        }
-        *self.sum_delta.entry(slot.id).or_insert(0) += delta;
-        let month = self.month_of(day);
-        *self.month_delta.entry((slot.id, month)).or_insert(0) += delta;
-        *self
-            .org_day_delta
-            .entry((slot.org_id, day, slot.repo_type))
-            .or_insert(0) += delta;
-    }
-
-    fn month_of(&mut self, day: i32) -> i32 {
-        if self.last_month.0 != day {
-            let month = Day::from_epoch_days(day).month_start().epoch_days();
-            self.last_month = (day, month);
-        }
-        self.last_month.1
-    }
-
+    /// Appends to a fresh repository (a day after all its days) need no read and know their
+    /// running total; every other write reads the old value and leaves the running totals
+    /// from its day on to be recomputed.
     fn write_day(
         &mut self,
         repo: &RepoKey,
@@ -183,90 +163,38 @@ impl<'a> SqliteWriteTx<'a> {
     ) -> StoreResult<()> {
         let slot = self.slot(repo)?;
         let day = day.epoch_days();
-        let old = self.old_value(repo, slot, day)?;
+        let append = slot.fresh.is_some_and(|f| day > f.until);
+        let old = if append {
+            0
+        } else {
+            self.read_day(slot.id, day)?
+        };
         let new = new(old)?;
-        if new != old {
-            self.store_day(slot, day, new)?;
-            self.note_change(slot, day, new - old);
+        if new == old {
+            return Ok(());
         }
+        let cum = self.advance_fresh(repo, day, new - old, append);
+        if cum.is_none() {
+            self.changes.recompute_from(slot.id, day);
+        }
+        self.store_day(slot.id, day, new, cum)?;
+        self.changes
+            .add(slot.id, slot.org_id, slot.repo_type, day, new - old);
         Ok(())
     }
 
-    fn apply_rollups(&mut self) -> StoreResult<()> {
-        let conn = &*self.conn;
-        let mut update_repo = conn.prepare_cached(
-            "UPDATE repos SET daily_sum = daily_sum + ?2, \
-                 adjustment = COALESCE(?3 - (daily_sum + ?2), adjustment), \
-                 first_day = (SELECT MIN(day) FROM daily WHERE repo_id = ?1), \
-                 last_day = (SELECT MAX(day) FROM daily WHERE repo_id = ?1) \
-             WHERE id = ?1",
-        )?;
-        for (id, delta) in &self.sum_delta {
-            let total = self.totals.get(id);
-            update_repo.execute(params![id, delta, total])?;
-        }
-        apply_deltas(
-            conn,
-            &MONTHLY,
-            self.month_delta
-                .iter()
-                .map(|(&(r, m), &d)| ([r, i64::from(m)], d)),
-        )?;
-        apply_deltas(
-            conn,
-            &ORG_DAYS,
-            self.org_day_delta
-                .iter()
-                .map(|(&(o, d, t), &n)| ([o, i64::from(d), i64::from(t)], n)),
-        )
-    }
-}
-
-/// How to change one rollup table: the first parameters identify a row, the last is the change.
-struct Rollup {
-    add: &'static str,
-    subtract: &'static str,
-    prune: &'static str,
-}
-
-const MONTHLY: Rollup = Rollup {
-    add: "INSERT INTO monthly (repo_id, month, downloads) VALUES (?1, ?2, ?3) \
-          ON CONFLICT (repo_id, month) DO UPDATE SET downloads = downloads + excluded.downloads",
-    subtract: "UPDATE monthly SET downloads = downloads + ?3 WHERE repo_id = ?1 AND month = ?2",
-    prune: "DELETE FROM monthly WHERE repo_id = ?1 AND month = ?2 AND downloads = 0",
-};
-
-const ORG_DAYS: Rollup = Rollup {
-    add: "INSERT INTO org_days (org_id, day, repo_type, downloads) VALUES (?1, ?2, ?3, ?4) \
-          ON CONFLICT (org_id, day, repo_type) DO UPDATE SET downloads = downloads + excluded.downloads",
-    subtract: "UPDATE org_days SET downloads = downloads + ?4 WHERE org_id = ?1 AND day = ?2 AND repo_type = ?3",
-    prune: "DELETE FROM org_days WHERE org_id = ?1 AND day = ?2 AND repo_type = ?3 AND downloads = 0",
-};
-
-/// Applies each non-zero change to its rollup row. A negative change always meets an existing
-/// row (rollups are sums of positive daily rows), which it lowers, and removes if it reaches 0.
-fn apply_deltas<const N: usize>(
-    conn: &Connection,
-    table: &Rollup,
-    deltas: impl Iterator<Item = ([i64; N], i64)>,
-) -> StoreResult<()> {
-    let mut add = conn.prepare_cached(table.add)?;
-    let mut subtract = conn.prepare_cached(table.subtract)?;
-    let mut prune = conn.prepare_cached(table.prune)?;
-    for (key, delta) in deltas {
-        let with_delta = params_from_iter(key.iter().chain([&delta]));
-        match delta.cmp(&0) {
-            Ordering::Greater => {
-                add.execute(with_delta)?;
-            }
-            Ordering::Less => {
-                subtract.execute(with_delta)?;
-                prune.execute(params_from_iter(key.iter()))?;
-            }
-            Ordering::Equal => {}
+    /// Keeps a fresh repository's running sum; returns the written day's running total for
+    /// an append.
+    fn advance_fresh(&mut self, repo: &RepoKey, day: i32, delta: i64, append: bool) -> Option<i64> {
+        let fresh = self.repos.get_mut(repo)?.fresh.as_mut()?;
+        fresh.cum += delta;
+        if append {
+            fresh.until = day;
+            Some(fresh.cum)
+        } else {
+            None
         }
     }
-    Ok(())
 }
 
 impl WriteTx for SqliteWriteTx<'_> {
@@ -286,7 +214,7 @@ impl WriteTx for SqliteWriteTx<'_> {
     fn set_total(&mut self, repo: &RepoKey, total: u64) -> StoreResult<()> {
         let total = to_i64(total)?;
         let slot = self.slot(repo)?;
-        self.totals.insert(slot.id, total);
+        self.changes.set_total(slot.id, total);
         Ok(())
     }
 
@@ -305,7 +233,7 @@ impl WriteTx for SqliteWriteTx<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        self.apply_rollups()?;
+        self.changes.apply(&self.conn)?;
         self.conn.execute_batch("COMMIT")?;
         self.committed = true;
         Ok(())
