@@ -24,7 +24,7 @@ pub use overview::{Overview, Totals};
 pub use series::{Granularity, Series, SeriesPoint, MAX_BUCKETS};
 pub use table::{Order, RepoRow, RepoTable, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 
-use crate::domain::{Day, DayRange, Period};
+use crate::domain::{Day, DayRange, OrgName, Period};
 use crate::store::{Counts, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,20 @@ impl<'a> Analytics<'a> {
 
     pub fn today(&self) -> Day {
         self.today
+    }
+
+    /// The overview and one page of the table, reading the repositories once (the dashboard).
+    pub fn dashboard(
+        &self,
+        org: &OrgName,
+        period: Period,
+        query: &TableQuery,
+    ) -> AnalyticsResult<(Overview, RepoTable)> {
+        let repos = self.counts.repos(org)?;
+        Ok((
+            self.overview_of(org, period, &repos)?,
+            self.table_of(org, period, query, &repos)?,
+        ))
     }
 
     /// The days a chart of `period` covers. For All Time: from `first` (the first day with

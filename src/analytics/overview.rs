@@ -3,6 +3,7 @@
 use super::series::{Granularity, Series, SeriesBuilder};
 use super::{check_buckets, Analytics, AnalyticsResult};
 use crate::domain::{DayRange, OrgName, Period, RepoType};
+use crate::store::RepoSummary;
 
 /// Downloads by repository type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,55 +47,60 @@ pub struct Overview {
 impl Analytics<'_> {
     /// Totals, previous totals and chart for `org` over `period`.
     pub fn overview(&self, org: &OrgName, period: Period) -> AnalyticsResult<Overview> {
-        let repos = self.counts.repos(org)?;
+        self.overview_of(org, period, &self.counts.repos(org)?)
+    }
+
+    /// [`Self::overview`] over the organization's repositories, already read.
+    pub(super) fn overview_of(
+        &self,
+        org: &OrgName,
+        period: Period,
+        repos: &[RepoSummary],
+    ) -> AnalyticsResult<Overview> {
         let first = repos.iter().filter_map(|r| r.first_day).min();
         let last = repos.iter().filter_map(|r| r.last_day).max();
-        let (totals, previous) = match period.range {
-            None => {
-                let mut totals = Totals::default();
-                repos
-                    .iter()
-                    .for_each(|r| totals.add(r.key.repo_type, r.total));
-                (totals, None)
+        let Some(chart) = self.chart_range(period, first, last) else {
+            let series = Series::empty(Granularity::Day);
+            let previous = period.range.map(|_| Totals::default());
+            let (totals, repo_count) = (Totals::default(), repos.len());
+            return Ok(Overview {
+                period,
+                totals,
+                previous,
+                series,
+                repo_count,
+            });
+        };
+        let granularity = Granularity::auto(chart);
+        check_buckets(chart, granularity)?;
+        let mut series = SeriesBuilder::new(chart, granularity);
+        let (mut totals, mut previous) = (Totals::default(), Totals::default());
+        let before = period.previous();
+        // One read covers the chart and the previous period (they are adjacent).
+        let read = DayRange {
+            from: before.map_or(chart.from, |b| b.from),
+            to: chart.to,
+        };
+        for (day, repo_type, downloads) in self.counts.org_daily(org, Some(read))? {
+            series.add(day, downloads);
+            if period.range.is_some_and(|r| r.contains(day)) {
+                totals.add(repo_type, downloads);
+            } else if before.is_some_and(|b| b.contains(day)) {
+                previous.add(repo_type, downloads);
             }
-            Some(range) => (
-                self.org_totals(org, range)?,
-                Some(self.org_totals(org, range.previous())?),
-            ),
-        };
-        let series = match self.chart_range(period, first, last) {
-            Some(range) => self.org_series(org, range, Granularity::auto(range))?,
-            None => Series::empty(Granularity::Day),
-        };
+        }
+        if period.range.is_none() {
+            repos
+                .iter()
+                .for_each(|r| totals.add(r.key.repo_type, r.total));
+        }
         Ok(Overview {
             period,
             totals,
-            previous,
-            series,
+            previous: before.map(|_| previous),
+            series: series.finish(),
             repo_count: repos.len(),
         })
-    }
-
-    fn org_totals(&self, org: &OrgName, range: DayRange) -> AnalyticsResult<Totals> {
-        let mut totals = Totals::default();
-        for (_, repo_type, downloads) in self.counts.org_daily(org, Some(range))? {
-            totals.add(repo_type, downloads);
-        }
-        Ok(totals)
-    }
-
-    fn org_series(
-        &self,
-        org: &OrgName,
-        range: DayRange,
-        granularity: Granularity,
-    ) -> AnalyticsResult<Series> {
-        check_buckets(range, granularity)?;
-        let mut builder = SeriesBuilder::new(range, granularity);
-        for (day, _, downloads) in self.counts.org_daily(org, Some(range))? {
-            builder.add(day, downloads);
-        }
-        Ok(builder.finish())
     }
 }
 

@@ -160,10 +160,20 @@ impl Analytics<'_> {
         period: Period,
         query: &TableQuery,
     ) -> AnalyticsResult<RepoTable> {
-        let repos = self.counts.repos(org)?;
+        self.table_of(org, period, query, &self.counts.repos(org)?)
+    }
+
+    /// [`Self::repo_table`] over the organization's repositories, already read.
+    pub(super) fn table_of(
+        &self,
+        org: &OrgName,
+        period: Period,
+        query: &TableQuery,
+        repos: &[RepoSummary],
+    ) -> AnalyticsResult<RepoTable> {
         let first = repos.iter().filter_map(|r| r.first_day).min();
         let last = repos.iter().filter_map(|r| r.last_day).max();
-        let mut rows = self.figures(org, period, &repos, query)?;
+        let mut rows = self.figures(org, period, repos, query)?;
         let count = rows.len();
         sort_rows(&mut rows, query.sort, query.order);
         let skip = (query.page.saturating_sub(1) as usize).saturating_mul(query.per_page as usize);
@@ -172,8 +182,11 @@ impl Analytics<'_> {
             .skip(skip)
             .take(query.per_page as usize)
             .collect();
+        // Unless the table is sorted by change, the previous period's figures are read for
+        // the page's rows only, in the same pass as their sparklines.
+        let previous = period.previous().filter(|_| query.sort != SortKey::Change);
         if let Some(range) = self.chart_range(period, first, last) {
-            self.fill_series(org, range, &mut page)?;
+            self.fill_series(org, range, previous, &mut page)?;
         }
         Ok(RepoTable {
             count,
@@ -184,7 +197,8 @@ impl Analytics<'_> {
         })
     }
 
-    /// The matching repositories with their period figures and an empty series.
+    /// The matching repositories with their period figures and an empty series; the previous
+    /// period's downloads only when sorting needs them (else `fill_series` reads them).
     fn figures(
         &self,
         org: &OrgName,
@@ -203,15 +217,14 @@ impl Analytics<'_> {
                     .as_deref()
                     .is_none_or(|q| r.key.name.as_str().to_ascii_lowercase().contains(q))
         });
-        let sums = match period.range {
-            Some(range) => Some((self.sums(org, range)?, self.sums(org, range.previous())?)),
-            None => None,
+        let now = period.range.map(|r| self.sums(org, r)).transpose()?;
+        let before = match period.previous() {
+            Some(r) if query.sort == SortKey::Change => Some(self.sums(org, r)?),
+            _ => None,
         };
         let row = |r: &RepoSummary| {
-            let (downloads, previous_downloads) = match &sums {
-                None => (r.total, None),
-                Some((now, before)) => (sum_of(now, &r.key), Some(sum_of(before, &r.key))),
-            };
+            let downloads = now.as_ref().map_or(r.total, |sums| sum_of(sums, &r.key));
+            let previous_downloads = before.as_ref().map(|sums| sum_of(sums, &r.key));
             let series = Series::empty(Granularity::Day);
             RepoRow {
                 key: r.key.clone(),
@@ -228,11 +241,13 @@ impl Analytics<'_> {
         Ok(self.counts.period_sums(org, range)?.into_iter().collect())
     }
 
-    /// Reads the daily rows of the page's repositories within `range` into their series.
+    /// Reads the daily rows of the page's repositories within `range` into their series and,
+    /// when `previous` is given, their downloads in that (adjacent, earlier) range.
     fn fill_series(
         &self,
         org: &OrgName,
         range: DayRange,
+        previous: Option<DayRange>,
         rows: &mut [RepoRow],
     ) -> AnalyticsResult<()> {
         if rows.is_empty() {
@@ -247,18 +262,29 @@ impl Analytics<'_> {
             .map(|(i, k)| ((k.repo_type, k.name.as_str()), i))
             .collect();
         let mut builders = vec![SeriesBuilder::new(range, granularity); rows.len()];
+        let mut before = vec![0u64; rows.len()];
+        let read = DayRange {
+            from: previous.map_or(range.from, |p| p.from.min(range.from)),
+            to: range.to,
+        };
         let filter = DailyFilter {
             repos: Some(&keys),
-            range: Some(range),
+            range: Some(read),
         };
         self.counts.for_each_daily(org, filter, &mut |row| {
             if let Some(&i) = index.get(&(row.repo_type, row.repo_name)) {
                 builders[i].add(row.day, row.downloads);
+                if previous.is_some_and(|p| p.contains(row.day)) {
+                    before[i] += row.downloads;
+                }
             }
             Ok(())
         })?;
-        for (row, builder) in rows.iter_mut().zip(builders) {
+        for ((row, builder), before) in rows.iter_mut().zip(builders).zip(before) {
             row.series = builder.finish();
+            if previous.is_some() {
+                row.previous_downloads = Some(before);
+            }
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! Fixtures of the analytics tests: an app with a Team organization `acme` (member `alice`,
-//! with a token), data imported from breakdown CSV text, a generated multi-year fixture, and a
+//! with a token), data imported from breakdown CSV text, the demo organizations, and a
 //! small JSON-schema checker for the OpenAPI document.
 #![allow(dead_code)] // each test file uses its own subset
 
@@ -57,57 +57,22 @@ pub fn fixture() -> Fixture {
     fixture_with(TODAY, SMALL_CSV)
 }
 
-/// Type (0 model, 1 dataset), name, days, total.
-type GeneratedRepo = (u8, String, Vec<(Day, u64)>, u64);
-
-/// A deterministic breakdown of `repos` repositories of `acme` over the `days` days ending on
-/// `last` (some repositories start late, some days are empty, some totals carry an
-/// adjustment), in export order.
-pub fn generated_csv(repos: usize, days: i32, last: Day) -> String {
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let mut rows: Vec<GeneratedRepo> = Vec::new();
-    for i in 0..repos {
-        let t = if i % 3 == 2 { 1 } else { 0 };
-        let name = format!(
-            "acme/{}-{i:05}",
-            ["llama", "Bert", "vision", "speech", "data"][i % 5]
-        );
-        let start = (next() % days as u64) as i32 / (1 + (i % 4) as i32);
-        let scale = 1 + next() % 400;
-        let mut series = Vec::new();
-        for d in start..days {
-            let r = next();
-            if r % 5 == 0 {
-                continue;
-            }
-            series.push((last.add_days(d - days + 1), r % scale));
-        }
-        series.retain(|(_, n)| *n > 0);
-        let sum: u64 = series.iter().map(|(_, n)| n).sum();
-        let total = match i % 7 {
-            0 => sum + next() % 10_000,
-            1 if sum > 3 => sum - 3,
-            _ => sum,
-        };
-        if !series.is_empty() {
-            rows.push((t, name, series, total));
-        }
-    }
-    rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    let mut out = String::from("repoType,repoName,total,timestamp,downloads\n");
-    for (t, name, series, total) in rows {
-        let t = if t == 0 { "model" } else { "dataset" };
-        for (day, n) in series {
-            out.push_str(&format!("{t},{name},{total},{day}T00:00:00.000Z,{n}\n"));
-        }
-    }
-    out
+/// The demo data through `today` with `repos` repositories in the large demo organization,
+/// whose name is returned with a token of the demo user (an admin of every demo organization).
+pub fn demo_fixture(today: &str, repos: usize) -> (Fixture, String) {
+    let today: Day = today.parse().unwrap();
+    let app = TestApp::with_config(|c| c.today = Some(today));
+    let orgs = hubstats::demo::demo_orgs(repos);
+    hubstats::demo::fill(app.store.as_ref(), &orgs, today, &mut |_| {}).unwrap();
+    let login = hubstats::demo::prepare_login(app.store.as_ref(), &orgs).unwrap();
+    let org = orgs[0].name.to_owned();
+    (
+        Fixture {
+            app,
+            auth: Auth::Bearer(login.token),
+        },
+        org,
+    )
 }
 
 pub fn json(res: &crate::common::TestResponse) -> serde_json::Value {

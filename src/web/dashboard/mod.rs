@@ -166,13 +166,7 @@ async fn dashboard(
     }
     let (o, t) = {
         let (org, query, period) = (org.clone(), view.table.clone(), view.period);
-        run(&state, move |a| {
-            Ok((
-                a.overview(&org, period)?,
-                a.repo_table(&org, period, &query)?,
-            ))
-        })
-        .await?
+        run(&state, move |a| a.dashboard(&org, period, &query)).await?
     };
     let href = |s: &ViewState| format!("{base}{}", s.query());
     let page = DashboardPage {
