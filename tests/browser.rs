@@ -5,7 +5,7 @@
 //! Needs Chromium (`apt-get install -y chromium`): `cargo test -- --include-ignored browser`
 //! (every test's name starts with `browser_`).
 //! `HUBSTATS_CHROMIUM` names another browser binary; `HUBSTATS_UPDATE_DOCS_SCREENSHOT=1` copies
-//! the light dashboard screenshot to `docs/screenshot.png`.
+//! the light Last Month dashboard of the demo data to `docs/screenshot.png` (the README's).
 
 mod chromium;
 mod common;
@@ -14,6 +14,8 @@ use chromium::fixture::{self, Totals, LAST_MONTH_FROM, ORG, TODAY, USER};
 use chromium::{click, eval, sign_in, text, wait_for_location, wait_until, Chromium, Server};
 use chromiumoxide::Page;
 use common::TestApp;
+use hubstats::breakdown::export::write_breakdown;
+use hubstats::demo;
 
 /// A service over the fixture's store, with today pinned to [`TODAY`].
 async fn start() -> (TestApp, Server) {
@@ -127,7 +129,7 @@ async fn follow(page: &Page, selector: &str) {
 async fn browser_totals_follow_the_period_toggle() {
     let (app, _server, chromium, page) = on_dashboard().await;
     let rows = fixture::csv_rows(&fixture::breakdown_csv(&app));
-    let all_time = fixture::all_time_totals(&rows);
+    let all_time = fixture::all_time_totals(app.store.as_ref(), ORG);
     let last_month = fixture::range_totals(&rows, LAST_MONTH_FROM, TODAY);
     assert_ne!(
         all_time, last_month,
@@ -476,21 +478,65 @@ async fn background(page: &Page) -> String {
     .await
 }
 
+/// Repositories of the demo's largest organization in the screenshots: one page of the table.
+const DEMO_REPOS: usize = 12;
+
+/// A service over the demo data (`hubstats demo`'s generator), today pinned to [`TODAY`].
+async fn start_demo() -> (TestApp, Server, String) {
+    let app = TestApp::with_config(|c| c.today = Some(TODAY.parse().expect("TODAY")));
+    let orgs = demo::demo_orgs(DEMO_REPOS);
+    let today = app.config.reference_day();
+    let filled = demo::fill(app.store.as_ref(), &orgs, today, &mut |_| {}).expect("demo fill");
+    demo::prepare_login(app.store.as_ref(), &orgs).expect("demo user");
+    let server = Server::start(&app).await;
+    (app, server, filled[0].org.to_string())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
 async fn browser_screenshots_in_light_and_dark_mode() {
-    let (_app, server, chromium, page) = on_dashboard().await;
-    let repo_link = "[data-repo-name='acme/bert-base'] [data-testid=repo-link]";
+    let (app, server, org) = start_demo().await;
+    let chromium = Chromium::launch().await;
+    let page = chromium.page("about:blank").await;
+    let dashboard = format!("/organizations/{org}/settings/publisher-analytics");
+    chromium::sign_in_as(
+        &page,
+        &server,
+        demo::DEMO_USER,
+        demo::DEMO_PASSWORD,
+        Some(&dashboard),
+    )
+    .await;
+    wait_until(&page, "document.querySelector('[data-testid=dashboard]')").await;
+
+    // The demo's figures agree with its CSV too (many repositories, history before daily).
+    let mut csv = Vec::new();
+    write_breakdown(app.store.as_ref(), &common::org_name(&org), &mut csv).expect("export");
+    let rows = fixture::csv_rows(&csv);
+    follow(&page, "[data-testid=period-last-month]").await;
+    let last_month = fixture::range_totals(&rows, LAST_MONTH_FROM, TODAY);
+    assert_eq!(shown_totals(&page).await, last_month);
+    follow(&page, "[data-testid=period-all-time]").await;
+    let all_time = fixture::all_time_totals(app.store.as_ref(), &org);
+    assert_eq!(shown_totals(&page).await, all_time);
+    assert_eq!(table_rows(&page).await.len(), DEMO_REPOS);
+    assert_table_consistent(&page).await;
+
     let repo_href: String = eval(
         &page,
-        &format!("document.querySelector({repo_link:?}).getAttribute('href')"),
+        "document.querySelector('[data-testid=repo-link]').getAttribute('href')",
     )
     .await;
     let mut backgrounds = Vec::new();
-    for (name, href) in [
-        ("dashboard", DASHBOARD.to_owned()),
+    let pages = [
+        ("dashboard", dashboard.clone()),
+        (
+            "dashboard-last-month",
+            format!("{dashboard}?period=last-month"),
+        ),
         ("drill-down", repo_href),
-    ] {
+    ];
+    for (name, href) in pages {
         chromium::goto(&page, &server.url(&href)).await;
         for scheme in ["light", "dark"] {
             chromium::color_scheme(&page, scheme).await;
@@ -514,7 +560,7 @@ async fn browser_screenshots_in_light_and_dark_mode() {
     if std::env::var_os("HUBSTATS_UPDATE_DOCS_SCREENSHOT").is_some() {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
         std::fs::create_dir_all(&docs).expect("create docs/");
-        let light = chromium::screenshot_dir().join("dashboard-light.png");
+        let light = chromium::screenshot_dir().join("dashboard-last-month-light.png");
         std::fs::copy(light, docs.join("screenshot.png")).expect("copy the screenshot to docs/");
     }
     chromium.close().await;

@@ -4,6 +4,7 @@
 
 use hubstats::breakdown::export::write_breakdown;
 use hubstats::domain::{Day, Plan, RepoKey, RepoName, RepoType, Role};
+use hubstats::store::Counts;
 
 use super::super::common::{org_name, TestApp};
 
@@ -169,14 +170,12 @@ impl Totals {
     }
 }
 
-/// All Time: every repository's `total` (once per repository).
-pub fn all_time_totals(rows: &[CsvRow]) -> Totals {
+/// All Time: every repository's `total`, as the store lists them. (Not from the CSV: a
+/// repository whose downloads all predate daily history has no CSV row.)
+pub fn all_time_totals(store: &dyn Counts, org: &str) -> Totals {
     let mut t = Totals::default();
-    let mut seen = std::collections::BTreeSet::new();
-    for r in rows {
-        if seen.insert((&r.repo_type, &r.repo_name)) {
-            t.add(&r.repo_type, r.total);
-        }
+    for r in store.repos(&org_name(org)).expect("repos") {
+        t.add(r.key.repo_type.as_str(), r.total);
     }
     t
 }

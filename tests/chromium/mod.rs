@@ -304,13 +304,24 @@ pub async fn type_into(page: &Page, selector: &str, text: &str) {
 /// Signs `user` (password [`password_of`]) in through the real sign-in form, from a fresh
 /// `/login` page, and waits for the page the form leads to (`/` unless `next` says otherwise).
 pub async fn sign_in(page: &Page, server: &Server, user: &str, next: Option<&str>) {
+    sign_in_as(page, server, user, &password_of(user), next).await;
+}
+
+/// Like [`sign_in`] with a given password.
+pub async fn sign_in_as(
+    page: &Page,
+    server: &Server,
+    user: &str,
+    password: &str,
+    next: Option<&str>,
+) {
     let login = match next {
         Some(next) => format!("/login?next={}", urlencode(next)),
         None => "/login".to_owned(),
     };
     goto(page, &server.url(&login)).await;
     type_into(page, "input[name=username]", user).await;
-    type_into(page, "input[name=password]", &password_of(user)).await;
+    type_into(page, "input[name=password]", password).await;
     click(page, "form[action='/login'] button[type=submit]").await;
     wait_for_location(page, next.unwrap_or("/")).await;
 }
