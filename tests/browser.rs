@@ -478,6 +478,25 @@ async fn background(page: &Page) -> String {
     .await
 }
 
+/// The WCAG contrast ratio of an element's text colour against its background colour.
+async fn contrast(page: &Page, selector: &str) -> f64 {
+    let js = format!(
+        "(() => {{
+           const s = getComputedStyle(document.querySelector({selector:?}));
+           const lum = c => {{
+             const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(v => {{
+               v = v / 255;
+               return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+             }});
+             return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+           }};
+           const [a, b] = [lum(s.color), lum(s.backgroundColor)].sort((x, y) => y - x);
+           return (a + 0.05) / (b + 0.05);
+         }})()"
+    );
+    eval(page, &js).await
+}
+
 /// Repositories of the demo's largest organization in the screenshots: one page of the table.
 const DEMO_REPOS: usize = 12;
 
@@ -544,6 +563,16 @@ async fn browser_screenshots_in_light_and_dark_mode() {
             let png = std::fs::read(&path).expect("screenshot file");
             assert!(png.starts_with(b"\x89PNG"), "{}", path.display());
             backgrounds.push((name, scheme, background(&page).await));
+            // Regression: white text on the light accent of the dark scheme was unreadable.
+            for selector in [".segmented a.current", ".button:not(.secondary)"] {
+                if eval::<bool>(&page, &format!("!!document.querySelector({selector:?})")).await {
+                    let ratio = contrast(&page, selector).await;
+                    assert!(
+                        ratio >= 4.5,
+                        "{name} {scheme}: `{selector}` contrast {ratio:.2}:1"
+                    );
+                }
+            }
         }
     }
     // The dark scheme really applies, to both pages alike.
