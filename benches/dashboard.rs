@@ -112,6 +112,10 @@ fn bench(c: &mut Criterion) {
             ("page_all_time", base.clone()),
             ("page_last_month", format!("{base}?period=last-month")),
             (
+                "page_last_month_by_name",
+                format!("{base}?period=last-month&sort=name"),
+            ),
+            (
                 "search_fragment",
                 format!("{base}?period=last-month&q=ll&fragment=table"),
             ),

@@ -188,6 +188,10 @@ impl Analytics<'_> {
         if let Some(range) = self.chart_range(period, first, last) {
             self.fill_series(org, range, previous, &mut page)?;
         }
+        if period.range.is_some() && !matches!(query.sort, SortKey::Downloads | SortKey::Change) {
+            page.iter_mut()
+                .for_each(|row| row.downloads = row.series.sum());
+        }
         Ok(RepoTable {
             count,
             repo_count: repos.len(),
@@ -217,13 +221,24 @@ impl Analytics<'_> {
                     .as_deref()
                     .is_none_or(|q| r.key.name.as_str().to_ascii_lowercase().contains(q))
         });
-        let now = period.range.map(|r| self.sums(org, r)).transpose()?;
+        // Sorting by name or total needs no period figures: the page's rows get theirs from
+        // their series (which covers exactly the period).
+        let now = match period.range {
+            Some(r) if matches!(query.sort, SortKey::Downloads | SortKey::Change) => {
+                Some(self.sums(org, r)?)
+            }
+            _ => None,
+        };
         let before = match period.previous() {
             Some(r) if query.sort == SortKey::Change => Some(self.sums(org, r)?),
             _ => None,
         };
         let row = |r: &RepoSummary| {
-            let downloads = now.as_ref().map_or(r.total, |sums| sum_of(sums, &r.key));
+            let downloads = match (period.range, &now) {
+                (None, _) => r.total,
+                (Some(_), Some(sums)) => sum_of(sums, &r.key),
+                (Some(_), None) => 0, // read with the page's series
+            };
             let previous_downloads = before.as_ref().map(|sums| sum_of(sums, &r.key));
             let series = Series::empty(Granularity::Day);
             RepoRow {
