@@ -305,6 +305,10 @@ async fn browser_slash_focuses_the_search_box() {
     wait_until(&page, "document.activeElement.id === 'q'").await;
     let typed: String = eval(&page, "document.getElementById('q').value").await;
     assert_eq!(typed, "", "the slash itself is not typed into the box");
+    // In the box, a slash is just a character.
+    chromium::type_into(&page, "#q", "a/b").await;
+    let typed: String = eval(&page, "document.getElementById('q').value").await;
+    assert_eq!(typed, "a/b");
     chromium.close().await;
 }
 
@@ -497,6 +501,28 @@ async fn contrast(page: &Page, selector: &str) -> f64 {
     eval(page, &js).await
 }
 
+/// Full-page screenshots of `page` in the light and dark schemes, as `{name}-{scheme}.png`;
+/// checks the accent buttons' contrast and records the page background of each scheme.
+async fn shoot(page: &Page, name: &str, backgrounds: &mut Vec<(String, String, String)>) {
+    for scheme in ["light", "dark"] {
+        chromium::color_scheme(page, scheme).await;
+        let path = chromium::screenshot(page, &format!("{name}-{scheme}")).await;
+        let png = std::fs::read(&path).expect("screenshot file");
+        assert!(png.starts_with(b"\x89PNG"), "{}", path.display());
+        backgrounds.push((name.to_owned(), scheme.to_owned(), background(page).await));
+        // Regression: white text on the light accent of the dark scheme was unreadable.
+        for selector in [".segmented a.current", ".button:not(.secondary)"] {
+            if eval::<bool>(page, &format!("!!document.querySelector({selector:?})")).await {
+                let ratio = contrast(page, selector).await;
+                assert!(
+                    ratio >= 4.5,
+                    "{name} {scheme}: `{selector}` contrast {ratio:.2}:1"
+                );
+            }
+        }
+    }
+}
+
 /// Repositories of the demo's largest organization in the screenshots: one page of the table.
 const DEMO_REPOS: usize = 12;
 
@@ -516,7 +542,9 @@ async fn start_demo() -> (TestApp, Server, String) {
 async fn browser_screenshots_in_light_and_dark_mode() {
     let (app, server, org) = start_demo().await;
     let chromium = Chromium::launch().await;
-    let page = chromium.page("about:blank").await;
+    let page = chromium.page(&server.url("/login")).await;
+    let mut backgrounds = Vec::new();
+    shoot(&page, "login", &mut backgrounds).await;
     let dashboard = format!("/organizations/{org}/settings/publisher-analytics");
     chromium::sign_in_as(
         &page,
@@ -546,8 +574,8 @@ async fn browser_screenshots_in_light_and_dark_mode() {
         "document.querySelector('[data-testid=repo-link]').getAttribute('href')",
     )
     .await;
-    let mut backgrounds = Vec::new();
     let pages = [
+        ("organizations", "/".to_owned()),
         ("dashboard", dashboard.clone()),
         (
             "dashboard-last-month",
@@ -557,34 +585,18 @@ async fn browser_screenshots_in_light_and_dark_mode() {
     ];
     for (name, href) in pages {
         chromium::goto(&page, &server.url(&href)).await;
-        for scheme in ["light", "dark"] {
-            chromium::color_scheme(&page, scheme).await;
-            let path = chromium::screenshot(&page, &format!("{name}-{scheme}")).await;
-            let png = std::fs::read(&path).expect("screenshot file");
-            assert!(png.starts_with(b"\x89PNG"), "{}", path.display());
-            backgrounds.push((name, scheme, background(&page).await));
-            // Regression: white text on the light accent of the dark scheme was unreadable.
-            for selector in [".segmented a.current", ".button:not(.secondary)"] {
-                if eval::<bool>(&page, &format!("!!document.querySelector({selector:?})")).await {
-                    let ratio = contrast(&page, selector).await;
-                    assert!(
-                        ratio >= 4.5,
-                        "{name} {scheme}: `{selector}` contrast {ratio:.2}:1"
-                    );
-                }
-            }
-        }
+        shoot(&page, name, &mut backgrounds).await;
     }
-    // The dark scheme really applies, to both pages alike.
-    let bg = |n: &str, s: &str| {
-        let found = backgrounds
-            .iter()
-            .find(|(name, scheme, _)| *name == n && *scheme == s);
-        found.map(|(_, _, bg)| bg.clone()).expect("background")
+    // The dark scheme really applies, to every page alike.
+    let of = |scheme: &str| -> Vec<&str> {
+        let matching = backgrounds.iter().filter(|(_, s, _)| s == scheme);
+        matching.map(|(_, _, bg)| bg.as_str()).collect()
     };
-    assert_ne!(bg("dashboard", "light"), bg("dashboard", "dark"));
-    assert_eq!(bg("dashboard", "dark"), bg("drill-down", "dark"));
-    assert_eq!(bg("dashboard", "light"), bg("drill-down", "light"));
+    let (light, dark) = (of("light"), of("dark"));
+    assert_eq!((light.len(), dark.len()), (5, 5));
+    assert!(light.iter().all(|bg| *bg == light[0]), "{backgrounds:?}");
+    assert!(dark.iter().all(|bg| *bg == dark[0]), "{backgrounds:?}");
+    assert_ne!(light[0], dark[0]);
     // The README's screenshot: refreshed on request, after looking at the new one.
     if std::env::var_os("HUBSTATS_UPDATE_DOCS_SCREENSHOT").is_some() {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
