@@ -55,5 +55,20 @@ async fn browser_sorting_and_type_filter_swap_only_the_table() {
         eval::<bool>(&page, "window.__noReload === true").await,
         "no full page load"
     );
+    // The period links now carry the search, the filter and the sort.
+    let link: String = eval(
+        &page,
+        "document.querySelector('[data-testid=period-7d]').getAttribute('href')",
+    )
+    .await;
+    for part in ["period=7d", "q=ALP", "type=dataset", "sort=name"] {
+        assert!(link.contains(part), "{link}");
+    }
+    let custom_q: String = eval(
+        &page,
+        "document.querySelector('[data-testid=custom-range-form] input[name=q]').value",
+    )
+    .await;
+    assert_eq!(custom_q, "ALP");
     chromium.close().await;
 }
