@@ -94,12 +94,16 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut group = c.benchmark_group("dashboard");
     group.sample_size(10);
+    // `cargo bench` passes `--bench`; `cargo test --benches` (a smoke run of every benchmark,
+    // in the test profile) does not, and gets one small organization.
+    let benching = std::env::args().any(|a| a == "--bench");
     let sizes: Vec<usize> = match std::env::var("BENCH_REPOS") {
         Ok(list) => list
             .split(',')
             .filter_map(|n| n.trim().parse().ok())
             .collect(),
-        Err(_) => SIZES.to_vec(),
+        Err(_) if benching => SIZES.to_vec(),
+        Err(_) => vec![100],
     };
     for repos in sizes {
         let s = setup(repos);
@@ -107,6 +111,10 @@ fn bench(c: &mut Criterion) {
         let cases = [
             ("page_all_time", base.clone()),
             ("page_last_month", format!("{base}?period=last-month")),
+            (
+                "page_last_month_by_name",
+                format!("{base}?period=last-month&sort=name"),
+            ),
             (
                 "search_fragment",
                 format!("{base}?period=last-month&q=ll&fragment=table"),

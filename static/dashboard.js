@@ -41,6 +41,36 @@
     });
   }
 
+  // Keeps the period links (and the custom-range form) carrying the current search and sort.
+  function syncPeriodLinks(url) {
+    var params = new URL(url, window.location.href).searchParams;
+    params.delete("page");
+    document.querySelectorAll("[data-testid=period-toggle] a[data-period]").forEach(function (a) {
+      var p = new URLSearchParams(params);
+      p.set("period", a.getAttribute("data-period"));
+      p.delete("from");
+      p.delete("to");
+      a.setAttribute("href", form.getAttribute("action") + "?" + p.toString());
+    });
+    var custom = document.querySelector("[data-testid=custom-range-form]");
+    if (!custom) return;
+    ["q", "type", "sort", "order"].forEach(function (name) {
+      var input = custom.querySelector("input[type=hidden][name=" + name + "]");
+      var value = params.get(name);
+      if (!value) {
+        if (input) input.remove();
+        return;
+      }
+      if (!input) {
+        input = document.createElement("input");
+        input.type = "hidden";
+        input.name = name;
+        custom.appendChild(input);
+      }
+      input.value = value;
+    });
+  }
+
   function load(url, push) {
     if (inflight) inflight.abort();
     inflight = new AbortController();
@@ -55,6 +85,7 @@
         container.innerHTML = html;
         container.classList.remove("loading");
         syncHidden(url);
+        syncPeriodLinks(url);
         if (push) history.pushState({ table: true }, "", url);
         else history.replaceState({ table: true }, "", url);
       })

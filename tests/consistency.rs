@@ -327,6 +327,24 @@ async fn every_figure_matches_the_export() {
                 "{query} {name}: {label}"
             );
         }
+        // The same figures whatever the sort (each sort reads them differently).
+        for sort in ["name", "total", "change"] {
+            let url = format!("{api}/repos?{query}&per_page=500&sort={sort}");
+            let sorted = json(&f.app.get(&url, &f.auth).await);
+            for row in sorted["repos"].as_array().unwrap() {
+                let name = row["repoName"].as_str().unwrap();
+                let r = repos
+                    .iter()
+                    .find(|r| r.name == name && r.repo_type == row["repoType"])
+                    .unwrap();
+                let figures = (row["downloads"].as_u64(), row["previousDownloads"].as_u64());
+                assert_eq!(
+                    figures,
+                    (Some(downloads(r)), previous(r)),
+                    "{query} sort={sort} {name}"
+                );
+            }
+        }
         // One drill-down per period.
         let r = &repos[repos.len() / 2];
         let detail = json(

@@ -1,0 +1,224 @@
+//! The per-repository table: filter, sort and page an organization's repositories, then read
+//! the sparkline series of the page's rows only.
+
+mod query;
+#[cfg(test)]
+mod tests;
+
+pub use query::{Order, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use super::series::{Granularity, Series, SeriesBuilder};
+use super::{check_buckets, Analytics, AnalyticsResult};
+use crate::domain::{DayRange, OrgName, Period, RepoKey, RepoType};
+use crate::store::{DailyFilter, RepoSummary};
+
+/// One repository in the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoRow {
+    pub key: RepoKey,
+    /// Downloads in the period (All Time: the total, adjustment included).
+    pub downloads: u64,
+    pub total: u64,
+    /// Downloads in the previous period; `None` for All Time.
+    pub previous_downloads: Option<u64>,
+    /// The sparkline; its points sum to `downloads` for every period but All Time.
+    pub series: Series,
+}
+
+impl RepoRow {
+    /// `downloads - previous_downloads`; `None` for All Time.
+    pub fn change(&self) -> Option<i64> {
+        self.previous_downloads
+            .map(|p| self.downloads as i64 - p as i64)
+    }
+}
+
+/// One page of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoTable {
+    /// Repositories matching the search and type filter (on every page).
+    pub count: usize,
+    /// Repositories of the organization, before any filter.
+    pub repo_count: usize,
+    pub page: u32,
+    pub per_page: u32,
+    pub rows: Vec<RepoRow>,
+}
+
+impl Analytics<'_> {
+    /// One page of `org`'s repositories over `period`, filtered and sorted by `query`.
+    pub fn repo_table(
+        &self,
+        org: &OrgName,
+        period: Period,
+        query: &TableQuery,
+    ) -> AnalyticsResult<RepoTable> {
+        self.table_of(org, period, query, &self.counts.repos(org)?)
+    }
+
+    /// [`Self::repo_table`] over the organization's repositories, already read.
+    pub(super) fn table_of(
+        &self,
+        org: &OrgName,
+        period: Period,
+        query: &TableQuery,
+        repos: &[RepoSummary],
+    ) -> AnalyticsResult<RepoTable> {
+        let first = repos.iter().filter_map(|r| r.first_day).min();
+        let last = repos.iter().filter_map(|r| r.last_day).max();
+        let mut rows = self.figures(org, period, repos, query)?;
+        let count = rows.len();
+        sort_rows(&mut rows, query.sort, query.order);
+        let skip = (query.page.saturating_sub(1) as usize).saturating_mul(query.per_page as usize);
+        let mut page: Vec<RepoRow> = rows
+            .into_iter()
+            .skip(skip)
+            .take(query.per_page as usize)
+            .collect();
+        // Unless the table is sorted by change, the previous period's figures are read for
+        // the page's rows only, in the same pass as their sparklines.
+        let previous = period.previous().filter(|_| query.sort != SortKey::Change);
+        if let Some(range) = self.chart_range(period, first, last) {
+            self.fill_series(org, range, previous, &mut page)?;
+        }
+        if period.range.is_some() && !matches!(query.sort, SortKey::Downloads | SortKey::Change) {
+            page.iter_mut()
+                .for_each(|row| row.downloads = row.series.sum());
+        }
+        Ok(RepoTable {
+            count,
+            repo_count: repos.len(),
+            page: query.page,
+            per_page: query.per_page,
+            rows: page,
+        })
+    }
+
+    /// The matching repositories with their period figures and an empty series; the previous
+    /// period's downloads only when sorting needs them (else `fill_series` reads them).
+    fn figures(
+        &self,
+        org: &OrgName,
+        period: Period,
+        repos: &[RepoSummary],
+        query: &TableQuery,
+    ) -> AnalyticsResult<Vec<RepoRow>> {
+        let needle = query
+            .q
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .filter(|q| !q.is_empty());
+        let matching = repos.iter().filter(|r| {
+            query.repo_type.is_none_or(|t| r.key.repo_type == t)
+                && needle
+                    .as_deref()
+                    .is_none_or(|q| r.key.name.as_str().to_ascii_lowercase().contains(q))
+        });
+        // Sorting by name or total needs no period figures: the page's rows get theirs from
+        // their series (which covers exactly the period).
+        let now = match period.range {
+            Some(r) if matches!(query.sort, SortKey::Downloads | SortKey::Change) => {
+                Some(self.sums(org, r)?)
+            }
+            _ => None,
+        };
+        let before = match period.previous() {
+            Some(r) if query.sort == SortKey::Change => Some(self.sums(org, r)?),
+            _ => None,
+        };
+        let row = |r: &RepoSummary| {
+            let downloads = match (period.range, &now) {
+                (None, _) => r.total,
+                (Some(_), Some(sums)) => sum_of(sums, &r.key),
+                (Some(_), None) => 0, // read with the page's series
+            };
+            let previous_downloads = before.as_ref().map(|sums| sum_of(sums, &r.key));
+            let series = Series::empty(Granularity::Day);
+            RepoRow {
+                key: r.key.clone(),
+                downloads,
+                total: r.total,
+                previous_downloads,
+                series,
+            }
+        };
+        Ok(matching.map(row).collect())
+    }
+
+    fn sums(&self, org: &OrgName, range: DayRange) -> AnalyticsResult<HashMap<RepoKey, u64>> {
+        Ok(self.counts.period_sums(org, range)?.into_iter().collect())
+    }
+
+    /// Reads the daily rows of the page's repositories within `range` into their series and,
+    /// when `previous` is given, their downloads in that (adjacent, earlier) range.
+    fn fill_series(
+        &self,
+        org: &OrgName,
+        range: DayRange,
+        previous: Option<DayRange>,
+        rows: &mut [RepoRow],
+    ) -> AnalyticsResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let granularity = Granularity::auto(range);
+        check_buckets(range, granularity)?;
+        let keys: Vec<RepoKey> = rows.iter().map(|r| r.key.clone()).collect();
+        let index: HashMap<(RepoType, &str), usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ((k.repo_type, k.name.as_str()), i))
+            .collect();
+        let mut builders = vec![SeriesBuilder::new(range, granularity); rows.len()];
+        let mut before = vec![0u64; rows.len()];
+        let read = DayRange {
+            from: previous.map_or(range.from, |p| p.from.min(range.from)),
+            to: range.to,
+        };
+        let filter = DailyFilter {
+            repos: Some(&keys),
+            range: Some(read),
+        };
+        self.counts.for_each_daily(org, filter, &mut |row| {
+            if let Some(&i) = index.get(&(row.repo_type, row.repo_name)) {
+                builders[i].add(row.day, row.downloads);
+                if previous.is_some_and(|p| p.contains(row.day)) {
+                    before[i] += row.downloads;
+                }
+            }
+            Ok(())
+        })?;
+        for ((row, builder), before) in rows.iter_mut().zip(builders).zip(before) {
+            row.series = builder.finish();
+            if previous.is_some() {
+                row.previous_downloads = Some(before);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn sum_of(sums: &HashMap<RepoKey, u64>, key: &RepoKey) -> u64 {
+    sums.get(key).copied().unwrap_or(0)
+}
+
+/// Sorts by `sort` in `order`; ties always break by type (models first) then name, ascending,
+/// so every page of a sorted table is stable.
+fn sort_rows(rows: &mut [RepoRow], sort: SortKey, order: Order) {
+    let primary = |a: &RepoRow, b: &RepoRow| -> Ordering {
+        match sort {
+            SortKey::Downloads => a.downloads.cmp(&b.downloads),
+            SortKey::Total => a.total.cmp(&b.total),
+            SortKey::Change => a.change().cmp(&b.change()),
+            SortKey::Name => a.key.name.as_str().cmp(b.key.name.as_str()),
+        }
+    };
+    rows.sort_by(|a, b| {
+        let p = primary(a, b);
+        let p = if order == Order::Desc { p.reverse() } else { p };
+        p.then_with(|| a.key.cmp(&b.key))
+    });
+}

@@ -1,0 +1,114 @@
+//! What the table is asked for: search, type filter, sort column and order, page.
+
+use std::str::FromStr;
+
+use crate::domain::RepoType;
+
+pub const DEFAULT_PER_PAGE: u32 = 50;
+pub const MAX_PER_PAGE: u32 = 500;
+
+/// The column a table is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Downloads,
+    Name,
+    Total,
+    Change,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 4] = [
+        SortKey::Downloads,
+        SortKey::Name,
+        SortKey::Total,
+        SortKey::Change,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Downloads => "downloads",
+            SortKey::Name => "name",
+            SortKey::Total => "total",
+            SortKey::Change => "change",
+        }
+    }
+
+    /// The order a column sorts in when first clicked: names A→Z, numbers largest first.
+    pub fn default_order(self) -> Order {
+        match self {
+            SortKey::Name => Order::Asc,
+            _ => Order::Desc,
+        }
+    }
+}
+
+impl FromStr for SortKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown sort {s:?} (expected downloads, name, total or change)")
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+impl Order {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Asc => "asc",
+            Order::Desc => "desc",
+        }
+    }
+
+    pub fn reverse(self) -> Order {
+        match self {
+            Order::Asc => Order::Desc,
+            Order::Desc => Order::Asc,
+        }
+    }
+}
+
+impl FromStr for Order {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "asc" => Ok(Order::Asc),
+            "desc" => Ok(Order::Desc),
+            _ => Err(format!("unknown order {s:?} (expected asc or desc)")),
+        }
+    }
+}
+
+/// Which rows of the table to return. `page` is 1-based; `per_page` is capped at
+/// [`MAX_PER_PAGE`] by whoever parses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableQuery {
+    /// Case-insensitive substring of the full repository name (`org/name`).
+    pub q: Option<String>,
+    pub repo_type: Option<RepoType>,
+    pub sort: SortKey,
+    pub order: Order,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Default for TableQuery {
+    fn default() -> Self {
+        TableQuery {
+            q: None,
+            repo_type: None,
+            sort: SortKey::Downloads,
+            order: Order::Desc,
+            page: 1,
+            per_page: DEFAULT_PER_PAGE,
+        }
+    }
+}

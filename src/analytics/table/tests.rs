@@ -1,0 +1,171 @@
+use super::super::testing::{day, MemCounts};
+use super::*;
+use crate::domain::PeriodKind;
+
+fn store() -> MemCounts {
+    MemCounts::default()
+        .with(
+            "model",
+            "acme/Alpha",
+            100,
+            &[("2024-02-28", 5), ("2024-02-29", 7), ("2024-03-01", 1)],
+        )
+        .with(
+            "dataset",
+            "acme/alpha",
+            0,
+            &[("2024-02-01", 5), ("2024-02-29", 1)],
+        )
+        .with(
+            "model",
+            "acme/beta",
+            0,
+            &[("2024-01-30", 40), ("2024-02-29", 13)],
+        )
+        .with("dataset", "acme/gamma", 0, &[("2024-01-01", 2)])
+        .with("model", "acmeish/zeta", 0, &[("2024-02-29", 1000)])
+}
+
+fn org() -> OrgName {
+    OrgName::parse("acme").unwrap()
+}
+
+fn names(t: &RepoTable) -> Vec<String> {
+    t.rows
+        .iter()
+        .map(|r| format!("{}:{}", r.key.repo_type, r.key.name))
+        .collect()
+}
+
+fn last_month() -> Period {
+    Period::resolve(PeriodKind::LastMonth, day("2024-03-01"), None, None).unwrap()
+}
+
+#[test]
+fn last_month_figures_sort_by_downloads_with_stable_ties() {
+    let s = store();
+    let t = Analytics::new(&s, day("2024-03-01"))
+        .repo_table(&org(), last_month(), &TableQuery::default())
+        .unwrap();
+    // 2024-02-01 ..= 2024-03-01; previous 2024-01-02 ..= 2024-01-31
+    assert_eq!(
+        names(&t),
+        [
+            "model:acme/Alpha",
+            "model:acme/beta",
+            "dataset:acme/alpha",
+            "dataset:acme/gamma"
+        ]
+    );
+    let figures: Vec<_> = t
+        .rows
+        .iter()
+        .map(|r| (r.downloads, r.previous_downloads, r.change()))
+        .collect();
+    assert_eq!(
+        figures,
+        [
+            (13, Some(0), Some(13)),
+            (13, Some(40), Some(-27)),
+            (6, Some(0), Some(6)),
+            (0, Some(0), Some(0))
+        ]
+    );
+    for r in &t.rows {
+        assert_eq!(r.series.sum(), r.downloads, "{}", r.key.name);
+        assert_eq!(r.series.points.len(), 30);
+    }
+    assert_eq!((t.count, t.repo_count), (4, 4));
+}
+
+#[test]
+fn all_time_uses_totals_and_sparklines_from_the_first_day() {
+    let s = store();
+    let q = TableQuery {
+        sort: SortKey::Total,
+        ..Default::default()
+    };
+    let t = Analytics::new(&s, day("2024-03-01"))
+        .repo_table(&org(), Period::ALL_TIME, &q)
+        .unwrap();
+    assert_eq!(t.rows[0].key.name.as_str(), "acme/Alpha");
+    assert_eq!(
+        (
+            t.rows[0].downloads,
+            t.rows[0].total,
+            t.rows[0].previous_downloads
+        ),
+        (113, 113, None)
+    );
+    assert_eq!(t.rows[0].series.sum(), 13, "daily history only");
+    let range = t.rows[0].series.range.unwrap();
+    assert_eq!(
+        (range.from, range.to),
+        (day("2024-01-01"), day("2024-03-01"))
+    );
+}
+
+#[test]
+fn search_is_case_insensitive_and_counts_every_match() {
+    let s = store();
+    let a = Analytics::new(&s, day("2024-03-01"));
+    let q = TableQuery {
+        q: Some("ALPHA".into()),
+        per_page: 1,
+        ..Default::default()
+    };
+    let t = a.repo_table(&org(), Period::ALL_TIME, &q).unwrap();
+    assert_eq!((t.count, t.rows.len()), (2, 1));
+    let q = TableQuery {
+        q: Some("alpha".into()),
+        repo_type: Some(RepoType::Dataset),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&a.repo_table(&org(), Period::ALL_TIME, &q).unwrap()),
+        ["dataset:acme/alpha"]
+    );
+    let q = TableQuery {
+        q: Some("zeta".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        a.repo_table(&org(), Period::ALL_TIME, &q).unwrap().count,
+        0,
+        "other orgs never show"
+    );
+}
+
+#[test]
+fn name_sort_and_paging_cover_every_row_once() {
+    let s = store();
+    let a = Analytics::new(&s, day("2024-03-01"));
+    let mut seen = Vec::new();
+    for page in 1..=3 {
+        let q = TableQuery {
+            sort: SortKey::Name,
+            order: Order::Desc,
+            page,
+            per_page: 2,
+            ..Default::default()
+        };
+        let t = a.repo_table(&org(), last_month(), &q).unwrap();
+        seen.extend(names(&t));
+    }
+    assert_eq!(
+        seen,
+        [
+            "dataset:acme/gamma",
+            "model:acme/beta",
+            "dataset:acme/alpha",
+            "model:acme/Alpha"
+        ]
+    );
+    let q = TableQuery {
+        sort: SortKey::Change,
+        order: Order::Asc,
+        ..Default::default()
+    };
+    let t = a.repo_table(&org(), last_month(), &q).unwrap();
+    assert_eq!(names(&t)[0], "model:acme/beta");
+}
