@@ -17,8 +17,10 @@ pub struct SqliteStore {
     /// Where reader connections are opened from; `None` for an in-memory store, whose readers
     /// share the writer connection.
     uri: Option<String>,
-    writer: Mutex<Connection>,
+    // Fields drop in declaration order: readers close before the writer, so the writer is the
+    // last connection and SQLite checkpoints the WAL into the main file when it closes.
     readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Connection>,
 }
 
 impl From<rusqlite::Error> for StoreError {
