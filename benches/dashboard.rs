@@ -32,6 +32,8 @@ struct Setup {
     token: String,
     org: String,
     top_repo: String,
+    /// A query typed a few letters into the top repository's name.
+    narrow_query: String,
 }
 
 fn setup(repos: usize) -> Setup {
@@ -65,12 +67,15 @@ fn setup(repos: usize) -> Setup {
         store: store.clone(),
         config: Arc::new(config),
     });
+    let short = top_repo.split('/').nth(1).unwrap_or_default();
+    let narrow_query = short.chars().take(8).collect();
     Setup {
         store,
         app,
         token: login.token,
         org,
         top_repo,
+        narrow_query,
     }
 }
 
@@ -118,6 +123,13 @@ fn bench(c: &mut Criterion) {
             (
                 "search_fragment",
                 format!("{base}?period=last-month&q=ll&fragment=table"),
+            ),
+            (
+                "search_fragment_narrow",
+                format!(
+                    "{base}?period=last-month&q={}&fragment=table",
+                    s.narrow_query
+                ),
             ),
             ("drill_down", format!("{base}/{}?period=365d", s.top_repo)),
         ];

@@ -451,6 +451,25 @@ async fn search_returns_exactly_the_matching_repositories() {
         on_page.sort();
         assert_eq!(got, expected, "{q}");
         assert_eq!(on_page, expected, "{q} page rows");
+        // A narrow search reads its figures differently from the whole table: same answers.
+        let (range, prev) = (
+            (date("2023-12-03"), date("2024-03-01")),
+            (date("2023-09-04"), date("2023-12-02")),
+        );
+        for sort in ["downloads", "change"] {
+            let url = format!("{api}/repos?period=90d&q={q}&sort={sort}&per_page=500");
+            let res = json(&f.app.get(&url, &f.auth).await);
+            for row in res["repos"].as_array().unwrap() {
+                let name = row["repoName"].as_str().unwrap();
+                let r = repos
+                    .iter()
+                    .find(|r| r.name == name && r.repo_type == row["repoType"])
+                    .unwrap();
+                let expected = (Some(sum(r, range.0, range.1)), Some(sum(r, prev.0, prev.1)));
+                let figures = (row["downloads"].as_u64(), row["previousDownloads"].as_u64());
+                assert_eq!(figures, expected, "{q} {sort} {name}");
+            }
+        }
     }
 }
 

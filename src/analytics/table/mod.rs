@@ -2,6 +2,7 @@
 //! the sparkline series of the page's rows only.
 
 mod query;
+mod sums;
 #[cfg(test)]
 mod tests;
 
@@ -69,7 +70,7 @@ impl Analytics<'_> {
     ) -> AnalyticsResult<RepoTable> {
         let first = repos.iter().filter_map(|r| r.first_day).min();
         let last = repos.iter().filter_map(|r| r.last_day).max();
-        let mut rows = self.figures(org, period, repos, query)?;
+        let (mut rows, previous_known) = self.figures(org, period, repos, query)?;
         let count = rows.len();
         sort_rows(&mut rows, query.sort, query.order);
         let skip = (query.page.saturating_sub(1) as usize).saturating_mul(query.per_page as usize);
@@ -78,9 +79,9 @@ impl Analytics<'_> {
             .skip(skip)
             .take(query.per_page as usize)
             .collect();
-        // Unless the table is sorted by change, the previous period's figures are read for
-        // the page's rows only, in the same pass as their sparklines.
-        let previous = period.previous().filter(|_| query.sort != SortKey::Change);
+        // Unless they were needed for sorting, the previous period's figures are read for the
+        // page's rows only, in the same pass as their sparklines.
+        let previous = period.previous().filter(|_| !previous_known);
         if let Some(range) = self.chart_range(period, first, last) {
             self.fill_series(org, range, previous, &mut page)?;
         }
@@ -97,38 +98,31 @@ impl Analytics<'_> {
         })
     }
 
-    /// The matching repositories with their period figures and an empty series; the previous
-    /// period's downloads only when sorting needs them (else `fill_series` reads them).
+    /// The matching repositories with their period figures (see `sums`) and an empty series,
+    /// and whether the previous period's figures were read (else `fill_series` reads them).
     fn figures(
         &self,
         org: &OrgName,
         period: Period,
         repos: &[RepoSummary],
         query: &TableQuery,
-    ) -> AnalyticsResult<Vec<RepoRow>> {
+    ) -> AnalyticsResult<(Vec<RepoRow>, bool)> {
         let needle = query
             .q
             .as_deref()
             .map(str::to_ascii_lowercase)
             .filter(|q| !q.is_empty());
-        let matching = repos.iter().filter(|r| {
-            query.repo_type.is_none_or(|t| r.key.repo_type == t)
-                && needle
-                    .as_deref()
-                    .is_none_or(|q| r.key.name.as_str().to_ascii_lowercase().contains(q))
-        });
-        // Sorting by name or total needs no period figures: the page's rows get theirs from
-        // their series (which covers exactly the period).
-        let now = match period.range {
-            Some(r) if matches!(query.sort, SortKey::Downloads | SortKey::Change) => {
-                Some(self.sums(org, r)?)
-            }
-            _ => None,
-        };
-        let before = match period.previous() {
-            Some(r) if query.sort == SortKey::Change => Some(self.sums(org, r)?),
-            _ => None,
-        };
+        let matching: Vec<&RepoSummary> = repos
+            .iter()
+            .filter(|r| {
+                query.repo_type.is_none_or(|t| r.key.repo_type == t)
+                    && needle
+                        .as_deref()
+                        .is_none_or(|q| r.key.name.as_str().to_ascii_lowercase().contains(q))
+            })
+            .collect();
+        let sums::PeriodFigures { now, before } =
+            self.period_figures(org, period, query.sort, &matching, repos.len())?;
         let row = |r: &RepoSummary| {
             let downloads = match (period.range, &now) {
                 (None, _) => r.total,
@@ -145,11 +139,7 @@ impl Analytics<'_> {
                 series,
             }
         };
-        Ok(matching.map(row).collect())
-    }
-
-    fn sums(&self, org: &OrgName, range: DayRange) -> AnalyticsResult<HashMap<RepoKey, u64>> {
-        Ok(self.counts.period_sums(org, range)?.into_iter().collect())
+        Ok((matching.into_iter().map(row).collect(), before.is_some()))
     }
 
     /// Reads the daily rows of the page's repositories within `range` into their series and,

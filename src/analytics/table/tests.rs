@@ -169,3 +169,42 @@ fn name_sort_and_paging_cover_every_row_once() {
     let t = a.repo_table(&org(), last_month(), &q).unwrap();
     assert_eq!(names(&t)[0], "model:acme/beta");
 }
+
+#[test]
+fn narrow_searches_read_the_same_figures_day_by_day() {
+    let names: Vec<(String, u64)> = (0..24u64).map(|i| (format!("acme/m{i:02}"), i)).collect();
+    let mut s = MemCounts::default();
+    for (name, i) in &names {
+        s = s.with(
+            "model",
+            name,
+            5,
+            &[("2024-01-20", 2 * i + 1), ("2024-02-10", i + 1)],
+        );
+    }
+    let a = Analytics::new(&s, day("2024-03-01"));
+    let all = TableQuery {
+        sort: SortKey::Change,
+        per_page: 500,
+        ..Default::default()
+    };
+    let wide = a.repo_table(&org(), last_month(), &all).unwrap();
+    for q in ["m07", "M23"] {
+        for sort in [SortKey::Downloads, SortKey::Change] {
+            let query = TableQuery {
+                q: Some(q.into()),
+                sort,
+                ..Default::default()
+            };
+            let narrow = a.repo_table(&org(), last_month(), &query).unwrap();
+            assert_eq!(narrow.count, 1);
+            let row = &narrow.rows[0];
+            let same = wide.rows.iter().find(|r| r.key == row.key).unwrap();
+            assert_eq!(
+                (row.downloads, row.previous_downloads),
+                (same.downloads, same.previous_downloads)
+            );
+            assert_eq!(row.series, same.series);
+        }
+    }
+}
