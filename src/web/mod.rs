@@ -12,6 +12,7 @@ pub mod error;
 mod index;
 pub mod session;
 pub mod templates;
+pub mod throttle;
 
 pub mod charts;
 mod dashboard;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
-use axum::{middleware, Router};
+use axum::{middleware, Extension, Router};
 
 use crate::config::Config;
 use crate::store::SharedStore;
@@ -37,6 +38,12 @@ pub struct AppState {
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
+    router_with_throttle(state, Arc::new(throttle::LoginThrottle::default()))
+}
+
+/// [`router`] with a given sign-in throttle (its state must outlive one router to count
+/// attempts across requests, e.g. in tests that build a router per request).
+pub fn router_with_throttle(state: AppState, throttle: Arc<throttle::LoginThrottle>) -> Router {
     Router::new()
         .merge(index::routes())
         .merge(session::routes())
@@ -45,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
+        .layer(Extension(throttle))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::map_response(security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -71,7 +79,8 @@ async fn security_headers(mut res: Response) -> Response {
 pub async fn serve(state: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
     on_ready(listener.local_addr()?);
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -13,17 +13,20 @@
 //! ```
 
 use askama::Template;
+use std::sync::Arc;
+
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::templates::Layout;
+use super::throttle::{ClientIp, LoginThrottle, Throttled};
 use super::AppState;
 use crate::accounts::{self, Principal, SessionId, SESSION_DAYS};
 use crate::domain::Username;
@@ -149,8 +152,34 @@ struct LoginForm {
     next: Option<String>,
 }
 
+/// The sign-in form again, with an error message.
+fn form_again(csrf: String, next: String, form: LoginForm, error: String) -> LoginPage {
+    LoginPage {
+        layout: Layout::anonymous(),
+        csrf,
+        next,
+        username: form.username,
+        error: Some(error),
+    }
+}
+
+/// 429: the form again, saying when to retry, with `Retry-After`.
+fn throttled(page: LoginPage, t: Throttled) -> Result<Response, ApiError> {
+    let secs = t.retry_after_secs();
+    let retry_after = [(header::RETRY_AFTER, secs.to_string())];
+    Ok((StatusCode::TOO_MANY_REQUESTS, retry_after, render(page)?).into_response())
+}
+
+fn throttled_message(t: Throttled) -> String {
+    let minutes = t.retry_after_secs().div_ceil(60);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!("Too many failed sign-in attempts. Try again in {minutes} {unit}.")
+}
+
 async fn login(
     State(state): State<AppState>,
+    Extension(throttle): Extension<Arc<LoginThrottle>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
@@ -163,16 +192,17 @@ async fn login(
         return Err(ApiError::Csrf);
     }
     let next = safe_next(form.next.as_deref());
-    let Some(session) = sign_in(&state, &form.username, form.password).await? else {
-        let page = LoginPage {
-            layout: Layout::anonymous(),
-            csrf: expected,
-            next,
-            username: form.username,
-            error: Some("Wrong user name or password.".to_owned()),
-        };
+    let attempt = match throttle.begin(&form.username, ip) {
+        Ok(attempt) => attempt,
+        Err(t) => return throttled(form_again(expected, next, form, throttled_message(t)), t),
+    };
+    let password = form.password.clone();
+    let Some(session) = sign_in(&state, &form.username, password).await? else {
+        let error = "Wrong user name or password.".to_owned();
+        let page = form_again(expected, next, form, error);
         return Ok((StatusCode::UNAUTHORIZED, render(page)?).into_response());
     };
+    attempt.succeeded();
     let secure = secure(&state, &headers);
     let mut session_cookie = cookie(SESSION_COOKIE, session.secret().to_owned(), "/", secure);
     session_cookie.set_max_age(time::Duration::days(SESSION_DAYS));

@@ -27,7 +27,8 @@ use hubstats::config::{Config, Overrides};
 use hubstats::domain::{Day, OrgName, Plan, RepoKey, RepoName, RepoType, Role, Username};
 use hubstats::store::sqlite::SqliteStore;
 use hubstats::store::SharedStore;
-use hubstats::web::{router, AppState};
+use hubstats::web::throttle::LoginThrottle;
+use hubstats::web::{router_with_throttle, AppState};
 
 /// The password [`TestApp::user`] gives every user: `password-<name>`.
 pub fn password_of(user: &str) -> String {
@@ -48,6 +49,8 @@ pub struct TestApp {
     pub store_path: PathBuf,
     pub store: SharedStore,
     pub config: Config,
+    /// The sign-in throttle every request of this app shares (replace it to control its clock).
+    pub throttle: Arc<LoginThrottle>,
 }
 
 impl TestApp {
@@ -72,15 +75,17 @@ impl TestApp {
             store_path,
             store,
             config,
+            throttle: Arc::default(),
         }
     }
 
     /// The router of the service, over this store.
     pub fn router(&self) -> Router {
-        router(AppState {
+        let state = AppState {
             store: self.store.clone(),
             config: Arc::new(self.config.clone()),
-        })
+        };
+        router_with_throttle(state, self.throttle.clone())
     }
 
     pub fn org(&self, name: &str, plan: Plan) {

@@ -1,0 +1,130 @@
+//! Sign-in throttling through the router: failures are counted per user name and per client
+//! address, and a caller over the limit gets a 429 with `Retry-After` before any password check.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Method, Request};
+use common::{form_encode, input_value, password_of, Auth, TestApp, TestResponse};
+use hubstats::web::throttle::{Limits, LoginThrottle};
+
+/// An app with users alice and bob, whose throttle clock moves only when the test says so.
+fn app() -> (TestApp, Arc<AtomicU64>) {
+    let mut app = TestApp::new();
+    app.user("alice");
+    app.user("bob");
+    let start = Instant::now();
+    let secs = Arc::new(AtomicU64::new(0));
+    let s = Arc::clone(&secs);
+    let clock = move || start + Duration::from_secs(s.load(Ordering::SeqCst));
+    app.throttle = Arc::new(LoginThrottle::new(Limits::default(), clock));
+    (app, secs)
+}
+
+async fn csrf(app: &TestApp) -> String {
+    let res = app.get_html("/login", &Auth::None).await;
+    input_value(&res.text(), "csrf").expect("a csrf field")
+}
+
+/// POST /login as `user` with `password`, from `peer` when given (as `axum::serve` with
+/// connection info would).
+async fn attempt(app: &TestApp, user: &str, password: &str, peer: Option<&str>) -> TestResponse {
+    let csrf = csrf(app).await;
+    let body = form_encode(&[
+        ("username", user),
+        ("password", password),
+        ("csrf", csrf.as_str()),
+    ]);
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("hubstats_login_csrf={csrf}"))
+        .body(Body::from(body))
+        .unwrap();
+    if let Some(peer) = peer {
+        let addr: SocketAddr = peer.parse().unwrap();
+        req.extensions_mut().insert(ConnectInfo(addr));
+    }
+    app.send(req).await
+}
+
+fn retry_after(res: &TestResponse) -> u64 {
+    res.header("retry-after")
+        .expect("a Retry-After header")
+        .parse()
+        .expect("Retry-After in seconds")
+}
+
+#[tokio::test]
+async fn sixth_wrong_password_is_refused_with_retry_after_and_other_users_are_unaffected() {
+    let (app, secs) = app();
+    for i in 1..=5 {
+        let res = attempt(&app, "alice", "wrong", None).await;
+        assert_eq!(res.status, 401, "attempt {i}");
+    }
+    let res = attempt(&app, "alice", "wrong", None).await;
+    assert_eq!(res.status, 429, "{}", res.text());
+    assert_eq!(retry_after(&res), 15 * 60);
+    assert!(
+        res.text().contains("Too many failed sign-in attempts"),
+        "{}",
+        res.text()
+    );
+
+    // The right password does not get through while the user name is locked.
+    secs.store(10 * 60, Ordering::SeqCst);
+    let res = attempt(&app, "alice", &password_of("alice"), None).await;
+    assert_eq!(res.status, 429);
+    assert_eq!(res.set_cookie("hubstats_session"), None);
+    assert_eq!(retry_after(&res), 5 * 60);
+
+    let res = attempt(&app, "bob", &password_of("bob"), None).await;
+    assert_eq!(res.status, 303, "another user signs in: {}", res.text());
+
+    // When the window has passed, the right password works again.
+    secs.store(15 * 60, Ordering::SeqCst);
+    let res = attempt(&app, "alice", &password_of("alice"), None).await;
+    assert_eq!(res.status, 303, "{}", res.text());
+}
+
+#[tokio::test]
+async fn success_clears_the_user_names_failures() {
+    let (app, _) = app();
+    for _ in 0..4 {
+        assert_eq!(attempt(&app, "alice", "wrong", None).await.status, 401);
+    }
+    assert_eq!(
+        attempt(&app, "alice", &password_of("alice"), None)
+            .await
+            .status,
+        303
+    );
+    for i in 1..=5 {
+        let res = attempt(&app, "alice", "wrong", None).await;
+        assert_eq!(res.status, 401, "attempt {i} after a success");
+    }
+    assert_eq!(attempt(&app, "alice", "wrong", None).await.status, 429);
+}
+
+#[tokio::test]
+async fn one_address_is_limited_across_user_names_and_others_are_not() {
+    let (app, _) = app();
+    let attacker = Some("203.0.113.7:4000");
+    for i in 0..20 {
+        let res = attempt(&app, &format!("guess{i}"), "wrong", attacker).await;
+        assert_eq!(res.status, 401, "attempt {i}");
+    }
+    let res = attempt(&app, "bob", &password_of("bob"), attacker).await;
+    assert_eq!(res.status, 429, "{}", res.text());
+    assert!(retry_after(&res) > 0);
+
+    let res = attempt(&app, "bob", &password_of("bob"), Some("198.51.100.1:5000")).await;
+    assert_eq!(res.status, 303, "{}", res.text());
+}
