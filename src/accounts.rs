@@ -10,6 +10,7 @@
 //! otherwise an [`Access`]. Membership is checked before the plan so that a non-member learns
 //! nothing about the organization's plan.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -21,7 +22,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{OrgName, Plan, Role, Username};
-use crate::store::{Accounts, StoreError};
+use crate::store::{Accounts, OrgInfo, StoreError};
 
 /// How long a sign-in lasts.
 pub const SESSION_DAYS: i64 = 14;
@@ -137,13 +138,30 @@ pub fn authorize(
     })
 }
 
-/// The organizations `user` belongs to, with the user's role, by name.
+/// Every organization, in the order lists show them: [`display_order`].
+pub fn orgs_for_display(store: &dyn Accounts) -> Result<Vec<OrgInfo>, StoreError> {
+    let mut orgs = store.orgs()?;
+    orgs.sort_by(|a, b| display_order(&a.name, &b.name));
+    Ok(orgs)
+}
+
+/// How people expect names listed: ignoring ASCII case (`acme-ai` before `Northwind-Labs`),
+/// then by bytes so that names differing only in case keep a fixed order.
+pub fn display_order(a: &OrgName, b: &OrgName) -> Ordering {
+    let (a, b) = (a.as_str(), b.as_str());
+    let folded = a.bytes().map(|c| c.to_ascii_lowercase());
+    folded
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+        .then_with(|| a.cmp(b))
+}
+
+/// The organizations `user` belongs to, with the user's role, in [`display_order`].
 pub fn memberships(
     store: &dyn Accounts,
     user: &Username,
-) -> Result<Vec<(crate::store::OrgInfo, Role)>, StoreError> {
+) -> Result<Vec<(OrgInfo, Role)>, StoreError> {
     let mut out = Vec::new();
-    for org in store.orgs()? {
+    for org in orgs_for_display(store)? {
         if let Some(role) = store.role(&org.name, user)? {
             out.push((org, role));
         }

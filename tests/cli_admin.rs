@@ -185,3 +185,23 @@ fn csv_file(app: &TestApp) -> String {
     std::fs::write(&path, BREAKDOWN).unwrap();
     path.to_string_lossy().into_owned()
 }
+
+/// `org list` printed capitalised names first ("Northwind-Labs" before "acme-ai").
+#[test]
+fn org_list_sorts_case_insensitively_acme_ai_before_northwind_labs() {
+    let app = TestApp::new();
+    for org in ["Northwind-Labs", "acme-ai", "Zeta", "beta", "Acme-AI"] {
+        ok(&app, &["org", "create", org, "--plan", "team"]);
+    }
+    let list = ok(&app, &["org", "list"]);
+    let names: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        ["Acme-AI", "acme-ai", "beta", "Northwind-Labs", "Zeta"],
+        "{list}"
+    );
+}

@@ -308,3 +308,30 @@ async fn pages_refuse_framing_and_sniffing() {
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
 }
+
+/// The index listed capitalised organizations first ("Northwind-Labs" before "acme-ai").
+#[tokio::test]
+async fn index_sorts_orgs_case_insensitively_acme_ai_before_northwind_labs() {
+    let app = TestApp::new();
+    app.user("alice");
+    let orgs = ["Northwind-Labs", "acme-ai", "Zeta", "beta", "Acme-AI"];
+    for org in orgs {
+        app.org(org, Plan::Team);
+        app.member(org, "alice", Role::Read);
+    }
+    let html = app
+        .get_html("/", &Auth::Session(app.session("alice")))
+        .await
+        .text();
+    let link = |org: &str| {
+        let href = format!("href=\"/organizations/{org}/settings/publisher-analytics\"");
+        html.find(&href)
+            .unwrap_or_else(|| panic!("{org} missing: {html}"))
+    };
+    let mut listed = orgs.to_vec();
+    listed.sort_by_key(|org| link(org));
+    assert_eq!(
+        listed,
+        ["Acme-AI", "acme-ai", "beta", "Northwind-Labs", "Zeta"]
+    );
+}

@@ -38,7 +38,7 @@ pub fn org(config: &Config, c: OrgCommand) -> Result<()> {
         }
         OrgCommand::List => {
             println!("{:<32} {:<10} {:>8}", "ORGANIZATION", "PLAN", "REPOS");
-            for o in store.orgs()? {
+            for o in accounts::orgs_for_display(store.as_ref())? {
                 println!("{:<32} {:<10} {:>8}", o.name, o.plan, o.repo_count);
             }
         }
