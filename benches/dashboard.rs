@@ -100,8 +100,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("dashboard");
     group.sample_size(10);
     // `cargo bench` passes `--bench`; `cargo test --benches` (a smoke run of every benchmark,
-    // in the test profile) does not, and gets one small organization.
-    let benching = std::env::args().any(|a| a == "--bench");
+    // in the test profile) does not, and gets one small organization, like `cargo bench --
+    // --test` (criterion's test mode: `--bench` and `--test`).
+    let args: Vec<String> = std::env::args().collect();
+    let benching = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
     let sizes: Vec<usize> = match std::env::var("BENCH_REPOS") {
         Ok(list) => list
             .split(',')

@@ -1,0 +1,71 @@
+//! Times the store's reads on an existing store (for sizing; see `scripts/roundtrip-large`).
+//!
+//! ```text
+//! cargo run --release --example time_queries -- STORE ORG YYYY-MM-DD
+//! ```
+//! Prints the best of five runs of each read, in milliseconds.
+
+use std::time::{Duration, Instant};
+
+use hubstats::domain::{Day, DayRange, OrgName};
+use hubstats::store::sqlite::SqliteStore;
+use hubstats::store::{Counts, DailyFilter};
+
+fn best_of_five(mut f: impl FnMut() -> usize) -> (Duration, usize) {
+    let mut best = Duration::MAX;
+    let mut size = 0;
+    for _ in 0..5 {
+        let start = Instant::now();
+        size = f();
+        best = best.min(start.elapsed());
+    }
+    (best, size)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [path, org, today] = args.as_slice() else {
+        return Err("usage: time_queries STORE ORG YYYY-MM-DD".into());
+    };
+    let store = SqliteStore::open(std::path::Path::new(path))?;
+    let org = OrgName::parse(org)?;
+    let today: Day = today.parse()?;
+    let last = |days: i32| DayRange::new(today.add_days(1 - days), today);
+    let (m30, y365) = (last(30)?, last(365)?);
+    let report = |name: &str, (took, size): (Duration, usize)| {
+        println!(
+            "{name:<32} {:>9.1} ms  ({size} results)",
+            took.as_secs_f64() * 1000.0
+        );
+    };
+    report(
+        "repos (all-time totals)",
+        best_of_five(|| store.repos(&org).map_or(0, |r| r.len())),
+    );
+    report(
+        "period_sums last 30 days",
+        best_of_five(|| store.period_sums(&org, m30).map_or(0, |r| r.len())),
+    );
+    report(
+        "period_sums last 365 days",
+        best_of_five(|| store.period_sums(&org, y365).map_or(0, |r| r.len())),
+    );
+    report(
+        "org_daily all time",
+        best_of_five(|| store.org_daily(&org, None).map_or(0, |r| r.len())),
+    );
+    report(
+        "org_daily last 365 days",
+        best_of_five(|| store.org_daily(&org, Some(y365)).map_or(0, |r| r.len())),
+    );
+    let stream = || {
+        let mut rows = 0usize;
+        let _ = store.for_each_daily(&org, DailyFilter::default(), &mut |_| {
+            rows += 1;
+            Ok(())
+        });
+        rows
+    };
+    report("for_each_daily (all rows)", best_of_five(stream));
+    Ok(())
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""DuckDB as a peer in scripts/bench, and the table of figures it prints.
+
+    peers.py import DB CSV          read_csv of the breakdown CSV into table `breakdown`
+    peers.py export DB OUT          COPY the table to CSV in the export's order and format
+    peers.py query DB FROM TO       best of five: downloads per repository in FROM..TO
+    peers.py table RESULTS          print RESULTS (lines `measure<TAB>tool<TAB>value<TAB>unit`)
+                                    with each peer's ratio hubstats/peer
+
+DuckDB keeps the day as a DATE (the CSV's timestamp is always midnight UTC) and writes it back
+in the export's `YYYY-MM-DDT00:00:00.000Z` form. No index: DuckDB scans.
+"""
+
+import sys
+import time
+
+TOOLS = ("hubstats", "sqlite3", "duckdb")
+
+
+def connect(db):
+    import duckdb  # imported here so `table` runs without DuckDB installed
+
+    return duckdb.connect(db)
+
+
+def import_csv(db, csv):
+    con = connect(db)
+    con.execute(
+        """CREATE TABLE breakdown AS
+           SELECT repoType, repoName, total, CAST("timestamp" AS DATE) AS day, downloads
+           FROM read_csv(?, header = true, columns = {
+               'repoType': 'VARCHAR', 'repoName': 'VARCHAR', 'total': 'BIGINT',
+               'timestamp': 'TIMESTAMP', 'downloads': 'BIGINT'})""",
+        [csv],
+    )
+    con.close()
+
+
+def export_csv(db, out):
+    con = connect(db)
+    # 'model' > 'dataset': models first, then names in byte order, then days.
+    con.execute(
+        f"""COPY (SELECT repoType, repoName, total,
+                         strftime(day, '%Y-%m-%dT00:00:00.000Z') AS "timestamp", downloads
+                  FROM breakdown ORDER BY repoType DESC, repoName, day)
+            TO '{out}' (HEADER, DELIMITER ',')"""
+    )
+    con.close()
+
+
+def query(db, first, last):
+    con = connect(db)
+    sql = """SELECT repoType, repoName, SUM(downloads) FROM breakdown
+             WHERE day BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)
+             GROUP BY repoType, repoName"""
+    best, rows = float("inf"), 0
+    for _ in range(5):
+        started = time.perf_counter()
+        rows = len(con.execute(sql, [first, last]).fetchall())
+        best = min(best, time.perf_counter() - started)
+    print(f"{best * 1000:.1f} ms ({rows} results)")
+
+
+def show(value, unit):
+    if unit == "s":
+        return f"{value:.2f} s"
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    if unit == "MiB":
+        return f"{value:.0f} MiB"
+    return f"{value:g} {unit}"
+
+
+def table(path):
+    rows, units = {}, {}
+    for line in open(path, encoding="utf-8"):
+        measure, tool, value, unit = line.rstrip("\n").split("\t")
+        rows.setdefault(measure, {})[tool] = float(value)
+        units[measure] = unit
+    width = max(len(m) for m in rows) + 2
+    print(f"{'measurement':<{width}}{'hubstats':>12}{'sqlite3':>24}{'duckdb':>24}")
+    for measure, by_tool in rows.items():
+        unit = units[measure]
+        ours = by_tool.get("hubstats")
+        cells = [show(ours, unit) if ours is not None else "-"]
+        for peer in TOOLS[1:]:
+            theirs = by_tool.get(peer)
+            if theirs is None:
+                cells.append("-")
+            elif ours is None or theirs == 0:
+                cells.append(show(theirs, unit))
+            else:
+                cells.append(f"{show(theirs, unit)} ({ours / theirs:.2f}x)")
+        print(f"{measure:<{width}}{cells[0]:>12}{cells[1]:>24}{cells[2]:>24}")
+    print("(x) = hubstats / peer: below 1 means hubstats took less time or memory.")
+    print("DuckDB's import and export include starting Python and loading duckdb. The HTTP")
+    print("rows time one API table page (sums, sort, 50 rows with their series) against the")
+    print("peers' bare GROUP BY.")
+
+
+def main(args):
+    commands = {
+        "import": (import_csv, 2),
+        "export": (export_csv, 2),
+        "query": (query, 3),
+        "table": (table, 1),
+    }
+    if not args or args[0] not in commands or len(args) - 1 != commands[args[0]][1]:
+        sys.exit(__doc__)
+    run, _ = commands[args[0]]
+    run(*args[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
