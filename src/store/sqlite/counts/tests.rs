@@ -4,7 +4,7 @@ use proptest::prelude::*;
 
 use super::super::SqliteStore;
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
-use crate::store::{Counts, DailyFilter, WriteTx as _};
+use crate::store::{Counts, DailyFilter};
 
 fn key(t: RepoType, name: &str) -> RepoKey {
     RepoKey {
