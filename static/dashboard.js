@@ -1,7 +1,8 @@
 // Publisher Analytics: small enhancements over pages that work without JavaScript.
 // - "/" focuses the search box;
 // - the table filters as you type, and sorting/paging/type links swap only the table
-//   (the server renders the fragment: ?fragment=table), keeping the URL shareable.
+//   (the server renders the fragment: ?fragment=table), keeping the URL shareable;
+// - on a phone, the period toggle scrolls to show the current period.
 (function () {
   "use strict";
   var container = document.getElementById("repo-table");
@@ -16,6 +17,14 @@
     search.focus();
     search.select();
   });
+
+  // On a narrow screen the period toggle scrolls sideways: show the current period.
+  var current = document.querySelector("[data-testid=period-toggle] .segmented a.current");
+  if (current) {
+    var bar = current.closest(".segmented");
+    var overflow = current.getBoundingClientRect().right - bar.getBoundingClientRect().right;
+    if (overflow > 0) bar.scrollLeft += overflow + 4;
+  }
 
   if (!container || !form || !window.fetch || !window.history) return;
 

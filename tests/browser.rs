@@ -14,6 +14,7 @@ use chromium::fixture::{self, Totals, LAST_MONTH_FROM, ORG, TODAY, USER};
 use chromium::{click, eval, sign_in, text, wait_for_location, wait_until, Chromium, Server};
 use chromiumoxide::Page;
 use common::TestApp;
+use hubstats::analytics::DEFAULT_PER_PAGE;
 use hubstats::breakdown::export::write_breakdown;
 use hubstats::demo;
 
@@ -523,13 +524,15 @@ async fn shoot(page: &Page, name: &str, backgrounds: &mut Vec<(String, String, S
     }
 }
 
-/// Repositories of the demo's largest organization in the screenshots: one page of the table.
-const DEMO_REPOS: usize = 12;
+/// Repositories of the demo's largest organization in the screenshots (`hubstats demo`'s
+/// default), and the rows the screenshots show of them.
+const DEMO_REPOS: usize = 300;
+const SHOWN_ROWS: usize = 12;
 
 /// A service over the demo data (`hubstats demo`'s generator), today pinned to [`TODAY`].
-async fn start_demo() -> (TestApp, Server, String) {
+async fn start_demo(repos: usize) -> (TestApp, Server, String) {
     let app = TestApp::with_config(|c| c.today = Some(TODAY.parse().expect("TODAY")));
-    let orgs = demo::demo_orgs(DEMO_REPOS);
+    let orgs = demo::demo_orgs(repos);
     let today = app.config.reference_day();
     let filled = demo::fill(app.store.as_ref(), &orgs, today, &mut |_| {}).expect("demo fill");
     demo::prepare_login(app.store.as_ref(), &orgs).expect("demo user");
@@ -540,7 +543,7 @@ async fn start_demo() -> (TestApp, Server, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
 async fn browser_screenshots_in_light_and_dark_mode() {
-    let (app, server, org) = start_demo().await;
+    let (app, server, org) = start_demo(DEMO_REPOS).await;
     let chromium = Chromium::launch().await;
     let page = chromium.page(&server.url("/login")).await;
     let mut backgrounds = Vec::new();
@@ -566,21 +569,40 @@ async fn browser_screenshots_in_light_and_dark_mode() {
     follow(&page, "[data-testid=period-all-time]").await;
     let all_time = fixture::all_time_totals(app.store.as_ref(), &org);
     assert_eq!(shown_totals(&page).await, all_time);
-    assert_eq!(table_rows(&page).await.len(), DEMO_REPOS);
-    assert_table_consistent(&page).await;
+    assert_eq!(table_rows(&page).await.len(), DEFAULT_PER_PAGE as usize);
+    let count: String = eval(
+        &page,
+        "document.querySelector('[data-testid=repo-count]').dataset.count",
+    )
+    .await;
+    assert_eq!(count.parse::<usize>().ok(), Some(DEMO_REPOS));
+    // Regression: the Custom button stood 3.4 px shorter than the period buttons beside it.
+    let (toggle, custom): (f64, f64) = eval(
+        &page,
+        "[document.querySelector('[data-testid=period-toggle] .segmented'), \
+          document.querySelector('[data-testid=custom-range-toggle]')] \
+          .map(e => e.getBoundingClientRect().height)",
+    )
+    .await;
+    assert!(
+        (toggle - custom).abs() < 0.5,
+        "toggle {toggle} px, Custom {custom} px"
+    );
 
     let repo_href: String = eval(
         &page,
         "document.querySelector('[data-testid=repo-link]').getAttribute('href')",
     )
     .await;
+    let rows = format!("per_page={SHOWN_ROWS}");
     let pages = [
         ("organizations", "/".to_owned()),
-        ("dashboard", dashboard.clone()),
+        ("dashboard", format!("{dashboard}?{rows}")),
         (
             "dashboard-last-month",
-            format!("{dashboard}?period=last-month"),
+            format!("{dashboard}?period=last-month&{rows}"),
         ),
+        ("dashboard-365d", format!("{dashboard}?period=365d&{rows}")),
         ("drill-down", repo_href),
     ];
     for (name, href) in pages {
@@ -593,7 +615,7 @@ async fn browser_screenshots_in_light_and_dark_mode() {
         matching.map(|(_, _, bg)| bg.as_str()).collect()
     };
     let (light, dark) = (of("light"), of("dark"));
-    assert_eq!((light.len(), dark.len()), (5, 5));
+    assert_eq!((light.len(), dark.len()), (6, 6));
     assert!(light.iter().all(|bg| *bg == light[0]), "{backgrounds:?}");
     assert!(dark.iter().all(|bg| *bg == dark[0]), "{backgrounds:?}");
     assert_ne!(light[0], dark[0]);
@@ -603,6 +625,94 @@ async fn browser_screenshots_in_light_and_dark_mode() {
         std::fs::create_dir_all(&docs).expect("create docs/");
         let light = chromium::screenshot_dir().join("dashboard-last-month-light.png");
         std::fs::copy(light, docs.join("screenshot.png")).expect("copy the screenshot to docs/");
+    }
+    chromium.close().await;
+}
+
+/// A phone's window, in CSS pixels (iPhone 12 to 15).
+const PHONE: (u32, u32) = (390, 844);
+
+/// Checks the page fits a phone: nothing wider than the window, period buttons in one row of
+/// whole labels, pager labels on one line, and repository names broken only at `-`, `_`, `/`.
+async fn assert_fits_the_phone(page: &Page, name: &str) {
+    let (scroll, inner): (f64, f64) = eval(
+        page,
+        "[document.documentElement.scrollWidth, window.innerWidth]",
+    )
+    .await;
+    assert!(
+        scroll <= inner,
+        "{name}: {scroll} px wide in a {inner} px window"
+    );
+    // The repository table fits too (its wrapper would scroll, hiding the Change column).
+    let tables: Vec<(f64, f64)> = eval(
+        page,
+        "[...document.querySelectorAll('.table-wrap')].filter(w => w.offsetParent) \
+           .map(w => [w.scrollWidth, w.clientWidth])",
+    )
+    .await;
+    assert!(
+        tables.iter().all(|(scroll, client)| scroll <= client),
+        "{name}: tables {tables:?}"
+    );
+    let period_rows: Vec<(f64, f64)> = eval(
+        page,
+        "[...document.querySelectorAll('[data-testid=period-toggle] .segmented a')] \
+           .map(a => [a.getBoundingClientRect().top, a.getBoundingClientRect().height])",
+    )
+    .await;
+    assert!(
+        period_rows.windows(2).all(|w| w[0] == w[1]),
+        "{name}: period buttons {period_rows:?}"
+    );
+    // Each text node of a label or name lies on one line (a <wbr> ends a text node).
+    let broken: Vec<String> = eval(
+        page,
+        "[...document.querySelectorAll('[data-testid=repo-link], [data-testid=repo-name], \
+              .pager > a, .pager > .disabled')] \
+           .flatMap(e => { const w = document.createTreeWalker(e, NodeFilter.SHOW_TEXT); \
+              const out = []; while (w.nextNode()) { const r = document.createRange(); \
+              r.selectNodeContents(w.currentNode); \
+              const lines = new Set([...r.getClientRects()].map(x => Math.round(x.top))); \
+              if (lines.size > 1) out.push(w.currentNode.textContent); } return out; })",
+    )
+    .await;
+    assert!(broken.is_empty(), "{name}: broken inside {broken:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn browser_dashboard_and_drill_down_fit_a_phone() {
+    let (_app, server, org) = start_demo(60).await;
+    let chromium = Chromium::launch().await;
+    let page = chromium.page("about:blank").await;
+    let dashboard = format!("/organizations/{org}/settings/publisher-analytics?period=365d");
+    chromium::sign_in_as(
+        &page,
+        &server,
+        demo::DEMO_USER,
+        demo::DEMO_PASSWORD,
+        Some(&dashboard),
+    )
+    .await;
+    // The drill-down of the longest name on the first page.
+    let repo_href: String = eval(
+        &page,
+        "[...document.querySelectorAll('[data-testid=repo-link]')] \
+           .sort((a, b) => b.textContent.length - a.textContent.length)[0].getAttribute('href')",
+    )
+    .await;
+    for (name, href) in [
+        ("phone-dashboard", dashboard),
+        ("phone-drill-down", repo_href),
+    ] {
+        for scheme in ["light", "dark"] {
+            chromium::emulate_window(&page, PHONE.0, PHONE.1).await;
+            chromium::color_scheme(&page, scheme).await;
+            chromium::goto(&page, &server.url(&href)).await;
+            assert_fits_the_phone(&page, name).await;
+            chromium::screenshot(&page, &format!("{name}-{scheme}")).await;
+        }
     }
     chromium.close().await;
 }

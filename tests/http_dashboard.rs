@@ -148,7 +148,7 @@ async fn drill_down_page() {
         r#"data-testid="repo-downloads" data-value="13""#,
         r#"data-testid="repo-total" data-value="1013""#,
         r#"data-testid="repo-adjustment" data-value="1000""#,
-        "+1,000 counted before daily history",
+        "1,000 counted before daily history",
         r#"data-testid="repo-first-day">Feb 28, 2024<"#,
         r#"data-testid="repo-last-day">Mar 1, 2024<"#,
         r#"<svg class="chart" id="repo-chart""#,
@@ -161,6 +161,42 @@ async fn drill_down_page() {
     for missing in ["/models/nope", "/spaces/Alpha", "/datasets/Alpha"] {
         let res = f.app.get_html(&format!("{PAGE}{missing}"), &f.auth).await;
         assert_eq!(res.status, 404, "{missing}");
+    }
+}
+
+// Regression: a repository with nothing before its daily history said "including downloads
+// before daily history" beside "all in daily history".
+#[tokio::test]
+async fn drill_down_explains_the_adjustment_the_same_way_on_both_cards() {
+    let f = fixture();
+    for (path, adjustment, sentence) in [
+        ("models/Alpha", "1000", "1,000 counted before daily history"),
+        ("models/beta", "0", "all in daily history"),
+        (
+            "datasets/alpha",
+            "-2",
+            "2 less than daily history adds up to",
+        ),
+    ] {
+        let res = f.app.get_html(&format!("{PAGE}/{path}"), &f.auth).await;
+        assert_eq!(res.status, 200, "{path}");
+        let html = res.text();
+        assert!(
+            html.contains(&format!(r#"data-value="{adjustment}">{sentence}</p>"#)),
+            "{path}: {html}"
+        );
+        if adjustment == "0" {
+            assert!(!html.contains("before daily history"), "{path}: {html}");
+        } else {
+            // All Time: the downloads card speaks of the same amount.
+            let amount = sentence.split(' ').next().unwrap_or_default();
+            let downloads_card = html
+                .split(r#"data-testid="repo-downloads""#)
+                .nth(1)
+                .and_then(|rest| rest.split("</article>").next())
+                .unwrap_or_default();
+            assert!(downloads_card.contains(amount), "{path}: {downloads_card}");
+        }
     }
 }
 

@@ -21,7 +21,7 @@ mod testing;
 
 pub use detail::RepoDetail;
 pub use overview::{Overview, Totals};
-pub use series::{Granularity, Series, SeriesPoint, MAX_BUCKETS};
+pub use series::{BucketCoverage, Granularity, Series, SeriesPoint, MAX_BUCKETS};
 pub use table::{Order, RepoRow, RepoTable, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 
 use crate::domain::{Day, DayRange, OrgName, Period};

@@ -110,6 +110,32 @@ impl Series {
             None => self.points.get(index).map(|_| range.to),
         }
     }
+
+    /// How many days the bucket at `index` holds, and how many a whole bucket of its kind
+    /// holds (7 for a week, the month's length): fewer when the range clips it.
+    pub fn bucket_coverage(&self, index: usize) -> Option<BucketCoverage> {
+        let start = self.points.get(index)?.date;
+        let end = self.bucket_end(index)?;
+        let whole_start = self.granularity.bucket_start(start);
+        Some(BucketCoverage {
+            days: start.days_until(end) as u32 + 1,
+            of: whole_start.days_until(self.granularity.next_start(whole_start)) as u32,
+        })
+    }
+}
+
+/// The days of one bucket inside its series' range (`days`) out of a whole bucket's (`of`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketCoverage {
+    pub days: u32,
+    pub of: u32,
+}
+
+impl BucketCoverage {
+    /// A week or month the range cuts short: its downloads cover only part of it.
+    pub fn is_partial(self) -> bool {
+        self.days < self.of
+    }
 }
 
 /// Number of buckets `granularity` cuts `range` into.
@@ -209,6 +235,14 @@ mod tests {
         assert_eq!(values, [5, 7, 2]); // Wed 28 Feb ..= Sun 3 Mar, a full week, Mon 11 ..= Tue 12
         assert_eq!(s.bucket_end(0), Some(day("2024-03-03")));
         assert_eq!(s.bucket_end(2), Some(day("2024-03-12")));
+        let coverage: Vec<(u32, u32)> = (0..3)
+            .filter_map(|i| s.bucket_coverage(i))
+            .map(|c| (c.days, c.of))
+            .collect();
+        assert_eq!(coverage, [(5, 7), (7, 7), (2, 7)]);
+        assert!(s.bucket_coverage(0).unwrap().is_partial());
+        assert!(!s.bucket_coverage(1).unwrap().is_partial());
+        assert_eq!(s.bucket_coverage(3), None);
     }
 
     #[test]
@@ -231,6 +265,10 @@ mod tests {
                 ("2024-02-01".into(), 58)
             ]
         );
+        // December from the 15th: 17 of 31 days; the leap February is whole.
+        let coverage = |i| s.bucket_coverage(i).map(|c| (c.days, c.of));
+        assert_eq!(coverage(0), Some((17, 31)));
+        assert_eq!(coverage(2), Some((29, 29)));
     }
 
     #[test]

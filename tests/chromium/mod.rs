@@ -17,7 +17,9 @@ use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::browser::{
     SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
 };
-use chromiumoxide::cdp::browser_protocol::emulation::MediaFeature;
+use chromiumoxide::cdp::browser_protocol::emulation::{
+    MediaFeature, SetDeviceMetricsOverrideParams,
+};
 use chromiumoxide::cdp::browser_protocol::network::{BlockPattern, SetBlockedUrLsParams};
 use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::page::ScreenshotParams;
@@ -371,6 +373,16 @@ pub async fn color_scheme(page: &Page, scheme: &str) {
     )
     .await
     .unwrap_or_else(|e| panic!("emulating prefers-color-scheme {scheme}: {e}"));
+}
+
+/// Lays the page out `width` × `height` CSS pixels large (a phone: 390 × 844) from the next load
+/// on, until a full-page [`screenshot`] (which resets the window to [`VIEWPORT`]).
+pub async fn emulate_window(page: &Page, width: u32, height: u32) {
+    let params =
+        SetDeviceMetricsOverrideParams::new(i64::from(width), i64::from(height), 1., false);
+    within("Emulation.setDeviceMetricsOverride", page.execute(params))
+        .await
+        .unwrap_or_else(|e| panic!("emulating a {width}×{height} window: {e}"));
 }
 
 /// The directory of screenshots (test artefacts): `target/screenshots/`.

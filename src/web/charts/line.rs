@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{axis_label, bucket_label, describe, escape, num, scale};
+use super::{axis_label, bucket_label, describe, draw_runs, escape, num, partial_note, scale};
 use crate::analytics::Series;
 use crate::web::format::{compact, thousands};
 
@@ -119,27 +119,13 @@ fn x_labels(svg: &mut String, frame: &Frame, series: &Series) {
 }
 
 fn area_and_line(svg: &mut String, frame: &Frame, series: &Series) {
-    let mut line = String::new();
-    for (i, p) in series.points.iter().enumerate() {
-        let cmd = if i == 0 { 'M' } else { 'L' };
-        let _ = write!(
-            line,
-            "{cmd}{},{}",
-            num(frame.x(i)),
-            num(frame.y(p.downloads))
-        );
-    }
-    let base = num(frame.y(0));
-    let (first, last) = (num(frame.x(0)), num(frame.x(series.points.len() - 1)));
-    let _ = write!(
-        svg,
-        r#"<path class="area" aria-hidden="true" d="M{first},{base}{}L{last},{base}Z"/><path class="line" aria-hidden="true" d="{line}"/>"#,
-        line.replacen('M', "L", 1)
-    );
+    let at = |i: usize| (frame.x(i), frame.y(series.points[i].downloads));
+    draw_runs(svg, series, at, frame.y(0));
     if series.points.len() == 1 {
         let _ = write!(
             svg,
-            r#"<circle class="dot" cx="{first}" cy="{}" r="3"/>"#,
+            r#"<circle class="dot" cx="{}" cy="{}" r="3"/>"#,
+            num(frame.x(0)),
             num(frame.y(series.points[0].downloads))
         );
     }
@@ -151,9 +137,16 @@ fn hover_layer(svg: &mut String, frame: &Frame, series: &Series) {
     svg.push_str(r#"<g class="hover">"#);
     for (i, p) in series.points.iter().enumerate() {
         let x = frame.x(i);
+        let note = partial_note(series, i);
+        let partial = if note.is_some() {
+            r#" data-partial="true""#
+        } else {
+            ""
+        };
+        let note = note.map(|n| format!(" \u{b7} {n}")).unwrap_or_default();
         let _ = write!(
             svg,
-            r#"<g class="hit" data-date="{date}" data-downloads="{n}"><rect x="{rx}" y="{top}" width="{w}" height="{h}"/><line x1="{cx}" x2="{cx}" y1="{top}" y2="{bottom}"/><circle cx="{cx}" cy="{cy}" r="4"/><title>{label}: {count} downloads</title></g>"#,
+            r#"<g class="hit" data-date="{date}" data-downloads="{n}"{partial}><rect x="{rx}" y="{top}" width="{w}" height="{h}"/><line x1="{cx}" x2="{cx}" y1="{top}" y2="{bottom}"/><circle cx="{cx}" cy="{cy}" r="4"/><title>{label}{note}: {count} downloads</title></g>"#,
             date = p.date,
             n = p.downloads,
             rx = num((x - width / 2.0).max(LEFT - 4.0)),

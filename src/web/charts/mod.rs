@@ -67,6 +67,81 @@ fn bucket_label(series: &Series, index: usize) -> String {
     }
 }
 
+/// "partial week (3 of 7 days)" for a bucket the range cuts short, else `None`.
+pub fn partial_note(series: &Series, index: usize) -> Option<String> {
+    let c = series.bucket_coverage(index).filter(|c| c.is_partial())?;
+    let unit = if c.days == 1 { "day" } else { "days" };
+    Some(format!(
+        "partial {} ({} of {} {unit})",
+        series.granularity.as_str(),
+        c.days,
+        c.of
+    ))
+}
+
+/// For each point, whether its bucket is partial (only the first and last can be).
+fn partial_flags(series: &Series) -> Vec<bool> {
+    (0..series.points.len())
+        .map(|i| series.bucket_coverage(i).is_some_and(|c| c.is_partial()))
+        .collect()
+}
+
+/// The line cut into runs of consecutive points `(first, last, partial)`: a segment that
+/// touches a partial bucket is drawn apart (dashed, lighter), so that a short last week does
+/// not read as a collapse in downloads.
+fn runs(partial: &[bool]) -> Vec<(usize, usize, bool)> {
+    let mut runs: Vec<(usize, usize, bool)> = Vec::new();
+    for i in 0..partial.len().saturating_sub(1) {
+        let kind = partial[i] || partial[i + 1];
+        match runs.last_mut() {
+            Some((_, last, k)) if *k == kind => *last = i + 1,
+            _ => runs.push((i, i + 1, kind)),
+        }
+    }
+    runs
+}
+
+/// The area and line paths of the points `first..=last`, at the given coordinates.
+fn run_paths(
+    first: usize,
+    last: usize,
+    at: impl Fn(usize) -> (f64, f64),
+    base: f64,
+) -> (String, String) {
+    let mut line = String::new();
+    for i in first..=last {
+        let (x, y) = at(i);
+        let cmd = if i == first { 'M' } else { 'L' };
+        let _ = write!(line, "{cmd}{},{}", num(x), num(y));
+    }
+    let (x0, x1) = (num(at(first).0), num(at(last).0));
+    let base = num(base);
+    let area = format!("M{x0},{base}{}L{x1},{base}Z", line.replacen('M', "L", 1));
+    (area, line)
+}
+
+/// Draws the area and the line of every run; partial runs get the `partial` class.
+fn draw_runs(svg: &mut String, series: &Series, at: impl Fn(usize) -> (f64, f64), base: f64) {
+    let partial = partial_flags(series);
+    let runs = runs(&partial);
+    for &(first, last, is_partial) in &runs {
+        let (area, _) = run_paths(first, last, &at, base);
+        let class = if is_partial { "area partial" } else { "area" };
+        let _ = write!(
+            svg,
+            r#"<path class="{class}" aria-hidden="true" d="{area}"/>"#
+        );
+    }
+    for &(first, last, is_partial) in &runs {
+        let (_, line) = run_paths(first, last, &at, base);
+        let class = if is_partial { "line partial" } else { "line" };
+        let _ = write!(
+            svg,
+            r#"<path class="{class}" aria-hidden="true" d="{line}"/>"#
+        );
+    }
+}
+
 /// A short axis label: `Jan 5` for days and weeks, `Jan 2024` for months; with the year when
 /// `with_year` (the first label, or a label in a new year).
 fn axis_label(granularity: Granularity, day: Day, with_year: bool) -> String {
@@ -101,6 +176,9 @@ fn describe(series: &Series, what: &str) -> String {
             super::format::thousands(p.downloads),
             long_date(p.date)
         );
+    }
+    if let Some(note) = partial_note(series, series.points.len() - 1) {
+        let _ = write!(text, "; the last bucket is a {note}");
     }
     text.push('.');
     text

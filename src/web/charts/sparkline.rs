@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{describe, escape, num};
+use super::{describe, draw_runs, escape, num};
 use crate::analytics::Series;
 
 const WIDTH: f64 = 120.0;
@@ -34,23 +34,15 @@ pub fn sparkline(series: &Series, what: &str) -> String {
         }
     };
     let y = |v: u64| HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * v as f64 / max.max(1) as f64;
-    let mut line = String::new();
-    for (i, p) in series.points.iter().enumerate() {
-        let _ = write!(
-            line,
-            "{}{},{}",
-            if i == 0 { 'M' } else { 'L' },
-            num(x(i)),
-            num(y(p.downloads))
-        );
-    }
-    let base = num(HEIGHT - PAD);
+    draw_runs(
+        &mut svg,
+        series,
+        |i| (x(i), y(series.points[i].downloads)),
+        HEIGHT - PAD,
+    );
     let _ = write!(
         svg,
-        r#"<path class="area" d="M{},{base}{}L{},{base}Z"/><path class="line" d="{line}"/><circle class="dot" cx="{}" cy="{}" r="2"/></svg>"#,
-        num(x(0)),
-        line.replacen('M', "L", 1),
-        num(x(n - 1)),
+        r#"<circle class="dot" cx="{}" cy="{}" r="2"/></svg>"#,
         num(x(n - 1)),
         num(y(series.points[n - 1].downloads)),
     );

@@ -48,7 +48,9 @@ fn hover_layer_has_one_point_per_bucket_with_exact_values() {
         "{svg}"
     );
     assert!(
-        svg.contains("<title>Dec 27 \u{2013} Dec 31, 2023: 1,200 downloads</title>"),
+        svg.contains(
+            "<title>Dec 27 \u{2013} Dec 31, 2023 \u{b7} partial week (5 of 7 days): 1,200 downloads</title>"
+        ),
         "{svg}"
     );
     assert!(svg.contains(r#"role="img""#) && svg.contains(r#"aria-labelledby="c-title""#));
@@ -87,11 +89,46 @@ fn labels_are_escaped_and_months_are_named() {
         "{svg}"
     );
     assert!(
-        svg.contains("<title>Nov 15 \u{2013} Nov 30, 2023: 0 downloads</title>"),
+        svg.contains(
+            "<title>Nov 15 \u{2013} Nov 30, 2023 \u{b7} partial month (16 of 30 days): 0 downloads</title>"
+        ),
         "{svg}"
     );
     assert!(
-        svg.contains("<title>Feb 1 \u{2013} Feb 10, 2024: 0 downloads</title>"),
+        svg.contains(
+            "<title>Feb 1 \u{2013} Feb 10, 2024 \u{b7} partial month (10 of 29 days): 0 downloads</title>"
+        ),
         "{svg}"
     );
+}
+
+// Regression: a week or month the period cuts short read as a collapse at the chart's ends.
+#[test]
+fn partial_buckets_are_dashed_and_say_how_many_days_they_hold() {
+    let s = week_series();
+    for svg in [line_chart(&s, "c", "x"), sparkline(&s, "x")] {
+        // Dec 27 – Dec 31 (5 days) and Jan 15 – Jan 16 (2 days) are partial; Jan 1 – 14 whole.
+        assert_eq!(svg.matches(r#"class="line partial""#).count(), 2, "{svg}");
+        assert_eq!(svg.matches(r#"class="line""#).count(), 1, "{svg}");
+        assert_eq!(svg.matches(r#"class="area partial""#).count(), 2, "{svg}");
+        assert!(
+            svg.contains("the last bucket is a partial week (2 of 7 days)"),
+            "{svg}"
+        );
+    }
+    let svg = line_chart(&s, "c", "x");
+    assert_eq!(svg.matches(r#"data-partial="true""#).count(), 2, "{svg}");
+    assert!(svg.contains("partial week (2 of 7 days): 80 downloads</title>"));
+    // Whole buckets only: one solid line, nothing partial.
+    let whole = series(
+        "2024-01-01",
+        "2024-01-14",
+        Granularity::Week,
+        &[("2024-01-02", 5)],
+    );
+    let svg = line_chart(&whole, "c", "x");
+    assert!(!svg.contains("partial"), "{svg}");
+    // Days are never partial.
+    let days = series("2024-01-03", "2024-01-05", Granularity::Day, &[]);
+    assert!(!line_chart(&days, "c", "x").contains("partial"));
 }

@@ -19,7 +19,7 @@ use axum::Router;
 
 use super::api::{repo_key, run};
 use super::auth::OrgAccess;
-use super::charts::{line_chart, long_date};
+use super::charts::{line_chart, long_date, partial_note};
 use super::error::ApiError;
 use super::format::thousands;
 use super::params::{RawParams, ViewState};
@@ -28,8 +28,8 @@ use super::AppState;
 use crate::analytics::{Granularity, RepoDetail};
 use crate::domain::{OrgName, PeriodKind};
 use view::{
-    cards, period_title, period_toggles, previous_text, range_text, Card, Change, Empty, TableView,
-    Toggle,
+    cards, period_title, period_toggles, previous_text, range_text, Card, Change, Empty,
+    HistoryNote, TableView, Toggle,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -180,7 +180,7 @@ async fn dashboard(
         custom: CustomRange::of(&view),
         keep: kept_inputs(&view),
         type_filter: view.table.repo_type.map_or("", |t| t.as_str()),
-        cards: cards(o.totals, o.previous),
+        cards: cards(o.totals, o.previous, outside_history(&o)),
         chart: line_chart(&o.series, "org-chart", &format!("Downloads of {org}")),
         csv_href: format!("{base}/download-breakdown"),
         table: TableView::new(&view, &t, &base),
@@ -189,10 +189,20 @@ async fn dashboard(
     render(&page)
 }
 
+/// All Time: downloads in the totals but not in daily history (the chart's sum).
+fn outside_history(o: &crate::analytics::Overview) -> i64 {
+    match o.period.range {
+        None => o.totals.all as i64 - o.series.sum() as i64,
+        Some(_) => 0,
+    }
+}
+
 /// One row of the drill-down's data table.
 struct DataRow {
     label: String,
     date: String,
+    /// "partial week (3 of 7 days)" when the period cuts the bucket short.
+    note: String,
     value: String,
 }
 
@@ -205,7 +215,8 @@ struct RepoPage {
     back_href: String,
     repo_type: &'static str,
     full_name: String,
-    short: String,
+    /// The name after `org/`, in [`view::name_parts`].
+    short_parts: Vec<String>,
     period_title: String,
     range_text: String,
     previous_text: String,
@@ -219,7 +230,7 @@ struct RepoPage {
     total: String,
     total_value: u64,
     adjustment: i64,
-    adjustment_text: String,
+    history: HistoryNote,
     first_day: String,
     last_day: String,
     chart: String,
@@ -270,6 +281,7 @@ fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> 
         .map(|i| DataRow {
             label: d.series.points[i].date.to_string(),
             date: long_date(d.series.points[i].date),
+            note: partial_note(&d.series, i).unwrap_or_default(),
             value: thousands(d.series.points[i].downloads),
         })
         .collect();
@@ -287,7 +299,7 @@ fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> 
         org: d.key.name.org().to_string(),
         back_href: format!("{base}{}", view.period_query()),
         repo_type: d.key.repo_type.as_str(),
-        short: d.key.name.short().to_owned(),
+        short_parts: view::name_parts(d.key.name.short()),
         period_title: period_title(view.period),
         range_text: d.series.range.map(range_text).unwrap_or_default(),
         previous_text: previous_text(view.period),
@@ -301,7 +313,7 @@ fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> 
         total: thousands(d.total),
         total_value: d.total,
         adjustment: d.adjustment,
-        adjustment_text: super::format::signed(d.adjustment),
+        history: HistoryNote::new(d.adjustment),
         first_day: d
             .first_day
             .map(long_date)

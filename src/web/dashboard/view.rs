@@ -48,11 +48,22 @@ pub struct Card {
     pub exact: String,
     pub value: u64,
     pub change: Option<Change>,
+    /// The caption when there is no change to show (All Time).
+    pub note: String,
 }
 
-pub fn cards(totals: Totals, previous: Option<Totals>) -> Vec<Card> {
+/// The headline cards; `outside_history` is how much of the All Time total is not in daily
+/// history (the repositories' adjustments; 0 for any other period).
+pub fn cards(totals: Totals, previous: Option<Totals>, outside_history: i64) -> Vec<Card> {
     let card = |id, label, t: Option<RepoType>| {
         let value = totals.of(t);
+        let note = match (t, outside_history) {
+            (None, n) if n > 0 => format!(
+                "all time, incl. {} before daily history",
+                thousands(n as u64)
+            ),
+            _ => "all time".to_owned(),
+        };
         Card {
             id,
             label,
@@ -60,6 +71,7 @@ pub fn cards(totals: Totals, previous: Option<Totals>) -> Vec<Card> {
             exact: thousands(value),
             value,
             change: previous.map(|p| Change::new(value, p.of(t))),
+            note,
         }
     };
     vec![
@@ -67,6 +79,77 @@ pub fn cards(totals: Totals, previous: Option<Totals>) -> Vec<Card> {
         card("total-model", "Models", Some(RepoType::Model)),
         card("total-dataset", "Datasets", Some(RepoType::Dataset)),
     ]
+}
+
+/// What the drill-down's cards say about downloads outside daily history (the repository's
+/// `total` adjustment): one sentence per case, so the two cards never contradict each other.
+pub struct HistoryNote {
+    /// Under the period's downloads, for All Time (which includes the adjustment).
+    pub downloads: String,
+    /// Under the all-time total.
+    pub total: String,
+}
+
+impl HistoryNote {
+    pub fn new(adjustment: i64) -> Self {
+        let n = thousands(adjustment.unsigned_abs());
+        let (downloads, total) = match adjustment {
+            0 => (
+                "all in daily history".to_owned(),
+                "all in daily history".to_owned(),
+            ),
+            a if a > 0 => (
+                format!("including {n} before daily history"),
+                format!("{n} counted before daily history"),
+            ),
+            _ => (
+                format!("{n} less than daily history adds up to"),
+                format!("{n} less than daily history adds up to"),
+            ),
+        };
+        HistoryNote { downloads, total }
+    }
+}
+
+/// A repository name cut after each `-`, `_` and `/`, and after a `.` between letters
+/// (`mpt.translation`, not `1.3b`): templates join the parts with `<wbr>`, so a long name
+/// wraps at its separators on a narrow screen, never inside a word.
+pub fn name_parts(name: &str) -> Vec<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let mut parts = vec![String::new()];
+    for (i, &c) in chars.iter().enumerate() {
+        if let Some(last) = parts.last_mut() {
+            last.push(c);
+        }
+        let letters_around = |j: usize| chars.get(j).is_some_and(|c| c.is_alphabetic());
+        let dot_between_letters =
+            c == '.' && i > 0 && letters_around(i - 1) && letters_around(i + 1);
+        if matches!(c, '-' | '_' | '/') || dot_between_letters {
+            parts.push(String::new());
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_parts;
+
+    #[test]
+    fn names_break_after_separators_only() {
+        assert_eq!(
+            name_parts("stable-diffusion-1.3b-distilled_mlx"),
+            ["stable-", "diffusion-", "1.3b-", "distilled_", "mlx"]
+        );
+        assert_eq!(
+            name_parts("mpt.translation-125m"),
+            ["mpt.", "translation-", "125m"]
+        );
+        assert_eq!(name_parts("openwebtext.v2"), ["openwebtext.", "v2"]);
+        assert_eq!(name_parts("bert"), ["bert"]);
+        assert_eq!(name_parts("a/b-"), ["a/", "b-"]);
+    }
 }
 
 /// `Feb 1, 2024 – Mar 1, 2024`.
@@ -128,7 +211,8 @@ pub struct Row {
     pub repo_type: &'static str,
     pub full_name: String,
     pub owner: String,
-    pub short: String,
+    /// The name after `owner/`, in [`name_parts`].
+    pub short_parts: Vec<String>,
     pub href: String,
     pub downloads: u64,
     pub downloads_text: String,
@@ -244,7 +328,7 @@ fn row(state: &ViewState, r: &RepoRow, base: &str) -> Row {
     Row {
         repo_type: r.key.repo_type.as_str(),
         owner: r.key.name.org().to_string(),
-        short: r.key.name.short().to_owned(),
+        short_parts: name_parts(r.key.name.short()),
         href: format!(
             "{base}/{}/{}{}",
             r.key.repo_type.plural(),
