@@ -35,6 +35,17 @@ async fn csrf(app: &TestApp) -> String {
 /// POST /login as `user` with `password`, from `peer` when given (as `axum::serve` with
 /// connection info would).
 async fn attempt(app: &TestApp, user: &str, password: &str, peer: Option<&str>) -> TestResponse {
+    attempt_with(app, user, password, peer, &[]).await
+}
+
+/// [`attempt`] with extra request headers.
+async fn attempt_with(
+    app: &TestApp,
+    user: &str,
+    password: &str,
+    peer: Option<&str>,
+    headers: &[(&str, &str)],
+) -> TestResponse {
     let csrf = csrf(app).await;
     let body = form_encode(&[
         ("username", user),
@@ -45,9 +56,11 @@ async fn attempt(app: &TestApp, user: &str, password: &str, peer: Option<&str>) 
         .method(Method::POST)
         .uri("/login")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::COOKIE, format!("hubstats_login_csrf={csrf}"))
-        .body(Body::from(body))
-        .unwrap();
+        .header(header::COOKIE, format!("hubstats_login_csrf={csrf}"));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let mut req = req.body(Body::from(body)).unwrap();
     if let Some(peer) = peer {
         let addr: SocketAddr = peer.parse().unwrap();
         req.extensions_mut().insert(ConnectInfo(addr));
@@ -127,4 +140,63 @@ async fn one_address_is_limited_across_user_names_and_others_are_not() {
 
     let res = attempt(&app, "bob", &password_of("bob"), Some("198.51.100.1:5000")).await;
     assert_eq!(res.status, 303, "{}", res.text());
+}
+
+#[tokio::test]
+async fn behind_a_local_proxy_the_forwarded_address_is_limited_and_spoofing_is_not_trusted() {
+    let (app, _) = app();
+    let proxy = Some("127.0.0.1:40000");
+    let from = |client: &'static str| [("x-forwarded-for", client)];
+    for i in 0..20 {
+        // The attacker's own X-Forwarded-For value comes first; the proxy appends the real one.
+        let spoofed = format!("10.0.0.{i}, 203.0.113.7");
+        let res = attempt_with(
+            &app,
+            &format!("guess{i}"),
+            "wrong",
+            proxy,
+            &[("x-forwarded-for", &spoofed)],
+        )
+        .await;
+        assert_eq!(res.status, 401, "attempt {i}");
+    }
+    let res = attempt_with(
+        &app,
+        "bob",
+        &password_of("bob"),
+        proxy,
+        &from("203.0.113.7"),
+    )
+    .await;
+    assert_eq!(res.status, 429, "{}", res.text());
+    let res = attempt_with(
+        &app,
+        "bob",
+        &password_of("bob"),
+        proxy,
+        &from("198.51.100.1"),
+    )
+    .await;
+    assert_eq!(
+        res.status,
+        303,
+        "another client behind the proxy: {}",
+        res.text()
+    );
+
+    // A remote peer cannot choose its address with the header.
+    let remote = Some("203.0.113.9:4000");
+    for i in 0..20 {
+        let res = attempt_with(
+            &app,
+            &format!("remote{i}"),
+            "wrong",
+            remote,
+            &from("198.51.100.1"),
+        )
+        .await;
+        assert_eq!(res.status, 401, "attempt {i}");
+    }
+    let res = attempt_with(&app, "bob", &password_of("bob"), remote, &from("192.0.2.1")).await;
+    assert_eq!(res.status, 429, "{}", res.text());
 }

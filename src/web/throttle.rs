@@ -195,14 +195,30 @@ impl LoginThrottle {
 
 /// The client's address when the server was started with connection info (see
 /// [`super::serve`]); `None` in in-process tests that do not provide it.
+///
+/// When the peer is a loopback address (a reverse proxy on the same host), the client is the
+/// last address of `X-Forwarded-For` — the one that proxy appended; earlier entries come from
+/// the client and are not trusted. Without this, every client behind the proxy would share
+/// one address and 20 failures would lock everyone out.
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
-        Ok(ClientIp(peer.map(|ConnectInfo(addr)| addr.ip())))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = || {
+            let values = parts.headers.get_all("x-forwarded-for").iter();
+            let last = values.filter_map(|v| v.to_str().ok()).next_back()?;
+            last.rsplit(',').next()?.trim().parse().ok()
+        };
+        Ok(ClientIp(match peer {
+            Some(ip) if ip.is_loopback() => forwarded().or(Some(ip)),
+            other => other,
+        }))
     }
 }
 
