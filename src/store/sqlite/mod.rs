@@ -21,6 +21,7 @@ pub struct SqliteStore {
     // last connection and SQLite checkpoints the WAL into the main file when it closes.
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Connection>,
+    caches: counts::CountCaches,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -52,6 +53,7 @@ impl SqliteStore {
             uri,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            caches: counts::CountCaches::default(),
         })
     }
 

@@ -103,4 +103,12 @@ pub const MIGRATIONS: &[&str] = &[
     WHERE daily.repo_id = c.repo_id AND daily.day = c.day;
     DROP TABLE monthly;
     "#,
+    // 4: a counter bumped by every committed write, so readers can cache query results.
+    r#"
+    CREATE TABLE write_generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        n  INTEGER NOT NULL
+    );
+    INSERT INTO write_generation (id, n) VALUES (1, 0);
+    "#,
 ];

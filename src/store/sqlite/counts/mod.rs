@@ -11,9 +11,12 @@
 //! (0.5 s for 365 days by summing daily rows), organization chart 0.1 ms (4.8 s from `daily`).
 //! `scripts/roundtrip-large 8000000 20000` reproduces these figures.
 
+mod cache;
 mod read;
 mod rollup;
 mod write;
+
+pub(super) use cache::CountCaches;
 
 use super::SqliteStore;
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
@@ -33,7 +36,13 @@ impl Counts for SqliteStore {
     }
 
     fn repos(&self, org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
-        self.read(|conn| read::repos(conn, org))
+        self.read(|conn| {
+            let cached = self
+                .caches
+                .repos
+                .get_or_compute(conn, org.clone(), |c| read::repos(c, org))?;
+            Ok(cached.as_ref().clone())
+        })
     }
 
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
@@ -41,7 +50,14 @@ impl Counts for SqliteStore {
     }
 
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>> {
-        self.read(|conn| read::period_sums(conn, org, range))
+        self.read(|conn| {
+            let key = (org.clone(), range);
+            let cached = self
+                .caches
+                .period_sums
+                .get_or_compute(conn, key, |c| read::period_sums(c, org, range))?;
+            Ok(cached.as_ref().clone())
+        })
     }
 
     fn org_daily(

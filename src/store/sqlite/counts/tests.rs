@@ -300,3 +300,50 @@ proptest! {
         }
     }
 }
+
+/// Writes one day of `acme/a` through `store`.
+fn set_one(store: &SqliteStore, d: &str, downloads: u64) {
+    let mut tx = store.begin().unwrap();
+    tx.set_daily(&key(RepoType::Model, "acme/a"), day(d), downloads)
+        .unwrap();
+    tx.commit().unwrap();
+}
+
+// Regression guard for the query cache: a cached answer must never outlive a write, whether
+// the write comes through the same store or through another process's connection.
+#[test]
+fn cached_sums_and_repos_follow_writes_from_any_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let server = SqliteStore::open(&path).unwrap();
+    let other_process = SqliteStore::open(&path).unwrap();
+    let range = DayRange::new(day("2024-01-01"), day("2024-01-31")).unwrap();
+    let sums = |s: &SqliteStore| s.period_sums(&org("acme"), range).unwrap();
+    let totals = |s: &SqliteStore| -> Vec<u64> {
+        s.repos(&org("acme"))
+            .unwrap()
+            .iter()
+            .map(|r| r.total)
+            .collect()
+    };
+
+    set_one(&server, "2024-01-05", 3);
+    assert_eq!(sums(&server)[0].1, 3);
+    assert_eq!(sums(&server)[0].1, 3, "a cache hit gives the same answer");
+    assert_eq!(totals(&server), [3]);
+
+    set_one(&server, "2024-01-06", 4);
+    assert_eq!(sums(&server)[0].1, 7);
+    assert_eq!(totals(&server), [7]);
+
+    set_one(&other_process, "2024-01-07", 10);
+    assert_eq!(sums(&server)[0].1, 17);
+    assert_eq!(totals(&server), [17]);
+
+    // A rolled-back write changes nothing and keeps the cache valid.
+    let mut tx = other_process.begin().unwrap();
+    tx.set_daily(&key(RepoType::Model, "acme/a"), day("2024-01-08"), 99)
+        .unwrap();
+    drop(tx);
+    assert_eq!(sums(&server)[0].1, 17);
+}

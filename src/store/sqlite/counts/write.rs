@@ -234,7 +234,9 @@ impl WriteTx for SqliteWriteTx<'_> {
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
         self.changes.apply(&self.conn)?;
-        self.conn.execute_batch("COMMIT")?;
+        // Readers' caches are valid for one generation (see `cache.rs`).
+        self.conn
+            .execute_batch("UPDATE write_generation SET n = n + 1 WHERE id = 1; COMMIT")?;
         self.committed = true;
         Ok(())
     }
