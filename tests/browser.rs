@@ -33,6 +33,16 @@ async fn browser_signs_in_through_the_form_and_lists_the_organizations() {
     let chromium = Chromium::launch().await;
     let page = chromium.page(&server.url("/")).await;
     wait_for_location(&page, "/login").await;
+    // On the form itself, the header does not offer to sign in again.
+    let header_link: bool = eval(
+        &page,
+        "!!document.querySelector('.account a[href=\"/login\"]').offsetParent",
+    )
+    .await;
+    assert!(
+        !header_link,
+        "the header's Sign in link shows on the sign-in page"
+    );
 
     sign_in(&page, &server, USER, None).await;
 

@@ -153,6 +153,8 @@ async fn drill_down_page() {
         r#"data-testid="repo-last-day">Mar 1, 2024<"#,
         r#"<svg class="chart" id="repo-chart""#,
         r#"data-granularity="week""#,
+        // Last Month ends on Friday Mar 1, 2024: its last week holds 5 days.
+        "partial week (5 of 7 days)",
         r#"data-testid="granularity-week" aria-current="true""#,
         r#"href="/organizations/acme/settings/publisher-analytics?period=last-month" data-testid="back-link""#,
     ] {
