@@ -604,6 +604,11 @@ async fn browser_screenshots_in_light_and_dark_mode() {
         ),
         ("dashboard-365d", format!("{dashboard}?period=365d&{rows}")),
         ("drill-down", repo_href),
+        // A Free organization's dashboard: the refusal page.
+        (
+            "error-free-plan",
+            "/organizations/tinker.garage/settings/publisher-analytics".to_owned(),
+        ),
     ];
     for (name, href) in pages {
         chromium::goto(&page, &server.url(&href)).await;
@@ -615,7 +620,7 @@ async fn browser_screenshots_in_light_and_dark_mode() {
         matching.map(|(_, _, bg)| bg.as_str()).collect()
     };
     let (light, dark) = (of("light"), of("dark"));
-    assert_eq!((light.len(), dark.len()), (6, 6));
+    assert_eq!((light.len(), dark.len()), (7, 7));
     assert!(light.iter().all(|bg| *bg == light[0]), "{backgrounds:?}");
     assert!(dark.iter().all(|bg| *bg == dark[0]), "{backgrounds:?}");
     assert_ne!(light[0], dark[0]);

@@ -278,7 +278,8 @@ async fn errors_are_json_for_scripts_and_pages_for_browsers() {
     let res = fx.app.get_html(&csv("ghost"), &free).await;
     assert_eq!(res.status, 404);
     assert!(
-        res.text().contains("organization ghost does not exist"),
+        // Pages show the message as a sentence.
+        res.text().contains("Organization ghost does not exist."),
         "{}",
         res.text()
     );

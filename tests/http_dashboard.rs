@@ -248,3 +248,18 @@ async fn assets_are_served() {
     let css = f.app.get("/static/dashboard.css", &Auth::None).await;
     assert!(css.text().contains("prefers-color-scheme: dark"));
 }
+
+// All Time has no previous period: a Change column would hold nothing but dashes.
+#[tokio::test]
+async fn the_change_column_is_shown_only_for_periods_with_a_previous_one() {
+    let f = fixture();
+    let all_time = page(&f, "?fragment=table").await;
+    assert!(!all_time.contains(r#"data-testid="sort-change""#));
+    assert!(!all_time.contains("col-change"));
+    let last_month = page(&f, "?period=last-month&fragment=table").await;
+    assert!(last_month.contains(r#"data-testid="sort-change""#));
+    assert_eq!(
+        last_month.matches(r#"<td class="num col-change">"#).count(),
+        last_month.matches(r#"data-testid="repo-row""#).count()
+    );
+}

@@ -120,6 +120,20 @@ struct ErrorPage {
     sign_in_next: Option<String>,
 }
 
+/// An error message as a sentence for a page: capital first letter, closing full stop.
+fn as_sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 /// Where the `Principal` extractor leaves the caller it found, so an error page can show who
 /// is signed in without checking the credentials again.
 #[derive(Clone, Default)]
@@ -151,7 +165,7 @@ pub async fn render_errors(mut req: Request, next: Next) -> Response {
             .unwrap_or_else(Layout::anonymous),
         status: status.as_u16(),
         reason: status.canonical_reason().unwrap_or("Error"),
-        message: info.message,
+        message: as_sentence(&info.message),
         sign_in_next: (status == StatusCode::UNAUTHORIZED).then_some(path_and_query),
     };
     match page.render() {

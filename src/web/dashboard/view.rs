@@ -253,6 +253,8 @@ pub struct TableView {
     pub period_title: String,
     pub empty: Empty,
     pub columns: Vec<Column>,
+    /// All Time has no previous period, so no Change column.
+    pub show_change: bool,
     pub rows: Vec<Row>,
     pub pager: Pager,
 }
@@ -284,6 +286,7 @@ impl TableView {
             period_title: period_title(state.period),
             empty,
             columns: columns(state, &href),
+            show_change: state.period.range.is_some(),
             rows,
             pager: pager(state, table, &href),
         }
@@ -298,6 +301,7 @@ fn columns(state: &ViewState, href: &impl Fn(&ViewState) -> String) -> Vec<Colum
         (SortKey::Change, "Change", true),
     ];
     spec.into_iter()
+        .filter(|(key, _, _)| *key != SortKey::Change || state.period.range.is_some())
         .map(|(key, label, numeric)| {
             let current = state.table.sort == key;
             let mut s = state.first_page();
