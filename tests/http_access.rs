@@ -12,6 +12,31 @@ const ROUTES: &[(&str, Expected)] = &[
         "/organizations/{org}/settings/publisher-analytics/download-breakdown",
         ORG_ROUTE,
     ),
+    ("/organizations/{org}/settings/publisher-analytics", ORG_ROUTE),
+    (
+        "/organizations/{org}/settings/publisher-analytics?period=last-month&q=secret&sort=name",
+        ORG_ROUTE,
+    ),
+    (
+        "/organizations/{org}/settings/publisher-analytics?fragment=table&q=secret",
+        ORG_ROUTE,
+    ),
+    (
+        "/organizations/{org}/settings/publisher-analytics/models/{org}-secret-model",
+        ORG_ROUTE,
+    ),
+    ("/api/organizations/{org}/analytics", ORG_ROUTE),
+    ("/api/organizations/{org}/analytics?period=7d", ORG_ROUTE),
+    ("/api/organizations/{org}/analytics/repos", ORG_ROUTE),
+    ("/api/organizations/{org}/analytics/repos?q=secret&period=365d", ORG_ROUTE),
+    (
+        "/api/organizations/{org}/analytics/repos/model/{org}/{org}-secret-model",
+        ORG_ROUTE,
+    ),
+    (
+        "/api/organizations/{org}/analytics/repos/model/{org}%2F{org}-secret-model?granularity=week",
+        ORG_ROUTE,
+    ),
     ("/", INDEX),
 ];
 
