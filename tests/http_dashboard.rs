@@ -251,17 +251,21 @@ async fn assets_are_served() {
     assert!(css.text().contains("prefers-color-scheme: dark"));
 }
 
-// All Time has no previous period: a Change column would hold nothing but dashes.
+// All Time has no previous period and its downloads are the totals: Change and All-time total
+// columns would hold only dashes and a copy of Downloads.
 #[tokio::test]
-async fn the_change_column_is_shown_only_for_periods_with_a_previous_one() {
+async fn change_and_total_columns_are_shown_only_beside_a_bounded_period() {
     let f = fixture();
     let all_time = page(&f, "?fragment=table").await;
-    assert!(!all_time.contains(r#"data-testid="sort-change""#));
-    assert!(!all_time.contains("col-change"));
+    for column in ["change", "total"] {
+        assert!(!all_time.contains(&format!(r#"data-testid="sort-{column}""#)));
+        assert!(!all_time.contains(&format!("col-{column}")));
+    }
     let last_month = page(&f, "?period=last-month&fragment=table").await;
-    assert!(last_month.contains(r#"data-testid="sort-change""#));
-    assert_eq!(
-        last_month.matches(r#"<td class="num col-change">"#).count(),
-        last_month.matches(r#"data-testid="repo-row""#).count()
-    );
+    let rows = last_month.matches(r#"data-testid="repo-row""#).count();
+    for column in ["change", "total"] {
+        assert!(last_month.contains(&format!(r#"data-testid="sort-{column}""#)));
+        let cells = format!(r#"<td class="num col-{column}">"#);
+        assert_eq!(last_month.matches(&cells).count(), rows, "{column}");
+    }
 }

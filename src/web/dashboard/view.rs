@@ -253,8 +253,9 @@ pub struct TableView {
     pub period_title: String,
     pub empty: Empty,
     pub columns: Vec<Column>,
-    /// All Time has no previous period, so no Change column.
-    pub show_change: bool,
+    /// Not All Time: the table adds the all-time total and the change to the period's
+    /// downloads (in All Time the total is the downloads, and there is no previous period).
+    pub bounded: bool,
     pub rows: Vec<Row>,
     pub pager: Pager,
 }
@@ -286,7 +287,7 @@ impl TableView {
             period_title: period_title(state.period),
             empty,
             columns: columns(state, &href),
-            show_change: state.period.range.is_some(),
+            bounded: state.period.range.is_some(),
             rows,
             pager: pager(state, table, &href),
         }
@@ -301,7 +302,9 @@ fn columns(state: &ViewState, href: &impl Fn(&ViewState) -> String) -> Vec<Colum
         (SortKey::Change, "Change", true),
     ];
     spec.into_iter()
-        .filter(|(key, _, _)| *key != SortKey::Change || state.period.range.is_some())
+        .filter(|(key, _, _)| {
+            state.period.range.is_some() || !matches!(key, SortKey::Change | SortKey::Total)
+        })
         .map(|(key, label, numeric)| {
             let current = state.table.sort == key;
             let mut s = state.first_page();
