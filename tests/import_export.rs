@@ -78,7 +78,7 @@ fn the_seed_sample_round_trips_byte_for_byte() {
     let report = ws.import("seed.csv", SEED);
     assert_eq!(
         report,
-        "seed.csv: 6 rows, 2 repositories, 1 new organizations\n"
+        "seed.csv: 6 rows, 2 repositories, 1 new organization\n"
     );
     assert_eq!(ws.export("huggingface"), SEED);
     ws.ok(&["export", "--org", "huggingface", "--output", "out.csv"]);
@@ -215,7 +215,7 @@ fn earlier_files_of_a_failed_import_stay_imported() {
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "good.csv: 6 rows, 2 repositories, 1 new organizations\n"
+        "good.csv: 6 rows, 2 repositories, 1 new organization\n"
     );
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
     assert_eq!(ws.export("huggingface"), SEED);

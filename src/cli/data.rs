@@ -32,15 +32,20 @@ pub fn import(config: &Config, files: &[PathBuf]) -> Result<()> {
             Err(e) => return Err(import_failure(e, file, &done)),
         };
         println!(
-            "{}: {} rows, {} repositories, {} new organizations",
+            "{}: {}, {}, {}",
             file.display(),
-            report.rows,
-            report.repos,
-            report.orgs_created
+            counted(report.rows, "row", "rows"),
+            counted(report.repos, "repository", "repositories"),
+            counted(report.orgs_created, "new organization", "new organizations"),
         );
         done.push(file);
     }
     Ok(())
+}
+
+/// `1 row`, `2 rows`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The file's error, then that nothing of it was stored and which earlier files were.
