@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{header, Request};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -79,6 +79,14 @@ fn setup(repos: usize) -> Setup {
     }
 }
 
+/// Pages also measured right after a write.
+const COLD: [&str; 2] = ["page_last_month", "search_fragment"];
+
+/// Commits an empty write: the store's cached query results no longer apply.
+fn invalidate(s: &Setup) {
+    s.store.begin().expect("begin").commit().expect("commit");
+}
+
 async fn get(s: &Setup, path: &str) -> usize {
     let req = Request::get(path)
         .header(header::AUTHORIZATION, format!("Bearer {}", s.token))
@@ -142,6 +150,18 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| rt.block_on(get(&s, path)))
             });
         }
+        // The same pages right after a write, when the store's query cache is empty: what
+        // the first visitor after an import waits for.
+        for (name, path) in cases.iter().filter(|(n, _)| COLD.contains(n)) {
+            let id = BenchmarkId::new(format!("{name}_after_write"), repos);
+            group.bench_with_input(id, path, |b, path| {
+                b.iter_batched(
+                    || invalidate(&s),
+                    |()| rt.block_on(get(&s, path)),
+                    BatchSize::PerIteration,
+                )
+            });
+        }
         let org = OrgName::parse(&s.org).expect("org");
         let today: Day = TODAY.parse().expect("day");
         let month = DayRange {
@@ -153,6 +173,14 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("store_repos", repos), |b| {
             b.iter(|| s.store.repos(&org).expect("repos").len())
+        });
+        let id = BenchmarkId::new("store_period_sums_month_after_write", repos);
+        group.bench_function(id, |b| {
+            b.iter_batched(
+                || invalidate(&s),
+                |()| s.store.period_sums(&org, month).expect("sums").len(),
+                BatchSize::PerIteration,
+            )
         });
     }
     group.finish();
