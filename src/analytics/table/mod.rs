@@ -121,8 +121,7 @@ impl Analytics<'_> {
                         .is_none_or(|q| r.key.name.as_str().to_ascii_lowercase().contains(q))
             })
             .collect();
-        let sums::PeriodFigures { now, before } =
-            self.period_figures(org, period, query.sort, &matching, repos.len())?;
+        let sums::PeriodFigures { now, before } = self.period_figures(org, period, query.sort)?;
         let row = |r: &RepoSummary| {
             let downloads = match (period.range, &now) {
                 (None, _) => r.total,
