@@ -80,7 +80,11 @@ fn setup(repos: usize) -> Setup {
 }
 
 /// Pages also measured right after a write.
-const COLD: [&str; 2] = ["page_last_month", "search_fragment"];
+const COLD: [&str; 3] = [
+    "page_last_month",
+    "search_fragment",
+    "search_fragment_narrow",
+];
 
 /// Commits an empty write: the store's cached query results no longer apply.
 fn invalidate(s: &Setup) {
