@@ -172,6 +172,21 @@ fn periods() -> Vec<(&'static str, Option<(Date, Date)>)> {
     ]
 }
 
+/// A JSON series as `(date, downloads)` pairs.
+fn points(series: &serde_json::Value) -> Vec<(String, u64)> {
+    series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["date"].as_str().unwrap().to_owned(),
+                p["downloads"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn attr(html: &str, name: &str) -> Vec<String> {
     let key = format!("{name}=\"");
     html.split(&key)
@@ -250,17 +265,7 @@ async fn every_figure_matches_the_export() {
             })
             .collect();
         assert_eq!(overview["granularity"], granularity, "{query}");
-        let api_series: Vec<(String, u64)> = overview["series"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                (
-                    p["date"].as_str().unwrap().to_owned(),
-                    p["downloads"].as_u64().unwrap(),
-                )
-            })
-            .collect();
+        let api_series = points(&overview["series"]);
         assert_eq!(api_series, org_series, "{query} org chart");
         let hits: Vec<(String, u64)> = attr(&html, "data-date")
             .into_iter()
@@ -294,19 +299,9 @@ async fn every_figure_matches_the_export() {
                 previous(r),
                 "{query} {name}"
             );
-            let points: Vec<(String, u64)> = row["series"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| {
-                    (
-                        p["date"].as_str().unwrap().to_owned(),
-                        p["downloads"].as_u64().unwrap(),
-                    )
-                })
-                .collect();
+            let sparkline = points(&row["series"]);
             assert_eq!(
-                points,
+                sparkline,
                 series(r, &starts, chart_to),
                 "{query} {name} sparkline"
             );
@@ -318,7 +313,7 @@ async fn every_figure_matches_the_export() {
                 r.total
             );
             assert!(html.contains(&row_html), "{query} {name} row on the page");
-            let spark_sum: u64 = points.iter().map(|p| p.1).sum();
+            let spark_sum: u64 = sparkline.iter().map(|p| p.1).sum();
             let spark_label = format!("Downloads of {name}, ");
             let label = html.split(&spark_label).nth(1).unwrap();
             let label = &label[..label.find('"').unwrap()];
