@@ -8,7 +8,7 @@
 //!   valid credentials, 404 for an unknown organization, 403 for a non-member or a free-plan
 //!   organization), so a handler that has an `OrgAccess` may read `access.org` and nothing else:
 //!
-//! ```ignore
+//! ```text
 //! async fn dashboard(State(state): State<AppState>, OrgAccess { access, principal }: OrgAccess)
 //!     -> Result<Html<String>, ApiError>
 //! {

@@ -5,7 +5,7 @@
 //! a digest of the session's secret, which another site can neither read nor compute — and
 //! their handlers call [`verify_csrf`] before changing anything:
 //!
-//! ```ignore
+//! ```text
 //! async fn save(principal: Principal, Form(form): Form<MyForm>) -> Result<Redirect, ApiError> {
 //!     verify_csrf(&principal, &form.csrf)?;   // <input type="hidden" name="csrf" value="{{ layout.csrf }}">
 //!     ...

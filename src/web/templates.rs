@@ -1,7 +1,7 @@
 //! What every page shares: the [`Layout`] that `templates/base.html` reads, and the stylesheet.
 //!
 //! A page template extends `base.html` and has a field `layout: Layout`:
-//! ```ignore
+//! ```text
 //! #[derive(askama::Template)]
 //! #[template(path = "my_page.html")] // {% extends "base.html" %}{% block content %}...{% endblock %}
 //! struct MyPage { layout: Layout, /* page fields */ }
