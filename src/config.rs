@@ -12,6 +12,8 @@ use crate::domain::Day;
 pub const DEFAULT_STORE: &str = "./hubstats.db";
 pub const DEFAULT_DEMO_STORE: &str = "./hubstats-demo.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where the drill-down links a repository to: its page on this hub.
+pub const DEFAULT_HUB_URL: &str = "https://huggingface.co";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -23,6 +25,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Mark session cookies `Secure` (set when serving behind TLS).
     pub secure_cookies: bool,
+    /// The hub whose repositories these are (`{hub_url}/{org}/{name}` is a model's page).
+    pub hub_url: String,
 }
 
 /// Values given on the command line (all optional; they win over everything else).
@@ -42,6 +46,7 @@ struct FileConfig {
     today: Option<Day>,
     listen: Option<SocketAddr>,
     secure_cookies: Option<bool>,
+    hub_url: Option<String>,
 }
 
 impl Config {
@@ -73,6 +78,9 @@ impl Config {
                 .or(file.listen)
                 .unwrap_or(default_listen),
             secure_cookies: env_secure.or(file.secure_cookies).unwrap_or(false),
+            hub_url: env("HUBSTATS_HUB_URL")
+                .or(file.hub_url)
+                .unwrap_or_else(|| DEFAULT_HUB_URL.to_owned()),
         })
     }
 
@@ -113,6 +121,13 @@ mod tests {
         assert_eq!(c.store_or(DEFAULT_STORE), DEFAULT_STORE);
         assert_eq!(c.today, None);
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.hub_url, DEFAULT_HUB_URL);
+        let c = Config::load(
+            &Overrides::default(),
+            env(&[("HUBSTATS_HUB_URL", "https://hub.example")]),
+        )
+        .unwrap();
+        assert_eq!(c.hub_url, "https://hub.example");
     }
 
     #[test]

@@ -1,10 +1,72 @@
 // Publisher Analytics: small enhancements over pages that work without JavaScript.
 // - "/" focuses the search box;
 // - the table filters as you type, and sorting/paging/type links swap only the table
-//   (the server renders the fragment: ?fragment=table), keeping the URL shareable;
-// - on a phone, the period toggle scrolls to show the current period.
+//   (the server renders the fragment: ?fragment=table), keeping the URL shareable; after a
+//   swap the table's top is scrolled into view if it is off screen, focus stays on the control
+//   used, and only the match count is announced;
+// - charts show their value and date at once: on hover, on tap, and on keyboard focus
+//   (Left/Right move between points, Home/End jump to the ends).
 (function () {
   "use strict";
+
+  // Instant tooltips over the server-drawn charts (their <title>s stay for no-JS).
+  function chartTips(svg) {
+    var hits = Array.prototype.slice.call(svg.querySelectorAll("g.hit"));
+    if (!hits.length) return;
+    var wrap = document.createElement("div");
+    wrap.className = "chart-wrap";
+    svg.parentNode.insertBefore(wrap, svg);
+    wrap.appendChild(svg);
+    var tip = document.createElement("div");
+    tip.className = "chart-tip";
+    tip.setAttribute("role", "status");
+    tip.hidden = true;
+    wrap.appendChild(tip);
+    var index = -1;
+    function show(i) {
+      if (index >= 0 && hits[index]) hits[index].classList.remove("active");
+      index = Math.max(0, Math.min(hits.length - 1, i));
+      var hit = hits[index];
+      hit.classList.add("active");
+      var title = hit.querySelector("title");
+      var text = title ? title.textContent : "";
+      var cut = text.lastIndexOf(": ");
+      tip.textContent = "";
+      var value = document.createElement("strong");
+      value.textContent = cut >= 0 ? text.slice(cut + 2) : text;
+      tip.appendChild(value);
+      tip.appendChild(document.createTextNode(cut >= 0 ? text.slice(0, cut) : ""));
+      var box = hit.querySelector("line").getBoundingClientRect();
+      var dot = hit.querySelector("circle");
+      var outer = wrap.getBoundingClientRect();
+      var y = dot ? dot.getBoundingClientRect().top : box.top + box.height / 3;
+      tip.style.left = (box.left + box.width / 2 - outer.left) + "px";
+      tip.style.top = (y - outer.top) + "px";
+      tip.hidden = false;
+      tip.setAttribute("data-date", hit.getAttribute("data-date"));
+      tip.setAttribute("data-downloads", hit.getAttribute("data-downloads"));
+    }
+    function hide() {
+      if (index >= 0 && hits[index]) hits[index].classList.remove("active");
+      tip.hidden = true;
+    }
+    hits.forEach(function (hit, i) {
+      hit.addEventListener("pointerenter", function () { show(i); });
+      hit.addEventListener("click", function () { show(i); });
+    });
+    svg.addEventListener("pointerleave", function (e) {
+      if (e.pointerType === "mouse" && document.activeElement !== svg) hide();
+    });
+    svg.addEventListener("focus", function () { show(index < 0 ? hits.length - 1 : index); });
+    svg.addEventListener("blur", hide);
+    svg.addEventListener("keydown", function (e) {
+      var moves = { ArrowLeft: index - 1, ArrowRight: index + 1, Home: 0, End: hits.length - 1 };
+      if (!(e.key in moves)) return;
+      e.preventDefault();
+      show(moves[e.key]);
+    });
+  }
+  document.querySelectorAll("svg.chart").forEach(chartTips);
   var container = document.getElementById("repo-table");
   var form = document.querySelector("[data-testid=search-form]");
   var search = document.getElementById("q");
@@ -18,13 +80,6 @@
     search.select();
   });
 
-  // On a narrow screen the period toggle scrolls sideways: show the current period.
-  var current = document.querySelector("[data-testid=period-toggle] .segmented a.current");
-  if (current) {
-    var bar = current.closest(".segmented");
-    var overflow = current.getBoundingClientRect().right - bar.getBoundingClientRect().right;
-    if (overflow > 0) bar.scrollLeft += overflow + 4;
-  }
 
   if (!container || !form || !window.fetch || !window.history) return;
 
@@ -39,6 +94,34 @@
     });
     var query = clean.toString();
     return form.getAttribute("action") + (query ? "?" + query : "");
+  }
+
+  var status = document.getElementById("table-status");
+  var scope = document.querySelector("[data-testid=totals-scope]");
+  var viewCsv = document.querySelector("[data-testid=csv-view-download]");
+
+  // Keeps what lies outside the table in step with it: the view's CSV link, the note that the
+  // cards are organization-wide, and the announcement of the match count.
+  function syncAround(url) {
+    var params = new URL(url, window.location.href).searchParams;
+    if (viewCsv) {
+      var keep = new URLSearchParams();
+      ["period", "from", "to", "q", "type"].forEach(function (name) {
+        if (params.get(name)) keep.set(name, params.get(name));
+      });
+      var query = keep.toString();
+      viewCsv.setAttribute("href", viewCsv.getAttribute("href").split("?")[0] + (query ? "?" + query : ""));
+    }
+    if (scope) scope.hidden = !(params.get("q") || params.get("type"));
+    var count = container.querySelector("[data-testid=repo-count]");
+    if (status && count) status.textContent = count.textContent.replace(/\s+/g, " ").trim();
+  }
+
+  // Brings the table's top into view when a swap happened below or above the screen.
+  function reveal() {
+    var top = container.closest("section") || container;
+    var box = top.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight) top.scrollIntoView({ block: "start" });
   }
 
   // Keeps the search form's hidden sort inputs in step with the table shown.
@@ -80,7 +163,9 @@
     });
   }
 
-  function load(url, push) {
+  // `focus` (optional) names the control to give the focus back to once the table is swapped:
+  // a selector inside the new table (a sort header, a pager link), or an element outside it.
+  function load(url, push, focus) {
     if (inflight) inflight.abort();
     inflight = new AbortController();
     var fragment = url + (url.indexOf("?") < 0 ? "?" : "&") + "fragment=table";
@@ -95,8 +180,14 @@
         container.classList.remove("loading");
         syncHidden(url);
         syncPeriodLinks(url);
+        syncAround(url);
         if (push) history.pushState({ table: true }, "", url);
         else history.replaceState({ table: true }, "", url);
+        if (typeof focus === "string") {
+          reveal();
+          var again = container.querySelector(focus) || container.querySelector("[data-testid=pagination] a");
+          if (again) again.focus({ preventScroll: true });
+        }
       })
       .catch(function (err) {
         if (err.name === "AbortError") return;
@@ -110,7 +201,13 @@
     timer = setTimeout(function () { load(formUrl(), false); }, 180);
   });
   form.addEventListener("change", function (e) {
-    if (e.target && e.target.name === "type") load(formUrl(), false);
+    if (!e.target) return;
+    if (e.target.name === "type") load(formUrl(), false);
+    if (e.target.name === "per_page") {
+      var page = form.querySelector("input[type=hidden][name=page]");
+      if (page) page.remove();
+      load(formUrl(), false);
+    }
   });
   form.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -120,7 +217,12 @@
     var link = e.target.closest && e.target.closest("a[data-sort], .pager a");
     if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
     e.preventDefault();
-    load(link.getAttribute("href"), true);
+    var sort = link.getAttribute("data-sort");
+    var testid = link.getAttribute("data-testid");
+    var focus = sort ? "a[data-sort=" + sort + "]" :
+      testid === "page-number" ? "[data-testid=page-number][aria-current]" :
+      "[data-testid=" + testid + "]";
+    load(link.getAttribute("href"), true, focus);
   });
   window.addEventListener("popstate", function () { window.location.reload(); });
 })();

@@ -484,19 +484,27 @@ async fn sorting_is_stable_and_pages_partition_the_table() {
         ("change", "desc"),
         ("change", "asc"),
     ] {
-        let key = |r: &Repo| -> i128 {
+        // A change needs data over the whole previous period: without it there is none, and
+        // such rows sort below every change.
+        let key = |r: &Repo| -> Option<i128> {
             let now = sum(r, range.0, range.1) as i128;
             match sort {
-                "downloads" => now,
-                "total" => r.total as i128,
-                _ => now - sum(r, prev.0, prev.1) as i128,
+                "downloads" => Some(now),
+                "total" => Some(r.total as i128),
+                _ => r
+                    .days
+                    .keys()
+                    .next()
+                    .filter(|first| **first <= prev.0)
+                    .map(|_| now - sum(r, prev.0, prev.1) as i128),
             }
         };
         let type_rank = |r: &Repo| if r.repo_type == "model" { 0 } else { 1 };
         let mut expected = repos.clone();
         expected.sort_by(|a, b| {
+            // Names sort ignoring case, for people (the CSV keeps byte order).
             let primary = if sort == "name" {
-                a.name.cmp(&b.name)
+                a.name.to_lowercase().cmp(&b.name.to_lowercase())
             } else {
                 key(a).cmp(&key(b))
             };

@@ -87,9 +87,9 @@ async fn links_carry_the_whole_state() {
     assert!(html.contains(r#"href="/organizations/acme/settings/publisher-analytics?period=90d&amp;q=alp&amp;type=model&amp;sort=name" data-sort="name""#), "name header");
     // the period toggle keeps the search
     assert!(html.contains(r#"href="/organizations/acme/settings/publisher-analytics?period=7d&amp;q=alp&amp;type=model&amp;sort=name&amp;order=desc""#));
-    // drill-down links keep the period
+    // drill-down links keep the whole view, so the way back does too
     assert!(html.contains(
-        r#"href="/organizations/acme/settings/publisher-analytics/models/Alpha?period=90d""#
+        r#"href="/organizations/acme/settings/publisher-analytics/models/Alpha?period=90d&amp;q=alp&amp;type=model&amp;sort=name&amp;order=desc""#
     ));
     assert!(html.contains(r#"<input type="search" name="q" id="q" value="alp""#));
     assert!(html.contains(r#"<option value="model" selected>"#));
@@ -120,8 +120,13 @@ async fn empty_states() {
         .contains(r#"data-testid="empty-no-match""#));
     let html = page(&f, "?period=custom&from=2022-01-01&to=2022-01-31").await;
     assert!(
+        html.contains(r#"data-testid="empty-before-data""#),
+        "Jan 2022 is before the data"
+    );
+    let html = page(&f, "?period=custom&from=2024-01-05&to=2024-01-10").await;
+    assert!(
         html.contains(r#"data-testid="empty-period""#),
-        "no downloads in Jan 2022"
+        "no downloads on Jan 5-10, 2024"
     );
     let empty = fixture_with(
         analytics::TODAY,
@@ -148,7 +153,7 @@ async fn drill_down_page() {
         r#"data-testid="repo-downloads" data-value="13""#,
         r#"data-testid="repo-total" data-value="1013""#,
         r#"data-testid="repo-adjustment" data-value="1000""#,
-        "1,000 counted before daily history",
+        "of which 1,000 before daily history",
         r#"data-testid="repo-first-day">Feb 28, 2024<"#,
         r#"data-testid="repo-last-day">Mar 1, 2024<"#,
         r#"<svg class="chart" id="repo-chart""#,
@@ -172,7 +177,11 @@ async fn drill_down_page() {
 async fn drill_down_explains_the_adjustment_the_same_way_on_both_cards() {
     let f = fixture();
     for (path, adjustment, sentence) in [
-        ("models/Alpha", "1000", "1,000 counted before daily history"),
+        (
+            "models/Alpha",
+            "1000",
+            "of which 1,000 before daily history",
+        ),
         ("models/beta", "0", "all in daily history"),
         (
             "datasets/alpha",
@@ -191,7 +200,10 @@ async fn drill_down_explains_the_adjustment_the_same_way_on_both_cards() {
             assert!(!html.contains("before daily history"), "{path}: {html}");
         } else {
             // All Time: the downloads card speaks of the same amount.
-            let amount = sentence.split(' ').next().unwrap_or_default();
+            let amount = sentence
+                .split(' ')
+                .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+                .unwrap_or_default();
             let downloads_card = html
                 .split(r#"data-testid="repo-downloads""#)
                 .nth(1)
@@ -223,7 +235,9 @@ async fn bad_parameters_give_a_400_page_naming_them() {
 #[tokio::test]
 async fn pages_need_access() {
     let f = fixture();
-    assert_eq!(f.app.get_html(PAGE, &Auth::None).await.status, 401);
+    // A signed-out browser goes to sign in; a script gets 401.
+    assert_eq!(f.app.get_html(PAGE, &Auth::None).await.status, 303);
+    assert_eq!(f.app.get(PAGE, &Auth::None).await.status, 401);
     f.app.user("mallory");
     let mallory = Auth::Bearer(f.app.token("mallory"));
     assert_eq!(f.app.get_html(PAGE, &mallory).await.status, 403);

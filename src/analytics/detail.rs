@@ -18,6 +18,8 @@ pub struct RepoDetail {
     pub downloads: u64,
     /// Downloads in the previous period; `None` for All Time.
     pub previous: Option<u64>,
+    /// Whether the repository has data for the whole previous period.
+    pub previous_complete: bool,
     /// First and last day with downloads, over all time.
     pub first_day: Option<Day>,
     pub last_day: Option<Day>,
@@ -83,6 +85,10 @@ impl Analytics<'_> {
                 summary.total
             },
             previous: previous_range.map(|_| previous),
+            previous_complete: super::overview::previous_complete(
+                previous_range,
+                summary.first_day,
+            ),
             first_day: summary.first_day,
             last_day: summary.last_day,
             series,

@@ -22,7 +22,9 @@ mod testing;
 pub use detail::RepoDetail;
 pub use overview::{Overview, Totals};
 pub use series::{BucketCoverage, Granularity, Series, SeriesPoint, MAX_BUCKETS};
-pub use table::{Order, RepoRow, RepoTable, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+pub use table::{
+    MatchedTotals, Order, RepoRow, RepoTable, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE,
+};
 
 use crate::domain::{Day, DayRange, OrgName, Period};
 use crate::store::{Counts, StoreError};
@@ -66,6 +68,14 @@ impl<'a> Analytics<'a> {
         Ok((
             self.overview_of(org, period, &repos)?,
             self.table_of(org, period, query, &repos)?,
+        ))
+    }
+
+    /// An estimate of the size in bytes of `org`'s full breakdown CSV, from its repositories'
+    /// first and last days and daily sums (no row is read).
+    pub fn export_size_estimate(&self, org: &OrgName) -> AnalyticsResult<u64> {
+        Ok(crate::breakdown::export::estimated_size(
+            &self.counts.repos(org)?,
         ))
     }
 

@@ -2,7 +2,7 @@
 
 use super::series::{Granularity, Series, SeriesBuilder};
 use super::{check_buckets, Analytics, AnalyticsResult};
-use crate::domain::{DayRange, OrgName, Period, RepoType};
+use crate::domain::{Day, DayRange, OrgName, Period, RepoType};
 use crate::store::RepoSummary;
 
 /// Downloads by repository type.
@@ -38,6 +38,11 @@ pub struct Overview {
     pub totals: Totals,
     /// The period just before, of the same length; `None` for All Time.
     pub previous: Option<Totals>,
+    /// Whether the organization has data for the whole previous period (it starts on or after
+    /// [`Self::first_day`]); without it, a change would compare with a partial period.
+    pub previous_complete: bool,
+    /// The organization's first day with downloads.
+    pub first_day: Option<Day>,
     /// Organization-wide downloads per bucket (the granularity follows the period's length).
     pub series: Series,
     /// Number of repositories of the organization, in any period.
@@ -67,6 +72,8 @@ impl Analytics<'_> {
                 period,
                 totals,
                 previous,
+                previous_complete: false,
+                first_day: None,
                 series,
                 repo_count,
             });
@@ -98,10 +105,17 @@ impl Analytics<'_> {
             period,
             totals,
             previous: before.map(|_| previous),
+            previous_complete: previous_complete(before, first),
+            first_day: first,
             series: series.finish(),
             repo_count: repos.len(),
         })
     }
+}
+
+/// Whether data covers all of `previous`: it starts on or after the first day with downloads.
+pub(super) fn previous_complete(previous: Option<DayRange>, first_day: Option<Day>) -> bool {
+    matches!((previous, first_day), (Some(p), Some(first)) if p.from >= first)
 }
 
 #[cfg(test)]
@@ -182,6 +196,17 @@ mod tests {
         );
         assert_eq!(o.series.points.len(), 30);
         assert_eq!(o.series.sum(), o.totals.all);
+        assert!(
+            o.previous_complete,
+            "data starts 2023-12-02, the previous period's first day"
+        );
+        // Ending 2024-01-29, the previous period starts on 2023-12-01, before the data.
+        let p = Period::resolve(PeriodKind::LastMonth, day("2024-01-29"), None, None).unwrap();
+        let o = Analytics::new(&s, day("2024-01-29"))
+            .overview(&org(), p)
+            .unwrap();
+        assert!(!o.previous_complete);
+        assert_eq!(o.first_day, Some(day("2023-12-02")));
     }
 
     #[test]

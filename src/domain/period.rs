@@ -50,6 +50,8 @@ pub enum PeriodError {
     MissingBounds,
     #[error("`from` ({from}) is after `to` ({to})")]
     Reversed { from: Day, to: Day },
+    #[error("`from` ({from}) is after the reference day ({today}): there are no downloads yet")]
+    AfterToday { from: Day, today: Day },
 }
 
 /// The name of a period as it appears in URLs and the API.
@@ -131,7 +133,9 @@ impl Period {
 
     /// Resolves a period name (and, for `custom`, its bounds) against the reference day.
     /// Rolling periods end on the reference day, inclusive: Last Month is the 30 days
-    /// `today - 29 ..= today`.
+    /// `today - 29 ..= today`. A custom range is clipped to the reference day (the days after
+    /// it have no downloads yet, and comparing them would read as a collapse); one that starts
+    /// after the reference day is an error.
     pub fn resolve(
         kind: PeriodKind,
         today: Day,
@@ -141,7 +145,16 @@ impl Period {
         let range = match (kind, kind.rolling_days()) {
             (PeriodKind::AllTime, _) => None,
             (PeriodKind::Custom, _) => match (from, to) {
-                (Some(from), Some(to)) => Some(DayRange::new(from, to)?),
+                (Some(from), Some(to)) => {
+                    DayRange::new(from, to)?;
+                    if from > today {
+                        return Err(PeriodError::AfterToday { from, today });
+                    }
+                    Some(DayRange {
+                        from,
+                        to: to.min(today),
+                    })
+                }
                 _ => return Err(PeriodError::MissingBounds),
             },
             (_, Some(n)) => Some(DayRange {
@@ -203,7 +216,7 @@ mod tests {
 
     #[test]
     fn custom_needs_ordered_bounds() {
-        let t = day("2024-01-01");
+        let t = day("2024-01-05");
         let (a, b) = (Some(day("2023-12-30")), Some(day("2024-01-02")));
         let r = Period::resolve(PeriodKind::Custom, t, a, b)
             .unwrap()
@@ -214,6 +227,35 @@ mod tests {
         assert!(Period::resolve(PeriodKind::Custom, t, b, a).is_err());
         assert!(Period::resolve(PeriodKind::Custom, t, a, None).is_err());
         assert!(PeriodKind::parse("month").is_err());
+    }
+
+    // Regression: a custom range past the reference day drew the future as a crash to zero.
+    #[test]
+    fn custom_ranges_are_clipped_to_the_reference_day() {
+        let t = day("2024-01-10");
+        let clipped = Period::resolve(
+            PeriodKind::Custom,
+            t,
+            Some(day("2024-01-01")),
+            Some(day("2024-02-01")),
+        )
+        .unwrap()
+        .range
+        .unwrap();
+        assert_eq!((clipped.from, clipped.to), (day("2024-01-01"), t));
+        let future = Period::resolve(
+            PeriodKind::Custom,
+            t,
+            Some(day("2024-01-11")),
+            Some(day("2024-01-12")),
+        );
+        assert_eq!(
+            future,
+            Err(PeriodError::AfterToday {
+                from: day("2024-01-11"),
+                today: t
+            })
+        );
     }
 
     proptest! {

@@ -128,6 +128,10 @@ pub struct OverviewView {
     pub period: PeriodView,
     pub totals: TotalsView,
     pub previous: Option<TotalsView>,
+    /// Whether the organization has data for the whole previous period (else a change
+    /// against `previous` compares with part of a period).
+    #[serde(rename = "previousComplete")]
+    pub previous_complete: bool,
     pub granularity: &'static str,
     pub series: Vec<PointView>,
 }
@@ -139,6 +143,7 @@ impl OverviewView {
             period: o.period.into(),
             totals: o.totals.into(),
             previous: o.previous.map(Into::into),
+            previous_complete: o.previous_complete,
             granularity: o.series.granularity.as_str(),
             series: points(&o.series),
         }
@@ -153,6 +158,7 @@ pub struct RepoRowView {
     pub downloads: u64,
     pub total: u64,
     pub previous_downloads: Option<u64>,
+    pub previous_complete: bool,
     pub series: Vec<PointView>,
 }
 
@@ -164,6 +170,7 @@ impl From<&RepoRow> for RepoRowView {
             downloads: r.downloads,
             total: r.total,
             previous_downloads: r.previous_downloads,
+            previous_complete: r.previous_complete && r.previous_downloads.is_some(),
             series: points(&r.series),
         }
     }
@@ -205,6 +212,7 @@ pub struct RepoDetailView {
     pub adjustment: i64,
     pub downloads: u64,
     pub previous_downloads: Option<u64>,
+    pub previous_complete: bool,
     pub first_day: Option<Day>,
     pub last_day: Option<Day>,
     pub granularity: &'static str,
@@ -221,6 +229,7 @@ impl From<&RepoDetail> for RepoDetailView {
             adjustment: d.adjustment,
             downloads: d.downloads,
             previous_downloads: d.previous,
+            previous_complete: d.previous_complete,
             first_day: d.first_day,
             last_day: d.last_day,
             granularity: d.series.granularity.as_str(),

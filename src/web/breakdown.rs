@@ -1,11 +1,16 @@
 //! `GET /organizations/{org}/settings/publisher-analytics/download-breakdown`: the breakdown CSV,
 //! streamed. The export runs on the blocking pool and writes into a bounded channel, so memory
 //! stays flat however many rows there are, and a slow client slows the export down.
+//!
+//! Without query parameters it is the full, Hub-compatible export. With the dashboard's
+//! `period` (`from`, `to`), `q` and `type`, or `repo` (a full name, exactly), it is the "CSV of
+//! this view": the same columns and order, only the matching repositories and the days in the
+//! period (`total` stays the all-time total).
 
 use std::io;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,10 +21,11 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::OrgAccess;
 use super::error::{error_chain, ApiError};
+use super::params::{self, RawParams};
 use super::AppState;
-use crate::breakdown::export::write_breakdown;
-use crate::domain::OrgName;
-use crate::store::SharedStore;
+use crate::breakdown::export::write_breakdown_filtered;
+use crate::domain::{DayRange, OrgName, RepoKey};
+use crate::store::{DailyFilter, SharedStore};
 
 /// Bytes per chunk sent to the client.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -35,14 +41,65 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
+/// Which rows of the breakdown to export: all, or a view's.
+#[derive(Default)]
+struct Selection {
+    /// Only these repositories (`None`: all).
+    repos: Option<Vec<RepoKey>>,
+    /// Only these days (`None`: all).
+    range: Option<DayRange>,
+}
+
+impl Selection {
+    /// The view's rows; every parameter is optional and empty values count as absent.
+    fn parse(raw: &RawParams, state: &AppState, org: &OrgName) -> Result<Selection, ApiError> {
+        let given = |name: &str| raw.get(name).is_some_and(|v| !v.trim().is_empty());
+        if !["period", "q", "type", "repo"].into_iter().any(given) {
+            return Ok(Selection::default());
+        }
+        let period = params::period(raw, state.config.reference_day())?;
+        let query = params::table_query(raw)?;
+        let exact = raw.get("repo").map(|v| v.trim()).filter(|v| !v.is_empty());
+        let needle = query.q.as_deref().map(str::to_ascii_lowercase);
+        let repos = state
+            .store
+            .repos(org)?
+            .into_iter()
+            .map(|r| r.key)
+            .filter(|k| {
+                let name = k.name.as_str();
+                query.repo_type.is_none_or(|t| k.repo_type == t)
+                    && exact.is_none_or(|e| name == e)
+                    && needle
+                        .as_deref()
+                        .is_none_or(|q| name.to_ascii_lowercase().contains(q))
+            })
+            .collect();
+        Ok(Selection {
+            repos: Some(repos),
+            range: period.range,
+        })
+    }
+
+    fn is_view(&self) -> bool {
+        self.repos.is_some() || self.range.is_some()
+    }
+}
+
 async fn download(
     State(state): State<AppState>,
     OrgAccess { access, .. }: OrgAccess,
+    Query(raw): Query<RawParams>,
 ) -> Result<Response, ApiError> {
+    let selection = {
+        let (state, org) = (state.clone(), access.org.clone());
+        tokio::task::spawn_blocking(move || Selection::parse(&raw, &state, &org)).await??
+    };
+    let view = selection.is_view();
     let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
     let org = access.org.clone();
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || export(store, org, tx));
+    tokio::task::spawn_blocking(move || export(store, org, selection, tx));
     // Wait for the first chunk, so an export that fails before writing anything gets an error
     // status rather than a truncated 200.
     let first = match rx.recv().await {
@@ -57,8 +114,9 @@ async fn download(
     let body =
         stream::once(async move { Ok::<_, io::Error>(first) }).chain(ReceiverStream::new(rx));
     let disposition = format!(
-        "attachment; filename=\"{}-download-breakdown.csv\"",
-        access.org
+        "attachment; filename=\"{}-download-breakdown{}.csv\"",
+        access.org,
+        if view { "-view" } else { "" }
     );
     let headers = [
         (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -70,13 +128,18 @@ async fn download(
 
 /// Runs the export into the channel; a failure is logged and ends the body with an error, so
 /// the client sees an incomplete transfer rather than a short file that looks whole.
-fn export(store: SharedStore, org: OrgName, tx: mpsc::Sender<Chunk>) {
+fn export(store: SharedStore, org: OrgName, selection: Selection, tx: mpsc::Sender<Chunk>) {
     let mut out = ChannelWriter {
         tx: tx.clone(),
         buf: Vec::with_capacity(CHUNK_BYTES),
         client_gone: false,
     };
-    let result = write_breakdown(store.as_ref(), &org, &mut out).map_err(|e| error_chain(&e));
+    let filter = DailyFilter {
+        repos: selection.repos.as_deref(),
+        range: selection.range,
+    };
+    let result = write_breakdown_filtered(store.as_ref(), &org, filter, &mut out)
+        .map_err(|e| error_chain(&e));
     let result = result.and_then(|rows| out.send().map(|()| rows).map_err(|e| e.to_string()));
     match result {
         Ok(rows) => tracing::debug!(%org, rows, "breakdown CSV exported"),

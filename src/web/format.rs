@@ -51,6 +51,28 @@ pub fn compact(n: u64) -> String {
     n.to_string()
 }
 
+/// A size in bytes for people (SI units, as download managers show them): `531 MB`, `12 kB`,
+/// `1.2 GB`, `900 B`.
+pub fn bytes(n: u64) -> String {
+    let units = [
+        (1_000_000_000_000, "TB"),
+        (1_000_000_000, "GB"),
+        (1_000_000, "MB"),
+        (1_000, "kB"),
+    ];
+    for (unit, name) in units {
+        if n >= unit {
+            let value = n as f64 / unit as f64;
+            return if value < 10.0 {
+                format!("{value:.1} {name}")
+            } else {
+                format!("{value:.0} {name}")
+            };
+        }
+    }
+    format!("{n} B")
+}
+
 /// `+1,234`, `−56` (a real minus sign), `0`.
 pub fn signed(n: i64) -> String {
     let abs = thousands(n.unsigned_abs());
@@ -111,6 +133,14 @@ mod tests {
         for (n, s) in cases {
             assert_eq!(compact(n), s, "{n}");
         }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes(900), "900 B");
+        assert_eq!(bytes(12_345), "12 kB");
+        assert_eq!(bytes(531_234_567), "531 MB");
+        assert_eq!(bytes(1_234_000_000), "1.2 GB");
     }
 
     #[test]

@@ -52,9 +52,11 @@ pub fn router_with_throttle(state: AppState, throttle: Arc<throttle::LoginThrott
         .merge(api::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
+        .fallback(error::not_found)
         .layer(Extension(throttle))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::map_response(security_headers))
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

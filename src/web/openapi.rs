@@ -39,7 +39,7 @@ fn period_params() -> Vec<Value> {
             json!({ "type": "string", "enum": ["all-time", "last-month", "7d", "90d", "365d", "custom"], "default": "all-time" }),
         ),
         query("from", "First day of a custom period (inclusive).", json!({ "type": "string", "format": "date" })),
-        query("to", "Last day of a custom period (inclusive).", json!({ "type": "string", "format": "date" })),
+        query("to", "Last day of a custom period (inclusive). A day after the reference day is clipped to it (the response's `period.to`); a `from` after the reference day is a 400.", json!({ "type": "string", "format": "date" })),
     ]
 }
 
@@ -124,20 +124,22 @@ fn schemas() -> Value {
             "date": { "type": "string", "format": "date", "description": "First day of the bucket (clipped to the period)." },
             "downloads": count,
         })),
-        "Overview": object(&["org", "period", "totals", "previous", "granularity", "series"], json!({
+        "Overview": object(&["org", "period", "totals", "previous", "previousComplete", "granularity", "series"], json!({
             "org": { "type": "string" },
             "period": { "$ref": "#/components/schemas/Period" },
             "totals": { "$ref": "#/components/schemas/Totals" },
             "previous": { "oneOf": [{ "$ref": "#/components/schemas/Totals" }, { "type": "null" }], "description": "The period just before, of the same length; null for All Time." },
+            "previousComplete": { "type": "boolean", "description": "Whether the organization has data for the whole previous period (it starts on or after the first day with downloads). When false, a change against `previous` compares with part of a period; the dashboard shows none. Always false for All Time." },
             "granularity": granularity,
             "series": series,
         })),
-        "RepoRow": object(&["repoType", "repoName", "downloads", "total", "previousDownloads", "series"], json!({
+        "RepoRow": object(&["repoType", "repoName", "downloads", "total", "previousDownloads", "previousComplete", "series"], json!({
             "repoType": repo_type,
             "repoName": { "type": "string" },
             "downloads": { "type": "integer", "minimum": 0, "description": "Downloads in the period; for All Time the total." },
             "total": { "type": "integer", "minimum": 0, "description": "All-time downloads, including those counted before daily history." },
             "previousDownloads": nullable(count.clone()),
+            "previousComplete": { "type": "boolean", "description": "Whether the repository has data for the whole previous period (its first day with downloads is on or before the previous period's first day); false for All Time." },
             "series": series,
         })),
         "RepoTable": object(&["period", "count", "page", "per_page", "granularity", "repos"], json!({
@@ -148,7 +150,7 @@ fn schemas() -> Value {
             "granularity": granularity,
             "repos": { "type": "array", "items": { "$ref": "#/components/schemas/RepoRow" } },
         })),
-        "RepoDetail": object(&["repoType", "repoName", "period", "total", "adjustment", "downloads", "previousDownloads", "firstDay", "lastDay", "granularity", "series"], json!({
+        "RepoDetail": object(&["repoType", "repoName", "period", "total", "adjustment", "downloads", "previousDownloads", "previousComplete", "firstDay", "lastDay", "granularity", "series"], json!({
             "repoType": repo_type,
             "repoName": { "type": "string" },
             "period": { "$ref": "#/components/schemas/Period" },
@@ -156,6 +158,7 @@ fn schemas() -> Value {
             "adjustment": { "type": "integer", "description": "total minus the sum of daily downloads (downloads counted before daily history; may be negative)." },
             "downloads": count,
             "previousDownloads": nullable(count.clone()),
+            "previousComplete": { "type": "boolean", "description": "Whether the repository has data for the whole previous period (its first day with downloads is on or before the previous period's first day); false for All Time." },
             "firstDay": nullable(date.clone()),
             "lastDay": nullable(date),
             "granularity": granularity,

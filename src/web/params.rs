@@ -47,6 +47,29 @@ pub fn period(raw: &RawParams, today: Day) -> Result<Period, ApiError> {
     Period::resolve(kind, today, Some(from), Some(to)).map_err(|e| bad("from", e))
 }
 
+/// Why a custom range cannot be used, in words for the page.
+fn range_problem(raw: &RawParams, today: Day) -> String {
+    use super::charts::long_date;
+    let parsed = |name| get(raw, name).map(|v| v.parse::<Day>().map_err(|_| v));
+    match (parsed("from"), parsed("to")) {
+        (None, _) | (_, None) => "Choose both a start and an end date.".to_owned(),
+        (Some(Err(v)), _) | (_, Some(Err(v))) => {
+            format!("\u{201c}{v}\u{201d} is not a date: pick one, or type it as YYYY-MM-DD.")
+        }
+        (Some(Ok(from)), Some(Ok(to))) if from > to => format!(
+            "The start ({}) is after the end ({}): swap them.",
+            long_date(from),
+            long_date(to)
+        ),
+        (Some(Ok(from)), Some(Ok(_))) if from > today => format!(
+            "The range starts on {}, after today ({}): there are no downloads yet. Choose a start on or before today.",
+            long_date(from),
+            long_date(today)
+        ),
+        _ => "This range cannot be shown; choose other dates.".to_owned(),
+    }
+}
+
 /// `granularity`, if given.
 pub fn granularity(raw: &RawParams) -> Result<Option<Granularity>, ApiError> {
     get(raw, "granularity")
@@ -96,15 +119,57 @@ pub struct ViewState {
     pub period: Period,
     pub table: TableQuery,
     pub granularity: Option<Granularity>,
+    /// The `to` a custom range asked for when it was past the reference day (and clipped).
+    pub requested_to: Option<Day>,
+}
+
+/// A custom range a page could not use, answered on the page itself with the form kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeProblem {
+    /// What is wrong, as a sentence for people (no parameter names).
+    pub message: String,
+    /// The values as they were sent.
+    pub from: String,
+    pub to: String,
 }
 
 impl ViewState {
     pub fn parse(raw: &RawParams, today: Day) -> Result<Self, ApiError> {
+        let period = period(raw, today)?;
+        let requested_to = day(raw, "to").ok().flatten().filter(|to| {
+            period.kind == PeriodKind::Custom && period.range.is_some_and(|r| *to > r.to)
+        });
         Ok(ViewState {
-            period: period(raw, today)?,
+            period,
             table: table_query(raw)?,
             granularity: granularity(raw)?,
+            requested_to,
         })
+    }
+
+    /// [`Self::parse`] for pages: a custom range that cannot be used is not an error page but
+    /// a [`RangeProblem`] beside the default period, so the page can keep the form and say
+    /// what to change. Other bad parameters are still a 400 that names them.
+    pub fn parse_page(
+        raw: &RawParams,
+        today: Day,
+    ) -> Result<(Self, Option<RangeProblem>), ApiError> {
+        let custom = get(raw, "period") == Some(PeriodKind::Custom.as_str());
+        match Self::parse(raw, today) {
+            Err(ApiError::BadRequest(_)) if custom && period(raw, today).is_err() => {
+                let mut rest = raw.clone();
+                for name in ["period", "from", "to"] {
+                    rest.remove(name);
+                }
+                let problem = RangeProblem {
+                    message: range_problem(raw, today),
+                    from: get(raw, "from").unwrap_or_default().to_owned(),
+                    to: get(raw, "to").unwrap_or_default().to_owned(),
+                };
+                Ok((Self::parse(&rest, today)?, Some(problem)))
+            }
+            other => other.map(|s| (s, None)),
+        }
     }
 
     /// The query string (with its `?`, or empty) of this state; defaults are left out.
@@ -146,11 +211,24 @@ impl ViewState {
         }
     }
 
-    /// Only the period, for links that leave the table (drill-down, back).
-    pub fn period_query(&self) -> String {
+    /// The period, search and type filter: what selects the rows of the "CSV of this view".
+    pub fn export_query(&self) -> String {
         let mut pairs = Vec::new();
         self.period_pairs(&mut pairs);
+        if let Some(q) = &self.table.q {
+            pairs.push(("q", q.clone()));
+        }
+        if let Some(rt) = self.table.repo_type {
+            pairs.push(("type", rt.as_str().to_owned()));
+        }
         encode(&pairs)
+    }
+
+    /// The table's state without the drill-down's granularity (the way back to the table).
+    pub fn table_query(&self) -> String {
+        let mut s = self.clone();
+        s.granularity = None;
+        s.query()
     }
 
     /// A copy with the table's page reset to the first (a new period, search or sort).
@@ -229,8 +307,8 @@ mod tests {
             "?period=custom&from=2023-12-31&to=2024-02-29&q=a%20b%26c&sort=name&page=3"
         );
         assert_eq!(
-            s.period_query(),
-            "?period=custom&from=2023-12-31&to=2024-02-29"
+            s.export_query(),
+            "?period=custom&from=2023-12-31&to=2024-02-29&q=a%20b%26c"
         );
     }
 

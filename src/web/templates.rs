@@ -59,8 +59,24 @@ fn css_href() -> &'static str {
     })
 }
 
+/// The site's icon: a small bar chart in the accent colour.
+pub const FAVICON_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#4f46e5"/><path d="M4 12V8M8 12V4M12 12V6" stroke="#fff" stroke-width="2" stroke-linecap="round"/></svg>"##;
+
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/static/app.css", get(stylesheet))
+    Router::new()
+        .route("/static/app.css", get(stylesheet))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
+}
+
+async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON_SVG,
+    )
 }
 
 async fn stylesheet() -> impl IntoResponse {

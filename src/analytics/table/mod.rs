@@ -11,9 +11,10 @@ pub use query::{Order, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use super::overview::previous_complete;
 use super::series::{Granularity, Series, SeriesBuilder};
 use super::{check_buckets, Analytics, AnalyticsResult};
-use crate::domain::{DayRange, OrgName, Period, RepoKey, RepoType};
+use crate::domain::{Day, DayRange, OrgName, Period, RepoKey, RepoType};
 use crate::store::{DailyFilter, RepoSummary};
 
 /// One repository in the table.
@@ -25,16 +26,37 @@ pub struct RepoRow {
     pub total: u64,
     /// Downloads in the previous period; `None` for All Time.
     pub previous_downloads: Option<u64>,
+    /// Whether the repository has data for the whole previous period (its first day is on or
+    /// before the previous period's first day); a change against part of a period misleads.
+    pub previous_complete: bool,
+    /// The repository's first day with downloads.
+    pub first_day: Option<Day>,
     /// The sparkline; its points sum to `downloads` for every period but All Time.
     pub series: Series,
 }
 
 impl RepoRow {
-    /// `downloads - previous_downloads`; `None` for All Time.
+    /// `downloads - previous_downloads`; `None` for All Time and when the previous period is
+    /// not complete.
     pub fn change(&self) -> Option<i64> {
         self.previous_downloads
+            .filter(|_| self.previous_complete)
             .map(|p| self.downloads as i64 - p as i64)
     }
+}
+
+/// The figures of the repositories a search or type filter matches, all together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedTotals {
+    /// Downloads in the period (All Time: the totals, adjustments included).
+    pub downloads: u64,
+    /// Downloads in the previous period; `None` for All Time.
+    pub previous: Option<u64>,
+    /// Whether every matching repository with downloads has data for the whole previous
+    /// period (the earliest first day among them is on or before its first day).
+    pub previous_complete: bool,
+    /// The earliest first day with downloads of the matching repositories.
+    pub first_day: Option<Day>,
 }
 
 /// One page of the table.
@@ -44,6 +66,11 @@ pub struct RepoTable {
     pub count: usize,
     /// Repositories of the organization, before any filter.
     pub repo_count: usize,
+    /// The organization's first day with downloads.
+    pub first_day: Option<Day>,
+    /// With a search or type filter: the matching repositories' figures together.
+    pub matched: Option<MatchedTotals>,
+    /// The page shown: the one asked for, or the last one when that is past the end.
     pub page: u32,
     pub per_page: u32,
     pub rows: Vec<RepoRow>,
@@ -72,8 +99,15 @@ impl Analytics<'_> {
         let last = repos.iter().filter_map(|r| r.last_day).max();
         let (mut rows, previous_known) = self.figures(org, period, repos, query)?;
         let count = rows.len();
+        let matched = if query.q.is_some() || query.repo_type.is_some() {
+            Some(self.matched_totals(org, period, &rows)?)
+        } else {
+            None
+        };
         sort_rows(&mut rows, query.sort, query.order);
-        let skip = (query.page.saturating_sub(1) as usize).saturating_mul(query.per_page as usize);
+        let pages = count.div_ceil(query.per_page.max(1) as usize).max(1);
+        let page_number = query.page.min(u32::try_from(pages).unwrap_or(u32::MAX));
+        let skip = (page_number.saturating_sub(1) as usize).saturating_mul(query.per_page as usize);
         let mut page: Vec<RepoRow> = rows
             .into_iter()
             .skip(skip)
@@ -92,7 +126,9 @@ impl Analytics<'_> {
         Ok(RepoTable {
             count,
             repo_count: repos.len(),
-            page: query.page,
+            first_day: first,
+            matched,
+            page: page_number,
             per_page: query.per_page,
             rows: page,
         })
@@ -135,6 +171,8 @@ impl Analytics<'_> {
                 downloads,
                 total: r.total,
                 previous_downloads,
+                previous_complete: previous_complete(period.previous(), r.first_day),
+                first_day: r.first_day,
                 series,
             }
         };
@@ -190,19 +228,53 @@ impl Analytics<'_> {
     }
 }
 
+impl Analytics<'_> {
+    /// The matching `rows`' downloads in the period and the previous one, from the store's
+    /// organization-wide period sums (cached per write, as for sorting).
+    fn matched_totals(
+        &self,
+        org: &OrgName,
+        period: Period,
+        rows: &[RepoRow],
+    ) -> AnalyticsResult<MatchedTotals> {
+        let first_day = rows.iter().filter_map(|r| r.first_day).min();
+        let (Some(range), Some(before)) = (period.range, period.previous()) else {
+            let downloads = rows.iter().map(|r| r.total).sum();
+            return Ok(MatchedTotals {
+                downloads,
+                previous: None,
+                previous_complete: false,
+                first_day,
+            });
+        };
+        let sum = |r: DayRange| -> AnalyticsResult<u64> {
+            let sums: HashMap<RepoKey, u64> =
+                self.counts.period_sums(org, r)?.into_iter().collect();
+            Ok(rows.iter().map(|row| sum_of(&sums, &row.key)).sum())
+        };
+        Ok(MatchedTotals {
+            downloads: sum(range)?,
+            previous: Some(sum(before)?),
+            previous_complete: previous_complete(Some(before), first_day),
+            first_day,
+        })
+    }
+}
+
 fn sum_of(sums: &HashMap<RepoKey, u64>, key: &RepoKey) -> u64 {
     sums.get(key).copied().unwrap_or(0)
 }
 
 /// Sorts by `sort` in `order`; ties always break by type (models first) then name, ascending,
-/// so every page of a sorted table is stable.
+/// so every page of a sorted table is stable. Names sort as people read them, ignoring ASCII
+/// case (`acme/beta` before `acme/Gamma`); the CSV keeps byte order.
 fn sort_rows(rows: &mut [RepoRow], sort: SortKey, order: Order) {
     let primary = |a: &RepoRow, b: &RepoRow| -> Ordering {
         match sort {
             SortKey::Downloads => a.downloads.cmp(&b.downloads),
             SortKey::Total => a.total.cmp(&b.total),
             SortKey::Change => a.change().cmp(&b.change()),
-            SortKey::Name => a.key.name.as_str().cmp(b.key.name.as_str()),
+            SortKey::Name => caseless_cmp(a.key.name.as_str(), b.key.name.as_str()),
         }
     };
     rows.sort_by(|a, b| {
@@ -210,4 +282,14 @@ fn sort_rows(rows: &mut [RepoRow], sort: SortKey, order: Order) {
         let p = if order == Order::Desc { p.reverse() } else { p };
         p.then_with(|| a.key.cmp(&b.key))
     });
+}
+
+/// Compares names ignoring ASCII case.
+fn caseless_cmp(a: &str, b: &str) -> Ordering {
+    let lower = |s: &str| {
+        s.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<Vec<u8>>()
+    };
+    lower(a).cmp(&lower(b))
 }

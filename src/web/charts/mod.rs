@@ -8,8 +8,8 @@ mod line;
 mod scale;
 mod sparkline;
 
-pub use line::line_chart;
-pub use sparkline::sparkline;
+pub use line::{line_chart, line_chart_noted};
+pub use sparkline::{sparkline, sparkline_noted};
 
 use std::fmt::Write;
 
@@ -47,7 +47,7 @@ pub fn long_date(day: Day) -> String {
 }
 
 /// What one bucket covers, for hover text: `Jan 5, 2024`, `Jan 1 – Jan 7, 2024`, `Jan 2024`.
-fn bucket_label(series: &Series, index: usize) -> String {
+pub fn bucket_label(series: &Series, index: usize) -> String {
     let start = series.points[index].date;
     let end = series.bucket_end(index).unwrap_or(start);
     match series.granularity {
@@ -142,26 +142,32 @@ fn draw_runs(svg: &mut String, series: &Series, at: impl Fn(usize) -> (f64, f64)
     }
 }
 
-/// A short axis label: `Jan 5` for days and weeks, `Jan 2024` for months; with the year when
-/// `with_year` (the first label, or a label in a new year).
-fn axis_label(granularity: Granularity, day: Day, with_year: bool) -> String {
-    let d = day.date();
-    match granularity {
-        Granularity::Month => format!("{} {}", month_name(day), d.year()),
-        _ if with_year => format!("{} {}, {}", month_name(day), d.day(), d.year()),
-        _ => format!("{} {}", month_name(day), d.day()),
+/// Where a bucket sits in a sentence: `on Jan 5, 2024`, `in the week of Jan 1, 2024`,
+/// `in Jan 2024` (a month is not its first day), `in Jan 29 – Jan 31, 2024` (a cut bucket).
+fn bucket_phrase(series: &Series, index: usize) -> String {
+    let start = series.points[index].date;
+    let end = series.bucket_end(index).unwrap_or(start);
+    let full = series
+        .bucket_coverage(index)
+        .is_none_or(|c| !c.is_partial());
+    match series.granularity {
+        _ if start == end => format!("on {}", long_date(start)),
+        Granularity::Week if full => format!("in the week of {}", long_date(start)),
+        _ => format!("in {}", bucket_label(series, index)),
     }
 }
 
-/// A one-sentence description of a series for screen readers.
-fn describe(series: &Series, what: &str) -> String {
+/// A one-sentence description of a series for screen readers; `note` (may be empty) is added
+/// before the full stop, e.g. how the chart relates to an all-time total beside it.
+fn describe(series: &Series, what: &str, note: &str) -> String {
     let (Some(first), Some(last)) = (series.points.first(), series.points.last()) else {
         return format!("{what}: no downloads recorded.");
     };
     let peak = series
         .points
         .iter()
-        .max_by_key(|p| (p.downloads, std::cmp::Reverse(p.date)));
+        .enumerate()
+        .max_by_key(|(_, p)| (p.downloads, std::cmp::Reverse(p.date)));
     let mut text = format!(
         "{what}, {} to {}, by {}: {} downloads in all",
         long_date(first.date),
@@ -169,16 +175,19 @@ fn describe(series: &Series, what: &str) -> String {
         series.granularity.as_str(),
         super::format::thousands(series.sum()),
     );
-    if let Some(p) = peak.filter(|p| p.downloads > 0) {
+    if let Some((i, p)) = peak.filter(|(_, p)| p.downloads > 0) {
         let _ = write!(
             text,
-            "; peak {} on {}",
+            "; peak {} {}",
             super::format::thousands(p.downloads),
-            long_date(p.date)
+            bucket_phrase(series, i)
         );
     }
     if let Some(note) = partial_note(series, series.points.len() - 1) {
         let _ = write!(text, "; the last bucket is a {note}");
+    }
+    if !note.is_empty() {
+        let _ = write!(text, "; {note}");
     }
     text.push('.');
     text

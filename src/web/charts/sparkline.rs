@@ -11,7 +11,12 @@ const PAD: f64 = 2.0;
 
 /// A sparkline of `series`; `what` names it for assistive technology.
 pub fn sparkline(series: &Series, what: &str) -> String {
-    let label = escape(&describe(series, what));
+    sparkline_noted(series, what, "")
+}
+
+/// [`sparkline`] whose description ends with `note` (e.g. how it relates to the row's total).
+pub fn sparkline_noted(series: &Series, what: &str, note: &str) -> String {
+    let label = escape(&describe(series, what, note));
     let mut svg = format!(
         r#"<svg class="spark" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{label}" data-points="{}"><title>{label}</title>"#,
         series.points.len()

@@ -19,17 +19,17 @@ use axum::Router;
 
 use super::api::{repo_key, run};
 use super::auth::OrgAccess;
-use super::charts::{line_chart, long_date, partial_note};
+use super::charts::{bucket_label, line_chart_noted, long_date, partial_note};
 use super::error::ApiError;
-use super::format::thousands;
-use super::params::{RawParams, ViewState};
+use super::format::{bytes, thousands};
+use super::params::{RangeProblem, RawParams, ViewState};
 use super::templates::Layout;
 use super::AppState;
 use crate::analytics::{Granularity, RepoDetail};
 use crate::domain::{OrgName, PeriodKind};
 use view::{
-    cards, period_title, period_toggles, previous_text, range_text, Card, Change, Empty,
-    HistoryNote, TableView, Toggle,
+    caption_detail, cards, period_title, period_toggles, previous_text, Card, Change, Comparison,
+    Empty, HistoryNote, TableView, Toggle, PER_PAGE_CHOICES,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -69,17 +69,39 @@ struct CustomRange {
     active: bool,
     from: String,
     to: String,
+    /// The earliest and latest day worth choosing (first day with data, the reference day).
+    min: String,
+    max: String,
+    /// Why the range sent could not be shown (the form is open with its values kept).
+    problem: String,
     /// Hidden inputs that keep the rest of the state (search, sort, granularity).
     keep: Vec<(&'static str, String)>,
 }
 
 impl CustomRange {
-    fn of(state: &ViewState) -> Self {
+    fn of(
+        state: &ViewState,
+        problem: Option<RangeProblem>,
+        first_day: Option<crate::domain::Day>,
+        today: crate::domain::Day,
+    ) -> Self {
         let r = state.period.range;
+        let custom = state.period.kind == PeriodKind::Custom;
+        let (from, to) = match (&problem, custom) {
+            (Some(p), _) => (p.from.clone(), p.to.clone()),
+            (None, true) => (
+                r.map(|r| r.from.to_string()).unwrap_or_default(),
+                r.map(|r| r.to.to_string()).unwrap_or_default(),
+            ),
+            (None, false) => (String::new(), String::new()),
+        };
         CustomRange {
-            active: state.period.kind == PeriodKind::Custom,
-            from: r.map(|r| r.from.to_string()).unwrap_or_default(),
-            to: r.map(|r| r.to.to_string()).unwrap_or_default(),
+            active: custom || problem.is_some(),
+            from,
+            to,
+            min: first_day.map(|d| d.to_string()).unwrap_or_default(),
+            max: today.to_string(),
+            problem: problem.map(|p| p.message).unwrap_or_default(),
             keep: state_inputs(state),
         }
     }
@@ -100,9 +122,19 @@ struct DashboardPage {
     /// Hidden inputs the search form keeps (period, sort).
     keep: Vec<(&'static str, String)>,
     type_filter: &'static str,
+    /// The per-page choices and whether each is the current one.
+    per_page_choices: Vec<(u32, bool)>,
+    /// A search or type filter is set: the cards say they are organization-wide.
+    filtered: bool,
     cards: Vec<Card>,
+    /// Instead of the chart when the period has no downloads ("data starts …").
+    chart_empty: String,
     chart: String,
+    data: Vec<DataRow>,
+    granularity: &'static str,
     csv_href: String,
+    csv_size: String,
+    csv_view_href: String,
     table: TableView,
 }
 
@@ -136,6 +168,9 @@ fn state_inputs(state: &ViewState) -> Vec<(&'static str, String)> {
     }
     keep.push(("sort", t.sort.as_str().to_owned()));
     keep.push(("order", t.order.as_str().to_owned()));
+    if t.per_page != crate::analytics::DEFAULT_PER_PAGE {
+        keep.push(("per_page", t.per_page.to_string()));
+    }
     if let Some(g) = state.granularity {
         keep.push(("granularity", g.as_str().to_owned()));
     }
@@ -154,7 +189,8 @@ async fn dashboard(
     OrgAccess { access, principal }: OrgAccess,
     Query(raw): Query<RawParams>,
 ) -> Result<Response, ApiError> {
-    let view = ViewState::parse(&raw, state.config.reference_day())?;
+    let today = state.config.reference_day();
+    let (view, problem) = ViewState::parse_page(&raw, today)?;
     let org = access.org;
     let base = base_path(&org);
     if raw.get("fragment").map(String::as_str) == Some("table") {
@@ -164,29 +200,98 @@ async fn dashboard(
             table: TableView::new(&view, &table, &base),
         });
     }
-    let (o, t) = {
+    let (o, t, export_bytes) = {
         let (org, query, period) = (org.clone(), view.table.clone(), view.period);
-        run(&state, move |a| a.dashboard(&org, period, &query)).await?
+        run(&state, move |a| {
+            let (o, t) = a.dashboard(&org, period, &query)?;
+            Ok((o, t, a.export_size_estimate(&org)?))
+        })
+        .await?
     };
     let href = |s: &ViewState| format!("{base}{}", s.query());
+    let before = Comparison {
+        previous: o.previous,
+        complete: o.previous_complete,
+        first_day: o.first_day,
+    };
+    let outside = outside_history(&o);
+    let chart_note = match outside {
+        n if n > 0 => format!(
+            "the chart shows daily history; the all-time total also counts {} before it",
+            thousands(n as u64)
+        ),
+        _ => String::new(),
+    };
     let page = DashboardPage {
         layout: Layout::for_principal(&principal),
         head: Head::new(),
         org: org.to_string(),
         period_title: period_title(view.period),
-        range_text: o.series.range.map(range_text).unwrap_or_default(),
+        range_text: caption_detail(&view, o.series.range),
         previous_text: previous_text(view.period),
         periods: period_toggles(&view, href),
-        custom: CustomRange::of(&view),
+        custom: CustomRange::of(&view, problem.clone(), o.first_day, today),
         keep: kept_inputs(&view),
         type_filter: view.table.repo_type.map_or("", |t| t.as_str()),
-        cards: cards(o.totals, o.previous, outside_history(&o)),
-        chart: line_chart(&o.series, "org-chart", &format!("Downloads of {org}")),
+        per_page_choices: PER_PAGE_CHOICES
+            .into_iter()
+            .map(|n| (n, n == view.table.per_page))
+            .collect(),
+        filtered: view.table.q.is_some() || view.table.repo_type.is_some(),
+        cards: cards(o.totals, before, outside),
+        chart_empty: empty_range_note(view.period.range, o.totals.all, o.first_day),
+        chart: line_chart_noted(
+            &o.series,
+            "org-chart",
+            &format!("Downloads of {org}"),
+            &chart_note,
+        ),
+        data: data_rows(&o.series),
+        granularity: o.series.granularity.as_str(),
         csv_href: format!("{base}/download-breakdown"),
+        csv_size: bytes(export_bytes),
+        csv_view_href: format!("{base}/download-breakdown{}", view.export_query()),
         table: TableView::new(&view, &t, &base),
         base,
     };
-    render(&page)
+    let status = if problem.is_some() {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    };
+    let mut res = render(&page)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// What replaces a chart whose period has no downloads: "No downloads in this range; data
+/// starts Jun 7, 2025." (empty when there is something to draw).
+fn empty_range_note(
+    range: Option<crate::domain::DayRange>,
+    downloads: u64,
+    first_day: Option<crate::domain::Day>,
+) -> String {
+    match (range, first_day) {
+        (Some(_), _) if downloads > 0 => String::new(),
+        (None, _) => String::new(),
+        (Some(r), Some(first)) if r.to < first => format!(
+            "No downloads in this range: data starts {}.",
+            long_date(first)
+        ),
+        (Some(_), Some(_)) => "No downloads in this range.".to_owned(),
+        (Some(_), None) => "No downloads recorded yet.".to_owned(),
+    }
+}
+
+/// The rows of a chart's "Show the numbers" table.
+fn data_rows(series: &crate::analytics::Series) -> Vec<DataRow> {
+    (0..series.points.len())
+        .map(|i| DataRow {
+            date: bucket_label(series, i),
+            note: partial_note(series, i).unwrap_or_default(),
+            value: thousands(series.points[i].downloads),
+        })
+        .collect()
 }
 
 /// All Time: downloads in the totals but not in daily history (the chart's sum).
@@ -199,7 +304,6 @@ fn outside_history(o: &crate::analytics::Overview) -> i64 {
 
 /// One row of the drill-down's data table.
 struct DataRow {
-    label: String,
     date: String,
     /// "partial week (3 of 7 days)" when the period cuts the bucket short.
     note: String,
@@ -231,11 +335,16 @@ struct RepoPage {
     total_value: u64,
     adjustment: i64,
     history: HistoryNote,
+    /// Under the period's downloads when there is no change to show.
+    downloads_note: String,
     first_day: String,
     last_day: String,
+    chart_empty: String,
     chart: String,
     data: Vec<DataRow>,
     api_href: String,
+    csv_href: String,
+    hub_href: String,
 }
 
 async fn repo_page(
@@ -249,19 +358,38 @@ async fn repo_page(
         Some(t) => repo_key(&org, t.as_str(), &format!("{org}/{name}"))?,
         None => return Err(ApiError::NotFound(format!("no page {kind}/{name} here"))),
     };
-    let view = ViewState::parse(&raw, state.config.reference_day())?;
+    let today = state.config.reference_day();
+    let (view, problem) = ViewState::parse_page(&raw, today)?;
     let (period, granularity) = (view.period, view.granularity);
     let d = run(&state, move |a| a.repo_detail(&key, period, granularity)).await?;
     let base = base_path(&org);
-    render(&repo_view(
-        &view,
-        &d,
-        Layout::for_principal(&principal),
-        base,
-    ))
+    let custom = CustomRange::of(&view, problem.clone(), d.first_day, today);
+    let mut page = repo_view(&view, &d, Layout::for_principal(&principal), base, custom);
+    page.hub_href = hub_link(&state.config.hub_url, &d.key);
+    let mut res = render(&page)?;
+    if problem.is_some() {
+        *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+    }
+    Ok(res)
 }
 
-fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> RepoPage {
+/// The repository's page on the hub: `{hub}/{org}/{name}` for models,
+/// `{hub}/datasets/{org}/{name}` for datasets.
+fn hub_link(hub: &str, key: &crate::domain::RepoKey) -> String {
+    let hub = hub.trim_end_matches('/');
+    match key.repo_type {
+        crate::domain::RepoType::Model => format!("{hub}/{}", key.name),
+        crate::domain::RepoType::Dataset => format!("{hub}/datasets/{}", key.name),
+    }
+}
+
+fn repo_view(
+    view: &ViewState,
+    d: &RepoDetail,
+    layout: Layout,
+    base: String,
+    custom: CustomRange,
+) -> RepoPage {
     let here = format!("{base}/{}/{}", d.key.repo_type.plural(), d.key.name.short());
     let href = |s: &ViewState| format!("{here}{}", s.query());
     let granularities = Granularity::ALL
@@ -277,14 +405,36 @@ fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> 
             }
         })
         .collect();
-    let data = (0..d.series.points.len())
-        .map(|i| DataRow {
-            label: d.series.points[i].date.to_string(),
-            date: long_date(d.series.points[i].date),
-            note: partial_note(&d.series, i).unwrap_or_default(),
-            value: thousands(d.series.points[i].downloads),
-        })
-        .collect();
+    let data = data_rows(&d.series);
+    let before = Comparison {
+        previous: d.previous,
+        complete: d.previous_complete,
+        first_day: d.first_day,
+    };
+    let history = HistoryNote::new(d.total, d.adjustment);
+    let downloads_note = before
+        .gap_note()
+        .unwrap_or_else(|| history.downloads.clone());
+    let mut csv_state = view.clone();
+    csv_state.table = Default::default();
+    csv_state.table.repo_type = Some(d.key.repo_type);
+    let csv_href = format!(
+        "{base}/download-breakdown{}{}repo={}",
+        csv_state.export_query(),
+        if csv_state.export_query().is_empty() {
+            "?"
+        } else {
+            "&"
+        },
+        super::params::percent_encode(d.key.name.as_str())
+    );
+    let chart_note = match (view.period.range, d.adjustment) {
+        (None, a) if a > 0 => format!(
+            "the chart shows daily history; the all-time total also counts {} before it",
+            thousands(a as u64)
+        ),
+        _ => String::new(),
+    };
     let full_name = d.key.name.to_string();
     let api_href = format!(
         "/api/organizations/{}/analytics/repos/{}/{}{}",
@@ -297,23 +447,24 @@ fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> 
         layout,
         head: Head::new(),
         org: d.key.name.org().to_string(),
-        back_href: format!("{base}{}", view.period_query()),
+        back_href: format!("{base}{}", view.table_query()),
         repo_type: d.key.repo_type.as_str(),
         short_parts: view::name_parts(d.key.name.short()),
         period_title: period_title(view.period),
-        range_text: d.series.range.map(range_text).unwrap_or_default(),
+        range_text: caption_detail(view, d.series.range),
         previous_text: previous_text(view.period),
         periods: period_toggles(view, href),
         granularities,
-        custom: CustomRange::of(view),
+        custom,
         granularity: d.series.granularity.as_str(),
         downloads: thousands(d.downloads),
         downloads_value: d.downloads,
-        change: d.previous.map(|p| Change::new(d.downloads, p)),
+        change: before.usable().map(|p| Change::new(d.downloads, p)),
+        downloads_note,
         total: thousands(d.total),
         total_value: d.total,
         adjustment: d.adjustment,
-        history: HistoryNote::new(d.adjustment),
+        history,
         first_day: d
             .first_day
             .map(long_date)
@@ -322,13 +473,17 @@ fn repo_view(view: &ViewState, d: &RepoDetail, layout: Layout, base: String) -> 
             .last_day
             .map(long_date)
             .unwrap_or_else(|| "\u{2014}".to_owned()),
-        chart: line_chart(
+        chart_empty: empty_range_note(view.period.range, d.downloads, d.first_day),
+        chart: line_chart_noted(
             &d.series,
             "repo-chart",
             &format!("Downloads of {full_name}"),
+            &chart_note,
         ),
         data,
         api_href,
+        csv_href,
+        hub_href: String::new(),
         full_name,
     }
 }

@@ -1,9 +1,9 @@
 //! View models of the dashboard pages: everything a template shows, already formatted, with
 //! every link built from the [`ViewState`] so URLs always carry the whole state.
 
-use crate::analytics::{Order, RepoRow, RepoTable, SortKey, Totals};
-use crate::domain::{DayRange, Period, PeriodKind, RepoType};
-use crate::web::charts::{long_date, sparkline};
+use crate::analytics::{MatchedTotals, Order, RepoRow, RepoTable, SortKey, Totals};
+use crate::domain::{Day, DayRange, Period, PeriodKind, RepoType};
+use crate::web::charts::{long_date, sparkline_noted};
 use crate::web::format::{compact, percent_change, signed, thousands};
 use crate::web::params::ViewState;
 
@@ -52,13 +52,42 @@ pub struct Card {
     pub note: String,
 }
 
+/// What a figure is compared with: the previous period's figures, when data covers all of it.
+#[derive(Clone, Copy)]
+pub struct Comparison<T> {
+    pub previous: Option<T>,
+    pub complete: bool,
+    /// The first day with data, for the note when the previous period is not complete.
+    pub first_day: Option<Day>,
+}
+
+impl<T: Copy> Comparison<T> {
+    /// The previous figures, if a change against them means something.
+    pub fn usable(self) -> Option<T> {
+        self.previous.filter(|_| self.complete)
+    }
+
+    /// "no full previous period (data starts Jun 7, 2025)" when there is a previous period
+    /// that data does not cover.
+    pub fn gap_note(self) -> Option<String> {
+        if self.previous.is_none() || self.complete {
+            return None;
+        }
+        Some(match self.first_day {
+            Some(d) => format!("no full previous period (data starts {})", long_date(d)),
+            None => "no previous period with data".to_owned(),
+        })
+    }
+}
+
 /// The headline cards; `outside_history` is how much of the All Time total is not in daily
 /// history (the repositories' adjustments; 0 for any other period).
-pub fn cards(totals: Totals, previous: Option<Totals>, outside_history: i64) -> Vec<Card> {
+pub fn cards(totals: Totals, before: Comparison<Totals>, outside_history: i64) -> Vec<Card> {
     let card = |id, label, t: Option<RepoType>| {
         let value = totals.of(t);
-        let note = match (t, outside_history) {
-            (None, n) if n > 0 => format!(
+        let note = match (t, outside_history, before.gap_note()) {
+            (_, _, Some(gap)) => gap,
+            (None, n, None) if n > 0 => format!(
                 "all time, incl. {} before daily history",
                 thousands(n as u64)
             ),
@@ -70,7 +99,7 @@ pub fn cards(totals: Totals, previous: Option<Totals>, outside_history: i64) -> 
             compact: compact(value),
             exact: thousands(value),
             value,
-            change: previous.map(|p| Change::new(value, p.of(t))),
+            change: before.usable().map(|p| Change::new(value, p.of(t))),
             note,
         }
     };
@@ -91,16 +120,17 @@ pub struct HistoryNote {
 }
 
 impl HistoryNote {
-    pub fn new(adjustment: i64) -> Self {
+    pub fn new(total: u64, adjustment: i64) -> Self {
         let n = thousands(adjustment.unsigned_abs());
+        let total = thousands(total);
         let (downloads, total) = match adjustment {
             0 => (
                 "all in daily history".to_owned(),
                 "all in daily history".to_owned(),
             ),
             a if a > 0 => (
-                format!("including {n} before daily history"),
-                format!("{n} counted before daily history"),
+                format!("{total} all time, of which {n} before daily history"),
+                format!("of which {n} before daily history"),
             ),
             _ => (
                 format!("{n} less than daily history adds up to"),
@@ -160,6 +190,20 @@ pub fn range_text(range: DayRange) -> String {
     format!("{} \u{2013} {}", long_date(range.from), long_date(range.to))
 }
 
+/// What the caption says after the period's name: the range of a preset, nothing more for a
+/// custom range (its name is its range) unless it was clipped to the reference day.
+pub fn caption_detail(state: &ViewState, chart_range: Option<DayRange>) -> String {
+    match (state.period.kind, state.requested_to, state.period.range) {
+        (PeriodKind::Custom, Some(asked), Some(r)) => format!(
+            "clipped to today ({}): {} has not happened yet",
+            long_date(r.to),
+            long_date(asked)
+        ),
+        (PeriodKind::Custom, _, _) => String::new(),
+        _ => chart_range.map(range_text).unwrap_or_default(),
+    }
+}
+
 /// What the period is called on the page ("Last Month", or the custom range).
 pub fn period_title(period: Period) -> String {
     match (period.kind, period.range) {
@@ -210,7 +254,6 @@ pub struct Column {
 pub struct Row {
     pub repo_type: &'static str,
     pub full_name: String,
-    pub owner: String,
     /// The name after `owner/`, in [`name_parts`].
     pub short_parts: Vec<String>,
     pub href: String,
@@ -220,18 +263,33 @@ pub struct Row {
     pub total_text: String,
     /// Empty for All Time.
     pub previous: String,
+    /// `true`, `false`, or empty for All Time.
+    pub previous_complete: &'static str,
     pub change: Option<Change>,
+    /// Why there is no change (a previous period data does not cover), else empty.
+    pub change_note: String,
     pub spark: String,
 }
 
 pub struct Pager {
     pub page: u32,
     pub pages: u32,
-    pub first: usize,
-    pub last: usize,
+    pub first: String,
+    pub last: String,
     pub prev: Option<String>,
     pub next: Option<String>,
+    /// Page numbers around the current one, the first and the last; `None` for a gap (…).
+    pub links: Vec<Option<PageLink>>,
 }
+
+pub struct PageLink {
+    pub number: u32,
+    pub href: String,
+    pub current: bool,
+}
+
+/// The per-page choices of the table.
+pub const PER_PAGE_CHOICES: [u32; 4] = [25, 50, 100, 500];
 
 /// Which empty state the table shows, if any.
 #[derive(PartialEq, Eq)]
@@ -240,6 +298,8 @@ pub enum Empty {
     NoRepos,
     /// The search or type filter matches nothing.
     NoMatch,
+    /// The period ends before the organization's first day with data.
+    BeforeData(String),
     /// Repositories match but none was downloaded in the period.
     NothingInPeriod,
     None,
@@ -258,15 +318,58 @@ pub struct TableView {
     pub bounded: bool,
     pub rows: Vec<Row>,
     pub pager: Pager,
+    /// With a search or type filter: the matching repositories' figures together.
+    pub matched: Option<MatchedView>,
+}
+
+/// "16 repositories matching llama: 1.2M downloads (+4.1% vs the previous 30 days)".
+pub struct MatchedView {
+    pub value: u64,
+    pub exact: String,
+    pub change: Option<Change>,
+    /// "in Last Month", "all time".
+    pub note: String,
+    /// "no full previous period (data starts …)", else empty.
+    pub gap: String,
+    pub previous_text: String,
+}
+
+impl MatchedView {
+    fn new(state: &ViewState, m: MatchedTotals) -> Self {
+        let before = Comparison {
+            previous: m.previous,
+            complete: m.previous_complete,
+            first_day: m.first_day,
+        };
+        let note = match state.period.range {
+            None => "all time".to_owned(),
+            Some(_) => format!("in {}", period_title(state.period)),
+        };
+        MatchedView {
+            value: m.downloads,
+            exact: thousands(m.downloads),
+            change: before.usable().map(|p| Change::new(m.downloads, p)),
+            note,
+            gap: before.gap_note().unwrap_or_default(),
+            previous_text: previous_text(state.period),
+        }
+    }
 }
 
 impl TableView {
     pub fn new(state: &ViewState, table: &RepoTable, base: &str) -> Self {
         let href = |s: &ViewState| format!("{base}{}", s.query());
         let rows: Vec<Row> = table.rows.iter().map(|r| row(state, r, base)).collect();
+        let before_data = match (state.period.range, table.first_day) {
+            (Some(r), Some(first)) if r.to < first => Some(first),
+            _ => None,
+        };
         let empty = match () {
             _ if table.repo_count == 0 => Empty::NoRepos,
             _ if table.count == 0 => Empty::NoMatch,
+            _ if before_data.is_some() => {
+                Empty::BeforeData(before_data.map(long_date).unwrap_or_default())
+            }
             _ if state.period.range.is_some()
                 && rows.iter().all(|r| r.downloads == 0)
                 && table.page == 1 =>
@@ -283,6 +386,7 @@ impl TableView {
         TableView {
             count: table.count,
             count_text: format!("{} {noun}", thousands(table.count as u64)),
+            matched: table.matched.map(|m| MatchedView::new(state, m)),
             q: state.table.q.clone().unwrap_or_default(),
             period_title: period_title(state.period),
             empty,
@@ -332,15 +436,33 @@ fn columns(state: &ViewState, href: &impl Fn(&ViewState) -> String) -> Vec<Colum
 
 fn row(state: &ViewState, r: &RepoRow, base: &str) -> Row {
     let full_name = r.key.name.to_string();
+    let before = Comparison {
+        previous: r.previous_downloads,
+        complete: r.previous_complete,
+        first_day: r.first_day,
+    };
+    // All Time: the row shows the total, which may include downloads before daily history.
+    let spark_note = match (state.period.range, r.total as i64 - r.series.sum() as i64) {
+        (None, d) if d > 0 => format!(
+            "daily history only: the all-time total, {}, includes {} counted before it",
+            thousands(r.total),
+            thousands(d as u64)
+        ),
+        (None, d) if d < 0 => format!(
+            "the all-time total, {}, is {} less than daily history adds up to",
+            thousands(r.total),
+            thousands(d.unsigned_abs())
+        ),
+        _ => String::new(),
+    };
     Row {
         repo_type: r.key.repo_type.as_str(),
-        owner: r.key.name.org().to_string(),
         short_parts: name_parts(r.key.name.short()),
         href: format!(
             "{base}/{}/{}{}",
             r.key.repo_type.plural(),
             r.key.name.short(),
-            state.period_query()
+            state.table_query()
         ),
         downloads: r.downloads,
         downloads_text: thousands(r.downloads),
@@ -350,8 +472,14 @@ fn row(state: &ViewState, r: &RepoRow, base: &str) -> Row {
             .previous_downloads
             .map(|p| p.to_string())
             .unwrap_or_default(),
-        change: r.previous_downloads.map(|p| Change::new(r.downloads, p)),
-        spark: sparkline(&r.series, &format!("Downloads of {full_name}")),
+        previous_complete: match r.previous_downloads {
+            None => "",
+            Some(_) if r.previous_complete => "true",
+            Some(_) => "false",
+        },
+        change: before.usable().map(|p| Change::new(r.downloads, p)),
+        change_note: before.gap_note().unwrap_or_default(),
+        spark: sparkline_noted(&r.series, &format!("Downloads of {full_name}"), &spark_note),
         full_name,
     }
 }
@@ -364,13 +492,66 @@ fn pager(state: &ViewState, table: &RepoTable, href: &impl Fn(&ViewState) -> Str
         s.table.page = page;
         href(&s)
     };
-    let first = (table.page as usize - 1) * per_page + 1;
+    let page = table.page.min(pages);
+    let first = (page as usize - 1) * per_page + 1;
+    let last = (first + table.rows.len()).saturating_sub(1);
     Pager {
-        page: table.page,
+        page,
         pages,
-        first: first.min(table.count),
-        last: (first + table.rows.len()).saturating_sub(1),
-        prev: (table.page > 1).then(|| at((table.page - 1).min(pages))),
-        next: (table.page < pages).then(|| at(table.page + 1)),
+        first: thousands(first.min(table.count) as u64),
+        last: thousands(last as u64),
+        prev: (page > 1).then(|| at(page - 1)),
+        next: (page < pages).then(|| at(page + 1)),
+        links: page_numbers(page, pages)
+            .into_iter()
+            .map(|n| {
+                n.map(|number| PageLink {
+                    number,
+                    href: at(number),
+                    current: number == page,
+                })
+            })
+            .collect(),
+    }
+}
+
+/// The page numbers a pager shows: the first, the last, and two either side of `page`, with
+/// `None` where numbers are left out (1 … 7 8 9 10 11 … 400). A gap of one number shows it.
+pub fn page_numbers(page: u32, pages: u32) -> Vec<Option<u32>> {
+    let mut out = Vec::new();
+    let mut previous = 0;
+    for n in 1..=pages {
+        let near = n + 2 >= page && n <= page + 2;
+        if n == 1 || n == pages || near {
+            if n > previous + 2 {
+                out.push(None);
+            } else if n == previous + 2 {
+                out.push(Some(previous + 1));
+            }
+            out.push(Some(n));
+            previous = n;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod pager_tests {
+    use super::page_numbers;
+
+    #[test]
+    fn page_numbers_jump_over_the_middle() {
+        let shown = |page, pages| -> String {
+            page_numbers(page, pages)
+                .iter()
+                .map(|n| n.map_or("…".to_owned(), |n| n.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(shown(1, 1), "1");
+        assert_eq!(shown(1, 6), "1 2 3 … 6");
+        assert_eq!(shown(9, 400), "1 … 7 8 9 10 11 … 400");
+        assert_eq!(shown(4, 400), "1 2 3 4 5 6 … 400");
+        assert_eq!(shown(400, 400), "1 … 398 399 400");
     }
 }
