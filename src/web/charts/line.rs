@@ -117,7 +117,7 @@ fn x_labels(svg: &mut String, frame: &Frame, series: &Series) {
     let labels = STEPS
         .iter()
         .filter(|step| step.suits(series.granularity))
-        .map(|&step| inside(place(frame, series, step, step.ticks(from, to))))
+        .map(|&step| inside(step, place(frame, series, step, step.ticks(from, to))))
         .find(|labels| fits(labels))
         .unwrap_or_else(|| {
             let years = Step::Months(12);
@@ -204,6 +204,7 @@ impl Step {
 
 struct Label {
     x: f64,
+    day: Day,
     text: String,
 }
 
@@ -216,19 +217,26 @@ impl Label {
 /// The labels of `step` at their places along x (a day inside a week or month bucket sits
 /// proportionally between the bucket's point and the next).
 fn place(frame: &Frame, series: &Series, step: Step, ticks: Vec<Day>) -> Vec<Label> {
-    let mut last_year = None;
-    ticks
+    let labels = ticks
         .into_iter()
-        .map(|day| {
-            let year = day.date().year();
-            let with_year = last_year != Some(year);
-            last_year = Some(year);
-            Label {
-                x: x_of_day(frame, series, day),
-                text: step.text(day, with_year),
-            }
+        .map(|day| Label {
+            x: x_of_day(frame, series, day),
+            day,
+            text: String::new(),
         })
-        .collect()
+        .collect();
+    with_years(step, labels)
+}
+
+/// Writes the labels' texts, with the year on the first and where it changes.
+fn with_years(step: Step, mut labels: Vec<Label>) -> Vec<Label> {
+    let mut last_year = None;
+    for label in &mut labels {
+        let year = label.day.date().year();
+        label.text = step.text(label.day, last_year != Some(year));
+        last_year = Some(year);
+    }
+    labels
 }
 
 fn x_of_day(frame: &Frame, series: &Series, day: Day) -> f64 {
@@ -245,12 +253,19 @@ fn x_of_day(frame: &Frame, series: &Series, day: Day) -> f64 {
     }
 }
 
-/// The labels that lie wholly inside the chart (one at an edge is dropped, not cut).
-fn inside(labels: Vec<Label>) -> Vec<Label> {
+/// The labels that lie wholly inside the chart (one at an edge is dropped, not cut); the year
+/// moves to the first label left.
+fn inside(step: Step, mut labels: Vec<Label>) -> Vec<Label> {
+    let fits = |l: &Label| l.x - l.half_width() >= 0.0 && l.x + l.half_width() <= WIDTH;
+    // Dropping the first label can give the next one a year, and a wider text: settle.
+    for _ in 0..3 {
+        let before = labels.len();
+        labels = with_years(step, labels.into_iter().filter(fits).collect());
+        if labels.len() == before {
+            break;
+        }
+    }
     labels
-        .into_iter()
-        .filter(|l| l.x - l.half_width() >= 0.0 && l.x + l.half_width() <= WIDTH)
-        .collect()
 }
 
 /// Whether there are at least two labels, each clear of its neighbours.

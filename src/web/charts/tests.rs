@@ -132,3 +132,45 @@ fn partial_buckets_are_dashed_and_say_how_many_days_they_hold() {
     let days = series("2024-01-03", "2024-01-05", Granularity::Day, &[]);
     assert!(!line_chart(&days, "c", "x").contains("partial"));
 }
+
+/// The `<text>`s of the chart's date labels.
+fn x_labels(svg: &str) -> Vec<String> {
+    let axis = svg.split(r#"<g class="xlabels""#).nth(1).unwrap();
+    let axis = &axis[..axis.find("</g>").unwrap()];
+    axis.split("\">")
+        .skip(2)
+        .map(|t| t[..t.find('<').unwrap()].to_owned())
+        .collect()
+}
+
+// Regression: 365 days of weeks labelled every sixth bucket ("Mar 4", "Apr 15", ...) collided
+// on a phone, and Last Month's first label lost its year when the one before it was dropped.
+#[test]
+fn date_labels_fall_on_calendar_steps_with_the_year_once() {
+    let days = series(
+        "2025-06-01",
+        "2025-06-30",
+        Granularity::Day,
+        &[("2025-06-10", 5)],
+    );
+    let labels = x_labels(&line_chart(&days, "c", "x"));
+    assert_eq!(labels, ["Jun 9, 2025", "Jun 16", "Jun 23"]);
+    let weeks = series(
+        "2024-07-01",
+        "2025-06-30",
+        Granularity::Week,
+        &[("2025-01-10", 5)],
+    );
+    let labels = x_labels(&line_chart(&weeks, "c", "x"));
+    assert!(labels.len() >= 3, "{labels:?}");
+    assert!(labels
+        .iter()
+        .all(|l| l.split(' ').next().is_some_and(|m| MONTHS.contains(&m))));
+    let with_year: Vec<&String> = labels.iter().filter(|l| l.contains(" 20")).collect();
+    assert_eq!(
+        with_year.len(),
+        2,
+        "the first label and January: {labels:?}"
+    );
+    assert_eq!(with_year[1], "Jan 2025");
+}

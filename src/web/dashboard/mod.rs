@@ -233,10 +233,7 @@ async fn dashboard(
         custom: CustomRange::of(&view, problem.clone(), o.first_day, today),
         keep: kept_inputs(&view),
         type_filter: view.table.repo_type.map_or("", |t| t.as_str()),
-        per_page_choices: PER_PAGE_CHOICES
-            .into_iter()
-            .map(|n| (n, n == view.table.per_page))
-            .collect(),
+        per_page_choices: per_page_choices(view.table.per_page),
         filtered: view.table.q.is_some() || view.table.repo_type.is_some(),
         cards: cards(o.totals, before, outside),
         chart_empty: empty_range_note(view.period.range, o.totals.all, o.first_day),
@@ -262,6 +259,17 @@ async fn dashboard(
     let mut res = render(&page)?;
     *res.status_mut() = status;
     Ok(res)
+}
+
+/// The rows-per-page choices, each with whether it is the current one; a current value that
+/// is not one of them (`per_page=12` in a shared URL) is offered too, so the select shows it.
+fn per_page_choices(current: u32) -> Vec<(u32, bool)> {
+    let mut choices: Vec<u32> = PER_PAGE_CHOICES.to_vec();
+    if !choices.contains(&current) {
+        choices.push(current);
+        choices.sort_unstable();
+    }
+    choices.into_iter().map(|n| (n, n == current)).collect()
 }
 
 /// What replaces a chart whose period has no downloads: "No downloads in this range; data
