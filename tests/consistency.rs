@@ -537,3 +537,108 @@ async fn sorting_is_stable_and_pages_partition_the_table() {
         assert_eq!(paged, expected, "{sort} {order}");
     }
 }
+
+/// `data-value` of the element with `data-testid="{testid}"`, if the page has one.
+fn testid_value(html: &str, testid: &str) -> Option<u64> {
+    let rest = html
+        .split(&format!(r#"data-testid="{testid}" data-value=""#))
+        .nth(1)?;
+    rest[..rest.find('"')?].parse().ok()
+}
+
+#[tokio::test]
+async fn filtered_totals_completeness_and_the_view_csv_match_the_export() {
+    let d = setup();
+    let repos = exported(&d).await;
+    let (f, api, page) = (&d.f, d.api.as_str(), d.page.as_str());
+    let full = f
+        .app
+        .get(&format!("{page}/download-breakdown"), &f.auth)
+        .await
+        .text();
+    let first = repos
+        .iter()
+        .filter_map(|r| r.days.keys().next().copied())
+        .min()
+        .unwrap();
+    let needle = repos[3].name.split('/').nth(1).unwrap()[..3].to_lowercase();
+    let filters: [(String, Option<&str>); 4] = [
+        (needle.clone(), None),
+        (needle.to_uppercase(), Some("model")),
+        (String::new(), Some("dataset")),
+        ("-".to_owned(), Some("model")),
+    ];
+    for (query, range) in periods() {
+        let prev = range.map(|(a, b)| {
+            let len = (b - a).whole_days() + 1;
+            (a - Duration::days(len), a - Duration::days(1))
+        });
+        // The organization's previous period is complete when data covers it.
+        let overview = json(&f.app.get(&format!("{api}?{query}"), &f.auth).await);
+        assert_eq!(
+            overview["previousComplete"],
+            prev.is_some_and(|(from, _)| from >= first),
+            "{query}"
+        );
+        for (q, t) in &filters {
+            let matching: Vec<&Repo> = repos
+                .iter()
+                .filter(|r| t.is_none_or(|t| r.repo_type == t))
+                .filter(|r| r.name.to_lowercase().contains(&q.to_lowercase()))
+                .collect();
+            let filter = format!("q={q}&type={}", t.unwrap_or(""));
+            // The matching repositories' total above the table.
+            let html = f
+                .app
+                .get_html(&format!("{page}?{query}&{filter}&fragment=table"), &f.auth)
+                .await
+                .text();
+            let expected: u64 = matching
+                .iter()
+                .map(|r| range.map_or(r.total, |(a, b)| sum(r, a, b)))
+                .sum();
+            assert_eq!(
+                testid_value(&html, "matched-total"),
+                Some(expected),
+                "{query} {filter}"
+            );
+            let matching_first = matching
+                .iter()
+                .filter_map(|r| r.days.keys().next().copied())
+                .min();
+            let complete =
+                matches!((prev, matching_first), (Some((from, _)), Some(f)) if from >= f);
+            let change = html.contains(r#"data-testid="matched-change""#);
+            assert_eq!(
+                change, complete,
+                "{query} {filter}: a change only when complete"
+            );
+            // The CSV of this view: the export's rows of those repositories and days.
+            let expected_csv: String = full
+                .lines()
+                .enumerate()
+                .filter(|(i, line)| {
+                    let c: Vec<&str> = line.split(',').collect();
+                    *i == 0
+                        || (matching
+                            .iter()
+                            .any(|r| r.repo_type == c[0] && r.name == c[1])
+                            && range.is_none_or(|(a, b)| {
+                                let day = date(&c[3][..10]);
+                                a <= day && day <= b
+                            }))
+                })
+                .map(|(_, line)| format!("{line}\n"))
+                .collect();
+            let csv = f
+                .app
+                .get(
+                    &format!("{page}/download-breakdown?{query}&{filter}"),
+                    &f.auth,
+                )
+                .await
+                .text();
+            assert_eq!(csv, expected_csv, "{query} {filter} view CSV");
+        }
+    }
+}

@@ -401,3 +401,20 @@ async fn a_long_daily_chart_has_hover_targets_for_the_pixels_available() {
     let elements = page.matches('<').count() - page.matches("</").count();
     assert!(elements < 4_000, "{elements} elements");
 }
+
+// Regression: the pager said "of 20000" where the count said "20,000 repositories".
+#[tokio::test]
+async fn counts_are_formatted_the_same_everywhere() {
+    let mut csv = String::from("repoType,repoName,total,timestamp,downloads\n");
+    for i in 0..1001 {
+        csv.push_str(&format!(
+            "model,acme/m{i:04},1,2024-02-01T00:00:00.000Z,1\n"
+        ));
+    }
+    let f = fixture_with(TODAY, &csv);
+    let page = html(&f, &format!("{PAGE}?page=3")).await;
+    assert!(page.contains(">1,001 repositories<"), "count");
+    assert!(page.contains("101–150 of 1,001 repositories"), "pager");
+    let index = html(&f, "/").await;
+    assert!(index.contains("read · 1,001 repositories"), "{index}");
+}

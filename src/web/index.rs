@@ -25,7 +25,8 @@ struct OrgItem {
     /// Whether the plan includes publisher analytics (else the page shows no link).
     has_analytics: bool,
     role: String,
-    repos: u64,
+    /// "1 repository", "20,000 repositories".
+    repos: String,
 }
 
 #[derive(Template)]
@@ -49,7 +50,10 @@ async fn index(State(state): State<AppState>, principal: Principal) -> Result<Re
             plan: o.plan.to_string(),
             has_analytics: o.plan.has_analytics(),
             role: role.to_string(),
-            repos: o.repo_count,
+            repos: match o.repo_count {
+                1 => "1 repository".to_owned(),
+                n => format!("{} repositories", super::format::thousands(n)),
+            },
         })
         .collect();
     let page = IndexPage {
