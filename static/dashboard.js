@@ -67,6 +67,65 @@
     });
   }
   document.querySelectorAll("svg.chart").forEach(chartTips);
+
+  // Sparklines: the point under the pointer (or finger), from the values the server put on
+  // the sparkline; bucket dates follow from the first one and the granularity (UTC days).
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var sparkTip = null;
+  function bucketDate(start, granularity, i) {
+    var d = new Date(start + "T00:00:00Z");
+    if (i === 0 || granularity === "day") {
+      d.setUTCDate(d.getUTCDate() + i);
+    } else if (granularity === "week") {
+      var monday = d.getUTCDate() - ((d.getUTCDay() + 6) % 7);
+      d.setUTCDate(monday + 7 * i);
+    } else {
+      d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + i, 1));
+    }
+    return d;
+  }
+  function sparkLabel(d, granularity) {
+    var month = MONTHS[d.getUTCMonth()];
+    if (granularity === "month") return month + " " + d.getUTCFullYear();
+    var day = month + " " + d.getUTCDate() + ", " + d.getUTCFullYear();
+    return granularity === "week" ? "week of " + day : day;
+  }
+  function showSpark(svg, clientX) {
+    var values = (svg.getAttribute("data-values") || "").split(",").filter(Boolean);
+    if (!values.length) return;
+    var box = svg.getBoundingClientRect();
+    var x = (clientX - box.left) / box.width * 120;
+    var i = values.length === 1 ? 0 : Math.round((x - 2) / 116 * (values.length - 1));
+    i = Math.max(0, Math.min(values.length - 1, i));
+    var granularity = svg.getAttribute("data-granularity");
+    var date = bucketDate(svg.getAttribute("data-start"), granularity, i);
+    if (!sparkTip) {
+      sparkTip = document.createElement("div");
+      sparkTip.className = "chart-tip floating";
+      document.body.appendChild(sparkTip);
+    }
+    sparkTip.textContent = "";
+    var strong = document.createElement("strong");
+    strong.textContent = Number(values[i]).toLocaleString("en-US") + " downloads";
+    sparkTip.appendChild(strong);
+    sparkTip.appendChild(document.createTextNode(sparkLabel(date, granularity)));
+    sparkTip.setAttribute("data-date", date.toISOString().slice(0, 10));
+    sparkTip.setAttribute("data-downloads", values[i]);
+    var px = box.left + (2 + 116 * (values.length === 1 ? 0.5 : i / (values.length - 1))) / 120 * box.width;
+    sparkTip.style.left = (px + window.scrollX) + "px";
+    sparkTip.style.top = (box.top + window.scrollY) + "px";
+    sparkTip.hidden = false;
+  }
+  document.addEventListener("pointermove", function (e) {
+    var svg = e.target.closest && e.target.closest("svg.spark");
+    if (svg) showSpark(svg, e.clientX);
+    else if (sparkTip && e.pointerType === "mouse") sparkTip.hidden = true;
+  });
+  document.addEventListener("pointerdown", function (e) {
+    var svg = e.target.closest && e.target.closest("svg.spark");
+    if (svg) showSpark(svg, e.clientX);
+    else if (sparkTip) sparkTip.hidden = true;
+  });
   var container = document.getElementById("repo-table");
   var form = document.querySelector("[data-testid=search-form]");
   var search = document.getElementById("q");

@@ -137,6 +137,35 @@ async fn browser_chart_points_show_at_once_on_hover_and_with_the_keyboard() {
     .await;
     assert_eq!(tooltip(&page).await.1, day("2025-06-10"));
 
+    // A sparkline: the day under the pointer, with its value from the CSV.
+    let (x, y): (f64, f64) = eval(
+        &page,
+        "(s => { s.scrollIntoView({ block: 'center' }); const r = s.getBoundingClientRect(); return [r.left + r.width * (2 + 116 * 10 / 29) / 120, r.top + r.height / 2]; })(document.querySelector('[data-repo-name=\"acme/bert-base\"] svg.spark'))",
+    )
+    .await;
+    page.move_mouse(chromiumoxide::layout::Point { x, y })
+        .await
+        .expect("move the mouse");
+    wait_until(
+        &page,
+        "document.querySelector('.chart-tip.floating:not([hidden])')",
+    )
+    .await;
+    let (date, n): (String, String) = eval(
+        &page,
+        "(t => [t.dataset.date, t.dataset.downloads])(document.querySelector('.chart-tip.floating'))",
+    )
+    .await;
+    let bert: u64 = rows
+        .iter()
+        .filter(|r| r.repo_name == "acme/bert-base" && r.day == "2025-06-11")
+        .map(|r| r.downloads)
+        .sum();
+    assert_eq!(
+        (date.as_str(), n.parse::<u64>().ok()),
+        ("2025-06-11", Some(bert))
+    );
+
     // The organization chart shows its numbers too, right-aligned.
     let (cells, align): (usize, String) = eval(
         &page,

@@ -17,9 +17,23 @@ pub fn sparkline(series: &Series, what: &str) -> String {
 /// [`sparkline`] whose description ends with `note` (e.g. how it relates to the row's total).
 pub fn sparkline_noted(series: &Series, what: &str, note: &str) -> String {
     let label = escape(&describe(series, what, note));
+    // The values, the first bucket's date and the granularity let the page's script show any
+    // point's date and value at once (dates of later buckets follow from the granularity).
+    let values: Vec<String> = series
+        .points
+        .iter()
+        .map(|p| p.downloads.to_string())
+        .collect();
+    let start = series
+        .points
+        .first()
+        .map(|p| p.date.to_string())
+        .unwrap_or_default();
     let mut svg = format!(
-        r#"<svg class="spark" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{label}" data-points="{}"><title>{label}</title>"#,
-        series.points.len()
+        r#"<svg class="spark" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{label}" data-points="{}" data-start="{start}" data-granularity="{}" data-values="{}"><title>{label}</title>"#,
+        series.points.len(),
+        series.granularity.as_str(),
+        values.join(","),
     );
     let max = series.points.iter().map(|p| p.downloads).max().unwrap_or(0);
     let n = series.points.len();
