@@ -231,7 +231,8 @@
     container.classList.add("loading");
     fetch(fragment, { headers: { Accept: "text/html" }, credentials: "same-origin", signal: inflight.signal })
       .then(function (res) {
-        if (!res.ok) throw new Error("HTTP " + res.status);
+        // A redirect means the session ended (to sign-in): load the page itself instead.
+        if (!res.ok || res.redirected) throw new Error("HTTP " + res.status);
         return res.text();
       })
       .then(function (html) {

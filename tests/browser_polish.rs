@@ -522,3 +522,32 @@ async fn browser_screenshots_of_the_changed_views() {
     let _ = wait_for_location;
     chromium.close().await;
 }
+
+// Regression: with the session gone, a table swap followed the redirect to sign-in and put
+// the sign-in page inside the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn browser_a_table_update_after_the_session_ended_goes_to_sign_in() {
+    use chromiumoxide::cdp::browser_protocol::network::ClearBrowserCookiesParams;
+    let (_app, server) = start().await;
+    let chromium = Chromium::launch().await;
+    let page = signed_in(&server, &chromium, DASHBOARD).await;
+    chromium::within(
+        "clearing cookies",
+        page.execute(ClearBrowserCookiesParams::default()),
+    )
+    .await
+    .expect("Network.clearBrowserCookies");
+    chromium::type_into(&page, "[data-testid=search-input]", "bert").await;
+    wait_until(
+        &page,
+        "location.pathname === '/login' && document.readyState === 'complete'",
+    )
+    .await;
+    let next: String = eval(&page, "document.querySelector('input[name=next]').value").await;
+    assert!(
+        next.starts_with(DASHBOARD) && next.contains("q=bert"),
+        "{next}"
+    );
+    chromium.close().await;
+}
