@@ -4,6 +4,7 @@
 //! Every chart is an image to assistive technology (`role="img"`, `<title>`, `aria-label`);
 //! pages put the numbers in text or a table beside it.
 
+mod axis;
 mod line;
 mod scale;
 mod sparkline;
