@@ -161,7 +161,10 @@ async fn wrong_password_shows_the_form_again() {
             ("csrf", csrf.as_str()),
             ("next", "/"),
         ];
-        let res = post_login(&app, &csrf, &fields, &[]).await;
+        // As a browser sends it (regression: the sign-in redirect for signed-out browsers
+        // answered the form's own 401 with a redirect, losing the alert).
+        let browser = [("accept", "text/html,*/*;q=0.8")];
+        let res = post_login(&app, &csrf, &fields, &browser).await;
         assert_eq!(res.status, 401, "{user}");
         assert!(
             res.text().contains("Wrong user name or password"),

@@ -2,7 +2,7 @@
 
 use super::series::{Granularity, Series, SeriesBuilder};
 use super::{check_buckets, Analytics, AnalyticsResult};
-use crate::domain::{Day, DayRange, OrgName, Period, RepoType};
+use crate::domain::{DayRange, OrgName, Period, RepoType};
 use crate::store::RepoSummary;
 
 /// Downloads by repository type.
@@ -42,7 +42,7 @@ pub struct Overview {
     /// [`Self::first_day`]); without it, a change would compare with a partial period.
     pub previous_complete: bool,
     /// The organization's first day with downloads.
-    pub first_day: Option<Day>,
+    pub first_day: Option<crate::domain::Day>,
     /// Organization-wide downloads per bucket (the granularity follows the period's length).
     pub series: Series,
     /// Number of repositories of the organization, in any period.
@@ -114,7 +114,10 @@ impl Analytics<'_> {
 }
 
 /// Whether data covers all of `previous`: it starts on or after the first day with downloads.
-pub(super) fn previous_complete(previous: Option<DayRange>, first_day: Option<Day>) -> bool {
+pub(super) fn previous_complete(
+    previous: Option<DayRange>,
+    first_day: Option<crate::domain::Day>,
+) -> bool {
     matches!((previous, first_day), (Some(p), Some(first)) if p.from >= first)
 }
 

@@ -13,7 +13,7 @@ use askama::Template;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 
 use super::templates::Layout;
 use crate::accounts::{AccessError, Principal};
@@ -101,7 +101,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Whether the client is a browser that wants a page rather than JSON.
-fn wants_html(path: &str, headers: &HeaderMap) -> bool {
+pub(super) fn wants_html(path: &str, headers: &HeaderMap) -> bool {
     let accepts_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -139,13 +139,7 @@ fn as_sentence(message: &str) -> String {
 #[derive(Clone, Default)]
 pub(super) struct PrincipalSlot(pub(super) Arc<OnceLock<Principal>>);
 
-/// The fallback route: any path no route serves (a styled page for browsers, JSON otherwise).
-pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::NotFound(format!("there is no page at {}", uri.path()))
-}
-
-/// Middleware: re-renders [`ApiError`] responses as HTML pages for browsers; a browser that
-/// is not signed in goes to the sign-in form, which brings it back to the page it asked for.
+/// Middleware: re-renders [`ApiError`] responses as HTML pages for browsers.
 pub async fn render_errors(mut req: Request, next: Next) -> Response {
     let html = wants_html(req.uri().path(), req.headers());
     let path_and_query = req
@@ -163,10 +157,6 @@ pub async fn render_errors(mut req: Request, next: Next) -> Response {
         return res;
     }
     let status = res.status();
-    if status == StatusCode::UNAUTHORIZED {
-        let next = super::params::percent_encode(&path_and_query).replace("%2F", "/");
-        return Redirect::to(&format!("/login?next={next}")).into_response();
-    }
     let page = ErrorPage {
         layout: slot
             .0

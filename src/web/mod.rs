@@ -9,6 +9,7 @@ mod api;
 pub mod auth;
 mod breakdown;
 pub mod error;
+mod fallback;
 mod index;
 pub mod session;
 pub mod templates;
@@ -52,8 +53,9 @@ pub fn router_with_throttle(state: AppState, throttle: Arc<throttle::LoginThrott
         .merge(api::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
-        .fallback(error::not_found)
+        .fallback(fallback::not_found)
         .layer(Extension(throttle))
+        .layer(middleware::from_fn(fallback::sign_in_redirect))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::map_response(security_headers))
         .layer(tower_http::compression::CompressionLayer::new())
