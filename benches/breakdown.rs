@@ -6,7 +6,7 @@ use std::fmt::Write;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use hubstats::breakdown::{export::write_breakdown, import::import_reader, HEADER};
 use hubstats::domain::{Day, OrgName};
-use hubstats::store::sqlite::SqliteStore;
+use hubstats::store::Stores;
 
 const REPOS: u32 = 100;
 const DAYS: u32 = 500;
@@ -39,12 +39,12 @@ fn bench(c: &mut Criterion) {
         .throughput(Throughput::Elements(u64::from(REPOS * DAYS)));
     group.bench_function("import", |b| {
         b.iter_batched(
-            || SqliteStore::memory().unwrap(),
+            || Stores::memory().unwrap(),
             |store| import_reader(&store, "bench.csv", input.as_bytes(), &mut |_| {}).unwrap(),
             BatchSize::PerIteration,
         )
     });
-    let store = SqliteStore::memory().unwrap();
+    let store = Stores::memory().unwrap();
     import_reader(&store, "bench.csv", input.as_bytes(), &mut |_| {}).unwrap();
     let mut out = Vec::with_capacity(input.len());
     write_breakdown(&store, &org, &mut out).unwrap();

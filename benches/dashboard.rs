@@ -18,9 +18,8 @@ use tower::ServiceExt;
 
 use hubstats::config::{Config, Overrides};
 use hubstats::demo::{demo_orgs, fill, prepare_login};
-use hubstats::domain::{Day, DayRange, OrgName};
-use hubstats::store::sqlite::SqliteStore;
-use hubstats::store::SharedStore;
+use hubstats::domain::{Day, DayRange, OrgName, RepoKey};
+use hubstats::store::{Batch, SharedStore, SourceId, WriteMode};
 use hubstats::web::{router, AppState};
 
 const SIZES: [usize; 3] = [1_000, 5_000, 20_000];
@@ -32,6 +31,7 @@ struct Setup {
     token: String,
     org: String,
     top_repo: String,
+    top: RepoKey,
     /// A query typed a few letters into the top repository's name.
     narrow_query: String,
 }
@@ -42,7 +42,7 @@ fn setup(repos: usize) -> Setup {
     std::fs::create_dir_all(&dir).expect("bench data directory");
     let path = dir.join(format!("demo-{repos}.db"));
     let fresh = !path.exists();
-    let store: SharedStore = Arc::new(SqliteStore::open(&path).expect("open store"));
+    let store: SharedStore = hubstats::store::open(&path.to_string_lossy()).expect("open store");
     let orgs = demo_orgs(repos);
     if fresh {
         let started = Instant::now();
@@ -54,13 +54,14 @@ fn setup(repos: usize) -> Setup {
     let org_name = OrgName::parse(&org).expect("org name");
     let rows: usize = store.repos(&org_name).expect("repos").len();
     eprintln!("{org}: {rows} repositories");
-    let top_repo = store
+    let top = store
         .repos(&org_name)
         .expect("repos")
         .into_iter()
         .max_by_key(|r| r.total)
-        .map(|r| format!("{}/{}", r.key.repo_type.plural(), r.key.name.short()))
-        .expect("a repository");
+        .expect("a repository")
+        .key;
+    let top_repo = format!("{}/{}", top.repo_type.plural(), top.name.short());
     let mut config = Config::load(&Overrides::default(), |_| None).expect("config");
     config.today = Some(today);
     let app = router(AppState {
@@ -75,6 +76,7 @@ fn setup(repos: usize) -> Setup {
         token: login.token,
         org,
         top_repo,
+        top,
         narrow_query,
     }
 }
@@ -86,9 +88,15 @@ const COLD: [&str; 3] = [
     "search_fragment_narrow",
 ];
 
-/// Commits an empty write: the store's cached query results no longer apply.
+/// Writes one day of the organization's top repository (another value each time): the
+/// organization's version moves, so its index is patched on the next read.
 fn invalidate(s: &Setup) {
-    s.store.begin().expect("begin").commit().expect("commit");
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut batch = Batch::new(SourceId::parse("bench").expect("source"), WriteMode::Merge);
+    let today: Day = TODAY.parse().expect("valid day");
+    batch.days.push((s.top.clone(), today, n));
+    batch.apply(s.store.as_ref()).expect("write");
 }
 
 async fn get(s: &Setup, path: &str) -> usize {

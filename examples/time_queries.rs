@@ -8,8 +8,7 @@
 use std::time::{Duration, Instant};
 
 use hubstats::domain::{Day, DayRange, OrgName};
-use hubstats::store::sqlite::SqliteStore;
-use hubstats::store::{Counts, DailyFilter};
+use hubstats::store::DailyFilter;
 
 fn best_of_five(mut f: impl FnMut() -> usize) -> (Duration, usize) {
     let mut best = Duration::MAX;
@@ -27,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [path, org, today] = args.as_slice() else {
         return Err("usage: time_queries STORE ORG YYYY-MM-DD".into());
     };
-    let store = SqliteStore::open(std::path::Path::new(path))?;
+    let store = hubstats::store::open(path)?;
     let org = OrgName::parse(org)?;
     let today: Day = today.parse()?;
     let last = |days: i32| DayRange::new(today.add_days(1 - days), today);

@@ -15,16 +15,16 @@ use tower::ServiceExt;
 use common::{org_name, username};
 use hubstats::accounts;
 use hubstats::config::{Config, Overrides};
-use hubstats::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role, Username};
-use hubstats::store::sqlite::SqliteStore;
+use hubstats::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role};
+use hubstats::store::sqlite::SqliteAccounts;
 use hubstats::store::{
-    Accounts, Counts, DailyFilter, DailyRow, OrgInfo, RepoSummary, StoreError, StoreResult, WriteTx,
+    Accounts, Counts, CountsWrite, DailyFilter, DailyRow, RepoSummary, SourceId, SourceInfo,
+    StoreError, StoreResult, Stores, WriteMode,
 };
 use hubstats::web::{router, AppState};
 
-/// Accounts from SQLite; daily rows made up on the fly, counting how many were read.
+/// Daily rows made up on the fly, counting how many were read.
 struct SyntheticStore {
-    accounts: SqliteStore,
     rows: u64,
     emitted: Arc<AtomicU64>,
 }
@@ -57,11 +57,21 @@ impl Counts for SyntheticStore {
         Ok(())
     }
 
-    fn begin(&self) -> StoreResult<Box<dyn WriteTx + '_>> {
+    fn write(
+        &self,
+        _source: &SourceId,
+        _mode: WriteMode,
+    ) -> StoreResult<Box<dyn CountsWrite + '_>> {
         unimplemented!("read-only test store")
     }
-    fn is_ingested(&self, _source: &str) -> StoreResult<bool> {
-        Ok(false)
+    fn source(&self, _source: &SourceId) -> StoreResult<Option<SourceInfo>> {
+        Ok(None)
+    }
+    fn version(&self, _org: &OrgName) -> StoreResult<u64> {
+        Ok(1)
+    }
+    fn repo_count(&self, _org: &OrgName) -> StoreResult<u64> {
+        Ok(self.rows.div_ceil(ROWS_PER_REPO))
     }
     fn repos(&self, _org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
         unimplemented!("not used by the export")
@@ -81,62 +91,16 @@ impl Counts for SyntheticStore {
     }
 }
 
-impl Accounts for SyntheticStore {
-    fn create_org(&self, org: &OrgName, plan: Plan) -> StoreResult<()> {
-        self.accounts.create_org(org, plan)
-    }
-    fn set_plan(&self, org: &OrgName, plan: Plan) -> StoreResult<()> {
-        self.accounts.set_plan(org, plan)
-    }
-    fn org(&self, org: &OrgName) -> StoreResult<Option<OrgInfo>> {
-        self.accounts.org(org)
-    }
-    fn orgs(&self) -> StoreResult<Vec<OrgInfo>> {
-        self.accounts.orgs()
-    }
-    fn create_user(&self, user: &Username, hash: &str) -> StoreResult<()> {
-        self.accounts.create_user(user, hash)
-    }
-    fn password_hash(&self, user: &Username) -> StoreResult<Option<String>> {
-        self.accounts.password_hash(user)
-    }
-    fn set_member(&self, org: &OrgName, user: &Username, role: Role) -> StoreResult<()> {
-        self.accounts.set_member(org, user, role)
-    }
-    fn remove_member(&self, org: &OrgName, user: &Username) -> StoreResult<()> {
-        self.accounts.remove_member(org, user)
-    }
-    fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>> {
-        self.accounts.role(org, user)
-    }
-    fn create_token(&self, user: &Username, hash: &str) -> StoreResult<()> {
-        self.accounts.create_token(user, hash)
-    }
-    fn revoke_token(&self, hash: &str) -> StoreResult<bool> {
-        self.accounts.revoke_token(hash)
-    }
-    fn token_user(&self, hash: &str) -> StoreResult<Option<Username>> {
-        self.accounts.token_user(hash)
-    }
-    fn create_session(&self, hash: &str, user: &Username, expires_unix: i64) -> StoreResult<()> {
-        self.accounts.create_session(hash, user, expires_unix)
-    }
-    fn session_user(&self, hash: &str, now_unix: i64) -> StoreResult<Option<Username>> {
-        self.accounts.session_user(hash, now_unix)
-    }
-    fn delete_session(&self, hash: &str) -> StoreResult<()> {
-        self.accounts.delete_session(hash)
-    }
-}
-
 /// A router over `rows` synthetic rows of `acme`, a token of one of its members, and the
 /// counter of rows read so far.
 fn synthetic_app(rows: u64) -> (axum::Router, String, Arc<AtomicU64>) {
     let emitted = Arc::new(AtomicU64::new(0));
-    let store = SyntheticStore {
-        accounts: SqliteStore::memory().unwrap(),
-        rows,
-        emitted: emitted.clone(),
+    let store = Stores {
+        accounts: Arc::new(SqliteAccounts::memory().unwrap()),
+        counts: Arc::new(SyntheticStore {
+            rows,
+            emitted: emitted.clone(),
+        }),
     };
     store
         .create_org(&org_name("acme"), Plan::Enterprise)

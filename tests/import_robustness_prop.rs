@@ -3,8 +3,8 @@
 //! and valid files with bytes flipped, inserted or deleted.
 
 use hubstats::breakdown::{export::write_breakdown, import::import_reader, HEADER};
-use hubstats::store::sqlite::SqliteStore;
 use hubstats::store::Store;
+use hubstats::store::Stores;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -29,8 +29,8 @@ fn with_header(rows: &str) -> Vec<u8> {
     format!("{HEADER}\n{rows}").into_bytes()
 }
 
-fn seeded_store() -> SqliteStore {
-    let store = SqliteStore::memory().unwrap();
+fn seeded_store() -> Stores {
+    let store = Stores::memory().unwrap();
     import_reader(
         &store,
         "base.csv",

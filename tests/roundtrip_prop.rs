@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use hubstats::breakdown::{export::write_breakdown, import::import_reader, HEADER};
 use hubstats::domain::{Day, OrgName, RepoType};
-use hubstats::store::sqlite::SqliteStore;
+use hubstats::store::Stores;
 use proptest::prelude::*;
 
 /// A repository of org `acme`: (type, short name, total offset, days → downloads).
@@ -54,7 +54,7 @@ proptest! {
     #[test]
     fn canonical_csvs_round_trip(repos in prop::collection::vec(repo(), 0..8)) {
         let csv = canonical(&repos);
-        let store = SqliteStore::memory().unwrap();
+        let store = Stores::memory().unwrap();
         import_reader(&store, "random.csv", csv.as_bytes(), &mut |_| {}).unwrap();
         let mut out = Vec::new();
         write_breakdown(&store, &OrgName::parse("acme").unwrap(), &mut out).unwrap();

@@ -1,5 +1,5 @@
 use super::*;
-use crate::store::sqlite::SqliteStore;
+use crate::store::Stores;
 
 fn org(s: &str) -> OrgName {
     OrgName::parse(s).unwrap()
@@ -9,8 +9,8 @@ fn user(s: &str) -> Username {
 }
 
 /// acme (team) with alice (admin); freeco (free) with alice (read); bob in nothing.
-fn store() -> SqliteStore {
-    let s = SqliteStore::memory().unwrap();
+fn store() -> Stores {
+    let s = Stores::memory().unwrap();
     s.create_org(&org("acme"), Plan::Team).unwrap();
     s.create_org(&org("freeco"), Plan::Free).unwrap();
     create_user(&s, &user("alice"), "correct horse").unwrap();

@@ -1,24 +1,31 @@
 //! Reads breakdown CSV files into the store, all-or-nothing per file.
 //!
-//! The reader streams: memory grows only by what duplicate detection needs (a few bytes per
-//! run of consecutive days of a repository), never by the file's text. Every row is
-//! validated; the first invalid one stops the import and the file's transaction is dropped,
-//! so nothing from that file is stored. Re-importing sets the same values again.
+//! Every file writes the one source `breakdown` in `Merge` mode: a repository-day's value is
+//! set, never added, so re-importing a file changes nothing and a later file corrects or
+//! extends earlier ones. The reader streams: memory grows only by what duplicate detection and
+//! the sum checks need (a few bytes per run of consecutive days of a repository, one number
+//! per organization-day), never by the file's text, and lines are bounded
+//! ([`MAX_LINE`]) while reading. Every row is validated; the first invalid one stops the
+//! import and the file's write is dropped, so nothing from that file is stored. Organizations
+//! new to the accounts store are created on the `free` plan once the counts are committed.
 
 mod fields;
+mod limit;
 mod seen;
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
 pub use fields::RowError;
+use limit::LineLimit;
+pub use limit::MAX_LINE;
 use seen::SeenDays;
 
-use crate::domain::RepoKey;
-use crate::store::{Counts, StoreError, WriteTx};
+use crate::domain::{OrgName, Plan, RepoKey};
+use crate::store::{CountsWrite, SourceId, Store, StoreError, WriteMode, MAX_COUNT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -44,7 +51,7 @@ pub struct ImportReport {
 
 /// Imports one file. `progress` receives the number of bytes read so far, now and then.
 pub fn import_file(
-    store: &dyn Counts,
+    store: &dyn Store,
     path: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
@@ -58,7 +65,7 @@ pub fn import_file(
 
 /// Imports CSV text from `input`; `name` is how errors refer to it.
 pub fn import_reader(
-    store: &dyn Counts,
+    store: &dyn Store,
     name: &str,
     input: impl Read,
     progress: &mut dyn FnMut(u64),
@@ -67,14 +74,16 @@ pub fn import_reader(
         file: name.to_owned(),
         source,
     };
-    let mut tx = store.begin().map_err(store_err)?;
-    let mut import = FileImport::new(tx.as_mut());
+    let mut write = store
+        .write(&SourceId::breakdown(), WriteMode::Merge)
+        .map_err(store_err)?;
+    let mut import = FileImport::new(store, write.as_mut());
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(input);
+        .from_reader(LineLimit::new(input, MAX_LINE));
     let result = import.read_all(&mut reader, progress);
-    let report = import.report();
+    let (mut report, orgs) = import.finish();
     match result {
         Ok(()) => {}
         Err(Failure::Row(line, problem)) => {
@@ -86,8 +95,24 @@ pub fn import_reader(
         }
         Err(Failure::Store(e)) => return Err(store_err(e)),
     }
-    tx.commit().map_err(store_err)?;
+    write.commit().map_err(store_err)?;
+    report.orgs_created = create_orgs(store, &orgs).map_err(store_err)?;
     Ok(report)
+}
+
+/// Creates the organizations the accounts store does not know yet, on the `free` plan.
+fn create_orgs(store: &dyn Store, orgs: &BTreeSet<OrgName>) -> Result<u64, StoreError> {
+    let mut created = 0;
+    for org in orgs {
+        if store.org(org)?.is_none() {
+            match store.create_org(org, Plan::Free) {
+                Ok(()) => created += 1,
+                Err(StoreError::Conflict(_)) => {} // created meanwhile, or differs only in case
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(created)
 }
 
 enum Failure {
@@ -101,11 +126,13 @@ impl From<StoreError> for Failure {
     }
 }
 
-/// The state of one file's import: the open transaction and what the file said so far.
+/// The state of one file's import: the open write and what the file said so far.
 struct FileImport<'t> {
-    tx: &'t mut dyn WriteTx,
+    store: &'t dyn Store,
+    write: &'t mut dyn CountsWrite,
     index: HashMap<RepoKey, usize>,
     repos: Vec<RepoSeen>,
+    orgs: HashMap<OrgName, OrgSums>,
     /// The repository of the previous row (rows come grouped by repository).
     current: Option<usize>,
     rows: u64,
@@ -117,24 +144,58 @@ struct RepoSeen {
     /// The total and the line it first appeared on.
     total: Option<(u64, u64)>,
     days: SeenDays,
+    /// Downloads already stored (every source), plus this file's.
+    sum: u128,
+}
+
+/// An organization's downloads per day, already stored plus this file's: no organization-day
+/// may pass [`MAX_COUNT`]. (Counting stored values as well as the file's is conservative for
+/// a file that replaces its own earlier values; no real count comes near 2^53.)
+#[derive(Default)]
+struct OrgSums {
+    daily: HashMap<i32, u128>,
+    repos: HashMap<RepoKey, u64>,
 }
 
 const PROGRESS_EVERY: u64 = 16_384;
 
 impl<'t> FileImport<'t> {
-    fn new(tx: &'t mut dyn WriteTx) -> Self {
+    fn new(store: &'t dyn Store, write: &'t mut dyn CountsWrite) -> Self {
         FileImport {
-            tx,
+            store,
+            write,
             index: HashMap::new(),
             repos: Vec::new(),
+            orgs: HashMap::new(),
             current: None,
             rows: 0,
         }
     }
 
+    /// The organization's stored sums, read once per file (nothing for a new organization).
+    fn org_sums(&mut self, org: OrgName) -> Result<&mut OrgSums, StoreError> {
+        let store = self.store;
+        match self.orgs.entry(org) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => {
+                let mut sums = OrgSums::default();
+                if store.version(e.key())? > 0 {
+                    for (day, _, n) in store.org_daily(e.key(), None)? {
+                        *sums.daily.entry(day.epoch_days()).or_default() += u128::from(n);
+                    }
+                    for r in store.repos(e.key())? {
+                        let daily = (i128::from(r.total) - i128::from(r.adjustment)).max(0);
+                        sums.repos.insert(r.key, daily as u64);
+                    }
+                }
+                Ok(e.insert(sums))
+            }
+        }
+    }
+
     fn read_all<R: Read>(
         &mut self,
-        reader: &mut csv::Reader<R>,
+        reader: &mut csv::Reader<LineLimit<R>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), Failure> {
         let mut record = csv::ByteRecord::new();
@@ -155,6 +216,12 @@ impl<'t> FileImport<'t> {
 
     fn row(&mut self, record: &csv::ByteRecord, line: u64) -> Result<(), Failure> {
         let row = |e| Failure::Row(line, e);
+        if record
+            .iter()
+            .any(|f| f.contains(&b'\n') || f.contains(&b'\r'))
+        {
+            return Err(row(RowError::UnterminatedQuote));
+        }
         if record.len() != 5 {
             return Err(row(RowError::FieldCount {
                 found: record.len(),
@@ -171,7 +238,7 @@ impl<'t> FileImport<'t> {
         match repo.total {
             None => {
                 repo.total = Some((total, line));
-                self.tx.set_total(&repo.key, total)?;
+                self.write.set_total(&repo.key, total)?;
             }
             Some((first, first_line)) if first != total => {
                 let repo = fields::describe(&repo.key);
@@ -191,7 +258,28 @@ impl<'t> FileImport<'t> {
                 first_line,
             }));
         }
-        self.tx.set_daily(&repo.key, day, downloads)?;
+        repo.sum += u128::from(downloads);
+        if repo.sum > u128::from(MAX_COUNT) {
+            return Err(row(RowError::RepoSumTooLarge {
+                repo: fields::describe(&repo.key),
+                found: repo.sum,
+            }));
+        }
+        self.write.set(&repo.key, day, downloads)?;
+        let org = repo.key.name.org();
+        let org_day = self
+            .org_sums(org.clone())?
+            .daily
+            .entry(day.epoch_days())
+            .or_default();
+        *org_day += u128::from(downloads);
+        if *org_day > u128::from(MAX_COUNT) {
+            return Err(row(RowError::OrgDaySumTooLarge {
+                org: org.to_string(),
+                day,
+                found: *org_day,
+            }));
+        }
         self.rows += 1;
         Ok(())
     }
@@ -208,15 +296,21 @@ impl<'t> FileImport<'t> {
             repo_type: fields::repo_type(repo_type)?,
             name: fields::repo_name(repo_name)?,
         };
-        let i = match self.index.entry(key) {
-            Entry::Occupied(e) => *e.get(),
-            Entry::Vacant(e) => {
-                let key = e.key().clone();
-                e.insert(self.repos.len());
+        let i = match self.index.get(&key) {
+            Some(i) => *i,
+            None => {
+                let stored = (self.org_sums(key.name.org()))
+                    .map_err(|e| RowError::Csv(format!("reading the stored counts: {e}")))?
+                    .repos
+                    .get(&key)
+                    .copied()
+                    .unwrap_or(0);
+                self.index.insert(key.clone(), self.repos.len());
                 self.repos.push(RepoSeen {
                     key,
                     total: None,
                     days: SeenDays::default(),
+                    sum: u128::from(stored),
                 });
                 self.repos.len() - 1
             }
@@ -225,20 +319,25 @@ impl<'t> FileImport<'t> {
         Ok(i)
     }
 
-    fn report(&self) -> ImportReport {
-        ImportReport {
+    /// What the file held, and its organizations.
+    fn finish(self) -> (ImportReport, BTreeSet<OrgName>) {
+        let report = ImportReport {
             rows: self.rows,
             repos: self.repos.len() as u64,
-            orgs_created: self.tx.created_orgs(),
-        }
+            orgs_created: 0,
+        };
+        (report, self.orgs.into_keys().collect())
     }
 }
 
 fn next_record<R: Read>(
-    reader: &mut csv::Reader<R>,
+    reader: &mut csv::Reader<LineLimit<R>>,
     record: &mut csv::ByteRecord,
 ) -> Result<bool, Failure> {
     reader.read_byte_record(record).map_err(|e| {
+        if let Some(line) = limit::too_long_line(&e) {
+            return Failure::Row(line, RowError::LineTooLong { max: MAX_LINE });
+        }
         let line = e.position().map_or(reader.position().line(), |p| p.line());
         Failure::Row(line, RowError::Csv(e.to_string()))
     })
@@ -251,7 +350,7 @@ fn line_of(record: &csv::ByteRecord) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::Stores;
 
     #[test]
     fn progress_ends_at_the_input_size() {
@@ -259,7 +358,7 @@ mod tests {
             "{}\nmodel,a/b,1,2024-01-01T00:00:00.000Z,1\n",
             super::super::HEADER
         );
-        let store = SqliteStore::memory().unwrap();
+        let store = Stores::memory().unwrap();
         let mut last = 0;
         let report = import_reader(&store, "p.csv", csv.as_bytes(), &mut |b| last = b).unwrap();
         assert_eq!(last, csv.len() as u64);

@@ -1,4 +1,4 @@
-//! The breakdown CSV of PRODUCT.md (`repoType,repoName,total,timestamp,downloads`): reading it
+//! The breakdown CSV of `docs/DATA.md` (`repoType,repoName,total,timestamp,downloads`): reading it
 //! into the store ([`import`]) and writing it from the store ([`export`]), byte for byte.
 
 pub mod export;

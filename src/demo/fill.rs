@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use super::orgs::{DemoOrg, DemoRepo, DEMO_ORG_NAMES};
 use super::DemoError;
 use crate::domain::{Day, OrgName, Plan, RepoKey};
-use crate::store::{RepoSummary, Store, StoreError, WriteTx};
+use crate::store::{CountsWrite, RepoSummary, SourceId, Store, StoreError, WriteMode};
 
 /// Repositories written per transaction.
 const BATCH: usize = 100;
@@ -90,7 +90,7 @@ fn fill_org(
         rows_written: 0,
     };
     for batch in org.draw_repos()?.chunks(BATCH) {
-        let mut tx = store.begin()?;
+        let mut tx = store.write(&demo_source(), WriteMode::Merge)?;
         for repo in batch {
             let (rows, written) = write_repo(
                 tx.as_mut(),
@@ -108,10 +108,15 @@ fn fill_org(
     Ok(fill)
 }
 
+/// The one source demo data is written as.
+fn demo_source() -> SourceId {
+    SourceId::parse("demo").expect("a valid source id")
+}
+
 /// Writes one repository's missing days and its total; returns (rows through `today`, rows
 /// written).
 fn write_repo(
-    tx: &mut dyn WriteTx,
+    tx: &mut dyn CountsWrite,
     repo: &DemoRepo,
     stored: Option<&RepoSummary>,
     history_start: Day,
@@ -127,7 +132,7 @@ fn write_repo(
             if failed.is_some() || stored_through.is_some_and(|last| day <= last) {
                 return;
             }
-            match tx.set_daily(&repo.key, day, downloads) {
+            match tx.set(&repo.key, day, downloads) {
                 Ok(()) => written += 1,
                 Err(e) => failed = Some(e),
             }
@@ -137,7 +142,7 @@ fn write_repo(
     }
     if let Some(last) = stored_through.filter(|&last| last > today) {
         for offset in 1..=today.days_until(last) {
-            tx.set_daily(&repo.key, today.add_days(offset), 0)?;
+            tx.set(&repo.key, today.add_days(offset), 0)?;
         }
     }
     tx.set_total(&repo.key, sums.total())?;

@@ -1,4 +1,4 @@
-//! Domain types of the data contract (see `PRODUCT.md`): what a repository, a day, a period and
+//! Domain types of the data contract (see `docs/DATA.md`): what a repository, a day, a period and
 //! an account role are. Every type here validates on construction, so the rest of the code
 //! never sees an invalid name, date or range. This module knows nothing of storage or HTTP.
 

@@ -1,23 +1,43 @@
-//! Storage: one [`Store`] trait, one module per backend, selected at start-up and held as
-//! `Arc<dyn Store>`. No backend type (SQLite connection, ClickHouse client, SQL row) crosses this
-//! boundary: callers see only domain types. The trait is synchronous; async callers (the web
-//! layer) call it through `tokio::task::spawn_blocking`.
+//! Storage: two contracts, each with its own backend instance, selected at start-up.
 //!
-//! Invariants every backend keeps:
+//! - [`Accounts`]: organizations and plans, users, memberships, token and session hashes.
+//! - [`Counts`]: download counts, written as [batches from named sources](CountsWrite) and read
+//!   per organization.
+//!
+//! [`Stores`] holds one of each and implements both by delegation, for callers that need both
+//! (the web layer, the CLI); it is shared as [`SharedStore`]. No backend type (SQLite
+//! connection, ClickHouse client, SQL row) crosses either trait: callers see domain types only.
+//! The traits are synchronous; async callers (the web layer) call them through
+//! `tokio::task::spawn_blocking`. The data contract they keep is `docs/DATA.md`.
+//!
+//! Invariants every [`Counts`] backend keeps (checked for every backend by [`conformance`]):
+//! - a repository-day's downloads are the sum over the sources that wrote it;
+//! - writing a source again replaces its earlier contribution ([`WriteMode::Replace`]: all of
+//!   it; [`WriteMode::Merge`]: the repository-days the new write names), so every write is
+//!   idempotent and the store depends only on the last write of each source, in any order;
 //! - a repository's all-time `total = adjustment + sum(daily downloads)`; the adjustment may be
-//!   negative (a source total below the sum of its days) and is kept so that exports reproduce
-//!   the source's `total` exactly;
-//! - only days with at least one download are stored; setting a day to 0 removes it;
-//! - a [`WriteTx`] is all-or-nothing: dropped without `commit`, it leaves the store unchanged;
-//! - a source recorded as ingested in a transaction is recorded atomically with its counts.
+//!   negative and is kept so that exports reproduce the source's `total` exactly;
+//! - no stored count, repository sum or total exceeds [`MAX_COUNT`];
+//! - only days with at least one download are returned;
+//! - a write is all-or-nothing: dropped without `commit`, it leaves the store unchanged;
+//! - every committed write bumps the [version](Counts::version) of each organization it
+//!   touched, and only those: a cache keyed by (organization, version) is never stale.
 
+pub mod conformance;
+pub mod index;
+pub mod reference;
 pub mod sqlite;
 
+use std::fmt;
 use std::sync::Arc;
 
 use crate::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role, Username};
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The largest count the product accepts, per day, per repository total and per organization
+/// day: 2^53 − 1, so that every count reads back exactly in JSON clients (an IEEE double).
+pub const MAX_COUNT: u64 = (1 << 53) - 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,6 +45,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0} already exists")]
     Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("the store at {path} was written by a newer hubstats (schema {found}, this build knows {known})")]
     NewerSchema {
         path: String,
@@ -48,7 +70,7 @@ pub struct RepoSummary {
     pub last_day: Option<Day>,
 }
 
-/// One stored daily row, as streamed by [`Store::for_each_daily`].
+/// One daily row, as streamed by [`Counts::for_each_daily`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DailyRow<'a> {
     pub repo_type: RepoType,
@@ -73,17 +95,85 @@ pub struct DailyFilter<'a> {
 pub struct OrgInfo {
     pub name: OrgName,
     pub plan: Plan,
+    /// Repositories with counts ([`Stores`] fills it from [`Counts::repo_count`]; an
+    /// [`Accounts`] backend alone reports 0).
     pub repo_count: u64,
 }
 
-/// Download counts: writes go through a [`WriteTx`]; reads are per organization and always
-/// return rows in export order (models first, repository names in byte order, days ascending).
-pub trait Counts: Send + Sync {
-    /// Starts an all-or-nothing write.
-    fn begin(&self) -> StoreResult<Box<dyn WriteTx + '_>>;
+/// The name of a source of counts: a breakdown import, a log file's digest, an HTTP batch's
+/// idempotency key. 1 to 200 bytes of printable ASCII.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(String);
 
-    /// Whether a source (a file digest, a batch id) was already ingested.
-    fn is_ingested(&self, source: &str) -> StoreResult<bool>;
+impl SourceId {
+    pub fn parse(s: &str) -> StoreResult<Self> {
+        let printable = s.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        if s.is_empty() || s.len() > 200 || !printable {
+            return Err(StoreError::Invalid(format!(
+                "source id {:?}: expected 1 to 200 printable ASCII characters",
+                s.chars().take(40).collect::<String>()
+            )));
+        }
+        Ok(SourceId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The one source every breakdown CSV import writes (values set per repository-day).
+    pub fn breakdown() -> Self {
+        SourceId("breakdown".to_owned())
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a write replaces what its source wrote before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// The write is the source's whole contribution: everything the source wrote before is
+    /// dropped (a log file, an HTTP batch).
+    Replace,
+    /// The write sets the source's value of each repository-day it names (0 removes it) and
+    /// keeps the others (the breakdown import: a later file corrects or extends earlier ones).
+    Merge,
+}
+
+/// A source as last applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub source: SourceId,
+    /// Repository-days the source holds.
+    pub rows: u64,
+    pub applied_unix: i64,
+}
+
+/// What a committed write changed: the organizations it touched, with their new versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Committed {
+    pub versions: Vec<(OrgName, u64)>,
+}
+
+/// Download counts: written by source through [`Counts::write`]; read per organization, always
+/// in export order (models first, repository names in byte order, days ascending).
+pub trait Counts: Send + Sync {
+    /// Starts an all-or-nothing write of one source's values.
+    fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>>;
+
+    /// The source as last applied, if it ever was.
+    fn source(&self, source: &SourceId) -> StoreResult<Option<SourceInfo>>;
+
+    /// The organization's data version: 0 before any write, then bumped by every committed
+    /// write that touched it. Read in the same snapshot as the data the other reads return.
+    fn version(&self, org: &OrgName) -> StoreResult<u64>;
+
+    /// How many repositories of the organization have counts.
+    fn repo_count(&self, org: &OrgName) -> StoreResult<u64>;
 
     /// Every repository of an organization, in export order.
     fn repos(&self, org: &OrgName) -> StoreResult<Vec<RepoSummary>>;
@@ -92,11 +182,11 @@ pub trait Counts: Send + Sync {
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>>;
 
     /// Downloads per repository of the organization within `range` (repositories without
-    /// downloads in the range may be omitted), in export order.
+    /// downloads in the range are omitted), in export order.
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>>;
 
     /// Organization-wide downloads per day and repository type within `range` (all days when
-    /// `None`), days ascending.
+    /// `None`), days ascending, days without downloads omitted.
     fn org_daily(
         &self,
         org: &OrgName,
@@ -113,26 +203,50 @@ pub trait Counts: Send + Sync {
     ) -> StoreResult<()>;
 }
 
-/// An open write. Dropping it without [`WriteTx::commit`] discards everything it did.
-pub trait WriteTx {
-    /// Sets a repository's downloads for one day (replacing any earlier value; 0 removes the
-    /// day). Creates the repository, and its organization on the `free` plan, if needed.
-    fn set_daily(&mut self, repo: &RepoKey, day: Day, downloads: u64) -> StoreResult<()>;
+/// An open write of one source. Dropping it without [`CountsWrite::commit`] discards it.
+pub trait CountsWrite {
+    /// Sets the source's downloads of a repository-day (0 removes them). Setting one
+    /// repository-day twice keeps the last value.
+    fn set(&mut self, repo: &RepoKey, day: Day, downloads: u64) -> StoreResult<()>;
 
-    /// Adds to a repository's downloads for one day (log ingestion).
-    fn add_daily(&mut self, repo: &RepoKey, day: Day, downloads: u64) -> StoreResult<()>;
-
-    /// Sets a repository's all-time total as of the end of this transaction: the adjustment
-    /// becomes `total - sum(daily)` once every daily write of the transaction is applied.
+    /// Sets a repository's all-time total as of the end of this write: the adjustment becomes
+    /// `total - sum(daily)` over every source once the write is applied.
     fn set_total(&mut self, repo: &RepoKey, total: u64) -> StoreResult<()>;
 
-    /// Records a source as ingested. Returns `false` (and records nothing) when it already was.
-    fn record_source(&mut self, source: &str) -> StoreResult<bool>;
+    /// Applies the write, or refuses it whole (a sum past [`MAX_COUNT`] is `Invalid`).
+    fn commit(self: Box<Self>) -> StoreResult<Committed>;
+}
 
-    /// How many organizations this transaction has created so far (see [`WriteTx::set_daily`]).
-    fn created_orgs(&self) -> u64;
+/// A whole batch in memory, for small writes (an HTTP batch, a test).
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub source: SourceId,
+    pub mode: WriteMode,
+    pub days: Vec<(RepoKey, Day, u64)>,
+    pub totals: Vec<(RepoKey, u64)>,
+}
 
-    fn commit(self: Box<Self>) -> StoreResult<()>;
+impl Batch {
+    pub fn new(source: SourceId, mode: WriteMode) -> Self {
+        Batch {
+            source,
+            mode,
+            days: Vec::new(),
+            totals: Vec::new(),
+        }
+    }
+
+    /// Writes the batch through `counts` in one write.
+    pub fn apply(&self, counts: &dyn Counts) -> StoreResult<Committed> {
+        let mut w = counts.write(&self.source, self.mode)?;
+        for (repo, day, n) in &self.days {
+            w.set(repo, *day, *n)?;
+        }
+        for (repo, total) in &self.totals {
+            w.set_total(repo, *total)?;
+        }
+        w.commit()
+    }
 }
 
 /// Organizations, users, memberships, API tokens and sign-in sessions. Secrets are never
@@ -165,15 +279,133 @@ pub trait Accounts: Send + Sync {
     fn delete_session(&self, session_hash: &str) -> StoreResult<()>;
 }
 
-/// Everything a backend provides.
+/// Everything a caller that needs both contracts uses.
 pub trait Store: Counts + Accounts {}
 impl<T: Counts + Accounts> Store for T {}
 
 pub type SharedStore = Arc<dyn Store>;
 
-/// Opens the store a `--store` value names: a file path for the embedded SQLite backend.
+/// One accounts backend and one counts backend, used together.
+#[derive(Clone)]
+pub struct Stores {
+    pub accounts: Arc<dyn Accounts>,
+    pub counts: Arc<dyn Counts>,
+}
+
+impl Stores {
+    /// A private pair of embedded stores in temporary files; for tests.
+    pub fn memory() -> StoreResult<Self> {
+        Ok(Stores {
+            accounts: Arc::new(sqlite::SqliteAccounts::memory()?),
+            counts: Arc::new(sqlite::SqliteCounts::memory()?),
+        })
+    }
+
+    fn with_repo_count(&self, mut info: OrgInfo) -> StoreResult<OrgInfo> {
+        info.repo_count = self.counts.repo_count(&info.name)?;
+        Ok(info)
+    }
+}
+
+/// Opens the stores a `--store` value names: a file path for the embedded SQLite backend,
+/// which keeps counts in that file and accounts beside it (see [`sqlite::accounts_path`]).
 pub fn open(location: &str) -> StoreResult<SharedStore> {
-    Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(
-        location,
-    ))?))
+    let path = std::path::Path::new(location);
+    let accounts = sqlite::SqliteAccounts::open(&sqlite::accounts_path(path))?;
+    let counts = sqlite::SqliteCounts::open(path, Some(&accounts))?;
+    Ok(Arc::new(Stores {
+        accounts: Arc::new(accounts),
+        counts: Arc::new(counts),
+    }))
+}
+
+impl Accounts for Stores {
+    fn create_org(&self, org: &OrgName, plan: Plan) -> StoreResult<()> {
+        self.accounts.create_org(org, plan)
+    }
+    fn set_plan(&self, org: &OrgName, plan: Plan) -> StoreResult<()> {
+        self.accounts.set_plan(org, plan)
+    }
+    fn org(&self, org: &OrgName) -> StoreResult<Option<OrgInfo>> {
+        self.accounts
+            .org(org)?
+            .map(|i| self.with_repo_count(i))
+            .transpose()
+    }
+    fn orgs(&self) -> StoreResult<Vec<OrgInfo>> {
+        let orgs = self.accounts.orgs()?;
+        orgs.into_iter().map(|i| self.with_repo_count(i)).collect()
+    }
+    fn create_user(&self, user: &Username, password_hash: &str) -> StoreResult<()> {
+        self.accounts.create_user(user, password_hash)
+    }
+    fn password_hash(&self, user: &Username) -> StoreResult<Option<String>> {
+        self.accounts.password_hash(user)
+    }
+    fn set_member(&self, org: &OrgName, user: &Username, role: Role) -> StoreResult<()> {
+        self.accounts.set_member(org, user, role)
+    }
+    fn remove_member(&self, org: &OrgName, user: &Username) -> StoreResult<()> {
+        self.accounts.remove_member(org, user)
+    }
+    fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>> {
+        self.accounts.role(org, user)
+    }
+    fn create_token(&self, user: &Username, token_hash: &str) -> StoreResult<()> {
+        self.accounts.create_token(user, token_hash)
+    }
+    fn revoke_token(&self, token_hash: &str) -> StoreResult<bool> {
+        self.accounts.revoke_token(token_hash)
+    }
+    fn token_user(&self, token_hash: &str) -> StoreResult<Option<Username>> {
+        self.accounts.token_user(token_hash)
+    }
+    fn create_session(&self, hash: &str, user: &Username, expires_unix: i64) -> StoreResult<()> {
+        self.accounts.create_session(hash, user, expires_unix)
+    }
+    fn session_user(&self, hash: &str, now_unix: i64) -> StoreResult<Option<Username>> {
+        self.accounts.session_user(hash, now_unix)
+    }
+    fn delete_session(&self, hash: &str) -> StoreResult<()> {
+        self.accounts.delete_session(hash)
+    }
+}
+
+impl Counts for Stores {
+    fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>> {
+        self.counts.write(source, mode)
+    }
+    fn source(&self, source: &SourceId) -> StoreResult<Option<SourceInfo>> {
+        self.counts.source(source)
+    }
+    fn version(&self, org: &OrgName) -> StoreResult<u64> {
+        self.counts.version(org)
+    }
+    fn repo_count(&self, org: &OrgName) -> StoreResult<u64> {
+        self.counts.repo_count(org)
+    }
+    fn repos(&self, org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
+        self.counts.repos(org)
+    }
+    fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
+        self.counts.repo(repo)
+    }
+    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>> {
+        self.counts.period_sums(org, range)
+    }
+    fn org_daily(
+        &self,
+        org: &OrgName,
+        range: Option<DayRange>,
+    ) -> StoreResult<Vec<(Day, RepoType, u64)>> {
+        self.counts.org_daily(org, range)
+    }
+    fn for_each_daily(
+        &self,
+        org: &OrgName,
+        filter: DailyFilter<'_>,
+        f: &mut dyn FnMut(DailyRow<'_>) -> std::io::Result<()>,
+    ) -> StoreResult<()> {
+        self.counts.for_each_daily(org, filter, f)
+    }
 }

@@ -4,7 +4,7 @@
 
 use hubstats::breakdown::export::write_breakdown;
 use hubstats::domain::{Day, Plan, RepoKey, RepoName, RepoType, Role};
-use hubstats::store::Counts;
+use hubstats::store::{Counts, SourceId, WriteMode};
 
 use super::super::common::{org_name, TestApp};
 
@@ -92,7 +92,9 @@ pub fn populate(app: &TestApp) {
     app.user(USER);
     app.member(ORG, USER, Role::Read);
     let today: Day = TODAY.parse().expect("TODAY");
-    let mut tx = app.store.begin().expect("begin");
+    let mut tx = (app.store)
+        .write(&SourceId::breakdown(), WriteMode::Merge)
+        .expect("write");
     for (seed, r) in REPOS.iter().enumerate() {
         let key = RepoKey {
             repo_type: r.repo_type,
@@ -102,8 +104,7 @@ pub fn populate(app: &TestApp) {
         for back in r.to_back..=r.from_back {
             let n = downloads(r, back, seed as u64);
             sum += n;
-            tx.set_daily(&key, today.add_days(-back), n)
-                .expect("set_daily");
+            tx.set(&key, today.add_days(-back), n).expect("set");
         }
         tx.set_total(&key, sum + r.before_history)
             .expect("set_total");

@@ -25,8 +25,7 @@ use tower::ServiceExt;
 use hubstats::accounts::{self, SessionId};
 use hubstats::config::{Config, Overrides};
 use hubstats::domain::{Day, OrgName, Plan, RepoKey, RepoName, RepoType, Role, Username};
-use hubstats::store::sqlite::SqliteStore;
-use hubstats::store::SharedStore;
+use hubstats::store::{Batch, SharedStore, SourceId, WriteMode};
 use hubstats::web::throttle::LoginThrottle;
 use hubstats::web::{router_with_throttle, AppState};
 
@@ -69,7 +68,7 @@ impl TestApp {
         let mut config = Config::load(&flags, |_| None).unwrap();
         config.listen = "127.0.0.1:0".parse().unwrap();
         f(&mut config);
-        let store: SharedStore = Arc::new(SqliteStore::open(&store_path).unwrap());
+        let store: SharedStore = hubstats::store::open(&store_path.to_string_lossy()).unwrap();
         TestApp {
             dir,
             store_path,
@@ -120,9 +119,15 @@ impl TestApp {
             name: RepoName::parse(name).unwrap(),
         };
         let day: Day = day.parse().unwrap();
-        let mut tx = self.store.begin().unwrap();
-        tx.add_daily(&key, day, downloads).unwrap();
-        tx.commit().unwrap();
+        // Each call is a source of its own, so calls for one repository-day add up.
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut batch = Batch::new(
+            SourceId::parse(&format!("test-{call}")).unwrap(),
+            WriteMode::Replace,
+        );
+        batch.days.push((key, day, downloads));
+        batch.apply(self.store.as_ref()).unwrap();
     }
 
     pub async fn get(&self, path: &str, auth: &Auth) -> TestResponse {

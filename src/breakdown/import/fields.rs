@@ -1,6 +1,7 @@
 //! Parsers of the breakdown CSV's fields, and what is wrong when one does not parse.
 
 use crate::domain::{Day, NameError, RepoKey, RepoName, RepoType};
+use crate::store::MAX_COUNT;
 
 use super::super::HEADER;
 
@@ -24,8 +25,18 @@ pub enum RowError {
         "{field}: found {found:?}; expected a whole number of downloads (digits only, 0 or more)"
     )]
     Count { field: &'static str, found: String },
-    #[error("{field}: found {found}; expected at most {}", i64::MAX)]
+    #[error(
+        "{field}: found {found}; expected at most {MAX_COUNT}, the largest count hubstats accepts"
+    )]
     CountTooLarge { field: &'static str, found: String },
+    #[error("downloads: {repo} would have {found} downloads in all, more than {MAX_COUNT}")]
+    RepoSumTooLarge { repo: String, found: u128 },
+    #[error("downloads: organization {org} would have {found} downloads on {day}, more than {MAX_COUNT}")]
+    OrgDaySumTooLarge { org: String, day: Day, found: u128 },
+    #[error("the line is longer than {max} bytes; expected a breakdown row (under 300 bytes)")]
+    LineTooLong { max: usize },
+    #[error("malformed CSV: a quoted field runs past the end of its line (a quote is not closed)")]
+    UnterminatedQuote,
     #[error("timestamp: found {found:?}; expected a UTC day as YYYY-MM-DDT00:00:00.000Z")]
     Timestamp { found: String },
     #[error(
@@ -68,40 +79,63 @@ pub(super) fn check_header(fields: &[&[u8]]) -> Result<(), RowError> {
     if found == HEADER {
         Ok(())
     } else {
-        Err(RowError::Header { found })
+        Err(RowError::Header {
+            found: quote(&found),
+        })
     }
 }
 
 pub(super) fn repo_type(field: &str) -> Result<RepoType, RowError> {
     field.parse().map_err(|_| RowError::RepoType {
-        found: field.to_owned(),
+        found: quote(field),
     })
 }
 
 pub(super) fn repo_name(field: &str) -> Result<RepoName, RowError> {
+    if field.len() > 2 * 96 + 1 {
+        return Err(RowError::RepoName(NameError::Name {
+            name: quote(field),
+            reason: "a name part is longer than 96 characters",
+        }));
+    }
     RepoName::parse(field).map_err(RowError::RepoName)
 }
 
-/// A non-negative integer that fits the store (`i64`): digits only, no sign, no decimals.
+/// A whole number from 0 to [`MAX_COUNT`]: digits only, no sign, no decimals.
 pub(super) fn count(field: &'static str, text: &str) -> Result<u64, RowError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(RowError::Count {
             field,
-            found: text.to_owned(),
+            found: quote(text),
         });
     }
-    match text.parse::<i64>() {
-        Ok(n) => Ok(n as u64),
-        Err(_) => Err(RowError::CountTooLarge {
+    match text.parse::<u64>() {
+        Ok(n) if n <= MAX_COUNT => Ok(n),
+        _ => Err(RowError::CountTooLarge {
             field,
-            found: text.to_owned(),
+            found: quote(text),
         }),
     }
 }
 
+/// At most [`QUOTE_MAX`] bytes of a bad value, for error messages: a 1 GB field is reported
+/// by its beginning.
+pub(super) fn quote(text: &str) -> String {
+    if text.len() <= QUOTE_MAX {
+        return text.to_owned();
+    }
+    let mut end = QUOTE_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
+pub(super) const QUOTE_MAX: usize = 100;
+
 /// A UTC day at midnight: `YYYY-MM-DDT00:00:00.000Z` or `YYYY-MM-DDT00:00:00Z`.
 pub(super) fn timestamp(text: &str) -> Result<Day, RowError> {
-    let found = || text.to_owned();
+    let found = || quote(text);
     let (date, rest) = match (text.get(..10), text.get(10..)) {
         (Some(date), Some(rest)) => (date, rest),
         _ => return Err(RowError::Timestamp { found: found() }),
@@ -222,7 +256,7 @@ mod tests {
     #[test]
     fn counts_are_digits_only() {
         assert_eq!(count("total", "0"), Ok(0));
-        assert_eq!(count("total", "9223372036854775807"), Ok(i64::MAX as u64));
+        assert_eq!(count("total", "9007199254740991"), Ok(MAX_COUNT));
         for bad in ["", "-1", "1.5", "1e3", "+1", " 1", "1 ", "0x10"] {
             assert!(
                 matches!(count("downloads", bad), Err(RowError::Count { .. })),
@@ -230,7 +264,7 @@ mod tests {
             );
         }
         assert!(matches!(
-            count("total", "9223372036854775808"),
+            count("total", "9007199254740992"),
             Err(RowError::CountTooLarge { .. })
         ));
     }

@@ -1,15 +1,79 @@
-//! `Accounts` on SQLite: organizations and plans, users, memberships, token and session hashes.
-//! Secrets never reach this module; callers pass SHA-256 hashes (see `crate::accounts`).
+//! `Accounts` on SQLite, in a database file of its own: organizations and plans, users,
+//! memberships, token and session hashes. Secrets never reach this module; callers pass
+//! SHA-256 hashes (see `crate::accounts`).
+
+use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{now_unix, SqliteStore};
+use super::{now_unix, Db};
 use crate::domain::{OrgName, Plan, Role, Username};
 use crate::store::{Accounts, OrgInfo, StoreError, StoreResult};
 
-const ORG_INFO_SQL: &str =
-    "SELECT o.name, o.plan, (SELECT COUNT(*) FROM repos r WHERE r.org_id = o.id)
-     FROM orgs o";
+/// Schema migrations of the accounts file, applied in order (see [`Db::migrate`]).
+/// Organization names are unique ignoring case, like the Hub's; lookups stay exact.
+pub(super) const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE orgs (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        plan         TEXT NOT NULL CHECK (plan IN ('free', 'team', 'enterprise')),
+        created_unix INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX orgs_name_nocase ON orgs (name COLLATE NOCASE);
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_unix  INTEGER NOT NULL
+    );
+    CREATE TABLE memberships (
+        org_id  INTEGER NOT NULL REFERENCES orgs(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        role    TEXT NOT NULL CHECK (role IN ('read', 'admin')),
+        PRIMARY KEY (org_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE tokens (
+        hash         TEXT PRIMARY KEY,
+        user_id      INTEGER NOT NULL REFERENCES users(id),
+        created_unix INTEGER NOT NULL,
+        revoked_unix INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE sessions (
+        hash         TEXT PRIMARY KEY,
+        user_id      INTEGER NOT NULL REFERENCES users(id),
+        expires_unix INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#];
+
+pub struct SqliteAccounts {
+    pub(super) db: Db,
+}
+
+impl SqliteAccounts {
+    /// Opens (creating if needed) the accounts file and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let db = Db::open(path)?;
+        db.migrate(MIGRATIONS)?;
+        Ok(SqliteAccounts { db })
+    }
+
+    /// A private accounts store in a temporary file; for tests.
+    pub fn memory() -> StoreResult<Self> {
+        let db = Db::memory()?;
+        db.migrate(MIGRATIONS)?;
+        Ok(SqliteAccounts { db })
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.writer()
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.db.read(f)
+    }
+}
+
+const ORG_INFO_SQL: &str = "SELECT o.name, o.plan, 0 FROM orgs o";
 
 fn org_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64)> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -63,14 +127,18 @@ fn conflict_on_unique(e: rusqlite::Error, what: impl FnOnce() -> String) -> Stor
     }
 }
 
-impl Accounts for SqliteStore {
+impl Accounts for SqliteAccounts {
     fn create_org(&self, org: &OrgName, plan: Plan) -> StoreResult<()> {
         self.writer()
             .execute(
                 "INSERT INTO orgs (name, plan, created_unix) VALUES (?1, ?2, ?3)",
                 params![org.as_str(), plan.as_str(), now_unix()],
             )
-            .map_err(|e| conflict_on_unique(e, || format!("organization {org}")))?;
+            .map_err(|e| {
+                conflict_on_unique(e, || {
+                    format!("organization {org} (names are unique ignoring case)")
+                })
+            })?;
         Ok(())
     }
 

@@ -1,28 +1,22 @@
-//! The embedded backend: one SQLite file in WAL mode (or a private in-memory database for
-//! tests). One writer connection behind a mutex serializes writes; reads use a small pool of
-//! their own connections so the dashboard never waits for an import.
+//! The embedded backend: counts in the `--store` file ([`SqliteCounts`]), accounts in a file of
+//! their own beside it ([`SqliteAccounts`], see [`accounts_path`]), so that signing in never
+//! waits for an import. Each file is one SQLite database in WAL mode (or a private temporary
+//! private temporary file for tests) behind a [`Db`]: one writer connection behind a mutex serializes
+//! writes; reads use a small pool of their own connections, so reads never wait for a write.
 
 mod accounts;
 mod counts;
-mod schema;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{StoreError, StoreResult};
+pub use accounts::SqliteAccounts;
+pub use counts::SqliteCounts;
 
-pub struct SqliteStore {
-    /// Where reader connections are opened from; `None` for an in-memory store, whose readers
-    /// share the writer connection.
-    uri: Option<String>,
-    // Fields drop in declaration order: readers close before the writer, so the writer is the
-    // last connection and SQLite checkpoints the WAL into the main file when it closes.
-    readers: Mutex<Vec<Connection>>,
-    writer: Mutex<Connection>,
-    caches: counts::CountCaches,
-}
+use super::{StoreError, StoreResult};
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -30,34 +24,77 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Where the accounts of the store at `counts` live: `hubstats.db` → `hubstats.accounts.db`
+/// (any other name gets `.accounts.db` appended).
+pub fn accounts_path(counts: &Path) -> PathBuf {
+    let name = counts
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".db").unwrap_or(&name);
+    counts.with_file_name(format!("{stem}.accounts.db"))
+}
+
 const MAX_IDLE_READERS: usize = 8;
 
-impl SqliteStore {
-    /// Opens (creating if needed) the store file and brings its schema up to date.
-    pub fn open(path: &Path) -> StoreResult<Self> {
-        let uri = path.to_string_lossy().into_owned();
+/// How long a connection waits for another process's write before giving up. Imports of
+/// large files hold the write lock for tens of seconds; waiting (and saying so) is better than
+/// failing.
+const BUSY_WAIT: Duration = Duration::from_secs(1800);
+const BUSY_POLL: Duration = Duration::from_millis(20);
+
+/// SQLite's busy handler: logs once per wait that the store is locked, then polls.
+fn wait_for_writer(attempt: i32) -> bool {
+    if attempt == 0 {
+        tracing::warn!(
+            "the store is locked by another write (an import?); waiting for it to finish"
+        );
+    }
+    std::thread::sleep(BUSY_POLL);
+    (attempt as u128) * BUSY_POLL.as_millis() < BUSY_WAIT.as_millis()
+}
+
+/// One SQLite database: the writer connection and a pool of readers.
+pub(crate) struct Db {
+    /// Where reader connections are opened from.
+    pub(super) uri: Option<String>,
+    /// The directory of a private database ([`Db::memory`]), removed when the store is dropped.
+    _private: Option<tempfile::TempDir>,
+    // Fields drop in declaration order: readers close before the writer, so the writer is the
+    // last connection and SQLite checkpoints the WAL into the main file when it closes.
+    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Connection>,
+}
+
+impl Db {
+    /// Opens (creating if needed) a database file in WAL mode.
+    fn open(path: &Path) -> StoreResult<Self> {
         let writer = Connection::open(path)?;
-        writer.pragma_update(None, "journal_mode", "WAL")?;
-        Self::init(Some(uri), writer)
-    }
-
-    /// A private store that lives as long as this value; for tests.
-    pub fn memory() -> StoreResult<Self> {
-        Self::init(None, Connection::open_in_memory()?)
-    }
-
-    fn init(uri: Option<String>, writer: Connection) -> StoreResult<Self> {
         configure(&writer)?;
-        migrate(&writer, uri.as_deref().unwrap_or(":memory:"))?;
-        Ok(SqliteStore {
-            uri,
-            writer: Mutex::new(writer),
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        Ok(Db {
+            uri: Some(path.to_string_lossy().into_owned()),
+            _private: None,
             readers: Mutex::new(Vec::new()),
-            caches: counts::CountCaches::default(),
+            writer: Mutex::new(writer),
         })
     }
 
-    /// The writer connection (also used for reads by in-memory stores).
+    /// A private database in a temporary directory that lives as long as the value: the same
+    /// connections, WAL and snapshots as a store file (reading while a write is open works),
+    /// for tests.
+    fn memory() -> StoreResult<Self> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let mut db = Db::open(&dir.path().join("private.db"))?;
+        db._private = Some(dir);
+        Ok(db)
+    }
+
+    fn location(&self) -> &str {
+        self.uri.as_deref().unwrap_or(":memory:")
+    }
+
+    /// The writer connection (also used for reads by in-memory databases).
     fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (the transaction
         // rolls back), so a poisoned lock is safe to reuse.
@@ -81,40 +118,40 @@ impl SqliteStore {
         };
         let result = f(&conn);
         let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE_READERS {
+        if idle.len() < MAX_IDLE_READERS && conn.is_autocommit() {
             idle.push(conn);
         }
         result
     }
+
+    /// Brings the schema up to date: `migrations[i]` runs once, in order, in one transaction,
+    /// and `PRAGMA user_version` counts those applied.
+    fn migrate(&self, migrations: &[&str]) -> StoreResult<()> {
+        let conn = self.writer();
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = migrations.len() as i64;
+        if found > known {
+            return Err(StoreError::NewerSchema {
+                path: self.location().to_owned(),
+                found,
+                known,
+            });
+        }
+        for (i, sql) in migrations.iter().enumerate().skip(found as usize) {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))?;
+        }
+        Ok(())
+    }
 }
 
 fn configure(conn: &Connection) -> StoreResult<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.busy_handler(Some(wait_for_writer))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB page cache per connection
-                                                     // Reads through a memory map share the OS page cache: a period sum over 20,000 repositories
-                                                     // touches ~40,000 pages, more than one connection's cache holds (2x faster, measured).
-    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
-    Ok(())
-}
-
-fn migrate(conn: &Connection, location: &str) -> StoreResult<()> {
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let known = schema::MIGRATIONS.len() as i64;
-    if found > known {
-        return Err(StoreError::NewerSchema {
-            path: location.to_owned(),
-            found,
-            known,
-        });
-    }
-    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
-            i + 1
-        ))?;
-    }
     Ok(())
 }
 

@@ -7,8 +7,8 @@ fn user(s: &str) -> Username {
     Username::parse(s).unwrap()
 }
 
-fn store_with_alice_in_acme() -> SqliteStore {
-    let s = SqliteStore::memory().unwrap();
+fn store_with_alice_in_acme() -> SqliteAccounts {
+    let s = SqliteAccounts::memory().unwrap();
     s.create_org(&org("acme"), Plan::Team).unwrap();
     s.create_user(&user("alice"), "hash-a").unwrap();
     s.set_member(&org("acme"), &user("alice"), Role::Read)

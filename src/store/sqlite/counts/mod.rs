@@ -1,63 +1,176 @@
-//! `Counts` on SQLite: writes through [`write::SqliteWriteTx`], reads in [`read`]. Every read
-//! returns rows in export order straight from the clustered keys (`repos` by
-//! `(org_id, repo_type, name)`, `daily` by `(repo_id, day)`), so none needs a sort.
+//! `Counts` on SQLite.
 //!
-//! A write transaction holds the writer connection until it ends. Readers of a file store use
-//! their own connections and see the last committed state; an in-memory store reads through
-//! the writer, so reading while holding a [`WriteTx`] on the same thread would wait forever.
+//! Durable layout (see `docs/ARCHITECTURE.md`, "Storage"): `count_orgs` (name, data version),
+//! `count_repos` (name, adjustment, the version that last changed it), `sources`, and `chunks`:
+//! one row per (repository, span of 256 days, source) holding that source's days as one small
+//! BLOB ([`chunk`]). A repository-day is the sum over sources. No running totals or rollups
+//! are stored: correcting one day rewrites one chunk.
 //!
-//! Measured on 20,000 repositories × 400 days (8M rows, release build, 2 busy shared cores):
-//! import 12 s, export 2.3 s, all-time totals 8 ms, period sums 20–80 ms for any period
-//! (0.5 s for 365 days by summing daily rows), organization chart 0.1 ms (4.8 s from `daily`).
-//! `scripts/roundtrip-large 8000000 20000` reproduces these figures.
+//! Reads go through the organization's in-memory [`OrgIndex`], kept in an [`IndexCache`] and
+//! tagged with the organization's id and version. Each read opens a snapshot, reads the
+//! version and, when the cached index is older, only the repositories whose version is newer
+//! (`count_repos.version`), and patches the index with them: a write costs the next read what
+//! it touched, a write to another organization costs nothing, and writes by another process
+//! (a `hubstats import` beside the server) are seen the same way. The full export streams
+//! from the chunks instead, so its memory does not depend on the organization's size.
 
-mod cache;
+mod chunk;
+mod legacy;
 mod read;
-mod rollup;
 mod write;
 
-pub(super) use cache::CountCaches;
+use std::path::Path;
+use std::sync::Arc;
 
-use super::SqliteStore;
+use super::{Db, SqliteAccounts};
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
-use crate::store::{Counts, DailyFilter, DailyRow, RepoSummary, StoreError, StoreResult, WriteTx};
+use crate::store::index::{IndexCache, OrgIndex, DEFAULT_INDEX_BUDGET};
+use crate::store::{
+    Counts, CountsWrite, DailyFilter, DailyRow, RepoSummary, SourceId, SourceInfo, StoreResult,
+    WriteMode,
+};
 
-impl Counts for SqliteStore {
-    fn begin(&self) -> StoreResult<Box<dyn WriteTx + '_>> {
-        Ok(Box::new(write::SqliteWriteTx::begin(self.writer())?))
+/// Schema migrations of the counts file. 1–4 are the single-file layout of earlier versions
+/// (kept so an old store upgrades step by step); 5 adds the chunked layout, into which
+/// [`legacy::convert`] then moves an old store's data.
+const MIGRATIONS: &[&str] = &[
+    legacy::MIGRATION_1,
+    legacy::MIGRATION_2,
+    legacy::MIGRATION_3,
+    legacy::MIGRATION_4,
+    r#"
+    CREATE TABLE count_orgs (
+        id      INTEGER PRIMARY KEY,
+        name    TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE count_repos (
+        id         INTEGER PRIMARY KEY,
+        org_id     INTEGER NOT NULL REFERENCES count_orgs(id),
+        repo_type  INTEGER NOT NULL CHECK (repo_type IN (0, 1)),
+        name       TEXT NOT NULL,
+        adjustment INTEGER NOT NULL DEFAULT 0,
+        version    INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (org_id, repo_type, name)
+    );
+    CREATE INDEX count_repos_version ON count_repos (org_id, version);
+    CREATE TABLE sources (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        applied_unix INTEGER NOT NULL
+    );
+    CREATE TABLE chunks (
+        repo_id   INTEGER NOT NULL,
+        span      INTEGER NOT NULL,
+        source_id INTEGER NOT NULL,
+        rows      INTEGER NOT NULL,
+        sum       INTEGER NOT NULL,
+        data      BLOB NOT NULL,
+        PRIMARY KEY (repo_id, span, source_id)
+    );
+    CREATE INDEX chunks_source ON chunks (source_id, repo_id);
+    "#,
+];
+
+pub struct SqliteCounts {
+    db: Db,
+    indexes: IndexCache,
+}
+
+impl SqliteCounts {
+    /// Opens (creating if needed) the counts file and brings its schema up to date. A store of
+    /// an earlier version is converted; its accounts move to `accounts` (see [`legacy`]).
+    pub fn open(path: &Path, accounts: Option<&SqliteAccounts>) -> StoreResult<Self> {
+        let db = Db::open(path)?;
+        db.migrate(MIGRATIONS)?;
+        legacy::convert(&db, accounts)?;
+        Ok(Self::with_db(db))
     }
 
-    fn is_ingested(&self, source: &str) -> StoreResult<bool> {
-        self.read(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT 1 FROM ingested_sources WHERE source = ?1")?;
-            Ok(stmt.exists([source])?)
+    /// A private counts store in a temporary file; for tests.
+    pub fn memory() -> StoreResult<Self> {
+        let db = Db::memory()?;
+        db.migrate(MIGRATIONS)?;
+        legacy::convert(&db, None)?;
+        Ok(Self::with_db(db))
+    }
+
+    fn with_db(db: Db) -> Self {
+        SqliteCounts {
+            db,
+            indexes: IndexCache::new(DEFAULT_INDEX_BUDGET),
+        }
+    }
+
+    /// Bounds the memory of the cached organization indexes (approximately, in bytes).
+    pub fn with_index_budget(mut self, bytes: usize) -> Self {
+        self.indexes = IndexCache::new(bytes);
+        self
+    }
+
+    /// The organization's index at its current version: the cached one when current, else the
+    /// cached one patched with what changed since, else built. `None` for an organization
+    /// without counts.
+    pub fn index(&self, org: &OrgName) -> StoreResult<Option<Arc<OrgIndex>>> {
+        self.db.read(|conn| {
+            let snapshot = conn.unchecked_transaction()?;
+            let Some((org_id, version)) = read::org(&snapshot, org)? else {
+                self.indexes.remove(org.as_str());
+                return Ok(None);
+            };
+            let cached = self.indexes.get(org.as_str());
+            let index = match cached {
+                Some(c) if c.org_id == org_id && c.version == version => return Ok(Some(c)),
+                Some(c) if c.org_id == org_id && c.version < version => {
+                    let changed = read::repos_since(&snapshot, org_id, c.version as i64)?;
+                    c.updated(version, changed)?
+                }
+                _ => OrgIndex::build(org_id, version, read::repos_since(&snapshot, org_id, -1)?)?,
+            };
+            let index = Arc::new(index);
+            self.indexes.put(org.as_str(), index.clone());
+            Ok(Some(index))
         })
+    }
+}
+
+impl Counts for SqliteCounts {
+    fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>> {
+        Ok(Box::new(write::SqliteCountsWrite::begin(
+            self.db.writer(),
+            source,
+            mode,
+        )?))
+    }
+
+    fn source(&self, source: &SourceId) -> StoreResult<Option<SourceInfo>> {
+        self.db.read(|conn| read::source(conn, source))
+    }
+
+    fn version(&self, org: &OrgName) -> StoreResult<u64> {
+        let org = self.db.read(|conn| read::org(conn, org))?;
+        Ok(org.map_or(0, |(_, v)| v))
+    }
+
+    fn repo_count(&self, org: &OrgName) -> StoreResult<u64> {
+        self.db.read(|conn| read::repo_count(conn, org))
     }
 
     fn repos(&self, org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
-        self.read(|conn| {
-            let cached = self
-                .caches
-                .repos
-                .get_or_compute(conn, org.clone(), |c| read::repos(c, org))?;
-            Ok(cached.as_ref().clone())
-        })
+        Ok(self.index(org)?.map_or_else(Vec::new, |i| i.summaries()))
     }
 
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
-        self.read(|conn| read::repo(conn, repo))
+        let Some(index) = self.index(&repo.name.org())? else {
+            return Ok(None);
+        };
+        Ok(index.repo(repo).map(|s| s.summary()))
     }
 
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>> {
-        self.read(|conn| {
-            let key = (org.clone(), range);
-            let cached = self
-                .caches
-                .period_sums
-                .get_or_compute(conn, key, |c| read::period_sums(c, org, range))?;
-            Ok(cached.as_ref().clone())
-        })
+        Ok(self
+            .index(org)?
+            .map_or_else(Vec::new, |i| i.period_sums(range)))
     }
 
     fn org_daily(
@@ -65,7 +178,9 @@ impl Counts for SqliteStore {
         org: &OrgName,
         range: Option<DayRange>,
     ) -> StoreResult<Vec<(Day, RepoType, u64)>> {
-        self.read(|conn| read::org_daily(conn, org, range))
+        Ok(self
+            .index(org)?
+            .map_or_else(Vec::new, |i| i.org_daily(range)))
     }
 
     fn for_each_daily(
@@ -74,12 +189,16 @@ impl Counts for SqliteStore {
         filter: DailyFilter<'_>,
         f: &mut dyn FnMut(DailyRow<'_>) -> std::io::Result<()>,
     ) -> StoreResult<()> {
-        self.read(|conn| read::for_each_daily(conn, org, filter, f))
+        if filter.repos.is_none() {
+            return self
+                .db
+                .read(|conn| read::stream_org(conn, org, filter.range, f));
+        }
+        match self.index(org)? {
+            Some(index) => index.for_each_daily(filter, f),
+            None => Ok(()),
+        }
     }
-}
-
-fn backend(message: impl Into<String>) -> StoreError {
-    StoreError::Backend(message.into().into())
 }
 
 /// Repository types as stored: 0 = model, 1 = dataset, so `(repo_type, name)` is export order.
@@ -94,9 +213,9 @@ fn repo_type_from_code(code: i64) -> StoreResult<RepoType> {
     match code {
         0 => Ok(RepoType::Model),
         1 => Ok(RepoType::Dataset),
-        other => Err(backend(format!(
-            "stored repository type {other} is unknown"
-        ))),
+        other => Err(crate::store::StoreError::Backend(
+            format!("stored repository type {other} is unknown").into(),
+        )),
     }
 }
 

@@ -1,202 +1,185 @@
-//! Reads of `Counts`. An unknown organization has no repositories, so its reads are empty.
+//! Reads of the durable layout: an organization's version, the repositories changed since a
+//! version (to build or patch an index), sources, and the streamed export.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{backend, repo_type_code, repo_type_from_code};
-use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
-use crate::store::{DailyFilter, DailyRow, RepoSummary, StoreError, StoreResult};
+use super::chunk;
+use super::{repo_type_from_code, StoreResult};
+use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName};
+use crate::store::index::RepoSeries;
+use crate::store::{DailyRow, SourceId, SourceInfo, StoreError};
 
-const SUMMARY_COLUMNS: &str = "repo_type, name, adjustment, daily_sum, first_day, last_day";
-
-fn org_id(conn: &Connection, org: &OrgName) -> StoreResult<Option<i64>> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM orgs WHERE name = ?1")?;
-    Ok(stmt.query_row([org.as_str()], |r| r.get(0)).optional()?)
+/// The organization's id and data version.
+pub(super) fn org(conn: &Connection, org: &OrgName) -> StoreResult<Option<(i64, u64)>> {
+    let mut stmt = conn.prepare_cached("SELECT id, version FROM count_orgs WHERE name = ?1")?;
+    let row = stmt
+        .query_row([org.as_str()], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?)))
+        .optional()?;
+    Ok(row.map(|(id, v)| (id, v as u64)))
 }
 
-pub(super) fn repos(conn: &Connection, org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
-    let Some(org_id) = org_id(conn, org)? else {
-        return Ok(Vec::new());
-    };
-    let sql =
-        format!("SELECT {SUMMARY_COLUMNS} FROM repos WHERE org_id = ?1 ORDER BY repo_type, name");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query([org_id])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(summary(row)?);
-    }
-    Ok(out)
+pub(super) fn repo_count(conn: &Connection, org: &OrgName) -> StoreResult<u64> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COUNT(*) FROM count_repos r JOIN count_orgs o ON o.id = r.org_id WHERE o.name = ?1",
+    )?;
+    let n: i64 = stmt.query_row([org.as_str()], |r| r.get(0))?;
+    Ok(n as u64)
 }
 
-pub(super) fn repo(conn: &Connection, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM repos \
-         WHERE org_id = (SELECT id FROM orgs WHERE name = ?1) AND repo_type = ?2 AND name = ?3"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let org = repo.name.org();
-    let mut rows = stmt.query(params![
-        org.as_str(),
-        repo_type_code(repo.repo_type),
-        repo.name.as_str()
-    ])?;
-    rows.next()?.map(summary).transpose()
+pub(super) fn source(conn: &Connection, source: &SourceId) -> StoreResult<Option<SourceInfo>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.applied_unix, (SELECT COALESCE(SUM(c.rows), 0) FROM chunks c WHERE c.source_id = s.id) \
+         FROM sources s WHERE s.name = ?1",
+    )?;
+    let row = stmt
+        .query_row([source.as_str()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })
+        .optional()?;
+    Ok(row.map(|(applied_unix, rows)| SourceInfo {
+        source: source.clone(),
+        rows: rows as u64,
+        applied_unix,
+    }))
 }
 
-fn summary(row: &Row<'_>) -> StoreResult<RepoSummary> {
-    let key = repo_key(row.get(0)?, text(row, 1)?)?;
-    let adjustment: i64 = row.get(2)?;
-    let daily_sum: i64 = row.get(3)?;
-    let day = |i| -> StoreResult<Option<Day>> {
-        Ok(row.get::<_, Option<i32>>(i)?.map(Day::from_epoch_days))
-    };
-    Ok(RepoSummary {
-        key,
-        total: total(adjustment, daily_sum),
-        adjustment,
-        first_day: day(4)?,
-        last_day: day(5)?,
-    })
-}
-
-fn text<'r>(row: &'r Row<'_>, i: usize) -> StoreResult<&'r str> {
-    row.get_ref(i)?
-        .as_str()
-        .map_err(|e| backend(format!("stored text: {e}")))
-}
-
-fn repo_key(code: i64, name: &str) -> StoreResult<RepoKey> {
-    let name =
-        RepoName::parse(name).map_err(|e| backend(format!("stored repository name: {e}")))?;
+pub(super) fn repo_key(code: i64, name: &str) -> StoreResult<RepoKey> {
+    let name = RepoName::parse(name)
+        .map_err(|e| StoreError::Backend(format!("stored repository name: {e}").into()))?;
     Ok(RepoKey {
         repo_type: repo_type_from_code(code)?,
         name,
     })
 }
 
-/// A total is never negative: a source total is a `u64`, and later writes only add.
-fn total(adjustment: i64, daily_sum: i64) -> u64 {
-    u64::try_from(adjustment.saturating_add(daily_sum)).unwrap_or(0)
+/// Collects consecutive result rows of one repository (`id` in column 0, chunks' `span` and
+/// `data` in columns 4 and 5, NULL for a repository without chunks) into its merged days.
+struct RepoRows {
+    id: i64,
+    key: RepoKey,
+    adjustment: i64,
+    days: Vec<(i32, u64)>,
 }
 
-/// Each repository's downloads in `range` as the difference of two running totals: the last
-/// `cum` on or before the range's end minus the last `cum` before its start (two lookups on the
-/// `(repo_id, day)` key per repository, whatever the range's length). Repositories whose days
-/// all lie outside the range are skipped by their first and last day.
-pub(super) fn period_sums(
-    conn: &Connection,
-    org: &OrgName,
-    range: DayRange,
-) -> StoreResult<Vec<(RepoKey, u64)>> {
-    let Some(org_id) = org_id(conn, org)? else {
-        return Ok(Vec::new());
-    };
-    let mut stmt = conn.prepare_cached(
-        "SELECT repo_type, name, \
-           COALESCE((SELECT cum FROM daily WHERE repo_id = r.id AND day <= ?3 \
-                     ORDER BY day DESC LIMIT 1), 0) \
-         - COALESCE((SELECT cum FROM daily WHERE repo_id = r.id AND day < ?2 \
-                     ORDER BY day DESC LIMIT 1), 0) \
-         FROM repos r \
-         WHERE org_id = ?1 AND last_day >= ?2 AND first_day <= ?3 \
-         ORDER BY repo_type, name",
-    )?;
-    let (from, to) = (range.from.epoch_days(), range.to.epoch_days());
-    let mut rows = stmt.query(params![org_id, from, to])?;
-    let mut out = Vec::new();
+impl RepoRows {
+    fn start(row: &Row<'_>) -> StoreResult<Self> {
+        let name = row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+        Ok(RepoRows {
+            id: row.get(0)?,
+            key: repo_key(row.get(1)?, name)?,
+            adjustment: row.get(3)?,
+            days: Vec::new(),
+        })
+    }
+
+    fn add_chunk(&mut self, row: &Row<'_>) -> StoreResult<()> {
+        let Some(span) = row.get::<_, Option<i32>>(4)? else {
+            return Ok(());
+        };
+        let data = row.get_ref(5)?.as_blob().map_err(rusqlite::Error::from)?;
+        chunk::decode(span, data, &mut self.days)
+    }
+
+    /// Days ascending, the sources of one day summed.
+    fn merged(mut self) -> StoreResult<(i64, RepoKey, i64, Vec<(i32, u64)>)> {
+        self.days.sort_by_key(|(d, _)| *d);
+        let mut merged: Vec<(i32, u64)> = Vec::with_capacity(self.days.len());
+        for (day, n) in self.days {
+            match merged.last_mut() {
+                Some((d, sum)) if *d == day => {
+                    *sum = sum.checked_add(n).ok_or_else(|| {
+                        StoreError::Invalid(format!("the downloads of {} overflow", self.key.name))
+                    })?
+                }
+                _ => merged.push((day, n)),
+            }
+        }
+        Ok((self.id, self.key, self.adjustment, merged))
+    }
+}
+
+/// Walks query rows grouped by repository, calling `f` with each repository's merged days.
+fn for_each_repo(
+    mut rows: rusqlite::Rows<'_>,
+    f: &mut dyn FnMut(i64, RepoKey, i64, Vec<(i32, u64)>) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let mut current: Option<RepoRows> = None;
     while let Some(row) = rows.next()? {
-        let sum: i64 = row.get(2)?;
-        if sum > 0 {
-            out.push((repo_key(row.get(0)?, text(row, 1)?)?, sum as u64));
+        let id: i64 = row.get(0)?;
+        if current.as_ref().is_none_or(|c| c.id != id) {
+            if let Some(done) = current.take() {
+                let (id, key, adj, days) = done.merged()?;
+                f(id, key, adj, days)?;
+            }
+            current = Some(RepoRows::start(row)?);
+        }
+        if let Some(c) = current.as_mut() {
+            c.add_chunk(row)?;
         }
     }
+    if let Some(done) = current {
+        let (id, key, adj, days) = done.merged()?;
+        f(id, key, adj, days)?;
+    }
+    Ok(())
+}
+
+const REPO_CHUNKS: &str = "SELECT r.id, r.repo_type, r.name, r.adjustment, c.span, c.data \
+     FROM count_repos r LEFT JOIN chunks c ON c.repo_id = r.id";
+
+/// The repositories of the organization changed after `since` (all of them for -1), with
+/// their merged series.
+pub(super) fn repos_since(
+    conn: &Connection,
+    org_id: i64,
+    since: i64,
+) -> StoreResult<Vec<(i64, RepoSeries)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{REPO_CHUNKS} WHERE r.org_id = ?1 AND r.version > ?2 ORDER BY r.id, c.span"
+    ))?;
+    let mut out = Vec::new();
+    for_each_repo(
+        stmt.query(params![org_id, since])?,
+        &mut |id, key, adj, days| {
+            out.push((id, RepoSeries::new(key, adj, &days)?));
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
-pub(super) fn org_daily(
+/// Streams the organization's daily rows in export order, one repository in memory at a time:
+/// repositories from the `(org_id, repo_type, name)` index, each one's chunks from the
+/// `(repo_id, span, source_id)` key, so SQLite never sorts.
+pub(super) fn stream_org(
     conn: &Connection,
     org: &OrgName,
     range: Option<DayRange>,
-) -> StoreResult<Vec<(Day, RepoType, u64)>> {
-    let Some(org_id) = org_id(conn, org)? else {
-        return Ok(Vec::new());
-    };
-    let (from, to) = day_bounds(range);
-    let mut stmt = conn.prepare_cached(
-        "SELECT day, repo_type, downloads FROM org_days \
-         WHERE org_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day, repo_type",
-    )?;
-    let mut rows = stmt.query(params![org_id, from, to])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let downloads: i64 = row.get(2)?;
-        out.push((
-            Day::from_epoch_days(row.get(0)?),
-            repo_type_from_code(row.get(1)?)?,
-            downloads as u64,
-        ));
-    }
-    Ok(out)
-}
-
-fn day_bounds(range: Option<DayRange>) -> (i32, i32) {
-    range.map_or((i32::MIN, i32::MAX), |r| {
-        (r.from.epoch_days(), r.to.epoch_days())
-    })
-}
-
-const DAILY_SELECT: &str =
-    "SELECT r.repo_type, r.name, r.adjustment + r.daily_sum, d.day, d.downloads \
-     FROM repos r CROSS JOIN daily d ON d.repo_id = r.id \
-     WHERE r.org_id = ?1 AND d.day >= ?2 AND d.day <= ?3";
-
-/// Streams daily rows in export order: repositories from the `(org_id, repo_type, name)`
-/// index, each one's days from the `(repo_id, day)` key, so SQLite never sorts or buffers.
-pub(super) fn for_each_daily(
-    conn: &Connection,
-    org: &OrgName,
-    filter: DailyFilter<'_>,
     f: &mut dyn FnMut(DailyRow<'_>) -> std::io::Result<()>,
 ) -> StoreResult<()> {
-    let Some(org_id) = org_id(conn, org)? else {
+    let Some((org_id, _)) = self::org(conn, org)? else {
         return Ok(());
     };
-    let (from, to) = day_bounds(filter.range);
-    let Some(keys) = filter.repos else {
-        let mut stmt = conn.prepare_cached(&format!(
-            "{DAILY_SELECT} ORDER BY r.repo_type, r.name, d.day"
-        ))?;
-        return stream(stmt.query(params![org_id, from, to])?, f);
-    };
-    let mut keys: Vec<&RepoKey> = keys.iter().filter(|k| k.name.org() == *org).collect();
-    keys.sort();
-    keys.dedup();
-    let sql = format!("{DAILY_SELECT} AND r.repo_type = ?4 AND r.name = ?5 ORDER BY d.day");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    for key in keys {
-        let code = repo_type_code(key.repo_type);
-        stream(
-            stmt.query(params![org_id, from, to, code, key.name.as_str()])?,
-            f,
-        )?;
-    }
-    Ok(())
-}
-
-fn stream(
-    mut rows: rusqlite::Rows<'_>,
-    f: &mut dyn FnMut(DailyRow<'_>) -> std::io::Result<()>,
-) -> StoreResult<()> {
-    while let Some(row) = rows.next()? {
-        let downloads: i64 = row.get(4)?;
-        let daily = DailyRow {
-            repo_type: repo_type_from_code(row.get(0)?)?,
-            repo_name: text(row, 1)?,
-            total: total(0, row.get(2)?),
-            day: Day::from_epoch_days(row.get(3)?),
-            downloads: downloads as u64,
-        };
-        f(daily).map_err(|e| StoreError::Backend(Box::new(e)))?;
-    }
-    Ok(())
+    let mut stmt = conn.prepare_cached(&format!(
+        "{REPO_CHUNKS} WHERE r.org_id = ?1 ORDER BY r.repo_type, r.name, c.span"
+    ))?;
+    let (from, to) = range.map_or((i32::MIN, i32::MAX), |r| {
+        (r.from.epoch_days(), r.to.epoch_days())
+    });
+    let result = for_each_repo(stmt.query([org_id])?, &mut |_, key, adj, days| {
+        let sum: u64 = days.iter().map(|(_, n)| n).sum();
+        let total = u64::try_from((i128::from(adj) + i128::from(sum)).max(0)).unwrap_or(0);
+        for &(day, downloads) in days.iter().filter(|(d, _)| (from..=to).contains(d)) {
+            let row = DailyRow {
+                repo_type: key.repo_type,
+                repo_name: key.name.as_str(),
+                total,
+                day: Day::from_epoch_days(day),
+                downloads,
+            };
+            f(row).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        }
+        Ok(())
+    });
+    result
 }

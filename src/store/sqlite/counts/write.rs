@@ -1,7 +1,11 @@
-//! The write transaction: daily writes go straight to `daily`; the changes they make are
-//! accumulated in memory and applied at commit (see [`super::rollup`]) to the running totals
-//! (`daily.cum`), the repository sums and totals, and `org_days`. A million-row import of new
-//! repositories in day order costs one statement per row plus a few per repository.
+//! A write of one source, in one SQLite transaction.
+//!
+//! Values are buffered and flushed in sorted batches: each flush groups the buffered values by
+//! (repository, span), reads the source's chunk of that span once, overlays the new values
+//! and writes the chunk back — a million-row import writes a few rows per repository and
+//! reads nothing else. `Replace` drops every chunk of the source when the write begins. At
+//! commit, each touched repository's sum is checked against [`MAX_COUNT`], totals become
+//! adjustments, and the versions of the touched organizations and repositories are bumped.
 
 use std::collections::HashMap;
 use std::sync::MutexGuard;
@@ -9,240 +13,334 @@ use std::sync::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::now_unix;
-use super::rollup::Changes;
-use super::{backend, repo_type_code};
-use crate::domain::{Day, RepoKey};
-use crate::store::{StoreResult, WriteTx};
+use super::chunk::{self, span_of};
+use super::repo_type_code;
+use crate::domain::{Day, OrgName, RepoKey};
+use crate::store::{
+    Committed, CountsWrite, SourceId, StoreError, StoreResult, WriteMode, MAX_COUNT,
+};
 
-/// What this transaction knows about one repository it wrote to.
-#[derive(Debug, Clone, Copy)]
-struct RepoSlot {
-    id: i64,
-    org_id: i64,
-    repo_type: u8,
-    /// Set for a repository created by this transaction.
-    fresh: Option<Fresh>,
-}
+/// Values buffered before a flush (~4 MB).
+const FLUSH_AT: usize = 1 << 18;
 
-/// A repository created by this transaction: the latest day written and the sum of every
-/// write so far. A later day has no stored value yet (no read needed) and its running total
-/// is `cum` plus its downloads (no recomputation needed).
-#[derive(Debug, Clone, Copy)]
-struct Fresh {
-    until: i32,
-    cum: i64,
-}
-
-pub(super) struct SqliteWriteTx<'a> {
+pub(super) struct SqliteCountsWrite<'a> {
     conn: MutexGuard<'a, Connection>,
-    repos: HashMap<RepoKey, RepoSlot>,
-    orgs: HashMap<String, i64>,
-    orgs_created: u64,
-    changes: Changes,
+    source_id: i64,
+    repos: HashMap<RepoKey, i64>,
+    /// The repository of the last call (rows come grouped by repository): no hashing.
+    last: Option<(RepoKey, i64)>,
+    orgs: HashMap<OrgName, i64>,
+    /// Repositories whose data changed, with their organization.
+    touched: HashMap<i64, i64>,
+    /// Names of repositories by id, for error messages.
+    names: HashMap<i64, RepoKey>,
+    pending: Vec<(i64, i32, u64)>,
+    totals: HashMap<i64, u64>,
     committed: bool,
 }
 
-impl<'a> SqliteWriteTx<'a> {
-    pub(super) fn begin(conn: MutexGuard<'a, Connection>) -> StoreResult<Self> {
+impl<'a> SqliteCountsWrite<'a> {
+    pub(super) fn begin(
+        conn: MutexGuard<'a, Connection>,
+        source: &SourceId,
+        mode: WriteMode,
+    ) -> StoreResult<Self> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(SqliteWriteTx {
+        let mut w = SqliteCountsWrite {
             conn,
+            source_id: 0,
             repos: HashMap::new(),
+            last: None,
             orgs: HashMap::new(),
-            orgs_created: 0,
-            changes: Changes::default(),
+            touched: HashMap::new(),
+            names: HashMap::new(),
+            pending: Vec::new(),
+            totals: HashMap::new(),
             committed: false,
-        })
-    }
-
-    fn slot(&mut self, repo: &RepoKey) -> StoreResult<RepoSlot> {
-        if let Some(slot) = self.repos.get(repo) {
-            return Ok(*slot);
-        }
-        let org_id = self.org_id(repo)?;
-        let repo_type = repo_type_code(repo.repo_type);
-        let existing: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM repos WHERE org_id = ?1 AND repo_type = ?2 AND name = ?3",
-            )?
-            .query_row(params![org_id, repo_type, repo.name.as_str()], |r| r.get(0))
-            .optional()?;
-        let slot = match existing {
-            Some(id) => RepoSlot {
-                id,
-                org_id,
-                repo_type,
-                fresh: None,
-            },
-            None => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO repos (org_id, repo_type, name) VALUES (?1, ?2, ?3)",
-                    )?
-                    .execute(params![org_id, repo_type, repo.name.as_str()])?;
-                let id = self.conn.last_insert_rowid();
-                RepoSlot {
-                    id,
-                    org_id,
-                    repo_type,
-                    fresh: Some(Fresh {
-                        until: i32::MIN,
-                        cum: 0,
-                    }),
-                }
-            }
         };
-        self.repos.insert(repo.clone(), slot);
-        self.changes.touch(slot.id);
-        Ok(slot)
+        w.source_id = w.conn.query_row(
+            "INSERT INTO sources (name, applied_unix) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET applied_unix = excluded.applied_unix RETURNING id",
+            params![source.as_str(), now_unix()],
+            |r| r.get(0),
+        )?;
+        if mode == WriteMode::Replace {
+            w.drop_source()?;
+        }
+        Ok(w)
     }
 
-    /// The repository's organization, created on the `free` plan if missing.
-    fn org_id(&mut self, repo: &RepoKey) -> StoreResult<i64> {
-        let org = repo.name.org();
-        if let Some(id) = self.orgs.get(org.as_str()) {
+    /// Removes everything the source wrote before, marking those repositories as touched.
+    fn drop_source(&mut self) -> StoreResult<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT c.repo_id, r.org_id FROM chunks c \
+             JOIN count_repos r ON r.id = c.repo_id WHERE c.source_id = ?1",
+        )?;
+        let repos = stmt
+            .query_map([self.source_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<(i64, i64)>, _>>()?;
+        drop(stmt);
+        self.touched.extend(repos);
+        self.conn
+            .prepare_cached("DELETE FROM chunks WHERE source_id = ?1")?
+            .execute([self.source_id])?;
+        Ok(())
+    }
+
+    fn org_id(&mut self, org: OrgName) -> StoreResult<i64> {
+        if let Some(id) = self.orgs.get(&org) {
             return Ok(*id);
         }
-        let created = self
+        let existing: Option<i64> = self
             .conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO orgs (name, plan, created_unix) VALUES (?1, 'free', ?2)",
-            )?
-            .execute(params![org.as_str(), now_unix()])?;
-        self.orgs_created += created as u64;
-        let id = self
-            .conn
-            .prepare_cached("SELECT id FROM orgs WHERE name = ?1")?
-            .query_row([org.as_str()], |r| r.get(0))?;
-        self.orgs.insert(org.as_str().to_owned(), id);
+            .prepare_cached("SELECT id FROM count_orgs WHERE name = ?1")?
+            .query_row([org.as_str()], |r| r.get(0))
+            .optional()?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                self.conn
+                    .prepare_cached("INSERT INTO count_orgs (name) VALUES (?1)")?
+                    .execute([org.as_str()])?;
+                self.conn.last_insert_rowid()
+            }
+        };
+        self.orgs.insert(org, id);
         Ok(id)
     }
 
-    fn read_day(&self, repo_id: i64, day: i32) -> StoreResult<i64> {
-        let old = self
+    /// The repository's id, creating it if needed; marks it touched.
+    fn repo_id(&mut self, repo: &RepoKey) -> StoreResult<i64> {
+        if let Some((key, id)) = &self.last {
+            if key == repo {
+                return Ok(*id);
+            }
+        }
+        if let Some(&id) = self.repos.get(repo) {
+            self.last = Some((repo.clone(), id));
+            return Ok(id);
+        }
+        let org_id = self.org_id(repo.name.org())?;
+        let code = repo_type_code(repo.repo_type);
+        let name = repo.name.as_str();
+        let existing: Option<i64> = self
             .conn
-            .prepare_cached("SELECT downloads FROM daily WHERE repo_id = ?1 AND day = ?2")?
-            .query_row(params![repo_id, day], |r| r.get(0))
+            .prepare_cached(
+                "SELECT id FROM count_repos WHERE org_id = ?1 AND repo_type = ?2 AND name = ?3",
+            )?
+            .query_row(params![org_id, code, name], |r| r.get(0))
             .optional()?;
-        Ok(old.unwrap_or(0))
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO count_repos (org_id, repo_type, name) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![org_id, code, name])?;
+                self.conn.last_insert_rowid()
+            }
+        };
+        self.repos.insert(repo.clone(), id);
+        self.last = Some((repo.clone(), id));
+        self.names.insert(id, repo.clone());
+        self.touched.insert(id, org_id);
+        Ok(id)
     }
 
-    /// Stores a day's downloads (0 deletes the row) with its running total, when known.
-    fn store_day(
+    /// Writes the buffered values into their chunks.
+    fn flush(&mut self) -> StoreResult<()> {
+        let mut pending = std::mem::take(&mut self.pending);
+        // Stable: of several values of one repository-day, the last one set stays last.
+        pending.sort_by_key(|(repo, day, _)| (*repo, *day));
+        let mut start = 0;
+        let mut merged = Vec::new();
+        let mut blob = Vec::new();
+        while start < pending.len() {
+            let (repo, day, _) = pending[start];
+            let span = span_of(day);
+            let end = start
+                + pending[start..]
+                    .iter()
+                    .take_while(|(r, d, _)| *r == repo && span_of(*d) == span)
+                    .count();
+            self.merge_chunk(repo, span, &pending[start..end], &mut merged, &mut blob)?;
+            start = end;
+        }
+        self.pending = pending;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Overlays `values` (sorted by day, last of equal days wins) on the source's chunk.
+    fn merge_chunk(
         &self,
-        repo_id: i64,
-        day: i32,
-        downloads: i64,
-        cum: Option<i64>,
+        repo: i64,
+        span: i32,
+        values: &[(i64, i32, u64)],
+        merged: &mut Vec<(i32, u64)>,
+        blob: &mut Vec<u8>,
     ) -> StoreResult<()> {
-        if downloads == 0 {
-            self.conn
-                .prepare_cached("DELETE FROM daily WHERE repo_id = ?1 AND day = ?2")?
-                .execute(params![repo_id, day])?;
-        } else {
-            // A row whose running total is not known now is recomputed at commit.
+        let mut old = Vec::new();
+        let stored: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached(
+                "SELECT data FROM chunks WHERE repo_id = ?1 AND span = ?2 AND source_id = ?3",
+            )?
+            .query_row(params![repo, span, self.source_id], |r| r.get(0))
+            .optional()?;
+        if let Some(data) = stored {
+            chunk::decode(span, &data, &mut old)?;
+        }
+        merged.clear();
+        let mut old = old.into_iter().peekable();
+        let mut i = 0;
+        while i < values.len() {
+            let day = values[i].1;
+            while i + 1 < values.len() && values[i + 1].1 == day {
+                i += 1;
+            }
+            while let Some(&(d, n)) = old.peek().filter(|(d, _)| *d < day) {
+                merged.push((d, n));
+                old.next();
+            }
+            if old.peek().is_some_and(|(d, _)| *d == day) {
+                old.next();
+            }
+            merged.push((day, values[i].2));
+            i += 1;
+        }
+        merged.extend(old);
+        merged.retain(|(_, n)| *n > 0);
+        if merged.is_empty() {
             self.conn
                 .prepare_cached(
-                    "INSERT INTO daily (repo_id, day, downloads, cum) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (repo_id, day) DO UPDATE SET downloads = excluded.downloads",
+                    "DELETE FROM chunks WHERE repo_id = ?1 AND span = ?2 AND source_id = ?3",
                 )?
-                .execute(params![repo_id, day, downloads, cum.unwrap_or(0)])?;
-        }
-        Ok(())
-    }
-
-    /// Appends to a fresh repository (a day after all its days) need no read and know their
-    /// running total; every other write reads the old value and leaves the running totals
-    /// from its day on to be recomputed.
-    fn write_day(
-        &mut self,
-        repo: &RepoKey,
-        day: Day,
-        new: impl FnOnce(i64) -> StoreResult<i64>,
-    ) -> StoreResult<()> {
-        let slot = self.slot(repo)?;
-        let day = day.epoch_days();
-        let append = slot.fresh.is_some_and(|f| day > f.until);
-        let old = if append {
-            0
-        } else {
-            self.read_day(slot.id, day)?
-        };
-        let new = new(old)?;
-        if new == old {
+                .execute(params![repo, span, self.source_id])?;
             return Ok(());
         }
-        let cum = self.advance_fresh(repo, day, new - old, append);
-        if cum.is_none() {
-            self.changes.recompute_from(slot.id, day);
-        }
-        self.store_day(slot.id, day, new, cum)?;
-        self.changes
-            .add(slot.id, slot.org_id, slot.repo_type, day, new - old);
+        // At most 256 values of at most MAX_COUNT each: the sum fits in an i64.
+        let sum: u64 = merged.iter().map(|(_, n)| n).sum();
+        chunk::encode(span, merged, blob);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO chunks (repo_id, span, source_id, rows, sum, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (repo_id, span, source_id) \
+                 DO UPDATE SET rows = excluded.rows, sum = excluded.sum, data = excluded.data",
+            )?
+            .execute(params![
+                repo,
+                span,
+                self.source_id,
+                merged.len() as i64,
+                sum as i64,
+                &blob[..]
+            ])?;
         Ok(())
     }
 
-    /// Keeps a fresh repository's running sum; returns the written day's running total for
-    /// an append.
-    fn advance_fresh(&mut self, repo: &RepoKey, day: i32, delta: i64, append: bool) -> Option<i64> {
-        let fresh = self.repos.get_mut(repo)?.fresh.as_mut()?;
-        fresh.cum += delta;
-        if append {
-            fresh.until = day;
-            Some(fresh.cum)
-        } else {
-            None
+    fn daily_sum(&self, repo: i64) -> StoreResult<u64> {
+        let sum: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(SUM(sum), 0) FROM chunks WHERE repo_id = ?1")?
+            .query_row([repo], |r| r.get(0))?;
+        Ok(sum as u64)
+    }
+
+    fn describe(&self, repo: i64) -> String {
+        self.names.get(&repo).map_or_else(
+            || format!("repository #{repo}"),
+            |k| format!("{} {}", k.repo_type, k.name),
+        )
+    }
+
+    /// Checks every touched repository's sum and turns totals into adjustments.
+    fn settle_repos(&self) -> StoreResult<()> {
+        let mut set_adjustment = self
+            .conn
+            .prepare_cached("UPDATE count_repos SET adjustment = ?2 WHERE id = ?1")?;
+        for &repo in self.touched.keys() {
+            let sum = self.daily_sum(repo)?;
+            if sum > MAX_COUNT {
+                return Err(StoreError::Invalid(format!(
+                    "the downloads of {} would add up to {sum}, more than {MAX_COUNT}",
+                    self.describe(repo)
+                )));
+            }
+            if let Some(&total) = self.totals.get(&repo) {
+                set_adjustment.execute(params![repo, total as i64 - sum as i64])?;
+            }
         }
+        Ok(())
+    }
+
+    /// Bumps the version of each touched organization and stamps its touched repositories.
+    fn bump_versions(&self) -> StoreResult<Committed> {
+        let mut by_org: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (&repo, &org) in &self.touched {
+            by_org.entry(org).or_default().push(repo);
+        }
+        let mut bump = self.conn.prepare_cached(
+            "UPDATE count_orgs SET version = version + 1 WHERE id = ?1 RETURNING name, version",
+        )?;
+        let mut stamp = self
+            .conn
+            .prepare_cached("UPDATE count_repos SET version = ?2 WHERE id = ?1")?;
+        let mut committed = Committed::default();
+        for (org, repos) in by_org {
+            let (name, version): (String, i64) =
+                bump.query_row([org], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            for repo in repos {
+                stamp.execute(params![repo, version])?;
+            }
+            let name = OrgName::parse(&name)
+                .map_err(|e| StoreError::Backend(format!("stored organization: {e}").into()))?;
+            committed.versions.push((name, version as u64));
+        }
+        committed.versions.sort();
+        Ok(committed)
     }
 }
 
-impl WriteTx for SqliteWriteTx<'_> {
-    fn set_daily(&mut self, repo: &RepoKey, day: Day, downloads: u64) -> StoreResult<()> {
-        let new = to_i64(downloads)?;
-        self.write_day(repo, day, |_| Ok(new))
+fn check_count(what: &str, n: u64) -> StoreResult<()> {
+    if n > MAX_COUNT {
+        return Err(StoreError::Invalid(format!(
+            "{what} {n} is more than {MAX_COUNT}, the largest count hubstats accepts"
+        )));
     }
+    Ok(())
+}
 
-    fn add_daily(&mut self, repo: &RepoKey, day: Day, downloads: u64) -> StoreResult<()> {
-        let add = to_i64(downloads)?;
-        self.write_day(repo, day, |old| {
-            old.checked_add(add)
-                .ok_or_else(|| backend("downloads overflow"))
-        })
+impl CountsWrite for SqliteCountsWrite<'_> {
+    fn set(&mut self, repo: &RepoKey, day: Day, downloads: u64) -> StoreResult<()> {
+        check_count("downloads", downloads)?;
+        let id = self.repo_id(repo)?;
+        self.pending.push((id, day.epoch_days(), downloads));
+        if self.pending.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn set_total(&mut self, repo: &RepoKey, total: u64) -> StoreResult<()> {
-        let total = to_i64(total)?;
-        let slot = self.slot(repo)?;
-        self.changes.set_total(slot.id, total);
+        check_count("total", total)?;
+        let id = self.repo_id(repo)?;
+        self.totals.insert(id, total);
         Ok(())
     }
 
-    fn record_source(&mut self, source: &str) -> StoreResult<bool> {
-        let inserted = self
-            .conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO ingested_sources (source, ingested_unix) VALUES (?1, ?2)",
-            )?
-            .execute(params![source, now_unix()])?;
-        Ok(inserted == 1)
-    }
-
-    fn created_orgs(&self) -> u64 {
-        self.orgs_created
-    }
-
-    fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        self.changes.apply(&self.conn)?;
-        // Readers' caches are valid for one generation (see `cache.rs`).
-        self.conn
-            .execute_batch("UPDATE write_generation SET n = n + 1 WHERE id = 1; COMMIT")?;
+    fn commit(mut self: Box<Self>) -> StoreResult<Committed> {
+        self.flush()?;
+        self.settle_repos()?;
+        let committed = self.bump_versions()?;
+        self.conn.execute_batch("COMMIT")?;
         self.committed = true;
-        Ok(())
+        Ok(committed)
     }
 }
 
-impl Drop for SqliteWriteTx<'_> {
+impl Drop for SqliteCountsWrite<'_> {
     fn drop(&mut self) {
         if !self.committed {
             // Nothing useful can be done with a failed rollback: the connection then discards
@@ -250,8 +348,4 @@ impl Drop for SqliteWriteTx<'_> {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
-}
-
-fn to_i64(n: u64) -> StoreResult<i64> {
-    i64::try_from(n).map_err(|_| backend(format!("count {n} is out of range")))
 }

@@ -1,0 +1,345 @@
+//! The in-memory read index of one organization: what every dashboard read is answered from.
+//!
+//! Per repository (in export order) the days with downloads and the running total through
+//! each of them, in two compact arrays; per organization the daily totals by repository type.
+//! A period sum is two binary searches per repository, a series is a slice, the chart is a
+//! range of the rollup. An index is immutable and shared (`Arc`); a write produces a new
+//! index that shares every repository it did not touch ([`OrgIndex::updated`]), so applying a
+//! batch costs what the batch touched, not the organization's size.
+//!
+//! [`IndexCache`] keeps the indexes of recently read organizations under a memory budget,
+//! evicting the least recently used; each entry is tagged with the organization's identity and
+//! data version, so a backend serves an entry only at the version it read in the same snapshot.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use super::{DailyFilter, DailyRow, RepoSummary, StoreError, StoreResult, MAX_COUNT};
+use crate::domain::{Day, DayRange, RepoKey, RepoType};
+
+/// One repository's merged daily series (every source summed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoSeries {
+    pub key: RepoKey,
+    pub adjustment: i64,
+    /// Days with downloads (days since 1970-01-01), ascending.
+    days: Vec<i32>,
+    /// `cum[i]`: downloads from the first day through `days[i]`.
+    cum: Vec<u64>,
+}
+
+impl RepoSeries {
+    /// From `(day, downloads)` pairs in ascending day order; zero days are skipped.
+    pub fn new(key: RepoKey, adjustment: i64, days: &[(i32, u64)]) -> StoreResult<Self> {
+        let mut series = RepoSeries {
+            key,
+            adjustment,
+            days: Vec::with_capacity(days.len()),
+            cum: Vec::with_capacity(days.len()),
+        };
+        let mut sum = 0u64;
+        for &(day, n) in days.iter().filter(|(_, n)| *n > 0) {
+            sum = sum
+                .checked_add(n)
+                .filter(|s| *s <= MAX_COUNT)
+                .ok_or_else(|| overflow(&series.key))?;
+            series.days.push(day);
+            series.cum.push(sum);
+        }
+        Ok(series)
+    }
+
+    pub fn daily_sum(&self) -> u64 {
+        self.cum.last().copied().unwrap_or(0)
+    }
+
+    pub fn summary(&self) -> RepoSummary {
+        let total = i128::from(self.adjustment) + i128::from(self.daily_sum());
+        RepoSummary {
+            key: self.key.clone(),
+            total: u64::try_from(total.max(0)).unwrap_or(u64::MAX),
+            adjustment: self.adjustment,
+            first_day: self.days.first().map(|d| Day::from_epoch_days(*d)),
+            last_day: self.days.last().map(|d| Day::from_epoch_days(*d)),
+        }
+    }
+
+    /// Downloads through `day` (inclusive).
+    fn cum_through(&self, day: i32) -> u64 {
+        match self.days.partition_point(|d| *d <= day) {
+            0 => 0,
+            i => self.cum[i - 1],
+        }
+    }
+
+    /// Downloads within `range`: two binary searches.
+    pub fn sum(&self, range: DayRange) -> u64 {
+        self.cum_through(range.to.epoch_days()) - self.cum_through(range.from.epoch_days() - 1)
+    }
+
+    /// The rows within `range` (all when `None`) as (day, downloads).
+    pub fn rows(&self, range: Option<DayRange>) -> impl Iterator<Item = (i32, u64)> + '_ {
+        let (from, to) = bounds(range);
+        let start = self.days.partition_point(|d| *d < from);
+        let end = self.days.partition_point(|d| *d <= to);
+        (start..end).map(move |i| {
+            let before = if i == 0 { 0 } else { self.cum[i - 1] };
+            (self.days[i], self.cum[i] - before)
+        })
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.key.name.as_str().len() + self.days.len() * 12
+    }
+}
+
+fn overflow(key: &RepoKey) -> StoreError {
+    StoreError::Invalid(format!(
+        "the downloads of {} {} add up to more than {MAX_COUNT}",
+        key.repo_type, key.name
+    ))
+}
+
+fn bounds(range: Option<DayRange>) -> (i32, i32) {
+    range.map_or((i32::MIN, i32::MAX), |r| {
+        (r.from.epoch_days(), r.to.epoch_days())
+    })
+}
+
+fn type_slot(t: RepoType) -> usize {
+    match t {
+        RepoType::Model => 0,
+        RepoType::Dataset => 1,
+    }
+}
+
+/// An organization's index at one data version.
+#[derive(Debug, Clone)]
+pub struct OrgIndex {
+    /// The backend's identity of the organization (a recreated organization is another one).
+    pub org_id: i64,
+    pub version: u64,
+    /// Repositories in export order, with the backend's ids.
+    repos: Vec<(i64, Arc<RepoSeries>)>,
+    positions: HashMap<i64, usize>,
+    /// Organization-wide downloads per day, by repository type.
+    daily: BTreeMap<i32, [u64; 2]>,
+}
+
+impl OrgIndex {
+    /// From every repository of the organization, in any order.
+    pub fn build(org_id: i64, version: u64, repos: Vec<(i64, RepoSeries)>) -> StoreResult<Self> {
+        let mut index = OrgIndex {
+            org_id,
+            version,
+            repos: repos.into_iter().map(|(id, s)| (id, Arc::new(s))).collect(),
+            positions: HashMap::new(),
+            daily: BTreeMap::new(),
+        };
+        index.repos.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+        index.reposition();
+        for (_, series) in &index.repos {
+            add_rollup(&mut index.daily, series, true)?;
+        }
+        Ok(index)
+    }
+
+    /// A copy at `version` in which the `changed` repositories (new or rewritten) replace
+    /// their earlier series; every other repository is shared with `self`.
+    pub fn updated(&self, version: u64, changed: Vec<(i64, RepoSeries)>) -> StoreResult<Self> {
+        let mut next = self.clone();
+        next.version = version;
+        let mut inserted = false;
+        for (id, series) in changed {
+            let series = Arc::new(series);
+            match next.positions.get(&id) {
+                Some(&i) => {
+                    add_rollup(&mut next.daily, &next.repos[i].1, false)?;
+                    next.repos[i].1 = series.clone();
+                }
+                None => {
+                    next.repos.push((id, series.clone()));
+                    inserted = true;
+                }
+            }
+            add_rollup(&mut next.daily, &series, true)?;
+        }
+        if inserted {
+            next.repos.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+            next.reposition();
+        }
+        Ok(next)
+    }
+
+    fn reposition(&mut self) {
+        self.positions = (self.repos.iter().enumerate())
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
+    }
+
+    pub fn series(&self) -> impl Iterator<Item = &RepoSeries> {
+        self.repos.iter().map(|(_, s)| s.as_ref())
+    }
+
+    pub fn repo(&self, key: &RepoKey) -> Option<&RepoSeries> {
+        let i = self.repos.binary_search_by(|(_, s)| s.key.cmp(key)).ok()?;
+        Some(&self.repos[i].1)
+    }
+
+    pub fn summaries(&self) -> Vec<RepoSummary> {
+        self.series().map(RepoSeries::summary).collect()
+    }
+
+    pub fn period_sums(&self, range: DayRange) -> Vec<(RepoKey, u64)> {
+        self.series()
+            .map(|s| (s, s.sum(range)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| (s.key.clone(), n))
+            .collect()
+    }
+
+    pub fn org_daily(&self, range: Option<DayRange>) -> Vec<(Day, RepoType, u64)> {
+        let (from, to) = bounds(range);
+        let mut out = Vec::new();
+        for (&day, by_type) in self.daily.range(from..=to) {
+            for (t, n) in [RepoType::Model, RepoType::Dataset]
+                .into_iter()
+                .zip(by_type)
+            {
+                if *n > 0 {
+                    out.push((Day::from_epoch_days(day), t, *n));
+                }
+            }
+        }
+        out
+    }
+
+    /// The daily rows `filter` selects, in export order.
+    pub fn for_each_daily(
+        &self,
+        filter: DailyFilter<'_>,
+        f: &mut dyn FnMut(DailyRow<'_>) -> std::io::Result<()>,
+    ) -> StoreResult<()> {
+        let mut emit = |s: &RepoSeries| -> StoreResult<()> {
+            let total = s.summary().total;
+            for (day, downloads) in s.rows(filter.range) {
+                let row = DailyRow {
+                    repo_type: s.key.repo_type,
+                    repo_name: s.key.name.as_str(),
+                    total,
+                    day: Day::from_epoch_days(day),
+                    downloads,
+                };
+                f(row).map_err(|e| StoreError::Backend(Box::new(e)))?;
+            }
+            Ok(())
+        };
+        match filter.repos {
+            None => self.series().try_for_each(&mut emit),
+            Some(keys) => {
+                let mut keys: Vec<&RepoKey> = keys.iter().collect();
+                keys.sort();
+                keys.dedup();
+                keys.into_iter()
+                    .filter_map(|k| self.repo(k))
+                    .try_for_each(emit)
+            }
+        }
+    }
+
+    /// Approximate heap size, for the cache's budget.
+    pub fn bytes(&self) -> usize {
+        let repos: usize = self.series().map(RepoSeries::bytes).sum();
+        repos + self.repos.len() * 48 + self.daily.len() * 40
+    }
+}
+
+/// Adds (or, with `add = false`, removes) a repository's days to the organization's rollup,
+/// with checked arithmetic: an organization day past [`MAX_COUNT`] is refused.
+fn add_rollup(daily: &mut BTreeMap<i32, [u64; 2]>, s: &RepoSeries, add: bool) -> StoreResult<()> {
+    let slot = type_slot(s.key.repo_type);
+    for (day, n) in s.rows(None) {
+        let entry = daily.entry(day).or_insert([0, 0]);
+        let value = if add {
+            entry[slot].checked_add(n).filter(|v| *v <= MAX_COUNT)
+        } else {
+            entry[slot].checked_sub(n)
+        };
+        entry[slot] = value.ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "the organization's downloads on {} add up to more than {MAX_COUNT}",
+                Day::from_epoch_days(day)
+            ))
+        })?;
+        if *entry == [0, 0] {
+            daily.remove(&day);
+        }
+    }
+    Ok(())
+}
+
+/// Indexes of recently read organizations, bounded by an approximate memory budget.
+pub struct IndexCache {
+    budget: usize,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    clock: u64,
+    entries: HashMap<String, (Arc<OrgIndex>, u64)>,
+}
+
+/// The default budget: enough for several organizations of 20,000 repositories × 3 years.
+pub const DEFAULT_INDEX_BUDGET: usize = 1 << 30;
+
+impl IndexCache {
+    pub fn new(budget: usize) -> Self {
+        IndexCache {
+            budget,
+            state: Mutex::new(CacheState::default()),
+        }
+    }
+
+    pub fn get(&self, org: &str) -> Option<Arc<OrgIndex>> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.clock += 1;
+        let now = state.clock;
+        let (index, used) = state.entries.get_mut(org)?;
+        *used = now;
+        Some(index.clone())
+    }
+
+    /// Keeps `index` unless a newer one of the same organization is already kept, then evicts
+    /// the least recently used others until the budget holds.
+    pub fn put(&self, org: &str, index: Arc<OrgIndex>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.clock += 1;
+        let now = state.clock;
+        let newer_kept = state
+            .entries
+            .get(org)
+            .is_some_and(|(kept, _)| kept.org_id == index.org_id && kept.version > index.version);
+        if !newer_kept {
+            state.entries.insert(org.to_owned(), (index, now));
+        }
+        let mut size: usize = state.entries.values().map(|(i, _)| i.bytes()).sum();
+        while size > self.budget && state.entries.len() > 1 {
+            let Some(oldest) = (state.entries.iter())
+                .filter(|(name, _)| name.as_str() != org)
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(name, _)| name.clone())
+            else {
+                break;
+            };
+            if let Some((evicted, _)) = state.entries.remove(&oldest) {
+                size -= evicted.bytes();
+            }
+        }
+    }
+
+    pub fn remove(&self, org: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.entries.remove(org);
+    }
+}
