@@ -239,8 +239,15 @@ pub fn secret_hash(secret: &str) -> String {
 /// Creates an API token for `user` and returns it; it cannot be shown again.
 pub fn create_token(store: &dyn Accounts, user: &Username) -> Result<String, AccountError> {
     let token = format!("{TOKEN_PREFIX}{}", random_hex());
-    store.create_token(user, &secret_hash(&token))?;
+    store.create_token(user, &secret_hash(&token), token_prefix(&token))?;
     Ok(token)
+}
+
+/// What `token list` shows of a token: `hs_` and its first 8 random characters (32 bits, not
+/// enough to guess the rest).
+pub fn token_prefix(token: &str) -> &str {
+    let end = TOKEN_PREFIX.len() + 8;
+    token.get(..end).unwrap_or(token)
 }
 
 /// Revokes a token; `false` when no live token matches.
@@ -250,11 +257,15 @@ pub fn revoke_token(store: &dyn Accounts, token: &str) -> Result<bool, AccountEr
 
 /// Who a presented API token belongs to (revoked and unknown tokens → `Rejected`).
 pub fn principal_from_token(store: &dyn Accounts, token: &str) -> Result<Principal, StoreError> {
-    Ok(match store.token_user(&secret_hash(token))? {
-        Some(user) => Principal::User {
-            user,
-            session: None,
-        },
+    let hash = secret_hash(token);
+    Ok(match store.token_user(&hash)? {
+        Some(user) => {
+            store.touch_token(&hash, now_unix())?;
+            Principal::User {
+                user,
+                session: None,
+            }
+        }
         None => Principal::Rejected,
     })
 }

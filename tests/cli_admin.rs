@@ -94,7 +94,7 @@ fn users_need_a_password_on_stdin() {
     assert!(fails(
         &app,
         &["user", "create", "alice", "--password-stdin"],
-        "x\n"
+        "another pass\n"
     )
     .contains("already exists"));
 }
@@ -106,7 +106,7 @@ fn members_are_added_changed_and_removed() {
     ok_with_stdin(
         &app,
         &["user", "create", "alice", "--password-stdin"],
-        "pw\n",
+        "long enough pw\n",
     );
     ok(&app, &["member", "add", "acme", "alice", "--role", "read"]);
     let role = || {
@@ -147,7 +147,7 @@ async fn a_created_token_works_over_http_until_revoked() {
     ok_with_stdin(
         &app,
         &["user", "create", "alice", "--password-stdin"],
-        "pw\n",
+        "long enough pw\n",
     );
     ok(&app, &["member", "add", "acme", "alice", "--role", "read"]);
     assert!(fails(&app, &["token", "create", "bob"], "").contains("user bob not found"));

@@ -18,7 +18,8 @@ use hubstats::config::{Config, Overrides};
 use hubstats::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role, Username};
 use hubstats::store::sqlite::SqliteStore;
 use hubstats::store::{
-    Accounts, Counts, DailyFilter, DailyRow, OrgInfo, RepoSummary, StoreError, StoreResult, WriteTx,
+    Accounts, Counts, DailyFilter, DailyRow, OrgInfo, RepoSummary, StoreError, StoreResult,
+    TokenInfo, UserInfo, WriteTx,
 };
 use hubstats::web::{router, AppState};
 
@@ -109,8 +110,8 @@ impl Accounts for SyntheticStore {
     fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>> {
         self.accounts.role(org, user)
     }
-    fn create_token(&self, user: &Username, hash: &str) -> StoreResult<()> {
-        self.accounts.create_token(user, hash)
+    fn create_token(&self, user: &Username, hash: &str, prefix: &str) -> StoreResult<()> {
+        self.accounts.create_token(user, hash, prefix)
     }
     fn revoke_token(&self, hash: &str) -> StoreResult<bool> {
         self.accounts.revoke_token(hash)
@@ -126,6 +127,27 @@ impl Accounts for SyntheticStore {
     }
     fn delete_session(&self, hash: &str) -> StoreResult<()> {
         self.accounts.delete_session(hash)
+    }
+    fn users(&self) -> StoreResult<Vec<UserInfo>> {
+        self.accounts.users()
+    }
+    fn set_password_hash(&self, user: &Username, hash: &str) -> StoreResult<()> {
+        self.accounts.set_password_hash(user, hash)
+    }
+    fn delete_user(&self, user: &Username) -> StoreResult<()> {
+        self.accounts.delete_user(user)
+    }
+    fn members(&self, org: &OrgName) -> StoreResult<Vec<(Username, Role)>> {
+        self.accounts.members(org)
+    }
+    fn tokens(&self, user: &Username) -> StoreResult<Vec<TokenInfo>> {
+        self.accounts.tokens(user)
+    }
+    fn touch_token(&self, hash: &str, now_unix: i64) -> StoreResult<()> {
+        self.accounts.touch_token(hash, now_unix)
+    }
+    fn delete_org(&self, org: &OrgName) -> StoreResult<()> {
+        self.accounts.delete_org(org)
     }
 }
 

@@ -150,7 +150,8 @@ pub trait Accounts: Send + Sync {
     fn remove_member(&self, org: &OrgName, user: &Username) -> StoreResult<()>;
     fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>>;
 
-    fn create_token(&self, user: &Username, token_hash: &str) -> StoreResult<()>;
+    /// Stores a token's hash and its displayable `prefix`.
+    fn create_token(&self, user: &Username, token_hash: &str, prefix: &str) -> StoreResult<()>;
     /// Returns `false` when no live token has this hash.
     fn revoke_token(&self, token_hash: &str) -> StoreResult<bool>;
     fn token_user(&self, token_hash: &str) -> StoreResult<Option<Username>>;
@@ -163,6 +164,42 @@ pub trait Accounts: Send + Sync {
     ) -> StoreResult<()>;
     fn session_user(&self, session_hash: &str, now_unix: i64) -> StoreResult<Option<Username>>;
     fn delete_session(&self, session_hash: &str) -> StoreResult<()>;
+
+    // ---- the operator's commands (`user list`, `member list`, `token list`, deletions) ----
+
+    /// Every user, by name.
+    fn users(&self) -> StoreResult<Vec<UserInfo>>;
+    /// Replaces a user's password hash and ends the user's sessions.
+    fn set_password_hash(&self, user: &Username, password_hash: &str) -> StoreResult<()>;
+    /// Deletes a user with their memberships, tokens and sessions.
+    fn delete_user(&self, user: &Username) -> StoreResult<()>;
+    /// The members of an organization and their roles, by name.
+    fn members(&self, org: &OrgName) -> StoreResult<Vec<(Username, Role)>>;
+    /// A user's tokens (live and revoked), oldest first.
+    fn tokens(&self, user: &Username) -> StoreResult<Vec<TokenInfo>>;
+    /// Records that a token was used now; best effort (never waits for a busy writer).
+    fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()>;
+    /// Deletes an organization with its memberships, repositories and download counts.
+    fn delete_org(&self, org: &OrgName) -> StoreResult<()>;
+}
+
+/// A user as `user list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: Username,
+    pub created_unix: i64,
+    pub orgs: u64,
+}
+
+/// An API token as `token list` shows it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// The token's first characters (`hs_1a2b3c4d`); `None` for tokens made before they were
+    /// recorded.
+    pub prefix: Option<String>,
+    pub created_unix: i64,
+    pub last_used_unix: Option<i64>,
+    pub revoked_unix: Option<i64>,
 }
 
 /// Everything a backend provides.

@@ -111,4 +111,9 @@ pub const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO write_generation (id, n) VALUES (1, 0);
     "#,
+    // 5: what `token list` shows of a token: its first characters and when it was last used.
+    r#"
+    ALTER TABLE tokens ADD COLUMN prefix TEXT;
+    ALTER TABLE tokens ADD COLUMN last_used_unix INTEGER;
+    "#,
 ];
