@@ -154,13 +154,22 @@ async fn guessing_from_one_address_does_not_lock_the_owner_out() {
     let (app, _) = app();
     let attacker = Some("203.0.113.7:4000");
     for i in 1..=5 {
-        assert_eq!(attempt(&app, "bob", "wrong", attacker).await.status, 401, "{i}");
+        assert_eq!(
+            attempt(&app, "bob", "wrong", attacker).await.status,
+            401,
+            "{i}"
+        );
     }
     let res = attempt(&app, "bob", &password_of("bob"), attacker).await;
     assert_eq!(res.status, 429, "the guessing address waits");
     let owner = Some("198.51.100.1:5000");
     let res = attempt(&app, "bob", &password_of("bob"), owner).await;
-    assert_eq!(res.status, 303, "the owner signs in at once: {}", res.text());
+    assert_eq!(
+        res.status,
+        303,
+        "the owner signs in at once: {}",
+        res.text()
+    );
 }
 
 #[tokio::test]

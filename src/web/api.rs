@@ -42,6 +42,7 @@ impl From<AnalyticsError> for ApiError {
             AnalyticsError::TooManyBuckets { .. } => {
                 ApiError::BadRequest(format!("invalid query parameter `granularity`: {e}"))
             }
+            AnalyticsError::PeriodTooLong { .. } => ApiError::BadRequest(e.to_string()),
             AnalyticsError::Store(e) => e.into(),
         }
     }
@@ -235,6 +236,9 @@ async fn overview(
     Query(raw): Query<RawParams>,
 ) -> Result<Json<OverviewView>, ApiError> {
     let period = params::period(&raw, state.config.reference_day())?;
+    // The chart's granularity follows the period; a bad value is still an error, as on every
+    // endpoint that accepts the parameter.
+    params::granularity(&raw)?;
     let org = access.org;
     let o = run(&state, {
         let org = org.clone();
@@ -251,6 +255,8 @@ async fn repos(
 ) -> Result<Json<RepoTableView>, ApiError> {
     let period = params::period(&raw, state.config.reference_day())?;
     let query = params::table_query(&raw)?;
+    // Sparklines follow the period; a bad value is still an error (it used to pass unseen).
+    params::granularity(&raw)?;
     let org = access.org;
     let t = run(&state, move |a| a.repo_table(&org, period, &query)).await?;
     Ok(Json(RepoTableView::new(period, &t)))
