@@ -271,7 +271,7 @@ async fn sign_in(
             accounts::start_session(store.as_ref(), &user).map(Some)
         })
         .await
-        .map_err(|Busy| SignInError::Busy)??;
+        .map_err(|Busy| SignInError::Busy)?;
     session.map_err(|e: accounts::AccountError| SignInError::Api(ApiError::Internal(e.into())))
 }
 
