@@ -137,6 +137,7 @@ fn help_names_allowed_values_and_real_defaults() {
     assert!(help(&["demo"]).contains("./hubstats-demo.db"));
     // `--today` means something to serve and demo only: it is not offered everywhere.
     assert!(!help(&["org", "list"]).contains("--today"));
+    assert!(serve.contains("--today"), "{serve}");
 }
 
 #[test]

@@ -29,8 +29,8 @@ pub struct Cli {
     /// for demo: ./hubstats-demo.db]
     #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<String>,
-    /// Pin the reference day ("today") of serve and demo [env: HUBSTATS_TODAY] [default: the
-    /// current UTC date]
+    /// Pin the reference day ("today") of serve and demo (also accepted after them)
+    /// [env: HUBSTATS_TODAY] [default: the current UTC date]
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub today: Option<Day>,
     /// TOML config file (keys: store, today, listen, secure_cookies, trusted_proxies,
@@ -86,6 +86,10 @@ pub enum Command {
         /// Address to listen on [env: HUBSTATS_LISTEN] [default: 127.0.0.1:8080]
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Pin the reference day ("today") [env: HUBSTATS_TODAY] [default: the current UTC
+        /// date]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<Day>,
         /// Log line format on standard error; RUST_LOG filters (default: info)
         /// [env: HUBSTATS_LOG_FORMAT] [default: text]
         #[arg(long, value_enum)]
@@ -97,6 +101,10 @@ pub enum Command {
         /// Address to listen on [env: HUBSTATS_LISTEN] [default: 127.0.0.1:8080]
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Pin the reference day ("today") [env: HUBSTATS_TODAY] [default: the current UTC
+        /// date]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<Day>,
         /// Generate only; do not serve
         #[arg(long)]
         no_serve: bool,
@@ -198,17 +206,24 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    let (listen, log_format) = match &cli.command {
-        Command::Serve { listen, log_format }
+    let (listen, today, log_format) = match &cli.command {
+        Command::Serve {
+            listen,
+            today,
+            log_format,
+        }
         | Command::Demo {
-            listen, log_format, ..
-        } => (*listen, *log_format),
-        _ => (None, None),
+            listen,
+            today,
+            log_format,
+            ..
+        } => (*listen, *today, *log_format),
+        _ => (None, None, None),
     };
     let flags = Overrides {
         config_file: cli.config,
         store: cli.store,
-        today: cli.today,
+        today: today.or(cli.today),
         listen,
         log_format,
     };
