@@ -1,6 +1,11 @@
 //! `GET /organizations/{org}/settings/publisher-analytics/download-breakdown`: the breakdown CSV,
 //! streamed. The export runs on the blocking pool and writes into a bounded channel, so memory
 //! stays flat however many rows there are, and a slow client slows the export down.
+//!
+//! At most [`ExportSlots`] exports run at once (half the cores, at least one); further downloads
+//! wait for a slot before their export starts. An export is CPU-bound for seconds, and a
+//! download holds its connection for as long, so without the bound a mix of downloads and page
+//! views ends with most connections exporting and every page waiting for a core.
 
 use std::io;
 
@@ -9,9 +14,11 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use futures_util::{stream, StreamExt};
+use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio::sync::Semaphore;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::OrgAccess;
@@ -35,14 +42,37 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
+/// How many CSV exports may run at once (see the module docs).
+pub struct ExportSlots(Arc<Semaphore>);
+
+impl Default for ExportSlots {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ExportSlots::new(cores / 2)
+    }
+}
+
+impl ExportSlots {
+    pub fn new(slots: usize) -> Self {
+        ExportSlots(Arc::new(Semaphore::new(slots.max(1))))
+    }
+}
+
 async fn download(
     State(state): State<AppState>,
+    Extension(slots): Extension<Arc<ExportSlots>>,
     OrgAccess { access, .. }: OrgAccess,
 ) -> Result<Response, ApiError> {
+    let slot = Arc::clone(&slots.0).acquire_owned().await.map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("waiting for an export slot"))
+    })?;
     let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
     let org = access.org.clone();
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || export(store, org, tx));
+    tokio::task::spawn_blocking(move || {
+        export(store, org, tx);
+        drop(slot);
+    });
     // Wait for the first chunk, so an export that fails before writing anything gets an error
     // status rather than a truncated 200.
     let first = match rx.recv().await {

@@ -7,7 +7,7 @@
 
 mod api;
 pub mod auth;
-mod breakdown;
+pub mod breakdown;
 pub mod error;
 mod index;
 pub mod session;
@@ -50,6 +50,7 @@ pub struct Shared {
     pub throttle: Arc<throttle::LoginThrottle>,
     pub hashing: Arc<hashing::HashingPool>,
     pub metrics: Arc<metrics::Metrics>,
+    pub exports: Arc<breakdown::ExportSlots>,
 }
 
 /// Every route of the service.
@@ -89,6 +90,7 @@ pub fn router_with(state: AppState, shared: Shared) -> Router {
         .merge(breakdown::routes())
         .layer(Extension(shared.throttle))
         .layer(Extension(shared.hashing))
+        .layer(Extension(shared.exports))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::map_response(security_headers))
         .layer(middleware::from_fn(observe::observe))
