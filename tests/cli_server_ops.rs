@@ -220,10 +220,11 @@ fn peak_rss_mib(pid: u32) -> u64 {
     kib / 1024
 }
 
-/// Regression: 250 parallel sign-ins took the server to 6.7 GiB.
+/// Regression: 250 parallel sign-ins took the server to 6.7 GiB. The issue asks for under
+/// 300 MB; this build stays near 50 MiB, so 150 catches a regression early.
 #[test]
 #[ignore = "slow: 250 parallel sign-ins against the built binary"]
-fn a_login_flood_keeps_memory_under_300_mib() {
+fn a_login_flood_keeps_memory_under_150_mib() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_org(dir.path());
     let log = dir.path().join("serve.log");
@@ -260,5 +261,5 @@ fn a_login_flood_keeps_memory_under_300_mib() {
         "peak RSS {peak} MiB; statuses: {} x 503",
         statuses.iter().filter(|s| *s == "503").count()
     );
-    assert!(peak < 300, "peak RSS {peak} MiB");
+    assert!(peak < 150, "peak RSS {peak} MiB");
 }
