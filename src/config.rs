@@ -2,10 +2,12 @@
 //! The loader takes the environment as a parameter so it is unit-testable; nothing else in the
 //! program reads environment variables.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use ipnet::IpNet;
 
 use crate::domain::Day;
 
@@ -27,6 +29,66 @@ pub struct Config {
     pub secure_cookies: bool,
     /// The hub whose repositories these are (`{hub_url}/{org}/{name}` is a model's page).
     pub hub_url: String,
+    /// Peers whose `X-Forwarded-For` names the client (addresses or CIDRs; default none).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Client addresses that may read `/metrics` without a token (default none).
+    pub metrics_allow: Vec<IpNet>,
+    /// A bearer token that may read `/metrics` from anywhere (default none).
+    pub metrics_token: Option<String>,
+    /// How `serve` and `demo` write their log lines.
+    pub log_format: LogFormat,
+    /// `RUST_LOG`: which log lines to write (tracing's `EnvFilter` syntax).
+    pub log_filter: Option<String>,
+    /// Connection and request bounds of the server.
+    pub limits: ServerLimits,
+}
+
+/// `--log-format`: human-readable lines or one JSON object per line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => bail!("unknown log format {other:?} (expected text or json)"),
+        }
+    }
+}
+
+/// Bounds that keep slow or numerous clients from exhausting the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// A request's headers must arrive within this long (also how long an idle keep-alive
+    /// connection stays open).
+    pub header_read_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// Every route but the CSV download must answer within this long (then 503).
+    pub request_timeout: Duration,
+    /// At most this many open connections; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// On SIGTERM/SIGINT, in-flight requests get this long to finish.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Values given on the command line (all optional; they win over everything else).
@@ -36,6 +98,7 @@ pub struct Overrides {
     pub store: Option<String>,
     pub today: Option<Day>,
     pub listen: Option<SocketAddr>,
+    pub log_format: Option<LogFormat>,
 }
 
 /// The keys a config file may set (TOML).
@@ -47,6 +110,76 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     secure_cookies: Option<bool>,
     hub_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    metrics_allow: Option<Vec<String>>,
+    metrics_token: Option<String>,
+    log_format: Option<LogFormat>,
+    header_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    shutdown_timeout_secs: Option<u64>,
+}
+
+/// An address (`10.0.0.1`, a network of one) or a CIDR (`10.0.0.0/8`).
+pub fn parse_net(s: &str) -> Result<IpNet> {
+    let s = s.trim();
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    match s.parse::<IpAddr>() {
+        Ok(ip) => Ok(IpNet::from(ip)),
+        Err(_) => bail!("{s:?} is neither an IP address nor a CIDR (e.g. 10.0.0.0/8)"),
+    }
+}
+
+fn parse_nets<'a>(items: impl IntoIterator<Item = &'a str>, what: &str) -> Result<Vec<IpNet>> {
+    items
+        .into_iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_net(s).context(what.to_owned()))
+        .collect()
+}
+
+/// A list from the environment (comma-separated) or else the file.
+fn nets(env: Option<String>, file: Option<Vec<String>>, name: &str) -> Result<Vec<IpNet>> {
+    match (env, file) {
+        (Some(v), _) => parse_nets(v.split(','), name),
+        (None, Some(v)) => parse_nets(v.iter().map(String::as_str), name),
+        (None, None) => Ok(Vec::new()),
+    }
+}
+
+fn limits(file: &FileConfig) -> Result<ServerLimits> {
+    let d = ServerLimits::default();
+    let secs = |v: Option<u64>, default: Duration, key: &str| match v {
+        Some(0) => bail!("{key} must be at least 1 second"),
+        Some(n) => Ok(Duration::from_secs(n)),
+        None => Ok(default),
+    };
+    Ok(ServerLimits {
+        header_read_timeout: secs(
+            file.header_read_timeout_secs,
+            d.header_read_timeout,
+            "header_read_timeout_secs",
+        )?,
+        idle_timeout: secs(file.idle_timeout_secs, d.idle_timeout, "idle_timeout_secs")?,
+        request_timeout: secs(
+            file.request_timeout_secs,
+            d.request_timeout,
+            "request_timeout_secs",
+        )?,
+        max_connections: match file.max_connections {
+            Some(0) => bail!("max_connections must be at least 1"),
+            Some(n) => n,
+            None => d.max_connections,
+        },
+        shutdown_timeout: secs(
+            file.shutdown_timeout_secs,
+            d.shutdown_timeout,
+            "shutdown_timeout_secs",
+        )?,
+    })
 }
 
 impl Config {
@@ -65,6 +198,20 @@ impl Config {
             .transpose()?;
         let env_secure = env("HUBSTATS_SECURE_COOKIES").map(|s| matches!(s.as_str(), "1" | "true"));
         let default_listen: SocketAddr = DEFAULT_LISTEN.parse()?;
+        let trusted_proxies = nets(
+            env("HUBSTATS_TRUSTED_PROXIES"),
+            file.trusted_proxies.clone(),
+            "trusted_proxies",
+        )?;
+        let metrics_allow = nets(
+            env("HUBSTATS_METRICS_ALLOW"),
+            file.metrics_allow.clone(),
+            "metrics_allow",
+        )?;
+        let env_log_format = env("HUBSTATS_LOG_FORMAT")
+            .map(|s| s.parse::<LogFormat>().context("HUBSTATS_LOG_FORMAT"))
+            .transpose()?;
+        let limits = limits(&file)?;
         Ok(Config {
             store: flags
                 .store
@@ -81,6 +228,18 @@ impl Config {
             hub_url: env("HUBSTATS_HUB_URL")
                 .or(file.hub_url)
                 .unwrap_or_else(|| DEFAULT_HUB_URL.to_owned()),
+            trusted_proxies,
+            metrics_allow,
+            metrics_token: env("HUBSTATS_METRICS_TOKEN")
+                .or(file.metrics_token)
+                .filter(|t| !t.is_empty()),
+            log_format: flags
+                .log_format
+                .or(env_log_format)
+                .or(file.log_format)
+                .unwrap_or_default(),
+            log_filter: env("RUST_LOG").filter(|f| !f.trim().is_empty()),
+            limits,
         })
     }
 
@@ -172,6 +331,39 @@ mod tests {
             (c.store.as_deref(), c.reference_day().to_string()),
             (Some("flag.db"), "2024-03-03".into())
         );
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidrs() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hubstats.toml");
+        std::fs::write(
+            &file,
+            "trusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\"]\nmax_connections = 7\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        let c = Config::load(&flags, env(&[])).unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8"]);
+        assert_eq!(c.limits.max_connections, 7);
+        let c = Config::load(
+            &flags,
+            env(&[("HUBSTATS_TRUSTED_PROXIES", "::1, 192.168.0.0/16")]),
+        )
+        .unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["::1/128", "192.168.0.0/16"]);
+        assert!(Config::load(&Overrides::default(), env(&[]))
+            .unwrap()
+            .trusted_proxies
+            .is_empty());
+        let err =
+            Config::load(&flags, env(&[("HUBSTATS_TRUSTED_PROXIES", "localhost")])).unwrap_err();
+        assert!(format!("{err:#}").contains("trusted_proxies"), "{err:#}");
     }
 
     #[test]

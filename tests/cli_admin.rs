@@ -94,7 +94,7 @@ fn users_need_a_password_on_stdin() {
     assert!(fails(
         &app,
         &["user", "create", "alice", "--password-stdin"],
-        "x\n"
+        "another pass\n"
     )
     .contains("already exists"));
 }
@@ -106,7 +106,7 @@ fn members_are_added_changed_and_removed() {
     ok_with_stdin(
         &app,
         &["user", "create", "alice", "--password-stdin"],
-        "pw\n",
+        "long enough pw\n",
     );
     ok(&app, &["member", "add", "acme", "alice", "--role", "read"]);
     let role = || {
@@ -147,7 +147,7 @@ async fn a_created_token_works_over_http_until_revoked() {
     ok_with_stdin(
         &app,
         &["user", "create", "alice", "--password-stdin"],
-        "pw\n",
+        "long enough pw\n",
     );
     ok(&app, &["member", "add", "acme", "alice", "--role", "read"]);
     assert!(fails(&app, &["token", "create", "bob"], "").contains("user bob not found"));
@@ -190,7 +190,7 @@ fn csv_file(app: &TestApp) -> String {
 #[test]
 fn org_list_sorts_case_insensitively_acme_ai_before_northwind_labs() {
     let app = TestApp::new();
-    for org in ["Northwind-Labs", "acme-ai", "Zeta", "beta", "Acme-AI"] {
+    for org in ["Northwind-Labs", "acme-ai", "Zeta", "beta"] {
         ok(&app, &["org", "create", org, "--plan", "team"]);
     }
     let list = ok(&app, &["org", "list"]);
@@ -201,7 +201,18 @@ fn org_list_sorts_case_insensitively_acme_ai_before_northwind_labs() {
         .collect();
     assert_eq!(
         names,
-        ["Acme-AI", "acme-ai", "beta", "Northwind-Labs", "Zeta"],
+        ["acme-ai", "beta", "Northwind-Labs", "Zeta"],
         "{list}"
     );
+}
+
+// Organization names are unique ignoring case, as on the Hub.
+#[test]
+fn an_organization_differing_only_in_case_is_refused() {
+    let app = TestApp::new();
+    ok(&app, &["org", "create", "acme-ai", "--plan", "team"]);
+    let out = hubstats(&app, &["org", "create", "Acme-AI", "--plan", "team"], "");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("differs only in case"), "{err}");
 }

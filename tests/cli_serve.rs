@@ -26,7 +26,9 @@ fn hubstats_on(store: &std::path::Path, today: &str) -> Command {
 #[test]
 fn serve_prints_its_address_and_answers_http() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = hubstats(&dir.path().join("hubstats.db"));
+    let store = dir.path().join("hubstats.db");
+    run_ok(hubstats(&store).args(["org", "create", "acme"]));
+    let mut cmd = hubstats(&store);
     cmd.args(["serve", "--listen", "127.0.0.1:0"]);
     let server = Server::start(cmd);
     let response = http_get(server.addr(), "/healthz", None);

@@ -70,6 +70,9 @@ impl Counts for SyntheticStore {
     fn version(&self, _org: &OrgName) -> StoreResult<u64> {
         Ok(1)
     }
+    fn remove_org(&self, _org: &OrgName) -> StoreResult<()> {
+        unimplemented!("read-only test store")
+    }
     fn repo_count(&self, _org: &OrgName) -> StoreResult<u64> {
         Ok(self.rows.div_ceil(ROWS_PER_REPO))
     }

@@ -16,7 +16,12 @@ use hubstats::web::throttle::{Limits, LoginThrottle};
 
 /// An app with users alice and bob, whose throttle clock moves only when the test says so.
 fn app() -> (TestApp, Arc<AtomicU64>) {
-    let mut app = TestApp::new();
+    app_with(|_| {})
+}
+
+/// [`app`] with a configuration adjusted by `f`.
+fn app_with(f: impl FnOnce(&mut hubstats::config::Config)) -> (TestApp, Arc<AtomicU64>) {
+    let mut app = TestApp::with_config(f);
     app.user("alice");
     app.user("bob");
     let start = Instant::now();
@@ -142,9 +147,90 @@ async fn one_address_is_limited_across_user_names_and_others_are_not() {
     assert_eq!(res.status, 303, "{}", res.text());
 }
 
+/// Regression: five wrong passwords for bob from anywhere locked bob out, right password
+/// included.
+#[tokio::test]
+async fn guessing_from_one_address_does_not_lock_the_owner_out() {
+    let (app, _) = app();
+    let attacker = Some("203.0.113.7:4000");
+    for i in 1..=5 {
+        assert_eq!(
+            attempt(&app, "bob", "wrong", attacker).await.status,
+            401,
+            "{i}"
+        );
+    }
+    let res = attempt(&app, "bob", &password_of("bob"), attacker).await;
+    assert_eq!(res.status, 429, "the guessing address waits");
+    let owner = Some("198.51.100.1:5000");
+    let res = attempt(&app, "bob", &password_of("bob"), owner).await;
+    assert_eq!(
+        res.status,
+        303,
+        "the owner signs in at once: {}",
+        res.text()
+    );
+}
+
+#[tokio::test]
+async fn guessing_from_many_addresses_is_slowed_down() {
+    let (app, secs) = app();
+    for i in 0..6 {
+        let peer = format!("203.0.113.{i}:4000");
+        assert_eq!(attempt(&app, "bob", "wrong", Some(&peer)).await.status, 401);
+    }
+    // An address that has failed before now waits between guesses.
+    let res = attempt(&app, "bob", "wrong", Some("203.0.113.0:4000")).await;
+    assert_eq!(res.status, 429, "{}", res.text());
+    assert_eq!(retry_after(&res), 1);
+    secs.store(1, Ordering::SeqCst);
+    assert_eq!(
+        attempt(&app, "bob", "wrong", Some("203.0.113.0:4000"))
+            .await
+            .status,
+        401
+    );
+    let res = attempt(&app, "bob", "wrong", Some("203.0.113.1:4000")).await;
+    assert_eq!(retry_after(&res), 2);
+    // A fresh address with the right password is not made to wait.
+    let res = attempt(&app, "bob", &password_of("bob"), Some("198.51.100.1:5000")).await;
+    assert_eq!(res.status, 303, "{}", res.text());
+}
+
+/// Regression: `X-Forwarded-For` was trusted from any loopback peer, so one header bypassed
+/// the per-address limit.
+#[tokio::test]
+async fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+    let (app, _) = app();
+    let local = Some("127.0.0.1:40000");
+    for i in 0..20 {
+        let spoofed = format!("198.51.100.{i}");
+        let res = attempt_with(
+            &app,
+            &format!("guess{i}"),
+            "wrong",
+            local,
+            &[("x-forwarded-for", &spoofed)],
+        )
+        .await;
+        assert_eq!(res.status, 401, "attempt {i}");
+    }
+    let res = attempt_with(
+        &app,
+        "bob",
+        &password_of("bob"),
+        local,
+        &[("x-forwarded-for", "192.0.2.200")],
+    )
+    .await;
+    assert_eq!(res.status, 429, "counted against 127.0.0.1: {}", res.text());
+}
+
 #[tokio::test]
 async fn behind_a_local_proxy_the_forwarded_address_is_limited_and_spoofing_is_not_trusted() {
-    let (app, _) = app();
+    let (app, _) = app_with(|c| {
+        c.trusted_proxies = vec![hubstats::config::parse_net("127.0.0.1").unwrap()];
+    });
     let proxy = Some("127.0.0.1:40000");
     let from = |client: &'static str| [("x-forwarded-for", client)];
     for i in 0..20 {

@@ -37,6 +37,9 @@ pub enum AnalyticsError {
     RepoNotFound(String),
     #[error("{granularity} buckets over {days} days are too many (at most {max}); choose a coarser granularity or a shorter period", granularity = .granularity.as_str(), max = MAX_BUCKETS)]
     TooManyBuckets { granularity: Granularity, days: i32 },
+    /// The organization chart's granularity follows the period, so only the period can change.
+    #[error("a period of {days} days is too long to chart (at most {max} months); choose a shorter period", max = MAX_BUCKETS)]
+    PeriodTooLong { days: i32 },
 }
 
 pub type AnalyticsResult<T> = Result<T, AnalyticsError>;

@@ -1,7 +1,7 @@
 //! An organization's totals for a period and its chart.
 
 use super::series::{Granularity, Series, SeriesBuilder};
-use super::{check_buckets, Analytics, AnalyticsResult};
+use super::{check_buckets, Analytics, AnalyticsError, AnalyticsResult};
 use crate::domain::{DayRange, OrgName, Period, RepoType};
 use crate::store::RepoSummary;
 
@@ -79,7 +79,10 @@ impl Analytics<'_> {
             });
         };
         let granularity = Granularity::auto(chart);
-        check_buckets(chart, granularity)?;
+        check_buckets(chart, granularity).map_err(|e| match e {
+            AnalyticsError::TooManyBuckets { days, .. } => AnalyticsError::PeriodTooLong { days },
+            other => other,
+        })?;
         let mut series = SeriesBuilder::new(chart, granularity);
         let (mut totals, mut previous) = (Totals::default(), Totals::default());
         let before = period.previous();

@@ -3,16 +3,19 @@
 
 mod admin;
 mod data;
+mod logging;
+mod output;
 mod serve;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, Overrides};
+use crate::config::{Config, LogFormat, Overrides, DEFAULT_STORE};
 use crate::domain::{Day, Plan, Role};
 
 #[derive(Debug, Parser)]
@@ -22,22 +25,37 @@ use crate::domain::{Day, Plan, Role};
     about = "Publisher analytics for model and dataset hubs"
 )]
 pub struct Cli {
-    /// Store location: a SQLite file path [env: HUBSTATS_STORE] [default: ./hubstats.db]
+    /// Store location: a SQLite file path [env: HUBSTATS_STORE] [default: ./hubstats.db;
+    /// for demo: ./hubstats-demo.db]
     #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<String>,
-    /// Pin the reference day ("today") [env: HUBSTATS_TODAY] [default: current UTC date]
-    #[arg(long, global = true, value_name = "YYYY-MM-DD")]
+    /// Pin the reference day ("today") of serve and demo (also accepted after them)
+    /// [env: HUBSTATS_TODAY] [default: the current UTC date]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub today: Option<Day>,
-    /// TOML config file with keys store, today, listen, secure_cookies [env: HUBSTATS_CONFIG]
+    /// TOML config file (keys: store, today, listen, secure_cookies, trusted_proxies,
+    /// metrics_allow, metrics_token, log_format, header_read_timeout_secs, idle_timeout_secs,
+    /// request_timeout_secs, max_connections, shutdown_timeout_secs) [env: HUBSTATS_CONFIG]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// `--plan` and `set-plan`'s values, listed in `--help`.
+fn plan_parser() -> impl TypedValueParser<Value = Plan> {
+    PossibleValuesParser::new(["free", "team", "enterprise"]).try_map(|s| s.parse::<Plan>())
+}
+
+/// `--role`'s values, listed in `--help`.
+fn role_parser() -> impl TypedValueParser<Value = Role> {
+    PossibleValuesParser::new(["read", "admin"]).try_map(|s| s.parse::<Role>())
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import Hugging Face breakdown CSV files (repoType,repoName,total,timestamp,downloads)
+    /// Import Hugging Face breakdown CSV files (repoType,repoName,total,timestamp,downloads);
+    /// creates the store if it does not exist
     Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -46,7 +64,7 @@ pub enum Command {
     Export {
         #[arg(long)]
         org: String,
-        /// Write here instead of standard output
+        /// Write here (atomically) instead of standard output
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -62,47 +80,92 @@ pub enum Command {
     /// Manage personal API tokens
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Serve the dashboard, API and CSV endpoint from an existing store
+    /// Serve the dashboard, API and CSV endpoint from an existing store (stops on SIGTERM or
+    /// SIGINT after finishing in-flight requests)
     Serve {
         /// Address to listen on [env: HUBSTATS_LISTEN] [default: 127.0.0.1:8080]
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Pin the reference day ("today") [env: HUBSTATS_TODAY] [default: the current UTC
+        /// date]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<Day>,
+        /// Log line format on standard error; RUST_LOG filters (default: info)
+        /// [env: HUBSTATS_LOG_FORMAT] [default: text]
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
     },
-    /// Fill a separate demo store with realistic data ending today, and serve it
+    /// Fill a separate demo store (./hubstats-demo.db unless --store) with realistic data ending
+    /// today, and serve it
     Demo {
+        /// Address to listen on [env: HUBSTATS_LISTEN] [default: 127.0.0.1:8080]
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Pin the reference day ("today") [env: HUBSTATS_TODAY] [default: the current UTC
+        /// date]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<Day>,
         /// Generate only; do not serve
         #[arg(long)]
         no_serve: bool,
         /// Number of repositories of the large demo organization
         #[arg(long, default_value_t = 300)]
         repos: usize,
+        /// Log line format on standard error; RUST_LOG filters (default: info)
+        /// [env: HUBSTATS_LOG_FORMAT] [default: text]
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
-    /// Create an organization
+    /// Create an organization (creates the store if it does not exist)
     Create {
         org: String,
-        #[arg(long, default_value = "free")]
+        #[arg(long, default_value = "free", value_parser = plan_parser())]
         plan: Plan,
     },
     /// Change an organization's plan
-    SetPlan { org: String, plan: Plan },
-    /// List organizations
+    SetPlan {
+        org: String,
+        #[arg(value_parser = plan_parser())]
+        plan: Plan,
+    },
+    /// List organizations with their plans and repository counts
     List,
+    /// Delete an organization with its memberships, repositories and download counts
+    Delete {
+        org: String,
+        /// Confirm the deletion (nothing is deleted without it)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a user; the password is read from standard input
+    /// Create a user; the password is asked twice on a terminal (not shown), or read from
+    /// standard input with --password-stdin
     Create {
         user: String,
-        #[arg(long, required = true)]
+        /// Read the password from standard input (up to the end; one final line break is
+        /// dropped)
+        #[arg(long)]
         password_stdin: bool,
     },
+    /// List users with their number of organizations and creation day
+    List,
+    /// Change a user's password (asked twice on a terminal, or --password-stdin); signs the
+    /// user out everywhere
+    SetPassword {
+        user: String,
+        /// Read the password from standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete a user with their memberships, tokens and sessions
+    Delete { user: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,18 +174,22 @@ pub enum MemberCommand {
     Add {
         org: String,
         user: String,
-        #[arg(long, default_value = "read")]
+        #[arg(long, default_value = "read", value_parser = role_parser())]
         role: Role,
     },
     /// Remove a user from an organization
     Remove { org: String, user: String },
+    /// List an organization's members and their roles
+    List { org: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a personal API token; it is shown once
     Create { user: String },
-    /// Revoke a token
+    /// List a user's tokens: prefix, created, last used (never the token itself)
+    List { user: String },
+    /// Revoke a token (give the whole token)
     Revoke { token: String },
 }
 
@@ -139,17 +206,33 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    let listen = match &cli.command {
-        Command::Serve { listen } | Command::Demo { listen, .. } => *listen,
-        _ => None,
+    let (listen, today, log_format) = match &cli.command {
+        Command::Serve {
+            listen,
+            today,
+            log_format,
+        }
+        | Command::Demo {
+            listen,
+            today,
+            log_format,
+            ..
+        } => (*listen, *today, *log_format),
+        _ => (None, None, None),
     };
     let flags = Overrides {
         config_file: cli.config,
         store: cli.store,
-        today: cli.today,
+        today: today.or(cli.today),
         listen,
+        log_format,
     };
     let config = Config::load(&flags, |k| std::env::var(k).ok())?;
+    let serving = matches!(cli.command, Command::Serve { .. } | Command::Demo { .. });
+    logging::init(&config, if serving { "info" } else { "warn" });
+    if !creates_store(&cli.command) {
+        require_store(config.store_or(DEFAULT_STORE))?;
+    }
     match cli.command {
         Command::Import { files } => data::import(&config, &files),
         Command::Export { org, output } => data::export(&config, &org, output.as_deref()),
@@ -162,4 +245,20 @@ pub fn run(cli: Cli) -> Result<()> {
             no_serve, repos, ..
         } => serve::demo(&config, repos, !no_serve),
     }
+}
+
+/// Only these commands may create a new store; the others need an existing one, so that a
+/// mistyped `--store` is an error rather than a new empty store.
+fn creates_store(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Import { .. } | Command::Demo { .. } | Command::Org(OrgCommand::Create { .. })
+    )
+}
+
+fn require_store(location: &str) -> Result<()> {
+    if !Path::new(location).exists() {
+        bail!("no store at {location} (use --store)");
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,12 +15,14 @@ use crate::store::{self, SharedStore};
 use crate::web::{self, AppState};
 
 pub fn serve(config: &Config) -> Result<()> {
-    let store = open(config.store_or(DEFAULT_STORE))?;
-    run_server(config, store, |_| {})
+    let location = config.store_or(DEFAULT_STORE);
+    let store = open(location)?;
+    run_server(config, store, location, |_| {})
 }
 
 pub fn demo(config: &Config, repos: usize, serve: bool) -> Result<()> {
-    let store = open(config.store_or(DEFAULT_DEMO_STORE))?;
+    let location = config.store_or(DEFAULT_DEMO_STORE);
+    let store = open(location)?;
     let orgs = demo::demo_orgs(repos);
     let started = Instant::now();
     let filled = fill_with_progress(&store, &orgs, config)?;
@@ -28,7 +30,9 @@ pub fn demo(config: &Config, repos: usize, serve: bool) -> Result<()> {
     let login = demo::prepare_login(store.as_ref(), &orgs)?;
     let org = orgs.first().map_or("", |o| o.name).to_owned();
     if serve {
-        run_server(config, store, |addr| print_login(&login, &org, addr))
+        run_server(config, store, location, |addr| {
+            print_login(&login, &org, addr)
+        })
     } else {
         print_login(&login, &org, config.listen);
         println!(
@@ -55,11 +59,13 @@ fn open(location: &str) -> Result<SharedStore> {
     store::open(location).with_context(|| format!("opening the store {location}"))
 }
 
-/// Serves until Ctrl-C on a multi-threaded runtime; prints `Listening on http://ADDR` as soon
-/// as the address is bound, then whatever `on_ready` prints.
+/// Serves until SIGTERM or SIGINT on a multi-threaded runtime; prints `Listening on
+/// http://ADDR` as soon as the address is bound, then whatever `on_ready` prints. After the
+/// drain it closes the store (its last connection checkpoints the write-ahead log).
 fn run_server(
     config: &Config,
     store: SharedStore,
+    location: &str,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -70,11 +76,26 @@ fn run_server(
         store,
         config: Arc::new(config.clone()),
     };
-    runtime.block_on(web::serve(state, |addr| {
-        println!("Listening on http://{addr}");
-        on_ready(addr);
-        let _ = std::io::stdout().flush();
-    }))
+    let shared = web::Shared {
+        metrics: Arc::new(web::metrics::Metrics::with_store_path(location)),
+        ..web::Shared::default()
+    };
+    let served = runtime.block_on(web::server::serve_until(
+        state,
+        shared,
+        |addr| {
+            println!("Listening on http://{addr}");
+            on_ready(addr);
+            let _ = std::io::stdout().flush();
+        },
+        web::server::shutdown_signal(),
+    ));
+    // Blocking tasks still running past the drain deadline are abandoned; the store closes
+    // when the last of them ends.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    served?;
+    tracing::info!(store = location, "stopped; the store is closed");
+    Ok(())
 }
 
 fn fill_with_progress(

@@ -24,6 +24,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Counts>) {
     versions_move_only_for_touched_organizations(make);
     a_dropped_write_changes_nothing(make);
     counts_past_the_maximum_are_refused_whole(make);
+    a_removed_organization_starts_again(make);
     for seed in 0..12 {
         random_writes_match_the_reference(make, seed);
         source_order_does_not_matter(make, seed);
@@ -494,4 +495,36 @@ fn source_order_does_not_matter(make: &dyn Fn() -> Box<dyn Counts>, seed: u64) {
     }
     assert_eq!(views[&0], views[&1], "seed {seed}");
     assert_eq!(views[&0], views[&2], "seed {seed}");
+}
+
+fn a_removed_organization_starts_again(make: &dyn Fn() -> Box<dyn Counts>) {
+    let s = make();
+    let (a, b) = (key("model", "acme/a"), key("model", "beta/b"));
+    batch(
+        "1",
+        WriteMode::Replace,
+        &[(&a, "2024-01-01", 1), (&b, "2024-01-01", 2)],
+    )
+    .apply(s.as_ref())
+    .unwrap();
+    assert_eq!(s.repos(&org("acme")).unwrap().len(), 1);
+    s.remove_org(&org("acme")).unwrap();
+    assert!(s.repos(&org("acme")).unwrap().is_empty());
+    assert_eq!(
+        (
+            s.version(&org("acme")).unwrap(),
+            s.repo_count(&org("acme")).unwrap()
+        ),
+        (0, 0)
+    );
+    assert_eq!(
+        s.repo(&b).unwrap().unwrap().total,
+        2,
+        "other organizations keep their counts"
+    );
+    batch("2", WriteMode::Replace, &[(&a, "2024-01-02", 5)])
+        .apply(s.as_ref())
+        .unwrap();
+    let again = s.repos(&org("acme")).unwrap();
+    assert_eq!((again.len(), again[0].total), (1, 5));
 }

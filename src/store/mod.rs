@@ -201,6 +201,10 @@ pub trait Counts: Send + Sync {
         filter: DailyFilter<'_>,
         f: &mut dyn FnMut(DailyRow<'_>) -> std::io::Result<()>,
     ) -> StoreResult<()>;
+
+    /// Removes every count of the organization (nothing for an organization without counts).
+    /// Written again later, it starts from version 1 as a new organization.
+    fn remove_org(&self, org: &OrgName) -> StoreResult<()>;
 }
 
 /// An open write of one source. Dropping it without [`CountsWrite::commit`] discards it.
@@ -264,7 +268,8 @@ pub trait Accounts: Send + Sync {
     fn remove_member(&self, org: &OrgName, user: &Username) -> StoreResult<()>;
     fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>>;
 
-    fn create_token(&self, user: &Username, token_hash: &str) -> StoreResult<()>;
+    /// Stores a token's hash and its displayable `prefix`.
+    fn create_token(&self, user: &Username, token_hash: &str, prefix: &str) -> StoreResult<()>;
     /// Returns `false` when no live token has this hash.
     fn revoke_token(&self, token_hash: &str) -> StoreResult<bool>;
     fn token_user(&self, token_hash: &str) -> StoreResult<Option<Username>>;
@@ -277,6 +282,42 @@ pub trait Accounts: Send + Sync {
     ) -> StoreResult<()>;
     fn session_user(&self, session_hash: &str, now_unix: i64) -> StoreResult<Option<Username>>;
     fn delete_session(&self, session_hash: &str) -> StoreResult<()>;
+
+    // ---- the operator's commands (`user list`, `member list`, `token list`, deletions) ----
+
+    /// Every user, by name.
+    fn users(&self) -> StoreResult<Vec<UserInfo>>;
+    /// Replaces a user's password hash and ends the user's sessions.
+    fn set_password_hash(&self, user: &Username, password_hash: &str) -> StoreResult<()>;
+    /// Deletes a user with their memberships, tokens and sessions.
+    fn delete_user(&self, user: &Username) -> StoreResult<()>;
+    /// The members of an organization and their roles, by name.
+    fn members(&self, org: &OrgName) -> StoreResult<Vec<(Username, Role)>>;
+    /// A user's tokens (live and revoked), oldest first.
+    fn tokens(&self, user: &Username) -> StoreResult<Vec<TokenInfo>>;
+    /// Records that a token was used now; best effort (never waits for a busy writer).
+    fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()>;
+    /// Deletes an organization with its memberships, repositories and download counts.
+    fn delete_org(&self, org: &OrgName) -> StoreResult<()>;
+}
+
+/// A user as `user list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: Username,
+    pub created_unix: i64,
+    pub orgs: u64,
+}
+
+/// An API token as `token list` shows it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// The token's first characters (`hs_1a2b3c4d`); `None` for tokens made before they were
+    /// recorded.
+    pub prefix: Option<String>,
+    pub created_unix: i64,
+    pub last_used_unix: Option<i64>,
+    pub revoked_unix: Option<i64>,
 }
 
 /// Everything a caller that needs both contracts uses.
@@ -351,8 +392,8 @@ impl Accounts for Stores {
     fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>> {
         self.accounts.role(org, user)
     }
-    fn create_token(&self, user: &Username, token_hash: &str) -> StoreResult<()> {
-        self.accounts.create_token(user, token_hash)
+    fn create_token(&self, user: &Username, token_hash: &str, prefix: &str) -> StoreResult<()> {
+        self.accounts.create_token(user, token_hash, prefix)
     }
     fn revoke_token(&self, token_hash: &str) -> StoreResult<bool> {
         self.accounts.revoke_token(token_hash)
@@ -368,6 +409,32 @@ impl Accounts for Stores {
     }
     fn delete_session(&self, hash: &str) -> StoreResult<()> {
         self.accounts.delete_session(hash)
+    }
+    fn users(&self) -> StoreResult<Vec<UserInfo>> {
+        self.accounts.users()
+    }
+    fn set_password_hash(&self, user: &Username, password_hash: &str) -> StoreResult<()> {
+        self.accounts.set_password_hash(user, password_hash)
+    }
+    fn delete_user(&self, user: &Username) -> StoreResult<()> {
+        self.accounts.delete_user(user)
+    }
+    fn members(&self, org: &OrgName) -> StoreResult<Vec<(Username, Role)>> {
+        self.accounts.members(org)
+    }
+    fn tokens(&self, user: &Username) -> StoreResult<Vec<TokenInfo>> {
+        self.accounts.tokens(user)
+    }
+    fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()> {
+        self.accounts.touch_token(token_hash, now_unix)
+    }
+    /// Deletes the organization's counts, then its account (memberships included).
+    fn delete_org(&self, org: &OrgName) -> StoreResult<()> {
+        if self.accounts.org(org)?.is_none() {
+            return Err(StoreError::NotFound(format!("organization {org}")));
+        }
+        self.counts.remove_org(org)?;
+        self.accounts.delete_org(org)
     }
 }
 
@@ -407,5 +474,8 @@ impl Counts for Stores {
         f: &mut dyn FnMut(DailyRow<'_>) -> std::io::Result<()>,
     ) -> StoreResult<()> {
         self.counts.for_each_daily(org, filter, f)
+    }
+    fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
+        self.counts.remove_org(org)
     }
 }

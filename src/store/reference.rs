@@ -201,6 +201,23 @@ impl Counts for MemCounts {
         }
         Ok(())
     }
+
+    fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
+        self.remove(org);
+        Ok(())
+    }
+}
+
+impl MemCounts {
+    fn remove(&self, org: &OrgName) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.repos.retain(|k| &k.name.org() != org);
+        for values in state.sources.values_mut() {
+            values.retain(|(k, _), _| &k.name.org() != org);
+        }
+        state.adjustments.retain(|k, _| &k.name.org() != org);
+        state.versions.remove(org);
+    }
 }
 
 struct MemWrite<'a> {

@@ -42,19 +42,38 @@ impl From<AnalyticsError> for ApiError {
             AnalyticsError::TooManyBuckets { .. } => {
                 ApiError::BadRequest(format!("invalid query parameter `granularity`: {e}"))
             }
+            AnalyticsError::PeriodTooLong { .. } => ApiError::BadRequest(e.to_string()),
             AnalyticsError::Store(e) => e.into(),
         }
     }
 }
 
-/// Runs an analytics query on the blocking pool against the reference day.
+/// How many analytics queries run at once, per process: two per core. Each holds a store read
+/// connection (with its own page cache) and a core; more at once only makes every one of them
+/// slower and opens more connections, so further queries wait their turn here.
+fn query_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(2 * cores)
+    })
+}
+
+/// Runs an analytics query on the blocking pool against the reference day, at most
+/// [`query_slots`] at once.
 pub async fn run<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(Analytics<'_>) -> AnalyticsResult<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let store = state.store.clone();
     let today = state.config.reference_day();
-    Ok(tokio::task::spawn_blocking(move || f(Analytics::new(store.as_ref(), today))).await??)
+    let slot = query_slots().acquire().await.map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("waiting for a query slot"))
+    })?;
+    let answer =
+        tokio::task::spawn_blocking(move || f(Analytics::new(store.as_ref(), today))).await;
+    drop(slot);
+    Ok(answer??)
 }
 
 /// A repository addressed by `{repo_type}` (`model`, `models`, …) and its full name, which
@@ -244,6 +263,9 @@ async fn overview(
     Query(raw): Query<RawParams>,
 ) -> Result<Json<OverviewView>, ApiError> {
     let period = params::period(&raw, state.config.reference_day())?;
+    // The chart's granularity follows the period; a bad value is still an error, as on every
+    // endpoint that accepts the parameter.
+    params::granularity(&raw)?;
     let org = access.org;
     let o = run(&state, {
         let org = org.clone();
@@ -260,6 +282,8 @@ async fn repos(
 ) -> Result<Json<RepoTableView>, ApiError> {
     let period = params::period(&raw, state.config.reference_day())?;
     let query = params::table_query(&raw)?;
+    // Sparklines follow the period; a bad value is still an error (it used to pass unseen).
+    params::granularity(&raw)?;
     let org = access.org;
     let t = run(&state, move |a| a.repo_table(&org, period, &query)).await?;
     Ok(Json(RepoTableView::new(period, &t)))

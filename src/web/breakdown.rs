@@ -6,6 +6,11 @@
 //! `period` (`from`, `to`), `q` and `type`, or `repo` (a full name, exactly), it is the "CSV of
 //! this view": the same columns and order, only the matching repositories and the days in the
 //! period (`total` stays the all-time total).
+//!
+//! At most [`ExportSlots`] exports run at once (half the cores, at least one); further downloads
+//! wait for a slot before their export starts. An export is CPU-bound for seconds, and a
+//! download holds its connection for as long, so without the bound a mix of downloads and page
+//! views ends with most connections exporting and every page waiting for a core.
 
 use std::io;
 
@@ -14,9 +19,11 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use futures_util::{stream, StreamExt};
+use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio::sync::Semaphore;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::OrgAccess;
@@ -86,11 +93,31 @@ impl Selection {
     }
 }
 
+/// How many CSV exports may run at once (see the module docs).
+pub struct ExportSlots(Arc<Semaphore>);
+
+impl Default for ExportSlots {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ExportSlots::new(cores / 2)
+    }
+}
+
+impl ExportSlots {
+    pub fn new(slots: usize) -> Self {
+        ExportSlots(Arc::new(Semaphore::new(slots.max(1))))
+    }
+}
+
 async fn download(
     State(state): State<AppState>,
+    Extension(slots): Extension<Arc<ExportSlots>>,
     OrgAccess { access, .. }: OrgAccess,
     Query(raw): Query<RawParams>,
 ) -> Result<Response, ApiError> {
+    let slot = Arc::clone(&slots.0).acquire_owned().await.map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("waiting for an export slot"))
+    })?;
     let selection = {
         let (state, org) = (state.clone(), access.org.clone());
         tokio::task::spawn_blocking(move || Selection::parse(&raw, &state, &org)).await??
@@ -99,7 +126,10 @@ async fn download(
     let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
     let org = access.org.clone();
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || export(store, org, selection, tx));
+    tokio::task::spawn_blocking(move || {
+        export(store, org, selection, tx);
+        drop(slot);
+    });
     // Wait for the first chunk, so an export that fails before writing anything gets an error
     // status rather than a truncated 200.
     let first = match rx.recv().await {

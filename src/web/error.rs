@@ -15,6 +15,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
+use super::observe::RequestId;
 use super::templates::Layout;
 use crate::accounts::{AccessError, Principal};
 use crate::store::StoreError;
@@ -85,7 +86,8 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let message = if status.is_server_error() {
             tracing::error!(error = %error_chain(&self), "request failed");
-            "internal server error; the details are in the server log".to_owned()
+            "internal server error; the details are in the server log under the request id"
+                .to_owned()
         } else {
             self.to_string()
         };
@@ -118,6 +120,8 @@ struct ErrorPage {
     message: String,
     /// For a 401: where the sign-in link returns to.
     sign_in_next: Option<String>,
+    /// For a 5xx: the id under which the server logged the details.
+    request_id: Option<String>,
 }
 
 /// An error message as a sentence for a page: capital first letter, closing full stop.
@@ -139,9 +143,11 @@ fn as_sentence(message: &str) -> String {
 #[derive(Clone, Default)]
 pub(super) struct PrincipalSlot(pub(super) Arc<OnceLock<Principal>>);
 
-/// Middleware: re-renders [`ApiError`] responses as HTML pages for browsers.
+/// Middleware: re-renders [`ApiError`] responses as HTML pages for browsers; a 5xx (page or
+/// JSON) names the request id that the log line carries.
 pub async fn render_errors(mut req: Request, next: Next) -> Response {
     let html = wants_html(req.uri().path(), req.headers());
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let path_and_query = req
         .uri()
         .path_and_query()
@@ -153,10 +159,17 @@ pub async fn render_errors(mut req: Request, next: Next) -> Response {
     let Some(info) = res.extensions().get::<ErrorInfo>().cloned() else {
         return res;
     };
-    if !html {
-        return res;
-    }
     let status = res.status();
+    let request_id = request_id.filter(|_| status.is_server_error());
+    if !html {
+        return match request_id {
+            Some(id) => {
+                let body = serde_json::json!({ "error": info.message, "request_id": id });
+                (status, axum::Json(body)).into_response()
+            }
+            None => res,
+        };
+    }
     let page = ErrorPage {
         layout: slot
             .0
@@ -167,6 +180,7 @@ pub async fn render_errors(mut req: Request, next: Next) -> Response {
         reason: status.canonical_reason().unwrap_or("Error"),
         message: as_sentence(&info.message),
         sign_in_next: (status == StatusCode::UNAUTHORIZED).then_some(path_and_query),
+        request_id,
     };
     match page.render() {
         Ok(body) => {

@@ -7,13 +7,18 @@
 
 mod api;
 pub mod auth;
-mod breakdown;
+pub mod breakdown;
 pub mod error;
 mod fallback;
 mod index;
 pub mod session;
 pub mod templates;
 pub mod throttle;
+
+pub mod hashing;
+pub mod metrics;
+pub mod observe;
+pub mod server;
 
 pub mod charts;
 mod dashboard;
@@ -23,13 +28,15 @@ mod params;
 
 use std::sync::Arc;
 
-use anyhow::Result;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::{middleware, Extension, Router};
+use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::store::SharedStore;
+
+pub use server::serve;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,57 +44,86 @@ pub struct AppState {
     pub config: Arc<Config>,
 }
 
+/// State one server shares across all its requests: build it once per server, since a router
+/// built per request would forget every sign-in failure and bound nothing.
+#[derive(Clone, Default)]
+pub struct Shared {
+    pub throttle: Arc<throttle::LoginThrottle>,
+    pub hashing: Arc<hashing::HashingPool>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub exports: Arc<breakdown::ExportSlots>,
+}
+
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
-    router_with_throttle(state, Arc::new(throttle::LoginThrottle::default()))
+    router_with(state, Shared::default())
 }
 
 /// [`router`] with a given sign-in throttle (its state must outlive one router to count
 /// attempts across requests, e.g. in tests that build a router per request).
 pub fn router_with_throttle(state: AppState, throttle: Arc<throttle::LoginThrottle>) -> Router {
-    Router::new()
+    let shared = Shared {
+        throttle,
+        ..Shared::default()
+    };
+    router_with(state, shared)
+}
+
+/// [`router`] over the given shared state.
+pub fn router_with(state: AppState, shared: Shared) -> Router {
+    // Every route answers within the request timeout except the CSV download, which streams
+    // for as long as the export takes (the connection's idle timeout bounds a stalled one).
+    let timeout = TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        state.config.limits.request_timeout,
+    );
+    let bounded = Router::new()
         .merge(index::routes())
         .merge(session::routes())
         .merge(templates::routes())
-        .merge(breakdown::routes())
         .merge(api::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
+        .merge(metrics::routes())
+        .layer(timeout);
+    Router::new()
+        .merge(bounded)
+        .merge(breakdown::routes())
         .fallback(fallback::not_found)
-        .layer(Extension(throttle))
+        .layer(Extension(shared.throttle))
+        .layer(Extension(shared.hashing))
+        .layer(Extension(shared.exports))
         .layer(middleware::from_fn(fallback::sign_in_redirect))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::map_response(security_headers))
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(middleware::from_fn(observe::observe))
+        .layer(Extension(shared.metrics))
         .with_state(state)
 }
 
-/// Headers every response carries unless its handler set them: no framing (clickjacking of
-/// the forms), no MIME sniffing, no full URLs in `Referer` to other sites.
+/// The Content-Security-Policy of every response: scripts, styles and requests only from this
+/// site (no inline script or style anywhere), no plugins, no framing, forms post here only.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers every response carries unless its handler set them: the CSP, no framing
+/// (clickjacking of the forms), no MIME sniffing, no full URLs in `Referer` to other sites, and
+/// no caching of anything but the static assets (which set their own `Cache-Control`): pages
+/// and API answers are per user.
 async fn security_headers(mut res: Response) -> Response {
     let headers = res.headers_mut();
     for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
+        (header::CACHE_CONTROL, "private, no-store"),
     ] {
         headers
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
     }
     res
-}
-
-/// Binds `config.listen` and serves until Ctrl-C. `on_ready` receives the bound address.
-pub async fn serve(state: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
-    on_ready(listener.local_addr()?);
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
 }

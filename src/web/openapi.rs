@@ -114,7 +114,10 @@ fn schemas() -> Value {
         json!({ "type": "array", "items": { "$ref": "#/components/schemas/SeriesPoint" } });
     let object = |required: &[&str], properties: Value| json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties });
     json!({
-        "Error": object(&["error"], json!({ "error": { "type": "string" } })),
+        "Error": object(&["error"], json!({
+            "error": { "type": "string" },
+            "request_id": { "type": "string", "description": "On a 5xx: the id under which the server logged the details (also in X-Request-Id)." },
+        })),
         "Period": object(&["name", "from", "to"], json!({
             "name": { "type": "string", "enum": ["all-time", "last-month", "7d", "90d", "365d", "custom"] },
             "from": nullable(date.clone()), "to": nullable(date.clone()),

@@ -25,6 +25,8 @@ use axum_extra::extract::CookieJar;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use super::hashing::{Busy, HashingPool};
+use super::metrics::Metrics;
 use super::templates::Layout;
 use super::throttle::{ClientIp, LoginThrottle, Throttled};
 use super::AppState;
@@ -176,9 +178,18 @@ fn throttled_message(t: Throttled) -> String {
     format!("Too many failed sign-in attempts. Try again in {minutes} {unit}.")
 }
 
+/// 503: every password-hashing slot is taken; the form again, with `Retry-After`.
+fn busy(page: LoginPage) -> Result<Response, ApiError> {
+    let retry_after = [(header::RETRY_AFTER, "1")];
+    Ok((StatusCode::SERVICE_UNAVAILABLE, retry_after, render(page)?).into_response())
+}
+
+#[allow(clippy::too_many_arguments)] // an axum handler: one argument per extractor
 async fn login(
     State(state): State<AppState>,
     Extension(throttle): Extension<Arc<LoginThrottle>>,
+    Extension(hashing): Extension<Arc<HashingPool>>,
+    Extension(metrics): Extension<Arc<Metrics>>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     jar: CookieJar,
@@ -194,10 +205,27 @@ async fn login(
     let next = safe_next(form.next.as_deref());
     let attempt = match throttle.begin(&form.username, ip) {
         Ok(attempt) => attempt,
-        Err(t) => return throttled(form_again(expected, next, form, throttled_message(t)), t),
+        Err(t) => {
+            metrics
+                .logins_throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return throttled(form_again(expected, next, form, throttled_message(t)), t);
+        }
     };
     let password = form.password.clone();
-    let Some(session) = sign_in(&state, &form.username, password).await? else {
+    let signed_in = match sign_in(&state, &hashing, &form.username, password).await {
+        Err(SignInError::Busy) => {
+            attempt.not_counted();
+            metrics
+                .logins_busy
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let error = "The server is busy signing other people in. Try again in a moment.";
+            return busy(form_again(expected, next, form, error.to_owned()));
+        }
+        Err(SignInError::Api(e)) => return Err(e),
+        Ok(signed_in) => signed_in,
+    };
+    let Some(session) = signed_in else {
         let error = "Wrong user name or password.".to_owned();
         let page = form_again(expected, next, form, error);
         return Ok((StatusCode::UNAUTHORIZED, render(page)?).into_response());
@@ -212,24 +240,39 @@ async fn login(
     Ok((jar, Redirect::to(&next)).into_response())
 }
 
-/// Checks the password and starts a session; `None` when the name or password is wrong.
+enum SignInError {
+    Busy,
+    Api(ApiError),
+}
+
+impl<E: Into<ApiError>> From<E> for SignInError {
+    fn from(e: E) -> Self {
+        SignInError::Api(e.into())
+    }
+}
+
+/// Checks the password in the hashing pool and starts a session; `None` when the name or
+/// password is wrong.
 async fn sign_in(
     state: &AppState,
+    hashing: &HashingPool,
     username: &str,
     password: String,
-) -> Result<Option<SessionId>, ApiError> {
+) -> Result<Option<SessionId>, SignInError> {
     let Ok(user) = Username::parse(username.trim()) else {
         return Ok(None);
     };
     let store = state.store.clone();
-    let session = tokio::task::spawn_blocking(move || {
-        if !accounts::check_password(store.as_ref(), &user, &password)? {
-            return Ok(None);
-        }
-        accounts::start_session(store.as_ref(), &user).map(Some)
-    })
-    .await?;
-    session.map_err(|e: accounts::AccountError| ApiError::Internal(e.into()))
+    let session = hashing
+        .run(move || {
+            if !accounts::check_password(store.as_ref(), &user, &password)? {
+                return Ok(None);
+            }
+            accounts::start_session(store.as_ref(), &user).map(Some)
+        })
+        .await
+        .map_err(|Busy| SignInError::Busy)?;
+    session.map_err(|e: accounts::AccountError| SignInError::Api(ApiError::Internal(e.into())))
 }
 
 #[derive(serde::Deserialize)]

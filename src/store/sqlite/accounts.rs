@@ -8,11 +8,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_unix, Db};
 use crate::domain::{OrgName, Plan, Role, Username};
-use crate::store::{Accounts, OrgInfo, StoreError, StoreResult};
+use crate::store::{Accounts, OrgInfo, StoreError, StoreResult, TokenInfo, UserInfo};
 
 /// Schema migrations of the accounts file, applied in order (see [`Db::migrate`]).
 /// Organization names are unique ignoring case, like the Hub's; lookups stay exact.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the accounts tables.
+    r#"
     CREATE TABLE orgs (
         id           INTEGER PRIMARY KEY,
         name         TEXT NOT NULL UNIQUE,
@@ -43,7 +45,13 @@ pub(super) const MIGRATIONS: &[&str] = &[r#"
         user_id      INTEGER NOT NULL REFERENCES users(id),
         expires_unix INTEGER NOT NULL
     ) WITHOUT ROWID;
-    "#];
+    "#,
+    // 2: what `token list` shows of a token: its first characters and when it was last used.
+    r#"
+    ALTER TABLE tokens ADD COLUMN prefix TEXT;
+    ALTER TABLE tokens ADD COLUMN last_used_unix INTEGER;
+    "#,
+];
 
 pub struct SqliteAccounts {
     pub(super) db: Db,
@@ -136,7 +144,7 @@ impl Accounts for SqliteAccounts {
             )
             .map_err(|e| {
                 conflict_on_unique(e, || {
-                    format!("organization {org} (names are unique ignoring case)")
+                    format!("organization {org} (or one whose name differs only in case)")
                 })
             })?;
         Ok(())
@@ -230,12 +238,12 @@ impl Accounts for SqliteAccounts {
             .transpose()
     }
 
-    fn create_token(&self, user: &Username, token_hash: &str) -> StoreResult<()> {
+    fn create_token(&self, user: &Username, token_hash: &str, prefix: &str) -> StoreResult<()> {
         let conn = self.writer();
         let user_id = user_id(&conn, user)?;
         conn.execute(
-            "INSERT INTO tokens (hash, user_id, created_unix) VALUES (?1, ?2, ?3)",
-            params![token_hash, user_id, now_unix()],
+            "INSERT INTO tokens (hash, user_id, created_unix, prefix) VALUES (?1, ?2, ?3, ?4)",
+            params![token_hash, user_id, now_unix(), prefix],
         )
         .map_err(|e| conflict_on_unique(e, || "token".to_owned()))?;
         Ok(())
@@ -293,6 +301,129 @@ impl Accounts for SqliteAccounts {
     fn delete_session(&self, session_hash: &str) -> StoreResult<()> {
         self.writer()
             .execute("DELETE FROM sessions WHERE hash = ?1", [session_hash])?;
+        Ok(())
+    }
+
+    // ---- the operator's commands ----
+
+    fn users(&self) -> StoreResult<Vec<UserInfo>> {
+        let rows: Vec<(String, i64, i64)> = self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT u.name, u.created_unix,
+                        (SELECT COUNT(*) FROM memberships m WHERE m.user_id = u.id)
+                 FROM users u ORDER BY u.name",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        rows.into_iter()
+            .map(|(name, created_unix, orgs)| {
+                Ok(UserInfo {
+                    name: to_username(name)?,
+                    created_unix,
+                    orgs: u64::try_from(orgs).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    fn set_password_hash(&self, user: &Username, password_hash: &str) -> StoreResult<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let user_id = user_id(&tx, user)?;
+        tx.execute(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            params![user_id, password_hash],
+        )?;
+        tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_user(&self, user: &Username) -> StoreResult<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let user_id = user_id(&tx, user)?;
+        for table in ["memberships", "tokens", "sessions"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE user_id = ?1"),
+                [user_id],
+            )?;
+        }
+        tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn members(&self, org: &OrgName) -> StoreResult<Vec<(Username, Role)>> {
+        let rows: Vec<(String, String)> = self.read(|conn| {
+            let org_id = org_id(conn, org)?;
+            let mut stmt = conn.prepare(
+                "SELECT u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+                 WHERE m.org_id = ?1 ORDER BY u.name",
+            )?;
+            let rows = stmt.query_map([org_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        rows.into_iter()
+            .map(|(name, role)| {
+                let role = role
+                    .parse()
+                    .map_err(|e: String| StoreError::Backend(e.into()))?;
+                Ok((to_username(name)?, role))
+            })
+            .collect()
+    }
+
+    fn tokens(&self, user: &Username) -> StoreResult<Vec<TokenInfo>> {
+        self.read(|conn| {
+            let user_id = user_id(conn, user)?;
+            let mut stmt = conn.prepare(
+                "SELECT prefix, created_unix, last_used_unix, revoked_unix FROM tokens
+                 WHERE user_id = ?1 ORDER BY created_unix, hash",
+            )?;
+            let rows = stmt.query_map([user_id], |r| {
+                Ok(TokenInfo {
+                    prefix: r.get(0)?,
+                    created_unix: r.get(1)?,
+                    last_used_unix: r.get(2)?,
+                    revoked_unix: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()> {
+        // Best effort: a busy writer (an import) or a lock held by another process skips the
+        // update rather than delaying the request; it is recorded at most once a minute.
+        let Ok(conn) = self.db.writer.try_lock() else {
+            return Ok(());
+        };
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        let updated = conn.execute(
+            "UPDATE tokens SET last_used_unix = ?2
+             WHERE hash = ?1 AND (last_used_unix IS NULL OR last_used_unix <= ?2 - 60)",
+            params![token_hash, now_unix],
+        );
+        conn.busy_handler(Some(super::wait_for_writer))?;
+        match updated {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                Ok(())
+            }
+            other => other.map(|_| ()).map_err(StoreError::from),
+        }
+    }
+
+    fn delete_org(&self, org: &OrgName) -> StoreResult<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let org_id = org_id(&tx, org)?;
+        tx.execute("DELETE FROM memberships WHERE org_id = ?1", [org_id])?;
+        tx.execute("DELETE FROM orgs WHERE id = ?1", [org_id])?;
+        tx.commit()?;
         Ok(())
     }
 }

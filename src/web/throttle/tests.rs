@@ -13,27 +13,70 @@ fn throttle(limits: Limits) -> (Arc<LoginThrottle>, Arc<AtomicU64>) {
 
 const IP: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 
+fn ip(last: u8) -> Option<IpAddr> {
+    Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, last)))
+}
+
 #[test]
 fn a_window_closes_after_its_duration() {
     let (t, secs) = throttle(Limits::default());
     for _ in 0..5 {
-        drop(t.begin("alice", None).unwrap());
+        drop(t.begin("alice", IP).unwrap());
     }
     secs.store(60, Ordering::SeqCst);
-    let refused = t.begin("alice", None).err().unwrap();
+    let refused = t.begin("alice", IP).err().unwrap();
     assert_eq!(refused.retry_after, Duration::from_secs(14 * 60));
     assert_eq!(refused.retry_after_secs(), 14 * 60);
     secs.store(15 * 60, Ordering::SeqCst);
-    assert!(t.begin("alice", None).is_ok());
+    assert!(t.begin("alice", IP).is_ok());
+}
+
+/// Regression: names were lowercased for throttling though accounts match case-sensitively.
+#[test]
+fn user_names_are_counted_as_accounts_are_matched() {
+    let (t, _) = throttle(Limits::default());
+    for name in ["alice", " alice ", "alice", "alice", "alice"] {
+        drop(t.begin(name, IP).unwrap());
+    }
+    assert!(t.begin("alice", IP).is_err());
+    assert!(t.begin("Alice", IP).is_ok(), "another account");
+}
+
+/// Regression: five failures from anywhere locked the user out, right password included.
+#[test]
+fn failures_from_one_address_do_not_lock_the_user_out_elsewhere() {
+    let (t, _) = throttle(Limits::default());
+    for _ in 0..5 {
+        drop(t.begin("bob", ip(1)).unwrap());
+    }
+    assert!(t.begin("bob", ip(1)).is_err(), "the guessing address waits");
+    assert!(
+        t.begin("bob", ip(2)).is_ok(),
+        "a fresh address signs in at once"
+    );
 }
 
 #[test]
-fn user_names_are_counted_without_case_or_spaces() {
-    let (t, _) = throttle(Limits::default());
-    for name in ["alice", "Alice", " ALICE ", "alice", "aLice"] {
-        drop(t.begin(name, None).unwrap());
+fn guessing_from_many_addresses_is_slowed_down_but_fresh_addresses_pass() {
+    let (t, secs) = throttle(Limits::default());
+    for i in 0..6 {
+        drop(t.begin("bob", ip(i)).unwrap());
     }
-    assert!(t.begin("alice", None).is_err());
+    // A seventh guess from an address that has failed before waits 1 s, then 2 s, ...
+    let wait = t.begin("bob", ip(0)).err().unwrap();
+    assert_eq!(wait.retry_after, Duration::from_secs(1));
+    secs.store(1, Ordering::SeqCst);
+    drop(t.begin("bob", ip(0)).unwrap());
+    assert_eq!(
+        t.begin("bob", ip(1)).err().unwrap().retry_after,
+        Duration::from_secs(2)
+    );
+    // The owner, from an address without failures, is not made to wait.
+    t.begin("bob", ip(200)).unwrap().succeeded();
+    assert!(
+        t.begin("bob", ip(1)).is_ok(),
+        "success clears the slow-down"
+    );
 }
 
 #[test]
@@ -48,17 +91,44 @@ fn the_address_limit_spans_user_names_and_success_gives_back_one() {
     drop(t.begin("c", IP).unwrap());
     drop(t.begin("d", IP).unwrap());
     assert!(t.begin("e", IP).is_err());
-    assert!(t.begin("e", None).is_ok(), "only that address is refused");
+    assert!(t.begin("e", ip(9)).is_ok(), "only that address is refused");
 }
 
 #[test]
 fn memory_stays_bounded() {
     let (t, secs) = throttle(Limits::default());
-    for i in 0..MAX_KEYS + 10 {
+    for i in 0..MAX_KEYS / 2 + 10 {
         drop(t.begin(&format!("user{i}"), None).unwrap());
     }
     assert_eq!(t.len(), MAX_KEYS);
     secs.store(16 * 60, Ordering::SeqCst);
     drop(t.begin("late", None).unwrap());
-    assert_eq!(t.len(), 1, "expired windows are dropped first");
+    assert_eq!(t.len(), 2, "expired windows are dropped first");
+}
+
+#[test]
+fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let nets: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+    let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+    let stranger: IpAddr = "127.0.0.1".parse().unwrap();
+    let client = |peer, xff: &[&str]| client_ip(peer, xff.iter().copied(), &nets).to_string();
+    assert_eq!(
+        client(stranger, &["203.0.113.9"]),
+        "127.0.0.1",
+        "not trusted: ignored"
+    );
+    assert_eq!(client(proxy, &["203.0.113.9"]), "203.0.113.9");
+    assert_eq!(
+        client(proxy, &["1.1.1.1, 203.0.113.9, 10.0.0.7"]),
+        "203.0.113.9",
+        "the rightmost address that is not a proxy"
+    );
+    assert_eq!(client(proxy, &["1.1.1.1", "203.0.113.9"]), "203.0.113.9");
+    assert_eq!(client(proxy, &["junk"]), "10.0.0.5");
+    assert_eq!(client(proxy, &[]), "10.0.0.5");
+    assert_eq!(
+        client_ip(proxy, ["203.0.113.9"].into_iter(), &[]),
+        proxy,
+        "default: none"
+    );
 }

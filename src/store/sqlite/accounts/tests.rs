@@ -95,9 +95,9 @@ fn membership_role_changes_and_removal() {
 #[test]
 fn revoked_tokens_no_longer_name_a_user() {
     let s = store_with_alice_in_acme();
-    s.create_token(&user("alice"), "t1").unwrap();
+    s.create_token(&user("alice"), "t1", "hs_t1").unwrap();
     assert!(matches!(
-        s.create_token(&user("bob"), "t2"),
+        s.create_token(&user("bob"), "t2", "hs_t2"),
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(s.token_user("t1").unwrap(), Some(user("alice")));

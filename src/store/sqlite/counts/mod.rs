@@ -199,6 +199,24 @@ impl Counts for SqliteCounts {
             None => Ok(()),
         }
     }
+
+    fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
+        let mut conn = self.db.writer();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM chunks WHERE repo_id IN \
+             (SELECT r.id FROM count_repos r JOIN count_orgs o ON o.id = r.org_id WHERE o.name = ?1)",
+            [org.as_str()],
+        )?;
+        tx.execute(
+            "DELETE FROM count_repos WHERE org_id IN (SELECT id FROM count_orgs WHERE name = ?1)",
+            [org.as_str()],
+        )?;
+        tx.execute("DELETE FROM count_orgs WHERE name = ?1", [org.as_str()])?;
+        tx.commit()?;
+        self.indexes.remove(org.as_str());
+        Ok(())
+    }
 }
 
 /// Repository types as stored: 0 = model, 1 = dataset, so `(repo_type, name)` is export order.
