@@ -4,6 +4,7 @@
     peers.py import DB CSV          read_csv of the breakdown CSV into table `breakdown`
     peers.py export DB OUT          COPY the table to CSV in the export's order and format
     peers.py query DB FROM TO       best of five: downloads per repository in FROM..TO
+    peers.py views DB FROM TO REPO  best of five of each dashboard view's questions (below)
     peers.py table RESULTS          print RESULTS (lines `measure<TAB>tool<TAB>value<TAB>unit`)
                                     with each peer's ratio hubstats/peer
 
@@ -61,6 +62,60 @@ def query(db, first, last):
     print(f"{best * 1000:.1f} ms ({rows} results)")
 
 
+def best_ms(con, queries):
+    """Best of five of running every (sql, params) of `queries` in turn, in ms."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for sql, params in queries:
+            con.execute(sql, params).fetchall()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+def views(db, first, last, repo):
+    """The questions each dashboard view asks, as DuckDB would answer them: period totals by
+    type (and the previous period), the organization's series, the table's top 50 by
+    downloads with their daily series, a search, one repository's days."""
+    con = connect(db)
+    prev_last = "CAST(? AS DATE) - INTERVAL 1 DAY"
+    prev_first = "CAST(? AS DATE) - INTERVAL 30 DAY"
+    totals = ("SELECT repoType, SUM(downloads) FROM breakdown WHERE day BETWEEN CAST(? AS DATE) "
+              "AND CAST(? AS DATE) GROUP BY 1", [first, last])
+    previous = (f"SELECT repoType, SUM(downloads) FROM breakdown WHERE day BETWEEN {prev_first} "
+                f"AND {prev_last} GROUP BY 1", [first, first])
+    series = ("SELECT day, repoType, SUM(downloads) FROM breakdown WHERE day BETWEEN "
+              "CAST(? AS DATE) AND CAST(? AS DATE) GROUP BY 1, 2 ORDER BY 1", [first, last])
+    all_totals = ("SELECT repoType, SUM(total) FROM (SELECT DISTINCT repoType, repoName, total "
+                  "FROM breakdown) GROUP BY 1", [])
+    all_series = ("SELECT date_trunc('month', day), repoType, SUM(downloads) FROM breakdown "
+                  "GROUP BY 1, 2 ORDER BY 1", [])
+
+    def page(where, params, by_total=False):
+        order = "MAX(total)" if by_total else "SUM(downloads)"
+        rng = "" if by_total else "AND day BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)"
+        rparams = [] if by_total else [first, last]
+        top = (f"SELECT repoType, repoName FROM breakdown WHERE {where} {rng} GROUP BY 1, 2 "
+               f"ORDER BY {order} DESC, 1 DESC, 2 LIMIT 50")
+        return (f"SELECT b.repoType, b.repoName, b.day, b.downloads FROM breakdown b JOIN ({top}) t "
+                f"USING (repoType, repoName) WHERE TRUE {rng.replace('day', 'b.day')} ORDER BY 1, 2, 3",
+                params + rparams + rparams)
+
+    one = ("SELECT day, downloads FROM breakdown WHERE repoType = 'model' AND repoName = ? "
+           "ORDER BY day", [repo])
+    cases = {
+        "overview, last month": [totals, previous, series],
+        "overview, all time": [all_totals, all_series],
+        "table page 1, last month": [page("TRUE", [])],
+        "table page 1, all time": [page("TRUE", [], by_total=True)],
+        "search ll, page 1": [page("repoName ILIKE '%ll%'", [])],
+        "one repository, all time, daily": [one],
+        "dashboard page (HTML)": [totals, previous, series, page("TRUE", [])],
+    }
+    for name, queries in cases.items():
+        print(f"{name}\t{best_ms(con, queries):.1f}")
+
+
 def show(value, unit):
     if unit == "s":
         return f"{value:.2f} s"
@@ -103,6 +158,7 @@ def main(args):
         "import": (import_csv, 2),
         "export": (export_csv, 2),
         "query": (query, 3),
+        "views": (views, 4),
         "table": (table, 1),
     }
     if not args or args[0] not in commands or len(args) - 1 != commands[args[0]][1]:

@@ -64,9 +64,9 @@ impl Analytics<'_> {
         self.counts
             .for_each_daily(&repo.name.org(), filter, &mut |row| {
                 if period.range.is_none_or(|r| r.contains(row.day)) {
-                    downloads += row.downloads;
+                    downloads = downloads.saturating_add(row.downloads);
                 } else if previous_range.is_some_and(|r| r.contains(row.day)) {
-                    previous += row.downloads;
+                    previous = previous.saturating_add(row.downloads);
                 }
                 if let Some(b) = builder.as_mut() {
                     b.add(row.day, row.downloads);

@@ -14,12 +14,16 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Adds one repository's figure. Sums saturate rather than wrap: each input is at most
+    /// `MAX_COUNT` (2^53 − 1), so only more than 2,048 repositories at that bound could reach
+    /// `u64::MAX`.
     pub fn add(&mut self, repo_type: RepoType, downloads: u64) {
-        self.all += downloads;
-        match repo_type {
-            RepoType::Model => self.model += downloads,
-            RepoType::Dataset => self.dataset += downloads,
-        }
+        self.all = self.all.saturating_add(downloads);
+        let slot = match repo_type {
+            RepoType::Model => &mut self.model,
+            RepoType::Dataset => &mut self.dataset,
+        };
+        *slot = slot.saturating_add(downloads);
     }
 
     pub fn of(self, repo_type: Option<RepoType>) -> u64 {

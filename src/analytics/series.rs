@@ -99,7 +99,7 @@ impl Series {
     }
 
     pub fn sum(&self) -> u64 {
-        self.points.iter().map(|p| p.downloads).sum()
+        (self.points.iter()).fold(0u64, |sum, p| sum.saturating_add(p.downloads))
     }
 
     /// The last day of the bucket at `index`.
@@ -190,7 +190,7 @@ impl SeriesBuilder {
             Granularity::Day => self.range.from.days_until(day) as usize,
             _ => self.starts.partition_point(|s| *s <= day) - 1,
         };
-        self.values[index] += downloads;
+        self.values[index] = self.values[index].saturating_add(downloads);
     }
 
     pub fn finish(self) -> Series {

@@ -18,11 +18,3 @@ pub struct RepoKey {
     pub repo_type: RepoType,
     pub name: RepoName,
 }
-
-/// Downloads of one repository on one UTC day.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailyCount {
-    pub repo: RepoKey,
-    pub day: Day,
-    pub downloads: u64,
-}

@@ -1,8 +1,8 @@
 //! The in-memory read index of one organization: what every dashboard read is answered from.
 //!
-//! Per repository (in export order) the days with downloads and the running total through
-//! each of them, in two compact arrays; per organization the daily totals by repository type.
-//! A period sum is two binary searches per repository, a series is a slice, the chart is a
+//! Per repository (in export order) the running total through every day from its first to its
+//! last day with downloads, in one array; per organization the daily totals by repository
+//! type. A period sum is two array reads per repository, a series is a slice, the chart is a
 //! range of the rollup. An index is immutable and shared (`Arc`); a write produces a new
 //! index that shares every repository it did not touch ([`OrgIndex::updated`]), so applying a
 //! batch costs what the batch touched, not the organization's size.
@@ -17,36 +17,52 @@ use std::sync::{Arc, Mutex};
 use super::{DailyFilter, DailyRow, RepoSummary, StoreError, StoreResult, MAX_COUNT};
 use crate::domain::{Day, DayRange, RepoKey, RepoType};
 
-/// One repository's merged daily series (every source summed).
+/// One repository's merged daily series (every source summed), as running totals over every
+/// day from its first to its last day with downloads: any period's downloads are two array
+/// reads (`cum[to] - cum[from - 1]`), with no search — what makes sums over 20,000
+/// repositories take well under a millisecond's worth of memory accesses each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoSeries {
     pub key: RepoKey,
     pub adjustment: i64,
-    /// Days with downloads (days since 1970-01-01), ascending.
-    days: Vec<i32>,
-    /// `cum[i]`: downloads from the first day through `days[i]`.
+    /// The first day with downloads (days since 1970-01-01); meaningless when `cum` is empty.
+    first: i32,
+    /// `cum[i]`: downloads from `first` through `first + i`. The last day has downloads.
     cum: Vec<u64>,
 }
 
 impl RepoSeries {
     /// From `(day, downloads)` pairs in ascending day order; zero days are skipped.
     pub fn new(key: RepoKey, adjustment: i64, days: &[(i32, u64)]) -> StoreResult<Self> {
-        let mut series = RepoSeries {
+        let days: Vec<(i32, u64)> = days.iter().copied().filter(|(_, n)| *n > 0).collect();
+        let (Some(first), Some(last)) = (days.first(), days.last()) else {
+            return Ok(RepoSeries {
+                key,
+                adjustment,
+                first: 0,
+                cum: Vec::new(),
+            });
+        };
+        let (first, len) = (first.0, (last.0 - first.0 + 1) as usize);
+        let mut cum = vec![0u64; len];
+        let mut sum = 0u64;
+        let mut next = 0;
+        for (i, slot) in cum.iter_mut().enumerate() {
+            if next < days.len() && days[next].0 == first + i as i32 {
+                sum = sum
+                    .checked_add(days[next].1)
+                    .filter(|s| *s <= MAX_COUNT)
+                    .ok_or_else(|| overflow(&key))?;
+                next += 1;
+            }
+            *slot = sum;
+        }
+        Ok(RepoSeries {
             key,
             adjustment,
-            days: Vec::with_capacity(days.len()),
-            cum: Vec::with_capacity(days.len()),
-        };
-        let mut sum = 0u64;
-        for &(day, n) in days.iter().filter(|(_, n)| *n > 0) {
-            sum = sum
-                .checked_add(n)
-                .filter(|s| *s <= MAX_COUNT)
-                .ok_or_else(|| overflow(&series.key))?;
-            series.days.push(day);
-            series.cum.push(sum);
-        }
-        Ok(series)
+            first,
+            cum,
+        })
     }
 
     pub fn daily_sum(&self) -> u64 {
@@ -55,41 +71,45 @@ impl RepoSeries {
 
     pub fn summary(&self) -> RepoSummary {
         let total = i128::from(self.adjustment) + i128::from(self.daily_sum());
+        let day = |offset: usize| Day::from_epoch_days(self.first + offset as i32);
         RepoSummary {
             key: self.key.clone(),
             total: u64::try_from(total.max(0)).unwrap_or(u64::MAX),
             adjustment: self.adjustment,
-            first_day: self.days.first().map(|d| Day::from_epoch_days(*d)),
-            last_day: self.days.last().map(|d| Day::from_epoch_days(*d)),
+            first_day: (!self.cum.is_empty()).then(|| day(0)),
+            last_day: self.cum.len().checked_sub(1).map(day),
         }
     }
 
     /// Downloads through `day` (inclusive).
     fn cum_through(&self, day: i32) -> u64 {
-        match self.days.partition_point(|d| *d <= day) {
-            0 => 0,
-            i => self.cum[i - 1],
+        if self.cum.is_empty() || day < self.first {
+            return 0;
         }
+        let i = ((day - self.first) as usize).min(self.cum.len() - 1);
+        self.cum[i]
     }
 
-    /// Downloads within `range`: two binary searches.
+    /// Downloads within `range`: two array reads.
     pub fn sum(&self, range: DayRange) -> u64 {
         self.cum_through(range.to.epoch_days()) - self.cum_through(range.from.epoch_days() - 1)
     }
 
-    /// The rows within `range` (all when `None`) as (day, downloads).
+    /// The days with downloads within `range` (all when `None`) as (day, downloads).
     pub fn rows(&self, range: Option<DayRange>) -> impl Iterator<Item = (i32, u64)> + '_ {
         let (from, to) = bounds(range);
-        let start = self.days.partition_point(|d| *d < from);
-        let end = self.days.partition_point(|d| *d <= to);
-        (start..end).map(move |i| {
+        let len = self.cum.len() as i64;
+        let start = (i64::from(from) - i64::from(self.first)).clamp(0, len) as usize;
+        let end = (i64::from(to) - i64::from(self.first) + 1).clamp(0, len) as usize;
+        (start..end.max(start)).filter_map(move |i| {
             let before = if i == 0 { 0 } else { self.cum[i - 1] };
-            (self.days[i], self.cum[i] - before)
+            let n = self.cum[i] - before;
+            (n > 0).then_some((self.first + i as i32, n))
         })
     }
 
     fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.key.name.as_str().len() + self.days.len() * 12
+        std::mem::size_of::<Self>() + self.key.name.as_str().len() + self.cum.len() * 8
     }
 }
 

@@ -213,7 +213,7 @@ impl Analytics<'_> {
             if let Some(&i) = index.get(&(row.repo_type, row.repo_name)) {
                 builders[i].add(row.day, row.downloads);
                 if previous.is_some_and(|p| p.contains(row.day)) {
-                    before[i] += row.downloads;
+                    before[i] = before[i].saturating_add(row.downloads);
                 }
             }
             Ok(())
@@ -239,7 +239,7 @@ impl Analytics<'_> {
     ) -> AnalyticsResult<MatchedTotals> {
         let first_day = rows.iter().filter_map(|r| r.first_day).min();
         let (Some(range), Some(before)) = (period.range, period.previous()) else {
-            let downloads = rows.iter().map(|r| r.total).sum();
+            let downloads = rows.iter().fold(0u64, |s, r| s.saturating_add(r.total));
             return Ok(MatchedTotals {
                 downloads,
                 previous: None,
@@ -250,7 +250,7 @@ impl Analytics<'_> {
         let sum = |r: DayRange| -> AnalyticsResult<u64> {
             let sums: HashMap<RepoKey, u64> =
                 self.counts.period_sums(org, r)?.into_iter().collect();
-            Ok(rows.iter().map(|row| sum_of(&sums, &row.key)).sum())
+            Ok((rows.iter()).fold(0u64, |s, row| s.saturating_add(sum_of(&sums, &row.key))))
         };
         Ok(MatchedTotals {
             downloads: sum(range)?,

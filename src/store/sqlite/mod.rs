@@ -70,7 +70,7 @@ impl Db {
     /// Opens (creating if needed) a database file in WAL mode.
     fn open(path: &Path) -> StoreResult<Self> {
         let writer = Connection::open(path)?;
-        configure(&writer)?;
+        configure(&writer, WRITER_CACHE_KIB)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         Ok(Db {
             uri: Some(path.to_string_lossy().into_owned()),
@@ -112,7 +112,7 @@ impl Db {
             None => {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 let c = Connection::open_with_flags(uri, flags)?;
-                configure(&c)?;
+                configure(&c, READER_CACHE_KIB)?;
                 c
             }
         };
@@ -147,11 +147,17 @@ impl Db {
     }
 }
 
-fn configure(conn: &Connection) -> StoreResult<()> {
+/// Page cache per connection. The writer's is large (an import rewrites chunks it just read);
+/// readers mostly build and patch indexes, which read each page once, so theirs is small and
+/// a server's memory does not grow by 64 MiB per reader it ever opened.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+const READER_CACHE_KIB: i64 = 8 * 1024;
+
+fn configure(conn: &Connection, cache_kib: i64) -> StoreResult<()> {
     conn.busy_handler(Some(wait_for_writer))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB page cache per connection
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     Ok(())
 }
 
