@@ -108,10 +108,12 @@ impl fmt::Display for OrgName {
     }
 }
 
-/// A full repository name `org/name`.
+/// A full repository name `org/name`. Shared (`Arc<str>`): the read index hands out the names
+/// of 20,000 repositories per dashboard request, and a clone is then a reference count, not a
+/// copy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
-pub struct RepoName(String);
+pub struct RepoName(std::sync::Arc<str>);
 
 impl RepoName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
@@ -122,7 +124,7 @@ impl RepoName {
         let (org, name) = s.split_once('/').ok_or(invalid("expected \"org/name\""))?;
         check_part(org).map_err(invalid)?;
         check_part(name).map_err(invalid)?;
-        Ok(RepoName(s.to_owned()))
+        Ok(RepoName(s.into()))
     }
 
     pub fn as_str(&self) -> &str {

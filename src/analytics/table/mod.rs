@@ -158,13 +158,15 @@ impl Analytics<'_> {
             })
             .collect();
         let sums::PeriodFigures { now, before } = self.period_figures(org, period, query.sort)?;
-        let row = |r: &RepoSummary| {
+        let aligned = |sums: &sums::Sums| sums.aligned(matching.iter().map(|r| &r.key));
+        let (now, before) = (now.as_ref().map(aligned), before.as_ref().map(aligned));
+        let row = |(i, r): (usize, &RepoSummary)| {
             let downloads = match (period.range, &now) {
                 (None, _) => r.total,
-                (Some(_), Some(sums)) => sum_of(sums, &r.key),
+                (Some(_), Some(sums)) => sums[i],
                 (Some(_), None) => 0, // read with the page's series
             };
-            let previous_downloads = before.as_ref().map(|sums| sum_of(sums, &r.key));
+            let previous_downloads = before.as_ref().map(|sums| sums[i]);
             let series = Series::empty(Granularity::Day);
             RepoRow {
                 key: r.key.clone(),
@@ -176,7 +178,11 @@ impl Analytics<'_> {
                 series,
             }
         };
-        Ok((matching.into_iter().map(row).collect(), before.is_some()))
+        let has_before = before.is_some();
+        Ok((
+            matching.iter().copied().enumerate().map(row).collect(),
+            has_before,
+        ))
     }
 
     /// Reads the daily rows of the page's repositories within `range` into their series and,
@@ -247,10 +253,11 @@ impl Analytics<'_> {
                 first_day,
             });
         };
+        // `rows` are still in export order here (sorting comes after).
         let sum = |r: DayRange| -> AnalyticsResult<u64> {
-            let sums: HashMap<RepoKey, u64> =
-                self.counts.period_sums(org, r)?.into_iter().collect();
-            Ok((rows.iter()).fold(0u64, |s, row| s.saturating_add(sum_of(&sums, &row.key))))
+            let sums = sums::Sums::new(self.counts.period_sums(org, r)?);
+            let aligned = sums.aligned(rows.iter().map(|row| &row.key));
+            Ok(aligned.into_iter().fold(0u64, u64::saturating_add))
         };
         Ok(MatchedTotals {
             downloads: sum(range)?,
@@ -259,10 +266,6 @@ impl Analytics<'_> {
             first_day,
         })
     }
-}
-
-fn sum_of(sums: &HashMap<RepoKey, u64>, key: &RepoKey) -> u64 {
-    sums.get(key).copied().unwrap_or(0)
 }
 
 /// Sorts by `sort` in `order`; ties always break by type (models first) then name, ascending,

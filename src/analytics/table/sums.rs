@@ -4,8 +4,6 @@
 //! sorting reuse one read). Sorting by name or total needs no figures before paging: the
 //! page's rows take theirs from their series.
 
-use std::collections::HashMap;
-
 use super::super::{Analytics, AnalyticsResult};
 use super::SortKey;
 use crate::domain::{OrgName, Period, RepoKey};
@@ -13,8 +11,28 @@ use crate::domain::{OrgName, Period, RepoKey};
 /// Downloads per repository in the period and in the previous period (`None` when not read).
 #[derive(Default)]
 pub(super) struct PeriodFigures {
-    pub now: Option<HashMap<RepoKey, u64>>,
-    pub before: Option<HashMap<RepoKey, u64>>,
+    pub now: Option<Sums>,
+    pub before: Option<Sums>,
+}
+
+/// Per-repository sums in export order, repositories without downloads left out (as
+/// `Counts::period_sums` returns them).
+pub(super) struct Sums(Vec<(RepoKey, u64)>);
+
+impl Sums {
+    pub fn new(sums: Vec<(RepoKey, u64)>) -> Self {
+        Sums(sums)
+    }
+
+    /// The sums of `keys`, which must come in export order too: one merge walk, no hashing.
+    pub fn aligned<'k>(&self, keys: impl Iterator<Item = &'k RepoKey>) -> Vec<u64> {
+        let mut next = self.0.iter().peekable();
+        keys.map(|key| {
+            while next.next_if(|(k, _)| k < key).is_some() {}
+            next.next_if(|(k, _)| k == key).map_or(0, |(_, n)| *n)
+        })
+        .collect()
+    }
 }
 
 impl Analytics<'_> {
@@ -31,9 +49,7 @@ impl Analytics<'_> {
         if !matches!(sort, SortKey::Downloads | SortKey::Change) {
             return Ok(PeriodFigures::default());
         }
-        let sums = |r| -> AnalyticsResult<HashMap<RepoKey, u64>> {
-            Ok(self.counts.period_sums(org, r)?.into_iter().collect())
-        };
+        let sums = |r| -> AnalyticsResult<Sums> { Ok(Sums::new(self.counts.period_sums(org, r)?)) };
         let before = match sort {
             SortKey::Change => Some(sums(previous)?),
             _ => None,
