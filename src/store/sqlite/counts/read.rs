@@ -52,6 +52,9 @@ pub(super) fn repo_key(code: i64, name: &str) -> StoreResult<RepoKey> {
     })
 }
 
+/// A repository read back: id, key, adjustment, and its days with every source summed.
+type MergedRepo = (i64, RepoKey, i64, Vec<(i32, u64)>);
+
 /// Collects consecutive result rows of one repository (`id` in column 0, chunks' `span` and
 /// `data` in columns 4 and 5, NULL for a repository without chunks) into its merged days.
 struct RepoRows {
@@ -81,7 +84,7 @@ impl RepoRows {
     }
 
     /// Days ascending, the sources of one day summed.
-    fn merged(mut self) -> StoreResult<(i64, RepoKey, i64, Vec<(i32, u64)>)> {
+    fn merged(mut self) -> StoreResult<MergedRepo> {
         self.days.sort_by_key(|(d, _)| *d);
         let mut merged: Vec<(i32, u64)> = Vec::with_capacity(self.days.len());
         for (day, n) in self.days {
@@ -101,15 +104,14 @@ impl RepoRows {
 /// Walks query rows grouped by repository, calling `f` with each repository's merged days.
 fn for_each_repo(
     mut rows: rusqlite::Rows<'_>,
-    f: &mut dyn FnMut(i64, RepoKey, i64, Vec<(i32, u64)>) -> StoreResult<()>,
+    f: &mut dyn FnMut(MergedRepo) -> StoreResult<()>,
 ) -> StoreResult<()> {
     let mut current: Option<RepoRows> = None;
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
         if current.as_ref().is_none_or(|c| c.id != id) {
             if let Some(done) = current.take() {
-                let (id, key, adj, days) = done.merged()?;
-                f(id, key, adj, days)?;
+                f(done.merged()?)?;
             }
             current = Some(RepoRows::start(row)?);
         }
@@ -118,8 +120,7 @@ fn for_each_repo(
         }
     }
     if let Some(done) = current {
-        let (id, key, adj, days) = done.merged()?;
-        f(id, key, adj, days)?;
+        f(done.merged()?)?;
     }
     Ok(())
 }
@@ -138,13 +139,15 @@ pub(super) fn repos_since(
         "{REPO_CHUNKS} WHERE r.org_id = ?1 AND r.version > ?2 ORDER BY r.id, c.span"
     ))?;
     let mut out = Vec::new();
-    for_each_repo(
-        stmt.query(params![org_id, since])?,
-        &mut |id, key, adj, days| {
-            out.push((id, RepoSeries::new(key, adj, &days)?));
-            Ok(())
-        },
-    )?;
+    for_each_repo(stmt.query(params![org_id, since])?, &mut |(
+        id,
+        key,
+        adj,
+        days,
+    )| {
+        out.push((id, RepoSeries::new(key, adj, &days)?));
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -166,7 +169,7 @@ pub(super) fn stream_org(
     let (from, to) = range.map_or((i32::MIN, i32::MAX), |r| {
         (r.from.epoch_days(), r.to.epoch_days())
     });
-    let result = for_each_repo(stmt.query([org_id])?, &mut |_, key, adj, days| {
+    let result = for_each_repo(stmt.query([org_id])?, &mut |(_, key, adj, days)| {
         let sum: u64 = days.iter().map(|(_, n)| n).sum();
         let total = u64::try_from((i128::from(adj) + i128::from(sum)).max(0)).unwrap_or(0);
         for &(day, downloads) in days.iter().filter(|(d, _)| (from..=to).contains(d)) {
