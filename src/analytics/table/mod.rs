@@ -104,10 +104,11 @@ impl Analytics<'_> {
         } else {
             None
         };
-        sort_rows(&mut rows, query.sort, query.order);
         let pages = count.div_ceil(query.per_page.max(1) as usize).max(1);
         let page_number = query.page.min(u32::try_from(pages).unwrap_or(u32::MAX));
         let skip = (page_number.saturating_sub(1) as usize).saturating_mul(query.per_page as usize);
+        let end = skip.saturating_add(query.per_page as usize);
+        first_rows(&mut rows, end.min(count), query.sort, query.order);
         let mut page: Vec<RepoRow> = rows
             .into_iter()
             .skip(skip)
@@ -272,21 +273,34 @@ impl Analytics<'_> {
 /// so every page of a sorted table is stable. Names sort as people read them, ignoring ASCII
 /// case (`acme/beta` before `acme/Gamma`); the CSV keeps byte order.
 fn sort_rows(rows: &mut [RepoRow], sort: SortKey, order: Order) {
-    let primary = |a: &RepoRow, b: &RepoRow| -> Ordering {
-        match sort {
-            SortKey::Downloads => a.downloads.cmp(&b.downloads),
-            SortKey::Total => a.total.cmp(&b.total),
-            SortKey::Change => a.change().cmp(&b.change()),
-            SortKey::Name => caseless_cmp(a.key.name.as_str(), b.key.name.as_str()),
-        }
-    };
-    rows.sort_by(|a, b| {
-        let p = primary(a, b);
-        let p = if order == Order::Desc { p.reverse() } else { p };
-        p.then_with(|| a.key.cmp(&b.key))
-    });
+    rows.sort_by(|a, b| compare(a, b, sort, order));
 }
 
+/// Keeps the first `n` rows in the order of [`sort_rows`], sorted: a partial selection
+/// (linear) of the `n` first, then a sort of those only, so a page near the top of 20,000
+/// rows does not sort them all.
+fn first_rows(rows: &mut Vec<RepoRow>, n: usize, sort: SortKey, order: Order) {
+    if n == 0 {
+        rows.clear();
+        return;
+    }
+    if n < rows.len() {
+        rows.select_nth_unstable_by(n - 1, |a, b| compare(a, b, sort, order));
+        rows.truncate(n);
+    }
+    sort_rows(rows, sort, order);
+}
+
+fn compare(a: &RepoRow, b: &RepoRow, sort: SortKey, order: Order) -> Ordering {
+    let primary = match sort {
+        SortKey::Downloads => a.downloads.cmp(&b.downloads),
+        SortKey::Total => a.total.cmp(&b.total),
+        SortKey::Change => a.change().cmp(&b.change()),
+        SortKey::Name => caseless_cmp(a.key.name.as_str(), b.key.name.as_str()),
+    };
+    let primary = if order == Order::Desc { primary.reverse() } else { primary };
+    primary.then_with(|| a.key.cmp(&b.key))
+}
 /// Compares names ignoring ASCII case.
 fn caseless_cmp(a: &str, b: &str) -> Ordering {
     let lower = |s: &str| {
