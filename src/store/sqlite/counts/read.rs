@@ -81,7 +81,7 @@ impl RepoRows {
     }
 
     /// Days ascending, the sources of one day summed.
-    fn merged(mut self) -> StoreResult<(i64, RepoKey, i64, Vec<(i32, u64)>)> {
+    fn merged(mut self) -> StoreResult<(i64, RepoKey, i64, Days)> {
         self.days.sort_by_key(|(d, _)| *d);
         let mut merged: Vec<(i32, u64)> = Vec::with_capacity(self.days.len());
         for (day, n) in self.days {
@@ -98,10 +98,13 @@ impl RepoRows {
     }
 }
 
+/// A repository's days (epoch days ascending) and downloads.
+type Days = Vec<(i32, u64)>;
+
 /// Walks query rows grouped by repository, calling `f` with each repository's merged days.
 fn for_each_repo(
     mut rows: rusqlite::Rows<'_>,
-    f: &mut dyn FnMut(i64, RepoKey, i64, Vec<(i32, u64)>) -> StoreResult<()>,
+    f: &mut dyn FnMut(i64, RepoKey, i64, Days) -> StoreResult<()>,
 ) -> StoreResult<()> {
     let mut current: Option<RepoRows> = None;
     while let Some(row) = rows.next()? {

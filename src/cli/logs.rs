@@ -1,0 +1,79 @@
+//! `ingest`: request logs into the store, one file after the other.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use indicatif::ProgressBar;
+
+use super::data::{counted, open_store, progress_bar};
+use crate::config::Config;
+use crate::ingest::{self, Format, IngestReport, Rules};
+use crate::store::Store;
+
+pub fn ingest(config: &Config, files: &[PathBuf], format: Format) -> Result<()> {
+    let store = open_store(config)?;
+    let rules = Rules::default();
+    let mut done: Vec<&Path> = Vec::new();
+    for file in files {
+        let report = match ingest_one(store.as_ref(), file, format, &rules) {
+            Ok(report) => report,
+            Err(e) => return Err(failure(e, file, &done)),
+        };
+        println!("{}", summary(file, &report));
+        done.push(file);
+    }
+    Ok(())
+}
+
+fn ingest_one(
+    store: &dyn Store,
+    file: &Path,
+    format: Format,
+    rules: &Rules,
+) -> Result<IngestReport, ingest::IngestError> {
+    if file == Path::new("-") {
+        let stdin: Box<dyn Read> = Box::new(std::io::stdin().lock());
+        return ingest::ingest_reader(store, "-", stdin, format, rules, &mut |_| {});
+    }
+    let bar: ProgressBar = progress_bar(file);
+    let result = ingest::ingest_file(store, file, format, rules, &mut |bytes| {
+        bar.set_position(bytes)
+    });
+    bar.finish_and_clear();
+    result
+}
+
+/// `a.csv: 10 rows, 8 counted, 2 skipped (spaces); 8 new events, 3 repository-days recounted`.
+fn summary(file: &Path, r: &IngestReport) -> String {
+    let head = format!(
+        "{}: {}, {} counted, {} skipped (spaces)",
+        file.display(),
+        counted(r.rows, "row", "rows"),
+        r.counted,
+        r.skipped,
+    );
+    if r.duplicate {
+        return format!("{head}; already ingested (same bytes), nothing changed");
+    }
+    format!(
+        "{head}; {}, {} recounted, {}",
+        counted(r.new_events, "new event", "new events"),
+        counted(r.repo_days, "repository-day", "repository-days"),
+        counted(r.orgs_created, "new organization", "new organizations"),
+    )
+}
+
+/// The file's error, then that nothing of it was counted and which earlier files were.
+fn failure(e: ingest::IngestError, file: &Path, done: &[&Path]) -> anyhow::Error {
+    let mut note = format!("nothing from {} was counted", file.display());
+    if !done.is_empty() {
+        let names: Vec<String> = done.iter().map(|p| p.display().to_string()).collect();
+        note.push_str(&format!(
+            "; the files before it stay counted: {}",
+            names.join(", ")
+        ));
+    }
+    let e = anyhow::Error::new(e);
+    anyhow::anyhow!("{e:#}\n{note}")
+}

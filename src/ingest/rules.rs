@@ -1,0 +1,172 @@
+//! The counting rules: which requests are downloads. [`Rules::default`] is the Hub's
+//! documented behaviour; the fields are public so a rules file can set them later (not built
+//! yet, nor per-library model rules).
+
+use std::collections::HashSet;
+
+use crate::domain::{LogEvent, RepoType};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// Methods of a candidate request (upper-case).
+    pub methods: Vec<String>,
+    /// Statuses of a candidate request.
+    pub statuses: Vec<u16>,
+    /// Model files at the repository root whose request is a download (when the path is
+    /// known).
+    pub model_root_files: Vec<String>,
+    /// Extensions (without the dot) whose request is a model download in any folder.
+    pub model_extensions: Vec<String>,
+    /// A dataset's downloader counts once per window of this many seconds (fixed windows from
+    /// midnight UTC; must divide a day, so a window belongs to one day).
+    pub dataset_window_secs: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        Rules {
+            methods: strings(&["GET", "HEAD"]),
+            statuses: vec![200, 302, 304, 307],
+            model_root_files: strings(&[
+                "config.json",
+                "config.yaml",
+                "hyperparams.yaml",
+                "params.json",
+                "meta.yaml",
+            ]),
+            model_extensions: strings(&["gguf"]),
+            dataset_window_secs: 300,
+        }
+    }
+}
+
+/// Who made a dataset request, for the per-window deduplication.
+#[derive(PartialEq, Eq, Hash)]
+enum Downloader<'a> {
+    User(&'a str),
+    Ip(&'a str),
+    /// Neither id: the request counts by itself.
+    Alone([u8; 16]),
+}
+
+impl Rules {
+    /// A `GET`/`HEAD` with a counted status (by default).
+    pub fn is_candidate(&self, e: &LogEvent) -> bool {
+        self.methods.contains(&e.method) && self.statuses.contains(&e.status)
+    }
+
+    /// Whether a request for this model file is a download.
+    pub fn model_path_counts(&self, path: &str) -> bool {
+        if self.model_root_files.iter().any(|f| f == path) {
+            return true;
+        }
+        let file = path.rsplit('/').next().unwrap_or(path);
+        match file.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() => self.model_extensions.iter().any(|x| x == ext),
+            _ => false,
+        }
+    }
+
+    /// The downloads of one repository-day from all its events (any order, no duplicates).
+    pub fn downloads(&self, repo_type: RepoType, events: &[LogEvent]) -> u64 {
+        let candidates = events.iter().filter(|e| self.is_candidate(e));
+        match repo_type {
+            RepoType::Model => candidates
+                .filter(|e| e.path.as_deref().is_none_or(|p| self.model_path_counts(p)))
+                .count() as u64,
+            RepoType::Dataset => {
+                let window_ms = i64::from(self.dataset_window_secs.max(1)) * 1000;
+                let seen: HashSet<(i64, Downloader)> = candidates
+                    .map(|e| (e.at_ms.div_euclid(window_ms), downloader(e)))
+                    .collect();
+                seen.len() as u64
+            }
+        }
+    }
+}
+
+fn downloader(e: &LogEvent) -> Downloader<'_> {
+    match (&e.user, &e.ip) {
+        (Some(u), _) => Downloader::User(u),
+        (None, Some(ip)) => Downloader::Ip(ip),
+        (None, None) => Downloader::Alone(e.key()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{RepoKey, RepoName};
+
+    fn event(repo_type: RepoType, secs: i64, user: Option<&str>, ip: Option<&str>) -> LogEvent {
+        LogEvent {
+            repo: RepoKey {
+                repo_type,
+                name: RepoName::parse("acme/r").unwrap(),
+            },
+            at_ms: 1_714_521_600_000 + secs * 1000, // 2024-05-01T00:00:00Z
+            method: "GET".into(),
+            status: 200,
+            path: None,
+            user: user.map(str::to_owned),
+            ip: ip.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn candidates_are_get_or_head_with_counted_statuses() {
+        let rules = Rules::default();
+        let mut e = event(RepoType::Model, 0, None, None);
+        for (method, status, counts) in [
+            ("GET", 200, true),
+            ("HEAD", 302, true),
+            ("GET", 304, true),
+            ("GET", 307, true),
+            ("GET", 206, false),
+            ("GET", 404, false),
+            ("POST", 200, false),
+        ] {
+            e.method = method.into();
+            e.status = status;
+            assert_eq!(rules.is_candidate(&e), counts, "{method} {status}");
+        }
+    }
+
+    #[test]
+    fn model_paths_count_root_query_files_and_any_gguf() {
+        let rules = Rules::default();
+        for (path, counts) in [
+            ("config.json", true),
+            ("meta.yaml", true),
+            ("sub/config.json", false),
+            ("model.safetensors", false),
+            ("q4/model-Q4_K_M.gguf", true),
+            ("model.gguf", true),
+            (".gguf", false),
+            ("notes.gguf.txt", false),
+        ] {
+            assert_eq!(rules.model_path_counts(path), counts, "{path}");
+        }
+        let mut with_path = event(RepoType::Model, 0, None, None);
+        with_path.path = Some("README.md".into());
+        let without = event(RepoType::Model, 1, None, None);
+        assert_eq!(rules.downloads(RepoType::Model, &[with_path, without]), 1);
+    }
+
+    #[test]
+    fn datasets_count_one_per_downloader_per_five_minute_window() {
+        let rules = Rules::default();
+        let d = RepoType::Dataset;
+        let events = [
+            event(d, 0, Some("u"), Some("ip1")),
+            event(d, 299, Some("u"), Some("ip2")), // same user, same window
+            event(d, 300, Some("u"), None),        // next window
+            event(d, 10, None, Some("ip1")),       // no user: by address
+            event(d, 20, None, Some("ip1")),
+            event(d, 30, None, None), // neither: alone
+            event(d, 31, None, None),
+        ];
+        assert_eq!(rules.downloads(d, &events), 5);
+    }
+}

@@ -1,0 +1,178 @@
+//! `hubstats ingest` through the built binary, checked with `hubstats export`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Runs `hubstats --store <dir>/hubstats.db args...` with `stdin` as standard input.
+fn hubstats(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubstats"))
+        .current_dir(dir)
+        .arg("--store")
+        .arg(dir.join("hubstats.db"))
+        .args(args)
+        .env_remove("HUBSTATS_STORE")
+        .env_remove("HUBSTATS_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str], stdin: &str) -> String {
+    let out = hubstats(dir, args, stdin);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "hubstats {args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const OLD_HEADER: &str = "timestamp,status,method,repoName,repoType,hashedUserId,hashedIp,country,region,requestType,isInternal";
+const NEW_HEADER: &str =
+    "timestamp,status,method,repoName,repoType,hashedUserId,hashedIp,country,region,userAgent";
+
+#[test]
+fn hf_csv_files_in_both_layouts_are_counted_once_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let old = write(
+        d,
+        "old.csv",
+        &format!(
+            "{OLD_HEADER}\n\
+             2024-05-01T10:00:00.000Z,200,GET,acme/bert,model,u1,ip1,FR,IDF,file,false\n\
+             2024-05-01T10:01:00.000Z,206,GET,acme/bert,model,u1,ip1,FR,IDF,file,false\n\
+             2024-05-01T10:02:00.000Z,200,GET,acme/data,dataset,u1,ip1,FR,IDF,file,false\n\
+             2024-05-01T10:03:00.000Z,200,GET,acme/app,space,u1,ip1,FR,IDF,file,false\n"
+        ),
+    );
+    // The same dataset window continues in the next file: still one download.
+    let new = write(
+        d,
+        "new.csv",
+        &format!(
+            "{NEW_HEADER}\n\
+             2024-05-01T12:04:00+02:00,302,HEAD,acme/data,dataset,u1,ip2,FR,IDF,hf_hub\n\
+             2024-05-02T09:00:00Z,200,GET,acme/bert,model,,ip9,US,CA,curl/8\n"
+        ),
+    );
+    let out = ok(
+        d,
+        &[
+            "ingest",
+            "--format",
+            "hf-csv",
+            old.to_str().unwrap(),
+            new.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(
+        out.contains("old.csv: 4 rows, 3 counted, 1 skipped (spaces); 3 new events"),
+        "{out}"
+    );
+    assert!(out.contains("1 new organization"), "{out}");
+    let export = ok(d, &["export", "--org", "acme"], "");
+    let expected = "repoType,repoName,total,timestamp,downloads\n\
+                    model,acme/bert,2,2024-05-01T00:00:00.000Z,1\n\
+                    model,acme/bert,2,2024-05-02T00:00:00.000Z,1\n\
+                    dataset,acme/data,1,2024-05-01T00:00:00.000Z,1\n";
+    assert_eq!(export, expected);
+
+    // The same bytes again, under another name: nothing changes.
+    let copy = write(d, "copy.csv", &std::fs::read_to_string(&old).unwrap());
+    let out = ok(
+        d,
+        &["ingest", "--format", "hf-csv", copy.to_str().unwrap()],
+        "",
+    );
+    assert!(out.contains("already ingested"), "{out}");
+    assert_eq!(ok(d, &["export", "--org", "acme"], ""), expected);
+    assert!(ok(d, &["org", "list"], "").contains("acme"));
+}
+
+#[test]
+fn jsonl_from_stdin_adds_to_imported_breakdown_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let breakdown = write(
+        d,
+        "b.csv",
+        "repoType,repoName,total,timestamp,downloads\n\
+         model,acme/bert,10,2024-05-01T00:00:00.000Z,4\n",
+    );
+    ok(d, &["import", breakdown.to_str().unwrap()], "");
+    let events = [
+        r#"{"timestamp":"2024-05-01T10:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"acme/bert","path":"config.json"}"#,
+        r#"{"timestamp":"2024-05-01T10:00:01Z","method":"GET","status":200,"repoType":"model","repoName":"acme/bert","path":"model.safetensors"}"#,
+        r#"{"timestamp":"2024-05-01T10:00:02Z","method":"GET","status":200,"repoType":"model","repoName":"acme/bert","path":"gguf/q4.gguf"}"#,
+    ]
+    .join("\n");
+    let help = ok(d, &["ingest", "--help"], "");
+    assert!(help.contains("[possible values: hf-csv, jsonl]"), "{help}");
+    let out = ok(d, &["ingest", "--format", "jsonl", "-"], &events);
+    assert!(out.starts_with("-: 3 rows, 3 counted, 0 skipped"), "{out}");
+    assert_eq!(
+        ok(d, &["export", "--org", "acme"], ""),
+        "repoType,repoName,total,timestamp,downloads\n\
+         model,acme/bert,12,2024-05-01T00:00:00.000Z,6\n"
+    );
+}
+
+#[test]
+fn a_bad_row_names_file_line_and_field_and_counts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = write(
+        d,
+        "good.csv",
+        &format!("{NEW_HEADER}\n2024-05-01T10:00:00Z,200,GET,acme/bert,model,u,,,,\n"),
+    );
+    let long = "9".repeat(5000);
+    let bad = write(
+        d,
+        "bad.csv",
+        &format!(
+            "{NEW_HEADER}\n\
+             2024-05-01T11:00:00Z,200,GET,acme/bert,model,u,,,,\n\
+             2024-05-01T11:00:00Z,{long},GET,acme/bert,model,u,,,,\n"
+        ),
+    );
+    let out = hubstats(
+        d,
+        &[
+            "ingest",
+            "--format",
+            "hf-csv",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("bad.csv, line 3: field status"), "{stderr}");
+    assert!(
+        stderr.contains("(5000 bytes)") && stderr.len() < 600,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("nothing from") && stderr.contains("good.csv"),
+        "{stderr}"
+    );
+    assert_eq!(
+        ok(d, &["export", "--org", "acme"], ""),
+        "repoType,repoName,total,timestamp,downloads\n\
+         model,acme/bert,1,2024-05-01T00:00:00.000Z,1\n"
+    );
+}
