@@ -121,6 +121,50 @@ fn model_paths_count_by_the_default_query_files() {
     assert_eq!(daily(&store)[0].3, 2);
 }
 
+#[test]
+fn a_file_whose_recount_never_ran_is_completed_by_a_rerun() {
+    // As if the process died after the events committed, before the counts did.
+    let store = Stores::memory().unwrap();
+    let csv = format!("{HEADER}\n2024-05-01T10:00:00Z,200,GET,acme/m,model,u,\n");
+    let events = store.log_events().unwrap();
+    let mut write = events.add_events().unwrap();
+    let mut kept = 0;
+    hf_csv::read(csv.as_bytes(), &mut |_, p| {
+        if let Parsed::Event(e) = p {
+            write.add(&e)?;
+            kept += 1;
+        }
+        Ok(())
+    })
+    .ok()
+    .unwrap();
+    write.commit().unwrap();
+    assert_eq!(kept, 1);
+    assert!(daily(&store).is_empty());
+    let report = ingest(&store, "again.csv", &csv, Format::HfCsv).unwrap();
+    assert!(!report.duplicate);
+    assert_eq!((report.new_events, report.repo_days), (0, 1));
+    assert_eq!(daily(&store)[0].3, 1);
+}
+
+#[test]
+fn a_deleted_organization_comes_back_when_its_file_is_ingested_again() {
+    let store = Stores::memory().unwrap();
+    let csv = format!(
+        "{HEADER}\n2024-05-01T10:00:00Z,200,GET,acme/m,model,u,\n\
+         2024-05-01T10:00:00Z,200,GET,zeta/m,model,u,\n"
+    );
+    ingest(&store, "a.csv", &csv, Format::HfCsv).unwrap();
+    let acme = OrgName::parse("acme").unwrap();
+    store.remove_org(&acme).unwrap();
+    assert!(daily(&store).is_empty());
+    let report = ingest(&store, "a.csv", &csv, Format::HfCsv).unwrap();
+    assert_eq!((report.duplicate, report.new_events), (false, 1));
+    assert_eq!(daily(&store)[0].3, 1);
+    let zeta = OrgName::parse("zeta").unwrap();
+    assert_eq!(store.repos(&zeta).unwrap()[0].total, 1);
+}
+
 // ---- exactly once: any split, order and duplication gives the same store ----
 
 /// A random event, as a JSON line (a small domain, so windows, users and duplicates collide).

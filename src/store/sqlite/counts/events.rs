@@ -153,11 +153,15 @@ impl LogEvents for SqliteCounts {
 }
 
 /// Removes the organization's events (inside the caller's transaction): repositories named
-/// `org/…`, i.e. from `org/` up to (excluding) `org0` (`'0'` follows `'/'`).
+/// `org/…`, i.e. from `org/` up to (excluding) `org0` (`'0'` follows `'/'`). The record of
+/// ingested files is cleared too, since any of them may have held the organization's events:
+/// ingesting a file again then restores them, and re-adds nothing else (events are a set and
+/// a recount sets what it computes).
 pub(super) fn remove_org(conn: &Connection, org: &OrgName) -> StoreResult<()> {
     conn.execute(
         "DELETE FROM log_events WHERE repo >= ?1 AND repo < ?2",
         params![format!("{org}/"), format!("{org}0")],
     )?;
+    conn.execute("DELETE FROM log_files", [])?;
     Ok(())
 }
