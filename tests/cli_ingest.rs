@@ -119,7 +119,10 @@ fn jsonl_from_stdin_adds_to_imported_breakdown_counts() {
     ]
     .join("\n");
     let help = ok(d, &["ingest", "--help"], "");
-    assert!(help.contains("[possible values: hf-csv, jsonl]"), "{help}");
+    assert!(
+        help.contains("[possible values: hf-csv, jsonl, nginx]"),
+        "{help}"
+    );
     let out = ok(d, &["ingest", "--format", "jsonl", "-"], &events);
     assert!(out.starts_with("-: 3 rows, 3 counted, 0 skipped"), "{out}");
     assert_eq!(
@@ -175,4 +178,117 @@ fn a_bad_row_names_file_line_and_field_and_counts_nothing() {
         "repoType,repoName,total,timestamp,downloads\n\
          model,acme/bert,1,2024-05-01T00:00:00.000Z,1\n"
     );
+}
+
+#[test]
+fn nginx_logs_count_repository_files_and_skip_other_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let line = |addr: &str, user: &str, time: &str, url: &str, status: u16| {
+        format!(
+            r#"{addr} - {user} [{time} +0000] "GET {url} HTTP/1.1" {status} 1234 "-" "huggingface_hub/0.24""#
+        )
+    };
+    let log = [
+        line(
+            "198.51.100.7",
+            "-",
+            "01/May/2024:10:00:00",
+            "/acme/bert/resolve/main/config.json",
+            200,
+        ),
+        line(
+            "198.51.100.7",
+            "-",
+            "01/May/2024:10:00:01",
+            "/acme/bert/resolve/main/model.safetensors",
+            200,
+        ),
+        line(
+            "198.51.100.7",
+            "-",
+            "01/May/2024:10:00:02",
+            "/acme/bert/resolve/v1/gguf/q4.gguf",
+            302,
+        ),
+        line(
+            "198.51.100.7",
+            "-",
+            "01/May/2024:10:01:00",
+            "/datasets/acme/data/resolve/main/train.parquet",
+            200,
+        ),
+        line(
+            "198.51.100.8",
+            "-",
+            "01/May/2024:10:02:00",
+            "/datasets/acme/data/resolve/main/test.parquet",
+            200,
+        ),
+        line(
+            "198.51.100.7",
+            "-",
+            "01/May/2024:10:03:00",
+            "/datasets/acme/data/resolve/main/test.parquet",
+            200,
+        ),
+        line(
+            "198.51.100.7",
+            "bob",
+            "01/May/2024:10:03:00",
+            "/datasets/acme/data/resolve/main/test.parquet",
+            206,
+        ),
+        line(
+            "198.51.100.7",
+            "-",
+            "01/May/2024:10:04:00",
+            "/spaces/acme/app/resolve/main/app.py",
+            200,
+        ),
+        line(
+            "198.51.100.7",
+            "-",
+            "01/May/2024:10:04:00",
+            "/api/models?author=acme",
+            200,
+        ),
+        line(
+            "198.51.100.7",
+            "-",
+            "01/May/2024:10:04:00",
+            "/acme/bert/blob/main/README.md",
+            200,
+        ),
+    ]
+    .join("\n");
+    let access = write(d, "access.log", &(log.clone() + "\n"));
+    let out = ok(
+        d,
+        &["ingest", "--format", "nginx", access.to_str().unwrap()],
+        "",
+    );
+    assert!(
+        out.contains("10 rows, 7 counted, 1 skipped (spaces), 2 not repository files"),
+        "{out}"
+    );
+    assert_eq!(
+        ok(d, &["export", "--org", "acme"], ""),
+        "repoType,repoName,total,timestamp,downloads\n\
+         model,acme/bert,2,2024-05-01T00:00:00.000Z,2\n\
+         dataset,acme/data,2,2024-05-01T00:00:00.000Z,2\n"
+    );
+    // Raw addresses never reach the store file.
+    let stored = std::fs::read(d.join("hubstats.db")).unwrap();
+    let needle = b"198.51.100.7";
+    assert!(!stored.windows(needle.len()).any(|w| w == needle));
+
+    let junk = write(d, "junk.log", &format!("{log}\nGET / HTTP/1.1\n"));
+    let out = hubstats(
+        d,
+        &["ingest", "--format", "nginx", junk.to_str().unwrap()],
+        "",
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("junk.log, line 11: field line"), "{stderr}");
 }

@@ -53,6 +53,10 @@ fn summary(file: &Path, r: &IngestReport) -> String {
         r.counted,
         r.skipped,
     );
+    let head = match r.not_files {
+        0 => head,
+        n => format!("{head}, {n} not repository files"),
+    };
     if r.duplicate {
         return format!("{head}; already ingested (same bytes), nothing changed");
     }

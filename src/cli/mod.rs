@@ -72,7 +72,8 @@ pub enum Command {
     Ingest {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Log format: hf-csv (Hugging Face's request logs) or jsonl (hubstats' events)
+        /// Log format: hf-csv (Hugging Face's request logs), jsonl (hubstats' events) or nginx
+        /// (combined access logs of Hub-style URLs)
         #[arg(long, value_parser = format_parser())]
         format: crate::ingest::Format,
     },

@@ -129,7 +129,7 @@ mod tests {
             out.push((
                 line,
                 match p {
-                    Parsed::Space => None,
+                    Parsed::Space | Parsed::Other => None,
                     Parsed::Event(e) => Some(e),
                 },
             ));

@@ -101,7 +101,7 @@ mod tests {
         let mut out = Vec::new();
         let result = read(text.as_bytes(), &mut |_, p| {
             out.push(match p {
-                Parsed::Space => None,
+                Parsed::Space | Parsed::Other => None,
                 Parsed::Event(e) => Some(e),
             });
             Ok(())

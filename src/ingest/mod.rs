@@ -19,6 +19,7 @@
 mod fields;
 mod hf_csv;
 mod jsonl;
+mod nginx;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,15 +48,18 @@ pub enum Format {
     HfCsv,
     /// hubstats' event format (one JSON object per line).
     Jsonl,
+    /// nginx's `combined` access log of a hub serving Hub-style URLs.
+    Nginx,
 }
 
 impl Format {
-    pub const NAMES: [&'static str; 2] = ["hf-csv", "jsonl"];
+    pub const NAMES: [&'static str; 3] = ["hf-csv", "jsonl", "nginx"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Format::HfCsv => "hf-csv",
             Format::Jsonl => "jsonl",
+            Format::Nginx => "nginx",
         }
     }
 }
@@ -72,8 +76,9 @@ impl FromStr for Format {
         match s {
             "hf-csv" => Ok(Format::HfCsv),
             "jsonl" => Ok(Format::Jsonl),
+            "nginx" => Ok(Format::Nginx),
             _ => Err(format!(
-                "unknown log format {s:?} (expected hf-csv or jsonl)"
+                "unknown log format {s:?} (expected hf-csv, jsonl or nginx)"
             )),
         }
     }
@@ -104,6 +109,8 @@ pub struct IngestReport {
     pub counted: u64,
     /// Rows read and ignored (spaces).
     pub skipped: u64,
+    /// Lines whose URL is not a repository file (nginx), skipped.
+    pub not_files: u64,
     /// Events the store did not hold yet.
     pub new_events: u64,
     /// Repository-days recounted.
@@ -116,6 +123,8 @@ pub struct IngestReport {
 /// One row of a log.
 pub(crate) enum Parsed {
     Space,
+    /// A request for something else than a repository file (nginx).
+    Other,
     Event(LogEvent),
 }
 
@@ -160,6 +169,10 @@ pub fn ingest_reader(
         source,
     };
     let events = store.log_events().ok_or(IngestError::Unsupported)?;
+    let secret = match format {
+        Format::Nginx => events.downloader_secret().map_err(store_err)?,
+        Format::HfCsv | Format::Jsonl => Vec::new(),
+    };
     let mut write = events.add_events().map_err(store_err)?;
     let mut tap = Tap::new(input, progress);
     let mut read = FileRead::default();
@@ -168,6 +181,7 @@ pub fn ingest_reader(
         match format {
             Format::HfCsv => hf_csv::read(&mut tap, each),
             Format::Jsonl => jsonl::read(&mut tap, each),
+            Format::Nginx => nginx::read(&mut tap, &secret, each),
         }
     };
     match result {
@@ -213,6 +227,10 @@ impl FileRead {
         let event = match parsed {
             Parsed::Space => {
                 self.report.skipped += 1;
+                return Ok(());
+            }
+            Parsed::Other => {
+                self.report.not_files += 1;
                 return Ok(());
             }
             Parsed::Event(e) => e,

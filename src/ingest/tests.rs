@@ -296,3 +296,11 @@ proptest! {
         prop_assert_eq!(daily(&split), expected);
     }
 }
+
+// `--format nginx` was listed in --help but refused by the parser.
+#[test]
+fn every_format_name_parses_back() {
+    for name in Format::NAMES {
+        assert_eq!(name.parse::<Format>().unwrap().as_str(), name);
+    }
+}

@@ -33,6 +33,10 @@ pub trait LogEvents: Send + Sync {
 
     /// Records that the log file `name` was fully ingested (idempotent).
     fn record_log_file(&self, name: &str, rows: u64, events: u64) -> StoreResult<()>;
+
+    /// The store's secret for hashing downloader ids that logs carry in clear (nginx
+    /// addresses and users): 32 random bytes, made on first use and kept.
+    fn downloader_secret(&self) -> StoreResult<Vec<u8>>;
 }
 
 /// An open write of events. Dropping it without [`EventsWrite::commit`] discards it.

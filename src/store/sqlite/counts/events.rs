@@ -33,6 +33,13 @@ pub(super) const MIGRATION: &str = r#"
     );
 "#;
 
+pub(super) const MIGRATION_SECRET: &str = r#"
+    CREATE TABLE log_secret (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        secret BLOB NOT NULL
+    );
+"#;
+
 struct SqliteEventsWrite<'a> {
     conn: MutexGuard<'a, Connection>,
     committed: bool,
@@ -149,6 +156,20 @@ impl LogEvents for SqliteCounts {
             params![name, rows as i64, events as i64, now_unix()],
         )?;
         Ok(())
+    }
+
+    fn downloader_secret(&self) -> StoreResult<Vec<u8>> {
+        let mut fresh = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+        let conn = self.db.writer();
+        conn.execute(
+            "INSERT OR IGNORE INTO log_secret (id, secret) VALUES (1, ?1)",
+            [&fresh[..]],
+        )?;
+        let secret = conn.query_row("SELECT secret FROM log_secret WHERE id = 1", [], |r| {
+            r.get(0)
+        })?;
+        Ok(secret)
     }
 }
 

@@ -34,7 +34,7 @@ use crate::store::{
 /// Schema migrations of the counts file. 1–4 are the single-file layout of earlier versions
 /// (kept so an old store upgrades step by step); 5 adds the chunked layout, into which
 /// [`legacy::convert`] then moves an old store's data; 6 adds the kept log events
-/// ([`events`]).
+/// ([`events`]), 7 the secret that hashes downloader ids of nginx logs.
 const MIGRATIONS: &[&str] = &[
     legacy::MIGRATION_1,
     legacy::MIGRATION_2,
@@ -73,6 +73,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX chunks_source ON chunks (source_id, repo_id);
     "#,
     events::MIGRATION,
+    events::MIGRATION_SECRET,
 ];
 
 pub struct SqliteCounts {
