@@ -292,3 +292,75 @@ fn nginx_logs_count_repository_files_and_skip_other_urls() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("junk.log, line 11: field line"), "{stderr}");
 }
+
+/// A jsonl log of `n` events over 3 repositories and 20 days.
+fn big_log(n: u64) -> String {
+    let mut out = String::with_capacity(n as usize * 160);
+    for i in 0..n {
+        let (kind, repo) = match i % 3 {
+            0 => ("model", "acme/bert"),
+            1 => ("dataset", "acme/data"),
+            _ => ("model", "zeta/llama"),
+        };
+        let day = 1 + (i * 7 % 20);
+        let secs = i * 13 % 86_400;
+        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        out.push_str(&format!(
+            r#"{{"timestamp":"2024-05-{day:02}T{h:02}:{m:02}:{s:02}Z","method":"GET","status":200,"repoType":"{kind}","repoName":"{repo}","hashedUserId":"u{}"}}"#,
+            i % 97
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+fn exports(d: &Path) -> String {
+    ok(d, &["export", "--org", "acme"], "") + &ok(d, &["export", "--org", "zeta"], "")
+}
+
+#[test]
+fn an_ingest_killed_at_any_moment_leaves_all_or_nothing_and_a_rerun_completes_it() {
+    let work = tempfile::tempdir().unwrap();
+    let first = write(work.path(), "first.jsonl", &big_log(300));
+    let big = write(work.path(), "big.jsonl", &big_log(30_000));
+    let (first, big) = (first.to_str().unwrap(), big.to_str().unwrap());
+
+    let full_dir = tempfile::tempdir().unwrap();
+    ok(full_dir.path(), &["ingest", "--format", "jsonl", first], "");
+    let before = exports(full_dir.path());
+    let started = std::time::Instant::now();
+    ok(full_dir.path(), &["ingest", "--format", "jsonl", big], "");
+    let took = started.elapsed().as_millis() as u64;
+    let full = exports(full_dir.path());
+    assert_ne!(before, full);
+
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..6 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        ok(d, &["ingest", "--format", "jsonl", first], "");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hubstats"))
+            .arg("--store")
+            .arg(d.join("hubstats.db"))
+            .args(["ingest", "--format", "jsonl", big])
+            .env_remove("HUBSTATS_STORE")
+            .env_remove("HUBSTATS_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(seed % (took + 1)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let after = exports(d);
+        assert!(
+            after == before || after == full,
+            "a partial count:\n{after}"
+        );
+        ok(d, &["ingest", "--format", "jsonl", big], "");
+        assert_eq!(exports(d), full);
+    }
+}
