@@ -364,3 +364,66 @@ fn an_ingest_killed_at_any_moment_leaves_all_or_nothing_and_a_rerun_completes_it
         assert_eq!(exports(d), full);
     }
 }
+
+#[test]
+fn recount_under_a_changed_rules_file_equals_a_fresh_ingest_under_it() {
+    let work = tempfile::tempdir().unwrap();
+    let csv = write(
+        work.path(),
+        "log.csv",
+        &format!(
+            "{NEW_HEADER}\n\
+             2024-05-01T10:00:00Z,200,GET,acme/bert,model,u,,,,\n\
+             2024-05-01T10:00:01Z,302,GET,acme/bert,model,u,,,,\n\
+             2024-05-02T10:00:00Z,302,GET,acme/bert,model,u,,,,\n\
+             2024-05-02T10:00:00Z,200,GET,acme/data,dataset,u,,,,\n\
+             2024-05-02T10:06:00Z,200,GET,acme/data,dataset,u,,,,\n"
+        ),
+    );
+    let rules = write(
+        work.path(),
+        "rules.toml",
+        "statuses = [200]\ndataset_window_secs = 3600\n",
+    );
+    let (csv, rules) = (csv.to_str().unwrap(), rules.to_str().unwrap());
+
+    let store = tempfile::tempdir().unwrap();
+    let d = store.path();
+    ok(d, &["ingest", "--format", "hf-csv", csv], "");
+    let hub = ok(d, &["export", "--org", "acme"], "");
+    assert_eq!(
+        hub,
+        "repoType,repoName,total,timestamp,downloads\n\
+         model,acme/bert,3,2024-05-01T00:00:00.000Z,2\n\
+         model,acme/bert,3,2024-05-02T00:00:00.000Z,1\n\
+         dataset,acme/data,2,2024-05-02T00:00:00.000Z,2\n"
+    );
+    let out = ok(d, &["recount", "--rules", rules], "");
+    assert_eq!(out, "recounted 3 repository-days in 1 organization\n");
+    let recounted = ok(d, &["export", "--org", "acme"], "");
+
+    let fresh = tempfile::tempdir().unwrap();
+    let f = fresh.path();
+    ok(
+        f,
+        &["ingest", "--format", "hf-csv", "--rules", rules, csv],
+        "",
+    );
+    assert_eq!(recounted, ok(f, &["export", "--org", "acme"], ""));
+    assert_eq!(
+        recounted,
+        "repoType,repoName,total,timestamp,downloads\n\
+         model,acme/bert,1,2024-05-01T00:00:00.000Z,1\n\
+         dataset,acme/data,1,2024-05-02T00:00:00.000Z,1\n"
+    );
+    // And back to the Hub's rules.
+    ok(d, &["recount", "--org", "acme"], "");
+    assert_eq!(ok(d, &["export", "--org", "acme"], ""), hub);
+
+    let bad = write(work.path(), "bad.toml", "statuses = [42]\n");
+    let out = hubstats(d, &["recount", "--rules", bad.to_str().unwrap()], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("statuses: 42"));
+}

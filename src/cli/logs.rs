@@ -1,19 +1,49 @@
-//! `ingest`: request logs into the store, one file after the other.
+//! `ingest`: request logs into the store, one file after the other; `recount`: the counts
+//! again from the kept events.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 
 use super::data::{counted, open_store, progress_bar};
 use crate::config::Config;
+use crate::domain::OrgName;
 use crate::ingest::{self, Format, IngestReport, Rules};
 use crate::store::Store;
 
-pub fn ingest(config: &Config, files: &[PathBuf], format: Format) -> Result<()> {
+/// The rules file's rules, or the Hub's defaults.
+fn load_rules(path: Option<&Path>) -> Result<Rules> {
+    let Some(path) = path else {
+        return Ok(Rules::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the rules file {}", path.display()))?;
+    Rules::parse_toml(&text).with_context(|| format!("{}", path.display()))
+}
+
+pub fn recount(config: &Config, org: Option<&str>, rules: Option<&Path>) -> Result<()> {
+    let rules = load_rules(rules)?;
+    let org = org.map(OrgName::parse).transpose().context("--org")?;
     let store = open_store(config)?;
-    let rules = Rules::default();
+    let report = ingest::recount_all(store.as_ref(), &rules, org.as_ref())?;
+    println!(
+        "recounted {} in {}",
+        counted(report.repo_days, "repository-day", "repository-days"),
+        counted(report.orgs, "organization", "organizations"),
+    );
+    Ok(())
+}
+
+pub fn ingest(
+    config: &Config,
+    files: &[PathBuf],
+    format: Format,
+    rules: Option<&Path>,
+) -> Result<()> {
+    let rules = load_rules(rules)?;
+    let store = open_store(config)?;
     let mut done: Vec<&Path> = Vec::new();
     for file in files {
         let report = match ingest_one(store.as_ref(), file, format, &rules) {

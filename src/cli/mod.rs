@@ -76,6 +76,20 @@ pub enum Command {
         /// (combined access logs of Hub-style URLs)
         #[arg(long, value_parser = format_parser())]
         format: crate::ingest::Format,
+        /// TOML rules file (keys: methods, statuses, model_root_files, model_extensions,
+        /// dataset_window_secs) [default: the Hub's rules]
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+    },
+    /// Recompute the downloads counted from logs from the kept events, under the current
+    /// rules (run it after changing the rules file)
+    Recount {
+        /// Only this organization
+        #[arg(long)]
+        org: Option<String>,
+        /// TOML rules file, as for ingest [default: the Hub's rules]
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
     },
     /// Export an organization's daily records as the breakdown CSV
     Export {
@@ -252,7 +266,12 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     match cli.command {
         Command::Import { files } => data::import(&config, &files),
-        Command::Ingest { files, format } => logs::ingest(&config, &files, format),
+        Command::Ingest {
+            files,
+            format,
+            rules,
+        } => logs::ingest(&config, &files, format, rules.as_deref()),
+        Command::Recount { org, rules } => logs::recount(&config, org.as_deref(), rules.as_deref()),
         Command::Export { org, output } => data::export(&config, &org, output.as_deref()),
         Command::Org(c) => admin::org(&config, c),
         Command::User(c) => admin::user(&config, c),

@@ -32,7 +32,7 @@ use std::str::FromStr;
 use sha2::{Digest, Sha256};
 
 pub use fields::RowError;
-pub use rules::Rules;
+pub use rules::{Rules, RulesError};
 
 use crate::breakdown::import::create_orgs;
 use crate::domain::{Day, LogEvent, OrgName, RepoKey};
@@ -257,6 +257,7 @@ fn recount(
     let mut write = store.write(&source, WriteMode::Merge)?;
     let mut recounted = 0;
     let mut day_events = Vec::new();
+    let mut repo_exists: Option<bool> = None;
     for (repo, days) in touched {
         for day in days {
             day_events.clear();
@@ -265,16 +266,58 @@ fn recount(
                 Ok(())
             })?;
             let downloads = rules.downloads(repo.repo_type, &day_events);
-            // Events are only ever added, so under unchanged rules a day that counts nothing
-            // now counted nothing before: there is nothing to clear.
-            if downloads > 0 {
+            // A day that counts nothing (now, under these rules) may have counted before:
+            // clear it, unless the repository has no counts at all (nothing to clear, and
+            // writing would create it).
+            let write_it = downloads > 0
+                || match repo_exists {
+                    Some(exists) => exists,
+                    None => *repo_exists.insert(store.repo(repo)?.is_some()),
+                };
+            if write_it {
                 write.set(repo, *day, downloads)?;
             }
             recounted += 1;
         }
+        repo_exists = None;
     }
     write.commit()?;
     Ok(recounted)
+}
+
+/// What a recount did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecountReport {
+    pub repo_days: u64,
+    pub orgs: u64,
+}
+
+/// Recomputes the `logs` downloads of every repository-day with kept events (of `org` only,
+/// when given) under `rules`, in one write: afterwards the counts equal a fresh ingest of the
+/// same files under those rules.
+pub fn recount_all(
+    store: &dyn Store,
+    rules: &Rules,
+    org: Option<&OrgName>,
+) -> Result<RecountReport, IngestError> {
+    let store_err = |source| IngestError::Store {
+        file: "the kept events".to_owned(),
+        source,
+    };
+    let events = store.log_events().ok_or(IngestError::Unsupported)?;
+    let mut touched: BTreeMap<RepoKey, BTreeSet<Day>> = BTreeMap::new();
+    events
+        .event_days(org, &mut |repo, day| {
+            touched.entry(repo).or_default().insert(day);
+            Ok(())
+        })
+        .map_err(store_err)?;
+    let repo_days = recount(store, events, rules, &touched).map_err(store_err)?;
+    let orgs: BTreeSet<OrgName> = touched.keys().map(|r| r.name.org()).collect();
+    Ok(RecountReport {
+        repo_days,
+        orgs: orgs.len() as u64,
+    })
 }
 
 /// Hashes what is read (the file's identity) and reports progress every 64 KiB or so.

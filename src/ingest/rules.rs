@@ -1,12 +1,20 @@
 //! The counting rules: which requests are downloads. [`Rules::default`] is the Hub's
-//! documented behaviour; the fields are public so a rules file can set them later (not built
-//! yet, nor per-library model rules).
+//! documented behaviour; a TOML rules file ([`Rules::parse_toml`]) overrides any of its keys
+//! (`methods`, `statuses`, `model_root_files`, `model_extensions`, `dataset_window_secs`).
+//! Per-library model rules are not built yet.
 
 use std::collections::HashSet;
 
+use serde::Deserialize;
+
 use crate::domain::{LogEvent, RepoType};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rules: {0}")]
+pub struct RulesError(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Rules {
     /// Methods of a candidate request (upper-case).
     pub methods: Vec<String>,
@@ -51,6 +59,27 @@ enum Downloader<'a> {
 }
 
 impl Rules {
+    /// Rules from a TOML file's text: each key present replaces the default's.
+    pub fn parse_toml(text: &str) -> Result<Self, RulesError> {
+        let mut rules: Rules = toml::from_str(text).map_err(|e| RulesError(e.to_string()))?;
+        for m in &mut rules.methods {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(RulesError(format!("methods: {m:?} is not an HTTP method")));
+            }
+            m.make_ascii_uppercase();
+        }
+        if let Some(s) = rules.statuses.iter().find(|s| !(100..=599).contains(*s)) {
+            return Err(RulesError(format!("statuses: {s} is not an HTTP status")));
+        }
+        let w = rules.dataset_window_secs;
+        if w == 0 || 86_400 % w != 0 {
+            return Err(RulesError(format!(
+                "dataset_window_secs: {w} does not divide a day (86400 seconds)"
+            )));
+        }
+        Ok(rules)
+    }
+
     /// A `GET`/`HEAD` with a counted status (by default).
     pub fn is_candidate(&self, e: &LogEvent) -> bool {
         self.methods.contains(&e.method) && self.statuses.contains(&e.status)
@@ -111,6 +140,23 @@ mod tests {
             path: None,
             user: user.map(str::to_owned),
             ip: ip.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_rules_file_overrides_only_its_keys() {
+        let rules = Rules::parse_toml("statuses = [200]\nmethods = [\"get\"]\n").unwrap();
+        assert_eq!(rules.statuses, vec![200]);
+        assert_eq!(rules.methods, vec!["GET".to_owned()]);
+        assert_eq!(rules.dataset_window_secs, 300);
+        assert_eq!(Rules::parse_toml("").unwrap(), Rules::default());
+        for bad in [
+            "dataset_window_secs = 7",
+            "statuses = [42]",
+            "colour = 1",
+            "methods = [\"G T\"]",
+        ] {
+            assert!(Rules::parse_toml(bad).is_err(), "{bad}");
         }
     }
 

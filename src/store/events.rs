@@ -4,7 +4,7 @@
 //! [`Counts::log_events`](super::Counts::log_events).
 
 use super::StoreResult;
-use crate::domain::{Day, LogEvent, RepoKey};
+use crate::domain::{Day, LogEvent, OrgName, RepoKey};
 
 /// A log file as recorded once fully ingested.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,14 @@ pub trait LogEvents: Send + Sync {
         repo: &RepoKey,
         day: Day,
         f: &mut dyn FnMut(LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
+    /// Calls `f` with every repository-day that has events (of `org` only, when given), in
+    /// export order.
+    fn event_days(
+        &self,
+        org: Option<&OrgName>,
+        f: &mut dyn FnMut(RepoKey, Day) -> StoreResult<()>,
     ) -> StoreResult<()>;
 
     /// The log file `name` (a format and a content digest), if it was fully ingested.

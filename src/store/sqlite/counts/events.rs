@@ -131,6 +131,37 @@ impl LogEvents for SqliteCounts {
         })
     }
 
+    fn event_days(
+        &self,
+        org: Option<&OrgName>,
+        f: &mut dyn FnMut(RepoKey, Day) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        // Without an organization, every name is at or after "" and before "\u{10FFFF}".
+        let (from, to) = match org {
+            Some(org) => (format!("{org}/"), format!("{org}0")),
+            None => (String::new(), "\u{10FFFF}".to_owned()),
+        };
+        self.db.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT repo_type, repo, day FROM log_events \
+                 WHERE repo >= ?1 AND repo < ?2 ORDER BY repo_type, repo, day",
+            )?;
+            let mut rows = stmt.query(params![from, to])?;
+            while let Some(r) = rows.next()? {
+                let name: String = r.get(1)?;
+                let name = RepoName::parse(&name).map_err(|e| {
+                    StoreError::Backend(format!("stored event repository: {e}").into())
+                })?;
+                let repo = RepoKey {
+                    repo_type: repo_type_from_code(r.get(0)?)?,
+                    name,
+                };
+                f(repo, Day::from_epoch_days(r.get(2)?))?;
+            }
+            Ok(())
+        })
+    }
+
     fn log_file(&self, name: &str) -> StoreResult<Option<LogFileInfo>> {
         self.db.read(|conn| {
             let mut stmt = conn.prepare_cached(
