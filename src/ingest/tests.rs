@@ -304,3 +304,32 @@ fn every_format_name_parses_back() {
         assert_eq!(name.parse::<Format>().unwrap().as_str(), name);
     }
 }
+
+// ---- robustness: any bytes, in any format, never panic; a refused file stores nothing ----
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn arbitrary_input_never_panics_and_a_refused_file_stores_nothing(
+        body in prop::collection::vec(any::<u8>(), 0..400),
+        format in prop::sample::select(vec![Format::HfCsv, Format::Jsonl, Format::Nginx]),
+    ) {
+        let store = Stores::memory().unwrap();
+        let mut input = match format {
+            Format::HfCsv => format!("{HEADER}\n").into_bytes(),
+            Format::Jsonl | Format::Nginx => Vec::new(),
+        };
+        input.extend(&body);
+        let result = ingest_reader(&store, "x", &input[..], format, &Rules::default(), &mut |_| {});
+        if result.is_err() {
+            prop_assert!(daily(&store).is_empty());
+            let mut any_event = false;
+            store.log_events().unwrap().event_days(None, &mut |_, _| {
+                any_event = true;
+                Ok(())
+            }).unwrap();
+            prop_assert!(!any_event);
+        }
+    }
+}
