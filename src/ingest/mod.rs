@@ -15,6 +15,9 @@
 //! unrecorded, so running the same file again completes it. The events are read while the
 //! counts write is open (it holds the store's write lock), so two ingests at once cannot
 //! write a recount that misses the other's events.
+//!
+//! [`recount_all`] recomputes every repository-day with kept events under given rules (after
+//! a rules file changed): afterwards the counts equal a fresh ingest under those rules.
 
 mod fields;
 mod hf_csv;

@@ -160,6 +160,18 @@ mod tests {
         }
     }
 
+    /// The README's rules file lists the defaults.
+    #[test]
+    fn the_readme_rules_file_is_the_default() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("# rules.toml").unwrap();
+        let end = start + readme[start..].find("```").unwrap();
+        assert_eq!(
+            Rules::parse_toml(&readme[start..end]).unwrap(),
+            Rules::default()
+        );
+    }
+
     #[test]
     fn candidates_are_get_or_head_with_counted_statuses() {
         let rules = Rules::default();
