@@ -177,44 +177,46 @@ pub fn ingest_reader(
         Format::HfCsv | Format::Jsonl => Vec::new(),
     };
     let mut write = events.add_events().map_err(store_err)?;
-    let mut tap = Tap::new(input, progress);
-    let mut read = FileRead::default();
-    let result = {
-        let each = &mut |_line, parsed| read.add(write.as_mut(), parsed);
-        match format {
-            Format::HfCsv => hf_csv::read(&mut tap, each),
-            Format::Jsonl => jsonl::read(&mut tap, each),
-            Format::Nginx => nginx::read(&mut tap, &secret, each),
-        }
-    };
-    match result {
-        Ok(()) => {}
-        Err(Failure::Row(line, problem)) => {
-            let file = name.to_owned();
-            return Err(IngestError::Invalid {
-                file,
-                line,
-                problem,
-            });
-        }
-        Err(Failure::Store(e)) => return Err(store_err(e)),
-    }
-    let file_key = format!("{format}:{}", tap.finish());
-    let mut report = read.report;
+    let tap = Tap::new(input, progress);
+    let (read, digest) = read_events(name, tap, format, &secret, write.as_mut())?;
+    let file_key = format!("{format}:{digest}");
     if events.log_file(&file_key).map_err(store_err)?.is_some() {
-        drop(write);
-        report.new_events = 0;
-        report.duplicate = true;
-        return Ok(report);
+        return Ok(IngestReport {
+            new_events: 0,
+            duplicate: true,
+            ..read.report
+        }); // `write` is dropped: nothing of the file is stored again
     }
     write.commit().map_err(store_err)?;
-    report.repo_days = recount(store, events, rules, &read.touched).map_err(store_err)?;
-    events
-        .record_log_file(&file_key, report.rows, report.counted)
-        .map_err(store_err)?;
-    let orgs: BTreeSet<OrgName> = read.touched.keys().map(|r| r.name.org()).collect();
-    report.orgs_created = create_orgs(store, &orgs).map_err(store_err)?;
-    Ok(report)
+    read.count(store, events, rules, &file_key)
+        .map_err(store_err)
+}
+
+/// Reads every row into `write`; returns what the file held and its SHA-256 (hex).
+fn read_events<R: Read>(
+    name: &str,
+    mut tap: Tap<'_, R>,
+    format: Format,
+    secret: &[u8],
+    write: &mut dyn EventsWrite,
+) -> Result<(FileRead, String), IngestError> {
+    let mut read = FileRead::default();
+    let each = &mut |_line, parsed| read.add(write, parsed);
+    let result = match format {
+        Format::HfCsv => hf_csv::read(&mut tap, each),
+        Format::Jsonl => jsonl::read(&mut tap, each),
+        Format::Nginx => nginx::read(&mut tap, secret, each),
+    };
+    let file = name.to_owned();
+    match result {
+        Ok(()) => Ok((read, tap.finish())),
+        Err(Failure::Row(line, problem)) => Err(IngestError::Invalid {
+            file,
+            line,
+            problem,
+        }),
+        Err(Failure::Store(source)) => Err(IngestError::Store { file, source }),
+    }
 }
 
 /// What a file held so far: its tallies and the repository-days of its events.
@@ -225,6 +227,22 @@ struct FileRead {
 }
 
 impl FileRead {
+    /// Once the file's events are committed: recounts the repository-days it touched,
+    /// records the file, and creates its new organizations.
+    fn count(
+        mut self,
+        store: &dyn Store,
+        events: &dyn LogEvents,
+        rules: &Rules,
+        file_key: &str,
+    ) -> Result<IngestReport, StoreError> {
+        self.report.repo_days = recount(store, events, rules, &self.touched)?;
+        events.record_log_file(file_key, self.report.rows, self.report.counted)?;
+        let orgs: BTreeSet<OrgName> = self.touched.keys().map(|r| r.name.org()).collect();
+        self.report.orgs_created = create_orgs(store, &orgs)?;
+        Ok(self.report)
+    }
+
     fn add(&mut self, write: &mut dyn EventsWrite, parsed: Parsed) -> Result<(), Failure> {
         self.report.rows += 1;
         let event = match parsed {
