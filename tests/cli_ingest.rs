@@ -398,6 +398,19 @@ fn recount_under_a_changed_rules_file_equals_a_fresh_ingest_under_it() {
          model,acme/bert,3,2024-05-02T00:00:00.000Z,1\n\
          dataset,acme/data,2,2024-05-02T00:00:00.000Z,2\n"
     );
+    // From a day on: earlier days keep their counts.
+    let out = ok(
+        d,
+        &["recount", "--rules", rules, "--from", "2024-05-02"],
+        "",
+    );
+    assert_eq!(out, "recounted 2 repository-days in 1 organization\n");
+    assert_eq!(
+        ok(d, &["export", "--org", "acme"], ""),
+        "repoType,repoName,total,timestamp,downloads\n\
+         model,acme/bert,2,2024-05-01T00:00:00.000Z,2\n\
+         dataset,acme/data,1,2024-05-02T00:00:00.000Z,1\n"
+    );
     let out = ok(d, &["recount", "--rules", rules], "");
     assert_eq!(out, "recounted 3 repository-days in 1 organization\n");
     let recounted = ok(d, &["export", "--org", "acme"], "");

@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 
 use super::data::{counted, open_store, progress_bar};
 use crate::config::Config;
-use crate::domain::OrgName;
+use crate::domain::{Day, OrgName};
 use crate::ingest::{self, Format, IngestReport, Rules};
 use crate::store::Store;
 
@@ -23,11 +23,16 @@ fn load_rules(path: Option<&Path>) -> Result<Rules> {
     Rules::parse_toml(&text).with_context(|| format!("{}", path.display()))
 }
 
-pub fn recount(config: &Config, org: Option<&str>, rules: Option<&Path>) -> Result<()> {
+pub fn recount(
+    config: &Config,
+    org: Option<&str>,
+    from: Option<Day>,
+    rules: Option<&Path>,
+) -> Result<()> {
     let rules = load_rules(rules)?;
     let org = org.map(OrgName::parse).transpose().context("--org")?;
     let store = open_store(config)?;
-    let report = ingest::recount_all(store.as_ref(), &rules, org.as_ref())?;
+    let report = ingest::recount_all(store.as_ref(), &rules, org.as_ref(), from)?;
     println!(
         "recounted {} in {}",
         counted(report.repo_days, "repository-day", "repository-days"),

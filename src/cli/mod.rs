@@ -87,6 +87,9 @@ pub enum Command {
         /// Only this organization
         #[arg(long)]
         org: Option<String>,
+        /// Only days from this one on
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<Day>,
         /// TOML rules file, as for ingest [default: the Hub's rules]
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
@@ -271,7 +274,9 @@ pub fn run(cli: Cli) -> Result<()> {
             format,
             rules,
         } => logs::ingest(&config, &files, format, rules.as_deref()),
-        Command::Recount { org, rules } => logs::recount(&config, org.as_deref(), rules.as_deref()),
+        Command::Recount { org, from, rules } => {
+            logs::recount(&config, org.as_deref(), from, rules.as_deref())
+        }
         Command::Export { org, output } => data::export(&config, &org, output.as_deref()),
         Command::Org(c) => admin::org(&config, c),
         Command::User(c) => admin::user(&config, c),

@@ -314,12 +314,13 @@ pub struct RecountReport {
 }
 
 /// Recomputes the `logs` downloads of every repository-day with kept events (of `org` only,
-/// when given) under `rules`, in one write: afterwards the counts equal a fresh ingest of the
-/// same files under those rules.
+/// and on or after `from`, when given) under `rules`, in one write: afterwards those counts
+/// equal a fresh ingest of the same files under those rules.
 pub fn recount_all(
     store: &dyn Store,
     rules: &Rules,
     org: Option<&OrgName>,
+    from: Option<Day>,
 ) -> Result<RecountReport, IngestError> {
     let store_err = |source| IngestError::Store {
         file: "the kept events".to_owned(),
@@ -328,7 +329,7 @@ pub fn recount_all(
     let events = store.log_events().ok_or(IngestError::Unsupported)?;
     let mut touched: BTreeMap<RepoKey, BTreeSet<Day>> = BTreeMap::new();
     events
-        .event_days(org, &mut |repo, day| {
+        .event_days(org, from, &mut |repo, day| {
             touched.entry(repo).or_default().insert(day);
             Ok(())
         })

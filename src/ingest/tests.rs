@@ -325,7 +325,7 @@ proptest! {
         if result.is_err() {
             prop_assert!(daily(&store).is_empty());
             let mut any_event = false;
-            store.log_events().unwrap().event_days(None, &mut |_, _| {
+            store.log_events().unwrap().event_days(None, None, &mut |_, _| {
                 any_event = true;
                 Ok(())
             }).unwrap();

@@ -28,11 +28,12 @@ pub trait LogEvents: Send + Sync {
         f: &mut dyn FnMut(LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()>;
 
-    /// Calls `f` with every repository-day that has events (of `org` only, when given), in
-    /// export order.
+    /// Calls `f` with every repository-day that has events (of `org` only, when given; on or
+    /// after `from`, when given), in export order.
     fn event_days(
         &self,
         org: Option<&OrgName>,
+        from: Option<Day>,
         f: &mut dyn FnMut(RepoKey, Day) -> StoreResult<()>,
     ) -> StoreResult<()>;
 

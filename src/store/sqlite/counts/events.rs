@@ -134,19 +134,21 @@ impl LogEvents for SqliteCounts {
     fn event_days(
         &self,
         org: Option<&OrgName>,
+        from: Option<Day>,
         f: &mut dyn FnMut(RepoKey, Day) -> StoreResult<()>,
     ) -> StoreResult<()> {
+        let from = from.unwrap_or(Day::MIN).epoch_days();
         // Without an organization, every name is at or after "" and before "\u{10FFFF}".
-        let (from, to) = match org {
+        let (first, last) = match org {
             Some(org) => (format!("{org}/"), format!("{org}0")),
             None => (String::new(), "\u{10FFFF}".to_owned()),
         };
         self.db.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT DISTINCT repo_type, repo, day FROM log_events \
-                 WHERE repo >= ?1 AND repo < ?2 ORDER BY repo_type, repo, day",
+                 WHERE repo >= ?1 AND repo < ?2 AND day >= ?3 ORDER BY repo_type, repo, day",
             )?;
-            let mut rows = stmt.query(params![from, to])?;
+            let mut rows = stmt.query(params![first, last, from])?;
             while let Some(r) = rows.next()? {
                 let name: String = r.get(1)?;
                 let name = RepoName::parse(&name).map_err(|e| {
