@@ -10,5 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod ingest;
 pub mod store;
 pub mod web;

@@ -10,7 +10,7 @@
 //! new to the accounts store are created on the `free` plan once the counts are committed.
 
 mod fields;
-mod limit;
+pub(crate) mod limit;
 mod seen;
 
 use std::collections::hash_map::Entry;
@@ -101,7 +101,7 @@ pub fn import_reader(
 }
 
 /// Creates the organizations the accounts store does not know yet, on the `free` plan.
-fn create_orgs(store: &dyn Store, orgs: &BTreeSet<OrgName>) -> Result<u64, StoreError> {
+pub(crate) fn create_orgs(store: &dyn Store, orgs: &BTreeSet<OrgName>) -> Result<u64, StoreError> {
     let mut created = 0;
     for org in orgs {
         if store.org(org)?.is_none() {

@@ -14,7 +14,7 @@ use crate::store::{self, SharedStore};
 /// Files smaller than this import too fast for a progress bar to help.
 const PROGRESS_MIN_BYTES: u64 = 4 * 1024 * 1024;
 
-fn open_store(config: &Config) -> Result<SharedStore> {
+pub(super) fn open_store(config: &Config) -> Result<SharedStore> {
     let location = config.store_or(DEFAULT_STORE);
     store::open(location).with_context(|| format!("opening the store {location}"))
 }
@@ -44,7 +44,7 @@ pub fn import(config: &Config, files: &[PathBuf]) -> Result<()> {
 }
 
 /// `1 row`, `2 rows`.
-fn counted(n: u64, one: &str, many: &str) -> String {
+pub(super) fn counted(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -63,7 +63,7 @@ fn import_failure(e: import::ImportError, file: &Path, done: &[&Path]) -> anyhow
 }
 
 /// A byte-based bar on stderr, for large files when stderr is a terminal; hidden otherwise.
-fn progress_bar(file: &Path) -> ProgressBar {
+pub(super) fn progress_bar(file: &Path) -> ProgressBar {
     let len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     if len < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

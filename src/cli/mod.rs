@@ -4,6 +4,7 @@
 mod admin;
 mod data;
 mod logging;
+mod logs;
 mod output;
 mod serve;
 
@@ -47,6 +48,12 @@ fn plan_parser() -> impl TypedValueParser<Value = Plan> {
     PossibleValuesParser::new(["free", "team", "enterprise"]).try_map(|s| s.parse::<Plan>())
 }
 
+/// `ingest --format`'s values, listed in `--help`.
+fn format_parser() -> impl TypedValueParser<Value = crate::ingest::Format> {
+    PossibleValuesParser::new(crate::ingest::Format::NAMES)
+        .try_map(|s| s.parse::<crate::ingest::Format>())
+}
+
 /// `--role`'s values, listed in `--help`.
 fn role_parser() -> impl TypedValueParser<Value = Role> {
     PossibleValuesParser::new(["read", "admin"]).try_map(|s| s.parse::<Role>())
@@ -59,6 +66,33 @@ pub enum Command {
     Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Count downloads from request logs (creates the store if it does not exist); `-` reads
+    /// standard input. The same bytes ingested again count nothing
+    Ingest {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Log format: hf-csv (Hugging Face's request logs), jsonl (hubstats' events) or nginx
+        /// (combined access logs of Hub-style URLs)
+        #[arg(long, value_parser = format_parser())]
+        format: crate::ingest::Format,
+        /// TOML rules file (keys: methods, statuses, model_root_files, model_extensions,
+        /// dataset_window_secs) [default: the Hub's rules]
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+    },
+    /// Recompute the downloads counted from logs from the kept events, under the current
+    /// rules (run it after changing the rules file)
+    Recount {
+        /// Only this organization
+        #[arg(long)]
+        org: Option<String>,
+        /// Only days from this one on
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<Day>,
+        /// TOML rules file, as for ingest [default: the Hub's rules]
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
     },
     /// Export an organization's daily records as the breakdown CSV
     Export {
@@ -235,6 +269,14 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     match cli.command {
         Command::Import { files } => data::import(&config, &files),
+        Command::Ingest {
+            files,
+            format,
+            rules,
+        } => logs::ingest(&config, &files, format, rules.as_deref()),
+        Command::Recount { org, from, rules } => {
+            logs::recount(&config, org.as_deref(), from, rules.as_deref())
+        }
         Command::Export { org, output } => data::export(&config, &org, output.as_deref()),
         Command::Org(c) => admin::org(&config, c),
         Command::User(c) => admin::user(&config, c),
@@ -252,7 +294,10 @@ pub fn run(cli: Cli) -> Result<()> {
 fn creates_store(command: &Command) -> bool {
     matches!(
         command,
-        Command::Import { .. } | Command::Demo { .. } | Command::Org(OrgCommand::Create { .. })
+        Command::Import { .. }
+            | Command::Ingest { .. }
+            | Command::Demo { .. }
+            | Command::Org(OrgCommand::Create { .. })
     )
 }
 

@@ -4,11 +4,13 @@
 
 mod account;
 mod day;
+mod event;
 mod name;
 mod period;
 
 pub use account::{Plan, Role, Username};
 pub use day::Day;
+pub use event::LogEvent;
 pub use name::{NameError, OrgName, RepoName, RepoType};
 pub use period::{DayRange, Period, PeriodError, PeriodKind};
 

@@ -24,6 +24,7 @@
 //!   touched, and only those: a cache keyed by (organization, version) is never stale.
 
 pub mod conformance;
+pub mod events;
 pub mod index;
 pub mod reference;
 pub mod sqlite;
@@ -32,6 +33,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role, Username};
+pub use events::{EventsWrite, LogEvents, LogFileInfo};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -203,8 +205,15 @@ pub trait Counts: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Removes every count of the organization (nothing for an organization without counts).
-    /// Written again later, it starts from version 1 as a new organization.
+    /// Written again later, it starts from version 1 as a new organization. Kept log events
+    /// of the organization are removed too.
     fn remove_org(&self, org: &OrgName) -> StoreResult<()>;
+
+    /// The backend's store of request-log events, if it keeps them (`hubstats ingest` needs
+    /// one; the reference store and test doubles do not).
+    fn log_events(&self) -> Option<&dyn LogEvents> {
+        None
+    }
 }
 
 /// An open write of one source. Dropping it without [`CountsWrite::commit`] discards it.
@@ -477,5 +486,8 @@ impl Counts for Stores {
     }
     fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
         self.counts.remove_org(org)
+    }
+    fn log_events(&self) -> Option<&dyn LogEvents> {
+        self.counts.log_events()
     }
 }

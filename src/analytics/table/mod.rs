@@ -298,7 +298,11 @@ fn compare(a: &RepoRow, b: &RepoRow, sort: SortKey, order: Order) -> Ordering {
         SortKey::Change => a.change().cmp(&b.change()),
         SortKey::Name => caseless_cmp(a.key.name.as_str(), b.key.name.as_str()),
     };
-    let primary = if order == Order::Desc { primary.reverse() } else { primary };
+    let primary = if order == Order::Desc {
+        primary.reverse()
+    } else {
+        primary
+    };
     primary.then_with(|| a.key.cmp(&b.key))
 }
 /// Compares names ignoring ASCII case.

@@ -20,7 +20,7 @@ impl std::fmt::Display for TooLong {
 
 impl std::error::Error for TooLong {}
 
-pub(super) struct LineLimit<R> {
+pub(crate) struct LineLimit<R> {
     inner: R,
     max: usize,
     /// Line number (from 1) and length so far of the line being read.
@@ -29,7 +29,7 @@ pub(super) struct LineLimit<R> {
 }
 
 impl<R> LineLimit<R> {
-    pub(super) fn new(inner: R, max: usize) -> Self {
+    pub(crate) fn new(inner: R, max: usize) -> Self {
         LineLimit {
             inner,
             max,
@@ -65,8 +65,15 @@ impl<R: Read> Read for LineLimit<R> {
     }
 }
 
+/// The line an I/O error from a [`LineLimit`] reports as too long, if that is the error.
+pub(crate) fn too_long_io(e: &io::Error) -> Option<u64> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<TooLong>())
+        .map(|t| t.0)
+}
+
 /// The line a CSV error reports as too long, if that is the error.
-pub(super) fn too_long_line(e: &csv::Error) -> Option<u64> {
+pub(crate) fn too_long_line(e: &csv::Error) -> Option<u64> {
     match e.kind() {
         csv::ErrorKind::Io(io) => io
             .get_ref()

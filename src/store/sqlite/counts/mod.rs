@@ -15,6 +15,7 @@
 //! from the chunks instead, so its memory does not depend on the organization's size.
 
 mod chunk;
+mod events;
 mod legacy;
 mod read;
 mod write;
@@ -32,7 +33,8 @@ use crate::store::{
 
 /// Schema migrations of the counts file. 1–4 are the single-file layout of earlier versions
 /// (kept so an old store upgrades step by step); 5 adds the chunked layout, into which
-/// [`legacy::convert`] then moves an old store's data.
+/// [`legacy::convert`] then moves an old store's data; 6 adds the kept log events
+/// ([`events`]), 7 the secret that hashes downloader ids of nginx logs.
 const MIGRATIONS: &[&str] = &[
     legacy::MIGRATION_1,
     legacy::MIGRATION_2,
@@ -70,6 +72,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX chunks_source ON chunks (source_id, repo_id);
     "#,
+    events::MIGRATION,
+    events::MIGRATION_SECRET,
 ];
 
 pub struct SqliteCounts {
@@ -213,9 +217,14 @@ impl Counts for SqliteCounts {
             [org.as_str()],
         )?;
         tx.execute("DELETE FROM count_orgs WHERE name = ?1", [org.as_str()])?;
+        events::remove_org(&tx, org)?;
         tx.commit()?;
         self.indexes.remove(org.as_str());
         Ok(())
+    }
+
+    fn log_events(&self) -> Option<&dyn crate::store::LogEvents> {
+        Some(self)
     }
 }
 

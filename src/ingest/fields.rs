@@ -1,0 +1,181 @@
+//! Checks of one log row's fields, shared by the formats. Each returns a [`RowError`] naming
+//! the field and quoting at most [`QUOTE_MAX`] bytes of the bad value.
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::domain::{Day, NameError, RepoName, RepoType};
+
+/// The most of a bad value an error quotes.
+pub const QUOTE_MAX: usize = 100;
+/// The longest hashed id or path kept.
+const MAX_ID: usize = 256;
+const MAX_PATH: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    #[error("the file is empty (expected a header)")]
+    Empty,
+    #[error("the header has no column {0}")]
+    MissingColumn(&'static str),
+    #[error("{found} fields, the header has {expected}")]
+    FieldCount { found: usize, expected: usize },
+    #[error("field {field}: missing")]
+    Missing { field: &'static str },
+    #[error("field {field}: {found:?} is not {expected}")]
+    Invalid {
+        field: &'static str,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("field repoName: {0}")]
+    RepoName(NameError),
+    #[error("not UTF-8")]
+    Utf8,
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    #[error("invalid CSV: {0}")]
+    Csv(String),
+    #[error("line longer than {max} bytes")]
+    LineTooLong { max: usize },
+}
+
+fn invalid(field: &'static str, text: &str, expected: &'static str) -> RowError {
+    RowError::Invalid {
+        field,
+        found: quote(text),
+        expected,
+    }
+}
+
+/// At most [`QUOTE_MAX`] bytes of a bad value: a 1 GB field is reported by its beginning.
+pub fn quote(text: &str) -> String {
+    if text.len() <= QUOTE_MAX {
+        return text.to_owned();
+    }
+    let mut end = QUOTE_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
+/// An RFC 3339 timestamp, any offset, as milliseconds since the epoch (UTC), on a day the
+/// product accepts (2000–2999).
+pub fn timestamp(text: &str) -> Result<i64, RowError> {
+    let expected = "an RFC 3339 timestamp from 2000 to 2999";
+    let at =
+        OffsetDateTime::parse(text, &Rfc3339).map_err(|_| invalid("timestamp", text, expected))?;
+    let ms = (at.unix_timestamp_nanos().div_euclid(1_000_000)) as i64;
+    let day = Day::from_epoch_days(ms.div_euclid(86_400_000) as i32);
+    if !(Day::MIN..=Day::MAX).contains(&day) {
+        return Err(invalid("timestamp", text, expected));
+    }
+    Ok(ms)
+}
+
+/// An HTTP status: three digits, 100 to 599.
+pub fn status(text: &str) -> Result<u16, RowError> {
+    let ok = text.len() == 3 && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<u16>() {
+        Ok(n) if ok && (100..=599).contains(&n) => Ok(n),
+        _ => Err(invalid("status", text, "an HTTP status (100 to 599)")),
+    }
+}
+
+/// An HTTP method: 1 to 16 ASCII letters, kept upper-case.
+pub fn method(text: &str) -> Result<String, RowError> {
+    if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(invalid("method", text, "an HTTP method"));
+    }
+    Ok(text.to_ascii_uppercase())
+}
+
+/// `model` or `dataset`; `None` for `space` (read and ignored).
+pub fn repo_type(text: &str) -> Result<Option<RepoType>, RowError> {
+    match text {
+        "model" => Ok(Some(RepoType::Model)),
+        "dataset" => Ok(Some(RepoType::Dataset)),
+        "space" => Ok(None),
+        _ => Err(invalid("repoType", text, "model, dataset or space")),
+    }
+}
+
+pub fn repo_name(text: &str) -> Result<RepoName, RowError> {
+    if text.len() > QUOTE_MAX * 2 {
+        return Err(invalid("repoName", text, "a repository name"));
+    }
+    RepoName::parse(text).map_err(RowError::RepoName)
+}
+
+/// A hashed downloader id; empty means absent.
+pub fn hashed_id(field: &'static str, text: &str) -> Result<Option<String>, RowError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let printable = text.bytes().all(|b| b.is_ascii_graphic());
+    if text.len() > MAX_ID || !printable {
+        return Err(invalid(
+            field,
+            text,
+            "a hashed id (at most 256 printable ASCII characters)",
+        ));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// A file path inside the repository, without a leading `/`.
+pub fn path(text: &str) -> Result<String, RowError> {
+    let trimmed = text.trim_start_matches('/');
+    if trimmed.is_empty() || text.len() > MAX_PATH || text.contains(['\n', '\r', '\0']) {
+        return Err(invalid("path", text, "a file path"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_convert_any_offset_to_utc() {
+        let utc = timestamp("2024-03-01T00:30:00Z").unwrap();
+        assert_eq!(timestamp("2024-03-01T02:30:00+02:00").unwrap(), utc);
+        assert_eq!(timestamp("2024-02-29T20:30:00-04:00").unwrap(), utc);
+        assert_eq!(timestamp("2024-03-01T00:30:00.250Z").unwrap(), utc + 250);
+        for bad in [
+            "2024-03-01",
+            "2024-03-01 00:30:00",
+            "1999-12-31T23:59:59Z",
+            "",
+        ] {
+            assert!(timestamp(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn statuses_and_methods() {
+        assert_eq!(status("302"), Ok(302));
+        for bad in ["99", "600", "+20", "2000", "abc", ""] {
+            assert!(status(bad).is_err(), "{bad}");
+        }
+        assert_eq!(method("get").unwrap(), "GET");
+        assert!(method("GE T").is_err());
+    }
+
+    #[test]
+    fn long_bad_values_are_quoted_short() {
+        let long = "x".repeat(10_000);
+        let RowError::Invalid { found, .. } = status(&long).unwrap_err() else {
+            panic!("expected Invalid");
+        };
+        assert!(found.len() < 130, "{found}");
+        assert!(found.ends_with("(10000 bytes)"));
+    }
+
+    #[test]
+    fn spaces_are_recognised() {
+        assert_eq!(repo_type("space"), Ok(None));
+        assert!(repo_type("spaces").is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! `hf-csv`: Hugging Face's granular request logs. Columns are found by name in the header, in
+//! any order; unknown ones (`country`, `region`, `userAgent`, `requestType`, `isInternal`, …)
+//! are ignored. Rows carry no file path. Streams with the `csv` crate (CRLF, BOM, quotes),
+//! lines bounded while reading.
+
+use std::io::Read;
+
+use csv::ByteRecord;
+
+use super::fields::{self, RowError};
+use super::{Failure, Parsed};
+use crate::breakdown::import::limit::{too_long_line, LineLimit};
+use crate::breakdown::import::MAX_LINE;
+use crate::domain::{LogEvent, RepoKey};
+
+/// Where each column the counting needs sits in a row.
+struct Columns {
+    timestamp: usize,
+    status: usize,
+    method: usize,
+    repo_name: usize,
+    repo_type: usize,
+    user: Option<usize>,
+    ip: Option<usize>,
+    width: usize,
+}
+
+impl Columns {
+    fn find(header: &ByteRecord) -> Result<Self, RowError> {
+        let names: Vec<&[u8]> = header
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match i {
+                0 => f.strip_prefix("\u{feff}".as_bytes()).unwrap_or(f),
+                _ => f,
+            })
+            .collect();
+        let find = |name: &str| names.iter().position(|n| n.trim_ascii() == name.as_bytes());
+        let need = |name: &'static str| find(name).ok_or(RowError::MissingColumn(name));
+        Ok(Columns {
+            timestamp: need("timestamp")?,
+            status: need("status")?,
+            method: need("method")?,
+            repo_name: need("repoName")?,
+            repo_type: need("repoType")?,
+            user: find("hashedUserId"),
+            ip: find("hashedIp"),
+            width: names.len(),
+        })
+    }
+
+    fn parse(&self, record: &ByteRecord) -> Result<Parsed, RowError> {
+        if record.len() < self.width {
+            return Err(RowError::FieldCount {
+                found: record.len(),
+                expected: self.width,
+            });
+        }
+        let text = |i: usize| std::str::from_utf8(&record[i]).map_err(|_| RowError::Utf8);
+        let Some(repo_type) = fields::repo_type(text(self.repo_type)?)? else {
+            return Ok(Parsed::Space);
+        };
+        let optional = |field, column: Option<usize>| match column {
+            Some(i) => fields::hashed_id(field, text(i)?),
+            None => Ok(None),
+        };
+        Ok(Parsed::Event(LogEvent {
+            repo: RepoKey {
+                repo_type,
+                name: fields::repo_name(text(self.repo_name)?)?,
+            },
+            at_ms: fields::timestamp(text(self.timestamp)?)?,
+            method: fields::method(text(self.method)?)?,
+            status: fields::status(text(self.status)?)?,
+            path: None,
+            user: optional("hashedUserId", self.user)?,
+            ip: optional("hashedIp", self.ip)?,
+        }))
+    }
+}
+
+/// Reads every row of `input`, calling `each` with its line number and what it holds.
+pub(super) fn read(
+    input: impl Read,
+    each: &mut dyn FnMut(u64, Parsed) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(LineLimit::new(input, MAX_LINE));
+    let mut record = ByteRecord::new();
+    if !next(&mut reader, &mut record)? {
+        return Err(Failure::Row(1, RowError::Empty));
+    }
+    let columns = Columns::find(&record).map_err(|e| Failure::Row(line_of(&record), e))?;
+    while next(&mut reader, &mut record)? {
+        let line = line_of(&record);
+        let parsed = columns.parse(&record).map_err(|e| Failure::Row(line, e))?;
+        each(line, parsed)?;
+    }
+    Ok(())
+}
+
+fn next<R: Read>(reader: &mut csv::Reader<R>, record: &mut ByteRecord) -> Result<bool, Failure> {
+    reader.read_byte_record(record).map_err(|e| {
+        if let Some(line) = too_long_line(&e) {
+            return Failure::Row(line, RowError::LineTooLong { max: MAX_LINE });
+        }
+        let line = e.position().map_or(reader.position().line(), |p| p.line());
+        Failure::Row(line, RowError::Csv(e.to_string()))
+    })
+}
+
+fn line_of(record: &ByteRecord) -> u64 {
+    record.position().map_or(0, |p| p.line())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RepoType;
+
+    /// Each row's line and event (`None` for a space).
+    type Rows = Vec<(u64, Option<LogEvent>)>;
+
+    fn parse(text: &str) -> Result<Rows, (u64, RowError)> {
+        let mut out = Vec::new();
+        let result = read(text.as_bytes(), &mut |line, p| {
+            out.push((
+                line,
+                match p {
+                    Parsed::Space | Parsed::Other => None,
+                    Parsed::Event(e) => Some(e),
+                },
+            ));
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(out),
+            Err(Failure::Row(line, e)) => Err((line, e)),
+            Err(Failure::Store(e)) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn both_header_layouts_read_the_same_events() {
+        let old = "timestamp,status,method,repoName,repoType,hashedUserId,hashedIp,country,region,requestType,isInternal\n\
+                   2024-05-01T10:00:00.000Z,200,GET,acme/m,model,u1,ip1,FR,IDF,file,false\n";
+        let new = "\u{feff}userAgent,repoType,repoName,method,status,timestamp,hashedIp,hashedUserId,region,country\r\n\
+                   hf_hub/0.20,model,acme/m,GET,200,2024-05-01T12:00:00+02:00,ip1,u1,IDF,FR\r\n";
+        let a = parse(old).unwrap();
+        let b = parse(new).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].1, b[0].1);
+        let e = a[0].1.clone().unwrap();
+        assert_eq!(e.repo.repo_type, RepoType::Model);
+        assert_eq!(
+            (e.user.as_deref(), e.ip.as_deref()),
+            (Some("u1"), Some("ip1"))
+        );
+    }
+
+    #[test]
+    fn spaces_are_read_and_empty_ids_are_absent() {
+        let csv = "timestamp,status,method,repoName,repoType,hashedUserId,hashedIp\n\
+                   2024-05-01T10:00:00Z,200,GET,acme/s,space,,\n\
+                   2024-05-01T10:00:00Z,200,GET,acme/d,dataset,,ip\n";
+        let rows = parse(csv).unwrap();
+        assert_eq!(rows[0], (2, None));
+        let e = rows[1].1.clone().unwrap();
+        assert_eq!((e.user, e.ip.as_deref()), (None, Some("ip")));
+    }
+
+    #[test]
+    fn errors_name_line_and_field() {
+        let csv = "timestamp,status,method,repoName,repoType\n\
+                   2024-05-01T10:00:00Z,200,GET,acme/m,model\n\
+                   2024-05-01T10:00:00Z,2OO,GET,acme/m,model\n";
+        let (line, e) = parse(csv).unwrap_err();
+        assert_eq!(line, 3);
+        assert!(e.to_string().contains("field status"), "{e}");
+        let (_, e) = parse("timestamp,status,method,repoName\n").unwrap_err();
+        assert_eq!(e, RowError::MissingColumn("repoType"));
+        let (line, e) = parse("timestamp,status,method,repoName,repoType\nx\n").unwrap_err();
+        assert_eq!(
+            (line, e),
+            (
+                2,
+                RowError::FieldCount {
+                    found: 1,
+                    expected: 5
+                }
+            )
+        );
+    }
+}

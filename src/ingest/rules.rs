@@ -1,0 +1,230 @@
+//! The counting rules: which requests are downloads. [`Rules::default`] is the Hub's
+//! documented behaviour; a TOML rules file ([`Rules::parse_toml`]) overrides any of its keys
+//! (`methods`, `statuses`, `model_root_files`, `model_extensions`, `dataset_window_secs`).
+//! Per-library model rules are not built yet.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+
+use crate::domain::{LogEvent, RepoType};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rules: {0}")]
+pub struct RulesError(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rules {
+    /// Methods of a candidate request (upper-case).
+    pub methods: Vec<String>,
+    /// Statuses of a candidate request.
+    pub statuses: Vec<u16>,
+    /// Model files at the repository root whose request is a download (when the path is
+    /// known).
+    pub model_root_files: Vec<String>,
+    /// Extensions (without the dot) whose request is a model download in any folder.
+    pub model_extensions: Vec<String>,
+    /// A dataset's downloader counts once per window of this many seconds (fixed windows from
+    /// midnight UTC; must divide a day, so a window belongs to one day).
+    pub dataset_window_secs: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        Rules {
+            methods: strings(&["GET", "HEAD"]),
+            statuses: vec![200, 302, 304, 307],
+            model_root_files: strings(&[
+                "config.json",
+                "config.yaml",
+                "hyperparams.yaml",
+                "params.json",
+                "meta.yaml",
+            ]),
+            model_extensions: strings(&["gguf"]),
+            dataset_window_secs: 300,
+        }
+    }
+}
+
+/// Who made a dataset request, for the per-window deduplication.
+#[derive(PartialEq, Eq, Hash)]
+enum Downloader<'a> {
+    User(&'a str),
+    Ip(&'a str),
+    /// Neither id: the request counts by itself.
+    Alone([u8; 16]),
+}
+
+impl Rules {
+    /// Rules from a TOML file's text: each key present replaces the default's.
+    pub fn parse_toml(text: &str) -> Result<Self, RulesError> {
+        let mut rules: Rules = toml::from_str(text).map_err(|e| RulesError(e.to_string()))?;
+        for m in &mut rules.methods {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(RulesError(format!("methods: {m:?} is not an HTTP method")));
+            }
+            m.make_ascii_uppercase();
+        }
+        if let Some(s) = rules.statuses.iter().find(|s| !(100..=599).contains(*s)) {
+            return Err(RulesError(format!("statuses: {s} is not an HTTP status")));
+        }
+        let w = rules.dataset_window_secs;
+        if w == 0 || 86_400 % w != 0 {
+            return Err(RulesError(format!(
+                "dataset_window_secs: {w} does not divide a day (86400 seconds)"
+            )));
+        }
+        Ok(rules)
+    }
+
+    /// A `GET`/`HEAD` with a counted status (by default).
+    pub fn is_candidate(&self, e: &LogEvent) -> bool {
+        self.methods.contains(&e.method) && self.statuses.contains(&e.status)
+    }
+
+    /// Whether a request for this model file is a download.
+    pub fn model_path_counts(&self, path: &str) -> bool {
+        if self.model_root_files.iter().any(|f| f == path) {
+            return true;
+        }
+        let file = path.rsplit('/').next().unwrap_or(path);
+        match file.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() => self.model_extensions.iter().any(|x| x == ext),
+            _ => false,
+        }
+    }
+
+    /// The downloads of one repository-day from all its events (any order, no duplicates).
+    pub fn downloads(&self, repo_type: RepoType, events: &[LogEvent]) -> u64 {
+        let candidates = events.iter().filter(|e| self.is_candidate(e));
+        match repo_type {
+            RepoType::Model => candidates
+                .filter(|e| e.path.as_deref().is_none_or(|p| self.model_path_counts(p)))
+                .count() as u64,
+            RepoType::Dataset => {
+                let window_ms = i64::from(self.dataset_window_secs.max(1)) * 1000;
+                let seen: HashSet<(i64, Downloader)> = candidates
+                    .map(|e| (e.at_ms.div_euclid(window_ms), downloader(e)))
+                    .collect();
+                seen.len() as u64
+            }
+        }
+    }
+}
+
+fn downloader(e: &LogEvent) -> Downloader<'_> {
+    match (&e.user, &e.ip) {
+        (Some(u), _) => Downloader::User(u),
+        (None, Some(ip)) => Downloader::Ip(ip),
+        (None, None) => Downloader::Alone(e.key()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{RepoKey, RepoName};
+
+    fn event(repo_type: RepoType, secs: i64, user: Option<&str>, ip: Option<&str>) -> LogEvent {
+        LogEvent {
+            repo: RepoKey {
+                repo_type,
+                name: RepoName::parse("acme/r").unwrap(),
+            },
+            at_ms: 1_714_521_600_000 + secs * 1000, // 2024-05-01T00:00:00Z
+            method: "GET".into(),
+            status: 200,
+            path: None,
+            user: user.map(str::to_owned),
+            ip: ip.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_rules_file_overrides_only_its_keys() {
+        let rules = Rules::parse_toml("statuses = [200]\nmethods = [\"get\"]\n").unwrap();
+        assert_eq!(rules.statuses, vec![200]);
+        assert_eq!(rules.methods, vec!["GET".to_owned()]);
+        assert_eq!(rules.dataset_window_secs, 300);
+        assert_eq!(Rules::parse_toml("").unwrap(), Rules::default());
+        for bad in [
+            "dataset_window_secs = 7",
+            "statuses = [42]",
+            "colour = 1",
+            "methods = [\"G T\"]",
+        ] {
+            assert!(Rules::parse_toml(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The README's rules file lists the defaults.
+    #[test]
+    fn the_readme_rules_file_is_the_default() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("# rules.toml").unwrap();
+        let end = start + readme[start..].find("```").unwrap();
+        assert_eq!(
+            Rules::parse_toml(&readme[start..end]).unwrap(),
+            Rules::default()
+        );
+    }
+
+    #[test]
+    fn candidates_are_get_or_head_with_counted_statuses() {
+        let rules = Rules::default();
+        let mut e = event(RepoType::Model, 0, None, None);
+        for (method, status, counts) in [
+            ("GET", 200, true),
+            ("HEAD", 302, true),
+            ("GET", 304, true),
+            ("GET", 307, true),
+            ("GET", 206, false),
+            ("GET", 404, false),
+            ("POST", 200, false),
+        ] {
+            e.method = method.into();
+            e.status = status;
+            assert_eq!(rules.is_candidate(&e), counts, "{method} {status}");
+        }
+    }
+
+    #[test]
+    fn model_paths_count_root_query_files_and_any_gguf() {
+        let rules = Rules::default();
+        for (path, counts) in [
+            ("config.json", true),
+            ("meta.yaml", true),
+            ("sub/config.json", false),
+            ("model.safetensors", false),
+            ("q4/model-Q4_K_M.gguf", true),
+            ("model.gguf", true),
+            (".gguf", false),
+            ("notes.gguf.txt", false),
+        ] {
+            assert_eq!(rules.model_path_counts(path), counts, "{path}");
+        }
+        let mut with_path = event(RepoType::Model, 0, None, None);
+        with_path.path = Some("README.md".into());
+        let without = event(RepoType::Model, 1, None, None);
+        assert_eq!(rules.downloads(RepoType::Model, &[with_path, without]), 1);
+    }
+
+    #[test]
+    fn datasets_count_one_per_downloader_per_five_minute_window() {
+        let rules = Rules::default();
+        let d = RepoType::Dataset;
+        let events = [
+            event(d, 0, Some("u"), Some("ip1")),
+            event(d, 299, Some("u"), Some("ip2")), // same user, same window
+            event(d, 300, Some("u"), None),        // next window
+            event(d, 10, None, Some("ip1")),       // no user: by address
+            event(d, 20, None, Some("ip1")),
+            event(d, 30, None, None), // neither: alone
+            event(d, 31, None, None),
+        ];
+        assert_eq!(rules.downloads(d, &events), 5);
+    }
+}
