@@ -68,6 +68,19 @@ fn run_server(
     location: &str,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<()> {
+    // Indexes are built in the background; requests that come first build what they need.
+    let warming = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            match store::warm_up(store.as_ref()) {
+                Ok(orgs) => {
+                    tracing::info!(orgs, elapsed = ?started.elapsed(), "read indexes built")
+                }
+                Err(e) => tracing::warn!(error = %e, "building the read indexes at start-up"),
+            }
+        })
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -93,6 +106,8 @@ fn run_server(
     // Blocking tasks still running past the drain deadline are abandoned; the store closes
     // when the last of them ends.
     runtime.shutdown_timeout(Duration::from_secs(5));
+    // The warm-up holds the store too: wait for it, so the store closes (and checkpoints).
+    let _ = warming.join();
     served?;
     tracing::info!(store = location, "stopped; the store is closed");
     Ok(())

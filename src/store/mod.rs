@@ -357,6 +357,20 @@ impl Stores {
     }
 }
 
+/// Reads every organization on a paid plan (the ones with a dashboard) once, so that a backend
+/// with a read index builds it now rather than on the first request after a start. Returns
+/// how many organizations were read.
+pub fn warm_up(store: &dyn Store) -> StoreResult<usize> {
+    let mut warmed = 0;
+    for org in store.orgs()? {
+        if org.plan != Plan::Free {
+            store.repos(&org.name)?;
+            warmed += 1;
+        }
+    }
+    Ok(warmed)
+}
+
 /// Opens the stores a `--store` value names: a file path for the embedded SQLite backend,
 /// which keeps counts in that file and accounts beside it (see [`sqlite::accounts_path`]).
 pub fn open(location: &str) -> StoreResult<SharedStore> {
