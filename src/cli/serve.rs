@@ -75,7 +75,8 @@ fn run_server(
             let started = std::time::Instant::now();
             match store::warm_up(store.as_ref()) {
                 Ok(orgs) => {
-                    tracing::info!(orgs, elapsed = ?started.elapsed(), "read indexes built")
+                    let elapsed_ms = started.elapsed().as_millis() as u64;
+                    tracing::info!(orgs, elapsed_ms, "read indexes built")
                 }
                 Err(e) => tracing::warn!(error = %e, "building the read indexes at start-up"),
             }
