@@ -54,27 +54,30 @@ pub fn org(config: &Config, c: OrgCommand) -> Result<()> {
         OrgCommand::List => {
             let orgs = accounts::orgs_for_display(store.as_ref())?;
             let header = format!("{:<32} {:<10} {:>8}", "ORGANIZATION", "PLAN", "REPOS");
-            let rows = orgs
-                .iter()
-                .map(|o| format!("{:<32} {:<10} {:>8}", o.name, o.plan, o.repo_count));
-            output::lines(std::iter::once(header).chain(rows))?;
+            let mut rows = vec![header];
+            for o in &orgs {
+                let repos = store.repo_count(&o.name)?;
+                rows.push(format!("{:<32} {:<10} {:>8}", o.name, o.plan, repos));
+            }
+            output::lines(rows)?;
         }
         OrgCommand::Delete { org, yes } => {
             let org = org_name(&org)?;
-            let info = store
+            store
                 .org(&org)?
                 .with_context(|| format!("organization {org} not found"))?;
+            let repos = store.repo_count(&org)?;
             if !yes {
                 bail!(
                     "this deletes organization {org}, its {} repositories, their download counts \
                      and its memberships; run again with --yes to do it",
-                    info.repo_count
+                    repos
                 );
             }
             store.delete_org(&org)?;
             output::line(format_args!(
                 "deleted organization {org} and its {} repositories",
-                info.repo_count
+                repos
             ))?;
         }
     }

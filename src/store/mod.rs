@@ -97,9 +97,6 @@ pub struct DailyFilter<'a> {
 pub struct OrgInfo {
     pub name: OrgName,
     pub plan: Plan,
-    /// Repositories with counts ([`Stores`] fills it from [`Counts::repo_count`]; an
-    /// [`Accounts`] backend alone reports 0).
-    pub repo_count: u64,
 }
 
 /// The name of a source of counts: a breakdown import, a log file's digest, an HTTP batch's
@@ -350,11 +347,6 @@ impl Stores {
             counts: Arc::new(sqlite::SqliteCounts::memory()?),
         })
     }
-
-    fn with_repo_count(&self, mut info: OrgInfo) -> StoreResult<OrgInfo> {
-        info.repo_count = self.counts.repo_count(&info.name)?;
-        Ok(info)
-    }
 }
 
 /// Reads every organization on a paid plan (the ones with a dashboard) once, so that a backend
@@ -391,14 +383,10 @@ impl Accounts for Stores {
         self.accounts.set_plan(org, plan)
     }
     fn org(&self, org: &OrgName) -> StoreResult<Option<OrgInfo>> {
-        self.accounts
-            .org(org)?
-            .map(|i| self.with_repo_count(i))
-            .transpose()
+        self.accounts.org(org)
     }
     fn orgs(&self) -> StoreResult<Vec<OrgInfo>> {
-        let orgs = self.accounts.orgs()?;
-        orgs.into_iter().map(|i| self.with_repo_count(i)).collect()
+        self.accounts.orgs()
     }
     fn create_user(&self, user: &Username, password_hash: &str) -> StoreResult<()> {
         self.accounts.create_user(user, password_hash)

@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::templates::Layout;
 use super::AppState;
 use crate::accounts::{self, Principal};
+use crate::store::StoreError;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -41,16 +42,21 @@ async fn index(State(state): State<AppState>, principal: Principal) -> Result<Re
         return Ok(Redirect::to("/login").into_response());
     };
     let store = state.store.clone();
-    let orgs =
-        tokio::task::spawn_blocking(move || accounts::memberships(store.as_ref(), &user)).await??;
+    let orgs = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let memberships = accounts::memberships(store.as_ref(), &user)?;
+        (memberships.into_iter())
+            .map(|(o, role)| Ok((store.repo_count(&o.name)?, o, role)))
+            .collect::<Result<Vec<_>, StoreError>>()
+    })
+    .await??;
     let orgs = orgs
         .into_iter()
-        .map(|(o, role)| OrgItem {
+        .map(|(repo_count, o, role)| OrgItem {
             name: o.name.to_string(),
             plan: o.plan.to_string(),
             has_analytics: o.plan.has_analytics(),
             role: role.to_string(),
-            repos: match o.repo_count {
+            repos: match repo_count {
                 1 => "1 repository".to_owned(),
                 n => format!("{} repositories", super::format::thousands(n)),
             },

@@ -81,20 +81,19 @@ impl SqliteAccounts {
     }
 }
 
-const ORG_INFO_SQL: &str = "SELECT o.name, o.plan, 0 FROM orgs o";
+const ORG_INFO_SQL: &str = "SELECT o.name, o.plan FROM orgs o";
 
-fn org_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+fn org_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((row.get(0)?, row.get(1)?))
 }
 
 /// Turns stored text back into domain types; a failure means the file was edited by hand.
-fn to_org_info((name, plan, repos): (String, String, i64)) -> StoreResult<OrgInfo> {
+fn to_org_info((name, plan): (String, String)) -> StoreResult<OrgInfo> {
     let corrupt =
         |e: String| StoreError::Backend(format!("corrupt organization row {name:?}: {e}").into());
     Ok(OrgInfo {
         name: OrgName::parse(&name).map_err(|e| corrupt(e.to_string()))?,
         plan: plan.parse().map_err(corrupt)?,
-        repo_count: u64::try_from(repos).unwrap_or(0),
     })
 }
 

@@ -33,13 +33,13 @@ fn orgs_are_unique_and_listed_by_name_with_plan() {
         .orgs()
         .unwrap()
         .into_iter()
-        .map(|o| (o.name.to_string(), o.plan, o.repo_count))
+        .map(|o| (o.name.to_string(), o.plan))
         .collect();
     assert_eq!(
         listed,
         [
-            ("acme".into(), Plan::Team, 0),
-            ("beta".into(), Plan::Enterprise, 0)
+            ("acme".into(), Plan::Team),
+            ("beta".into(), Plan::Enterprise)
         ]
     );
     assert_eq!(
