@@ -67,20 +67,13 @@ impl Selection {
         let period = params::period(raw, state.config.reference_day())?;
         let query = params::table_query(raw)?;
         let exact = raw.get("repo").map(|v| v.trim()).filter(|v| !v.is_empty());
-        let needle = query.q.as_deref().map(str::to_ascii_lowercase);
+        let matches = query.matcher();
         let repos = state
             .store
             .repos(org)?
             .into_iter()
             .map(|r| r.key)
-            .filter(|k| {
-                let name = k.name.as_str();
-                query.repo_type.is_none_or(|t| k.repo_type == t)
-                    && exact.is_none_or(|e| name == e)
-                    && needle
-                        .as_deref()
-                        .is_none_or(|q| name.to_ascii_lowercase().contains(q))
-            })
+            .filter(|k| matches(k) && exact.is_none_or(|e| k.name.as_str() == e))
             .collect();
         Ok(Selection {
             repos: Some(repos),

@@ -144,20 +144,8 @@ impl Analytics<'_> {
         repos: &[RepoSummary],
         query: &TableQuery,
     ) -> AnalyticsResult<(Vec<RepoRow>, bool)> {
-        let needle = query
-            .q
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .filter(|q| !q.is_empty());
-        let matching: Vec<&RepoSummary> = repos
-            .iter()
-            .filter(|r| {
-                query.repo_type.is_none_or(|t| r.key.repo_type == t)
-                    && needle
-                        .as_deref()
-                        .is_none_or(|q| contains_caseless(r.key.name.as_str(), q))
-            })
-            .collect();
+        let matches = query.matcher();
+        let matching: Vec<&RepoSummary> = repos.iter().filter(|r| matches(&r.key)).collect();
         let sums::PeriodFigures { now, before } = self.period_figures(org, period, query.sort)?;
         let aligned = |sums: &sums::Sums| sums.aligned(matching.iter().map(|r| &r.key));
         let (now, before) = (now.as_ref().map(aligned), before.as_ref().map(aligned));
@@ -306,13 +294,6 @@ fn compare(a: &RepoRow, b: &RepoRow, sort: SortKey, order: Order) -> Ordering {
     primary.then_with(|| a.key.cmp(&b.key))
 }
 /// Compares names ignoring ASCII case.
-/// Whether `haystack` contains `needle` (already lower-case), ignoring ASCII case, without
-/// allocating: a search runs over every repository name on each keystroke.
-fn contains_caseless(haystack: &str, needle: &str) -> bool {
-    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-}
-
 fn caseless_cmp(a: &str, b: &str) -> Ordering {
     let lower = |s: &str| {
         s.bytes()

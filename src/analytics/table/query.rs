@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use crate::domain::RepoType;
+use crate::domain::{RepoKey, RepoType};
 
 pub const DEFAULT_PER_PAGE: u32 = 50;
 pub const MAX_PER_PAGE: u32 = 500;
@@ -98,6 +98,27 @@ pub struct TableQuery {
     pub order: Order,
     pub page: u32,
     pub per_page: u32,
+}
+
+impl TableQuery {
+    /// Whether a repository passes the search and the type filter (what the table lists and
+    /// what the CSV of a view exports). The search is lower-cased once, here.
+    pub fn matcher(&self) -> impl Fn(&RepoKey) -> bool + '_ {
+        let needle = (self.q.as_deref())
+            .map(str::to_ascii_lowercase)
+            .filter(|q| !q.is_empty());
+        move |key| {
+            self.repo_type.is_none_or(|t| key.repo_type == t)
+                && (needle.as_deref()).is_none_or(|q| contains_caseless(key.name.as_str(), q))
+        }
+    }
+}
+
+/// Whether `haystack` contains `needle` (already lower-case), ignoring ASCII case, without
+/// allocating: a search runs over every repository name on each keystroke.
+fn contains_caseless(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 impl Default for TableQuery {
