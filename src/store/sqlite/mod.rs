@@ -57,7 +57,7 @@ fn wait_for_writer(attempt: i32) -> bool {
 /// One SQLite database: the writer connection and a pool of readers.
 pub(crate) struct Db {
     /// Where reader connections are opened from.
-    pub(super) uri: Option<String>,
+    pub(super) uri: String,
     /// The directory of a private database ([`Db::memory`]), removed when the store is dropped.
     _private: Option<tempfile::TempDir>,
     // Fields drop in declaration order: readers close before the writer, so the writer is the
@@ -73,7 +73,7 @@ impl Db {
         configure(&writer, WRITER_CACHE_KIB)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         Ok(Db {
-            uri: Some(path.to_string_lossy().into_owned()),
+            uri: path.to_string_lossy().into_owned(),
             _private: None,
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(writer),
@@ -91,10 +91,10 @@ impl Db {
     }
 
     fn location(&self) -> &str {
-        self.uri.as_deref().unwrap_or(":memory:")
+        &self.uri
     }
 
-    /// The writer connection (also used for reads by in-memory databases).
+    /// The writer connection.
     fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (the transaction
         // rolls back), so a poisoned lock is safe to reuse.
@@ -103,15 +103,12 @@ impl Db {
 
     /// Runs `f` on a read connection.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let Some(uri) = &self.uri else {
-            return f(&self.writer());
-        };
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
             None => {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let c = Connection::open_with_flags(uri, flags)?;
+                let c = Connection::open_with_flags(&self.uri, flags)?;
                 configure(&c, READER_CACHE_KIB)?;
                 c
             }

@@ -114,7 +114,7 @@ pub(super) fn convert(db: &Db, accounts: Option<&SqliteAccounts>) -> StoreResult
     if !table_exists(&conn, "main", "daily")? {
         return Ok(());
     }
-    let attached = match accounts.and_then(|a| a.db.uri.clone()) {
+    let attached = match accounts.map(|a| a.db.uri.clone()) {
         Some(path) => {
             conn.execute("ATTACH DATABASE ?1 AS acc", [path])?;
             true
