@@ -2,32 +2,14 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::{org_name, username, Auth, TestApp};
 use hubstats::domain::Role;
 
 /// Runs `hubstats --store <app's store> args...` with `stdin` as standard input.
 fn hubstats(app: &TestApp, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubstats"))
-        .arg("--store")
-        .arg(&app.store_path)
-        .args(args)
-        .env_remove("HUBSTATS_STORE")
-        .env_remove("HUBSTATS_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::run_hubstats(&app.store_path, args, stdin)
 }
 
 fn ok(app: &TestApp, args: &[&str]) -> String {

@@ -1,32 +1,16 @@
 //! Account commands never wait for a count write, and a second writer waits (saying so)
 //! instead of failing with "database is locked".
 
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use hubstats::domain::{Day, RepoKey, RepoName, RepoType};
 use hubstats::store::{SourceId, WriteMode};
 
 fn hubstats(store: &std::path::Path, args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubstats"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("HUBSTATS_STORE")
-        .env_remove("HUBSTATS_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::run_hubstats(store, args, stdin)
 }
 
 // A 64 s import used to make sign-ins answer 500 and `user create` fail with "database is

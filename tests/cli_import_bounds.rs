@@ -3,7 +3,9 @@
 //! of the file stored.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 const HEADER: &str = "repoType,repoName,total,timestamp,downloads";
 const MAX: u64 = (1 << 53) - 1;
@@ -20,14 +22,7 @@ impl Store {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hubstats"))
-            .arg("--store")
-            .arg(self.dir.path().join("hubstats.db"))
-            .args(args)
-            .env_remove("HUBSTATS_STORE")
-            .env_remove("HUBSTATS_CONFIG")
-            .output()
-            .unwrap()
+        common::run_hubstats(&self.dir.path().join("hubstats.db"), args, "")
     }
 
     fn file(&self, name: &str, rows: &[String]) -> PathBuf {
@@ -69,10 +64,9 @@ fn a_count_past_the_maximum_is_refused_by_line_and_field() {
     );
     let err = s.refused(&f);
     assert!(err.contains("big.csv, line 2: downloads: found 9223372036854775807; expected at most 9007199254740991"), "{err}");
-    assert!(
-        s.run(&["org", "list"]).stdout.iter().all(|b| *b != b'a'),
-        "nothing stored"
-    );
+    let listed = String::from_utf8_lossy(&s.run(&["org", "list"]).stdout).into_owned();
+    assert!(!listed.contains("acme"), "nothing stored: {listed}");
+    assert_eq!(s.export("acme"), "", "no rows of the refused file");
 }
 
 #[test]

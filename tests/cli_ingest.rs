@@ -1,18 +1,16 @@
 //! `hubstats ingest` through the built binary, checked with `hubstats export`.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// Runs `hubstats --store <dir>/hubstats.db args...` with `stdin` as standard input.
+/// Runs `hubstats --store <dir>/hubstats.db args...` in `dir` with `stdin` as standard input.
 fn hubstats(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubstats"))
+    let mut child = common::hubstats_command(&dir.join("hubstats.db"))
         .current_dir(dir)
-        .arg("--store")
-        .arg(dir.join("hubstats.db"))
         .args(args)
-        .env_remove("HUBSTATS_STORE")
-        .env_remove("HUBSTATS_CONFIG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

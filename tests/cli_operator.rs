@@ -12,31 +12,11 @@ use common::{Auth, TestApp};
 use hubstats::domain::{OrgName, Plan, Role};
 
 fn hubstats(store: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubstats"));
-    for var in [
-        "HUBSTATS_STORE",
-        "HUBSTATS_TODAY",
-        "HUBSTATS_CONFIG",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.arg("--store").arg(store);
-    cmd
+    common::hubstats_command(store)
 }
 
 fn run(store: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = hubstats(store)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let _ = input.write_all(stdin.as_bytes()); // the command may exit before reading it
-    drop(input);
-    child.wait_with_output().unwrap()
+    common::run_hubstats(store, args, stdin)
 }
 
 fn ok(store: &Path, args: &[&str], stdin: &str) -> String {

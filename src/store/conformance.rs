@@ -135,7 +135,7 @@ fn writes_read_back_in_export_order(make: &dyn Fn() -> Box<dyn Counts>) {
         key("model", "acme/a"),
     );
     let other = key("model", "other/a");
-    batch(
+    let written = batch(
         "one",
         WriteMode::Replace,
         &[
@@ -145,9 +145,8 @@ fn writes_read_back_in_export_order(make: &dyn Fn() -> Box<dyn Counts>) {
             (&c, "2024-01-01", 1),
             (&other, "2024-01-01", 9),
         ],
-    )
-    .apply(s.as_ref())
-    .unwrap();
+    );
+    written.apply(s.as_ref()).unwrap();
     let names: Vec<(RepoType, String)> = (s.repos(&org("acme")).unwrap().into_iter())
         .map(|r| (r.key.repo_type, r.key.name.as_str().to_owned()))
         .collect();
@@ -184,7 +183,7 @@ fn writes_read_back_in_export_order(make: &dyn Fn() -> Box<dyn Counts>) {
     assert_eq!(
         v,
         view(
-            &reference_of(&[&batch_of(s.as_ref())]),
+            &reference_of(&[&written]),
             &org("acme"),
             &[range("2024-01-01", "2024-01-02")]
         )
@@ -198,21 +197,6 @@ fn reference_of(batches: &[&Batch]) -> MemCounts {
         b.apply(&r).expect("the reference accepts the batch");
     }
     r
-}
-
-/// Every row of `acme` as one batch (rebuilds what a simple check wrote).
-fn batch_of(s: &dyn Counts) -> Batch {
-    let mut b = Batch::new(source("copy"), WriteMode::Replace);
-    s.for_each_daily(&org("acme"), DailyFilter::default(), &mut |r| {
-        let k = RepoKey {
-            repo_type: r.repo_type,
-            name: crate::domain::RepoName::parse(r.repo_name).expect("a name"),
-        };
-        b.days.push((k, r.day, r.downloads));
-        Ok(())
-    })
-    .expect("for_each_daily");
-    b
 }
 
 fn totals_become_exact_adjustments(make: &dyn Fn() -> Box<dyn Counts>) {

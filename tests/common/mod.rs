@@ -284,3 +284,36 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
     let v = tag.split("value=\"").nth(1)?;
     Some(v[..v.find('"')?].to_owned())
 }
+
+/// `hubstats --store STORE` from the built binary, with no `HUBSTATS_*` or `RUST_LOG` from the
+/// environment that runs the tests.
+pub fn hubstats_command(store: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hubstats"));
+    for var in [
+        "HUBSTATS_STORE",
+        "HUBSTATS_TODAY",
+        "HUBSTATS_CONFIG",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.arg("--store").arg(store);
+    cmd
+}
+
+/// Runs `hubstats --store STORE args...` with `stdin` as standard input.
+pub fn run_hubstats(store: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = hubstats_command(store)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let _ = input.write_all(stdin.as_bytes()); // the command may exit before reading it
+    drop(input);
+    child.wait_with_output().unwrap()
+}
