@@ -18,8 +18,8 @@ use hubstats::config::{Config, Overrides};
 use hubstats::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role};
 use hubstats::store::sqlite::SqliteAccounts;
 use hubstats::store::{
-    Accounts, Counts, CountsWrite, DailyFilter, DailyRow, RepoSummary, SourceId, SourceInfo,
-    StoreError, StoreResult, Stores, WriteMode,
+    Accounts, Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummary,
+    SourceId, SourceInfo, StoreError, StoreResult, Stores, WriteMode,
 };
 use hubstats::web::{router, AppState};
 
@@ -67,6 +67,9 @@ impl Counts for SyntheticStore {
     fn source(&self, _source: &SourceId) -> StoreResult<Option<SourceInfo>> {
         Ok(None)
     }
+    fn stats(&self) -> StoreResult<CountsStats> {
+        unimplemented!("not used by the export")
+    }
     fn version(&self, _org: &OrgName) -> StoreResult<u64> {
         Ok(1)
     }
@@ -82,7 +85,7 @@ impl Counts for SyntheticStore {
     fn repo(&self, _repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
         unimplemented!("not used by the export")
     }
-    fn period_sums(&self, _org: &OrgName, _range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>> {
+    fn period_sums(&self, _org: &OrgName, _range: DayRange) -> StoreResult<PeriodSums> {
         unimplemented!("not used by the export")
     }
     fn org_daily(

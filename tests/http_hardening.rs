@@ -214,6 +214,23 @@ async fn metrics_are_prometheus_text_for_allowed_addresses_or_the_token_only() {
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
+    // The store's figures, counted here from the imported CSV: its repository-days with
+    // downloads (all in the `breakdown` source) and its distinct repositories.
+    let data: Vec<Vec<&str>> = (analytics::SMALL_CSV.lines().skip(1))
+        .map(|l| l.split(',').collect())
+        .collect();
+    let days = data.iter().filter(|f| f[4] != "0").count();
+    let repos: std::collections::BTreeSet<(&str, &str)> =
+        data.iter().map(|f| (f[0], f[1])).collect();
+    for line in [
+        format!("hubstats_store_rows{{source=\"breakdown\"}} {days}"),
+        format!("hubstats_store_repositories {}", repos.len()),
+    ] {
+        assert!(text.contains(&line), "missing {line:?} in\n{text}");
+    }
+    assert!(
+        text.contains("hubstats_store_source_applied_timestamp_seconds{source=\"breakdown\"} 1")
+    );
 }
 
 fn token_of(auth: &Auth) -> String {

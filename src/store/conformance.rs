@@ -10,7 +10,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::reference::{day, key, MemCounts};
-use super::{Batch, Counts, DailyFilter, RepoSummary, SourceId, WriteMode, MAX_COUNT};
+use super::{
+    Batch, Counts, CountsStats, DailyFilter, PeriodSums, RepoSummary, SourceId, WriteMode,
+    MAX_COUNT,
+};
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
 
 /// Runs every check against stores made by `make`.
@@ -57,7 +60,7 @@ fn batch(src: &str, mode: WriteMode, days: &[(&RepoKey, &str, u64)]) -> Batch {
 pub struct OrgView {
     pub repos: Vec<RepoSummary>,
     pub rows: Vec<(RepoType, String, u64, Day, u64)>,
-    pub period_sums: Vec<Vec<(RepoKey, u64)>>,
+    pub period_sums: Vec<PeriodSums>,
     pub org_daily: Vec<(Day, RepoType, u64)>,
     pub filtered: Vec<(String, Day, u64)>,
 }
@@ -125,6 +128,7 @@ fn empty_store_reads_nothing(make: &dyn Fn() -> Box<dyn Counts>) {
     assert!(s.repo(&key("model", "acme/a")).unwrap().is_none());
     assert!(s.org_daily(&o, None).unwrap().is_empty());
     assert!(s.source(&source("x")).unwrap().is_none());
+    assert_eq!(s.stats().unwrap(), CountsStats::default());
 }
 
 fn writes_read_back_in_export_order(make: &dyn Fn() -> Box<dyn Counts>) {
@@ -279,7 +283,7 @@ fn merged_sources_set_per_repository_day(make: &dyn Fn() -> Box<dyn Counts>) {
     let sums = s
         .period_sums(&org("acme"), range("2024-01-01", "2024-01-31"))
         .unwrap();
-    assert_eq!(sums, [(a.clone(), 8)]);
+    assert_eq!(*sums, [(a.clone(), 8)]);
     assert_eq!(
         s.repo(&a).unwrap().unwrap().first_day,
         Some(day("2024-01-02"))
@@ -441,6 +445,11 @@ fn random_writes_match_the_reference(make: &dyn Fn() -> Box<dyn Counts>, seed: u
             .apply(&reference)
             .expect("the reference accepts the batch");
         assert_eq!(got, want, "seed {seed} step {step}: versions");
+        assert_eq!(
+            stats_without_times(s.as_ref()),
+            stats_without_times(&reference),
+            "seed {seed} step {step}: sources and repositories"
+        );
         for o in ["acme", "beta"] {
             let o = org(o);
             assert_eq!(
@@ -450,6 +459,13 @@ fn random_writes_match_the_reference(make: &dyn Fn() -> Box<dyn Counts>, seed: u
             );
         }
     }
+}
+
+/// The store's stats with the sources' application times left out (the reference has none).
+fn stats_without_times(counts: &dyn Counts) -> CountsStats {
+    let mut stats = counts.stats().expect("stats");
+    stats.sources.iter_mut().for_each(|s| s.applied_unix = 0);
+    stats
 }
 
 /// Distinct sources applied in any order, any of them twice, give the same store.

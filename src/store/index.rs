@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use super::{DailyFilter, DailyRow, RepoSummary, StoreError, StoreResult, MAX_COUNT};
+use super::{DailyFilter, DailyRow, PeriodSums, RepoSummary, StoreError, StoreResult, MAX_COUNT};
 use crate::domain::{Day, DayRange, RepoKey, RepoType};
 
 /// One repository's merged daily series (every source summed), as running totals over every
@@ -141,9 +141,40 @@ pub struct OrgIndex {
     pub version: u64,
     /// Repositories in export order, with the backend's ids.
     repos: Vec<(i64, Arc<RepoSeries>)>,
-    positions: HashMap<i64, usize>,
     /// Organization-wide downloads per day, by repository type.
     daily: BTreeMap<i32, [u64; 2]>,
+    /// The period sums of the ranges read last at this version.
+    sums: SumsMemo,
+}
+
+/// The answers of the last [`SumsMemo::KEPT`] ranges asked of an index: paging, sorting and
+/// typing in the search box ask for the same one or two ranges request after request, and an
+/// answer is 20,000 scattered memory reads at that size. Belongs to one version of an index:
+/// a copy (the next version) starts empty.
+#[derive(Debug, Default)]
+struct SumsMemo(Mutex<Vec<(DayRange, PeriodSums)>>);
+
+impl SumsMemo {
+    const KEPT: usize = 4;
+
+    fn get_or(&self, range: DayRange, compute: impl FnOnce() -> PeriodSums) -> PeriodSums {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = kept.iter().position(|(r, _)| *r == range) {
+            let hit = kept.remove(i);
+            kept.insert(0, hit.clone());
+            return hit.1;
+        }
+        let sums = compute();
+        kept.insert(0, (range, sums.clone()));
+        kept.truncate(Self::KEPT);
+        sums
+    }
+}
+
+impl Clone for SumsMemo {
+    fn clone(&self) -> Self {
+        SumsMemo::default()
+    }
 }
 
 impl OrgIndex {
@@ -153,11 +184,10 @@ impl OrgIndex {
             org_id,
             version,
             repos: repos.into_iter().map(|(id, s)| (id, Arc::new(s))).collect(),
-            positions: HashMap::new(),
             daily: BTreeMap::new(),
+            sums: SumsMemo::default(),
         };
         index.repos.sort_by(|a, b| a.1.key.cmp(&b.1.key));
-        index.reposition();
         for (_, series) in &index.repos {
             add_rollup(&mut index.daily, series, true)?;
         }
@@ -172,12 +202,15 @@ impl OrgIndex {
         let mut inserted = false;
         for (id, series) in changed {
             let series = Arc::new(series);
-            match next.positions.get(&id) {
-                Some(&i) => {
+            // Found by key (a repository's key never changes): a binary search, where a map
+            // of ids would be copied with every version.
+            let at = next.repos.binary_search_by(|(_, s)| s.key.cmp(&series.key));
+            match at {
+                Ok(i) => {
                     add_rollup(&mut next.daily, &next.repos[i].1, false)?;
-                    next.repos[i].1 = series.clone();
+                    next.repos[i] = (id, series.clone());
                 }
-                None => {
+                Err(_) => {
                     next.repos.push((id, series.clone()));
                     inserted = true;
                 }
@@ -186,15 +219,8 @@ impl OrgIndex {
         }
         if inserted {
             next.repos.sort_by(|a, b| a.1.key.cmp(&b.1.key));
-            next.reposition();
         }
         Ok(next)
-    }
-
-    fn reposition(&mut self) {
-        self.positions = (self.repos.iter().enumerate())
-            .map(|(i, (id, _))| (*id, i))
-            .collect();
     }
 
     pub fn series(&self) -> impl Iterator<Item = &RepoSeries> {
@@ -210,12 +236,14 @@ impl OrgIndex {
         self.series().map(RepoSeries::summary).collect()
     }
 
-    pub fn period_sums(&self, range: DayRange) -> Vec<(RepoKey, u64)> {
-        self.series()
-            .map(|s| (s, s.sum(range)))
-            .filter(|(_, n)| *n > 0)
-            .map(|(s, n)| (s.key.clone(), n))
-            .collect()
+    pub fn period_sums(&self, range: DayRange) -> PeriodSums {
+        self.sums.get_or(range, || {
+            self.series()
+                .map(|s| (s, s.sum(range)))
+                .filter(|(_, n)| *n > 0)
+                .map(|(s, n)| (s.key.clone(), n))
+                .collect()
+        })
     }
 
     pub fn org_daily(&self, range: Option<DayRange>) -> Vec<(Day, RepoType, u64)> {
@@ -267,10 +295,11 @@ impl OrgIndex {
         }
     }
 
-    /// Approximate heap size, for the cache's budget.
+    /// Approximate heap size, for the cache's budget (kept period sums counted as full).
     pub fn bytes(&self) -> usize {
         let repos: usize = self.series().map(RepoSeries::bytes).sum();
-        repos + self.repos.len() * 48 + self.daily.len() * 40
+        let sums = SumsMemo::KEPT * self.repos.len() * std::mem::size_of::<(RepoKey, u64)>();
+        repos + self.repos.len() * 48 + self.daily.len() * 40 + sums
     }
 }
 

@@ -152,6 +152,18 @@ pub struct SourceInfo {
     pub applied_unix: i64,
 }
 
+/// Per-repository downloads in a range, in export order (see [`Counts::period_sums`]).
+pub type PeriodSums = Arc<[(RepoKey, u64)]>;
+
+/// The size of the counts store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountsStats {
+    /// Repositories with counts, of every organization.
+    pub repositories: u64,
+    /// The sources holding repository-days, by name.
+    pub sources: Vec<SourceInfo>,
+}
+
 /// What a committed write changed: the organizations it touched, with their new versions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Committed {
@@ -167,6 +179,10 @@ pub trait Counts: Send + Sync {
     /// The source as last applied, if it ever was.
     fn source(&self, source: &SourceId) -> StoreResult<Option<SourceInfo>>;
 
+    /// The sources holding repository-days, by name, and the repositories with counts, for
+    /// operators (`/metrics`). May read the whole store: not for request paths.
+    fn stats(&self) -> StoreResult<CountsStats>;
+
     /// The organization's data version: 0 before any write, then bumped by every committed
     /// write that touched it. Read in the same snapshot as the data the other reads return.
     fn version(&self, org: &OrgName) -> StoreResult<u64>;
@@ -181,8 +197,9 @@ pub trait Counts: Send + Sync {
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>>;
 
     /// Downloads per repository of the organization within `range` (repositories without
-    /// downloads in the range are omitted), in export order.
-    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>>;
+    /// downloads in the range are omitted), in export order. Shared, so that a backend may
+    /// keep the answers of its recent ranges and hand them out without copying.
+    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums>;
 
     /// Organization-wide downloads per day and repository type within `range` (all days when
     /// `None`), days ascending, days without downloads omitted.
@@ -456,6 +473,9 @@ impl Counts for Stores {
     fn source(&self, source: &SourceId) -> StoreResult<Option<SourceInfo>> {
         self.counts.source(source)
     }
+    fn stats(&self) -> StoreResult<CountsStats> {
+        self.counts.stats()
+    }
     fn version(&self, org: &OrgName) -> StoreResult<u64> {
         self.counts.version(org)
     }
@@ -468,7 +488,7 @@ impl Counts for Stores {
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
         self.counts.repo(repo)
     }
-    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>> {
+    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
         self.counts.period_sums(org, range)
     }
     fn org_daily(

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use super::{
-    Committed, Counts, CountsWrite, DailyFilter, DailyRow, RepoSummary, SourceId, SourceInfo,
-    StoreError, StoreResult, WriteMode, MAX_COUNT,
+    Committed, Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummary,
+    SourceId, SourceInfo, StoreError, StoreResult, WriteMode, MAX_COUNT,
 };
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
 
@@ -124,6 +124,20 @@ impl Counts for MemCounts {
         }))
     }
 
+    fn stats(&self) -> StoreResult<CountsStats> {
+        Ok(self.read(|s| CountsStats {
+            repositories: s.repos.len() as u64,
+            sources: (s.sources.iter())
+                .filter(|(_, values)| !values.is_empty())
+                .map(|(source, values)| SourceInfo {
+                    source: source.clone(),
+                    rows: values.len() as u64,
+                    applied_unix: 0,
+                })
+                .collect(),
+        }))
+    }
+
     fn version(&self, org: &OrgName) -> StoreResult<u64> {
         Ok(self.read(|s| s.versions.get(org).copied().unwrap_or(0)))
     }
@@ -140,7 +154,7 @@ impl Counts for MemCounts {
         Ok(self.read(|s| s.repos.contains(repo).then(|| s.summary(repo))))
     }
 
-    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>> {
+    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
         Ok(self.read(|s| {
             s.org_repos(org)
                 .map(|k| {

@@ -8,6 +8,10 @@
 //! (see `accounts::verify_password`), so memory stays at one buffer per worker (measured on a
 //! debug build, 250 parallel sign-ins: 394 MiB peak on the blocking pool with a fresh buffer
 //! per check, 51 MiB with two dedicated threads reusing theirs).
+//!
+//! The threads run at the lowest scheduling priority (nice 19 on Linux): while sign-ins
+//! queue, dashboard and API requests still get the CPU first, so a flood of sign-ins slows
+//! sign-ins, not the pages. An idle machine runs a hash at full speed all the same.
 
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,6 +35,15 @@ impl Default for HashingPool {
     }
 }
 
+/// Gives the calling thread the lowest priority of its scheduling policy; where that is not
+/// allowed the thread keeps its priority (hashing still works, only less politely).
+fn lower_priority() {
+    use thread_priority::{set_current_thread_priority, ThreadPriority};
+    if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
+        tracing::warn!(error = ?e, "could not lower the priority of a password-hashing thread");
+    }
+}
+
 impl HashingPool {
     /// Starts `workers` threads (at least one) that take jobs from a queue of `queue`.
     pub fn new(workers: usize, queue: usize) -> Self {
@@ -42,15 +55,18 @@ impl HashingPool {
             let rx = Arc::clone(&rx);
             let spawned = std::thread::Builder::new()
                 .name(format!("hubstats-hash-{i}"))
-                .spawn(move || loop {
-                    let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                    match job {
-                        // A panicking job loses its answer (the caller sees `Busy`), not the
-                        // worker.
-                        Ok(job) => {
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        match job {
+                            // A panicking job loses its answer (the caller sees `Busy`), not
+                            // the worker.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => break, // the pool was dropped
                         }
-                        Err(_) => break, // the pool was dropped
                     }
                 });
             match spawned {
@@ -92,5 +108,30 @@ impl HashingPool {
             Ok(()) => rx.await.map_err(|_| Busy),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The niceness of the calling thread, from `/proc` (field 19 of its `stat`).
+    #[cfg(target_os = "linux")]
+    fn own_niceness() -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("/proc is readable");
+        // The command name (field 2) is parenthesised and may hold spaces: count after it.
+        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        let fields: Vec<&str> = after_name.split(' ').collect();
+        fields[16].parse().expect("a niceness") // field 19 overall
+    }
+
+    /// Sign-ins must not compete with pages for the CPU: hashing threads run at nice 19.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_the_lowest_priority() {
+        let pool = HashingPool::new(1, 1);
+        let caller = own_niceness();
+        let worker = pool.run(own_niceness).await.expect("a free slot");
+        assert_eq!(worker, 19, "the caller runs at {caller}");
     }
 }

@@ -23,6 +23,7 @@ use axum::{Extension, Router};
 use super::throttle::ClientIp;
 use super::AppState;
 use crate::domain::OrgName;
+use crate::store::CountsStats;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
@@ -216,18 +217,64 @@ async fn metrics(
         return (StatusCode::FORBIDDEN, body).into_response();
     }
     let location = metrics.store_path.clone();
-    let bytes = tokio::task::spawn_blocking(move || store_bytes(location.as_deref()))
-        .await
-        .ok()
-        .flatten();
+    let store = state.store.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let stats = store.stats().map_err(|e| {
+            tracing::error!(error = %crate::web::error::error_chain(&e), "reading the store's figures for /metrics");
+        });
+        (store_bytes(location.as_deref()), stats.ok())
+    })
+    .await;
+    let (bytes, stats) = read.unwrap_or((None, None));
+    let mut body = metrics.render(bytes);
+    if let Some(stats) = stats {
+        render_store(&mut body, &stats);
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics.render(bytes),
+        body,
     )
         .into_response()
+}
+
+/// The counts store's figures: repositories, and per source its repository-days and when it
+/// was last applied (an import, a demo fill, a log ingest).
+fn render_store(out: &mut String, stats: &CountsStats) {
+    let name = "hubstats_store_repositories";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Repositories with counts, of every organization.\n# TYPE {name} gauge\n{name} {}",
+        stats.repositories
+    );
+    let name = "hubstats_store_rows";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Repository-days each source holds.\n# TYPE {name} gauge"
+    );
+    for s in &stats.sources {
+        let _ = writeln!(
+            out,
+            "{name}{{source=\"{}\"}} {}",
+            escape(s.source.as_str()),
+            s.rows
+        );
+    }
+    let name = "hubstats_store_source_applied_timestamp_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} When each source was last written (Unix time).\n# TYPE {name} gauge"
+    );
+    for s in &stats.sources {
+        let _ = writeln!(
+            out,
+            "{name}{{source=\"{}\"}} {}",
+            escape(s.source.as_str()),
+            s.applied_unix
+        );
+    }
 }
 
 /// 200 when both stores answer a read (an indexed lookup of one organization in the accounts

@@ -1,12 +1,13 @@
 //! Where the table's period figures come from. Sorting by downloads or change needs every
 //! matching repository's figures before paging: they come from the store's organization-wide
-//! `period_sums`, which backends cache per write (so typing in the search box, paging and
-//! sorting reuse one read). Sorting by name or total needs no figures before paging: the
+//! `period_sums`, which a backend may keep per data version (the embedded one keeps its last
+//! ranges, so typing in the search box, paging and sorting reuse one read). Sorting by name or total needs no figures before paging: the
 //! page's rows take theirs from their series.
 
 use super::super::{Analytics, AnalyticsResult};
 use super::SortKey;
 use crate::domain::{OrgName, Period, RepoKey};
+use crate::store::PeriodSums;
 
 /// Downloads per repository in the period and in the previous period (`None` when not read).
 #[derive(Default)]
@@ -17,10 +18,10 @@ pub(super) struct PeriodFigures {
 
 /// Per-repository sums in export order, repositories without downloads left out (as
 /// `Counts::period_sums` returns them).
-pub(super) struct Sums(Vec<(RepoKey, u64)>);
+pub(super) struct Sums(PeriodSums);
 
 impl Sums {
-    pub fn new(sums: Vec<(RepoKey, u64)>) -> Self {
+    pub fn new(sums: PeriodSums) -> Self {
         Sums(sums)
     }
 

@@ -27,8 +27,8 @@ use super::{Db, SqliteAccounts};
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
 use crate::store::index::{IndexCache, OrgIndex, DEFAULT_INDEX_BUDGET};
 use crate::store::{
-    Counts, CountsWrite, DailyFilter, DailyRow, RepoSummary, SourceId, SourceInfo, StoreResult,
-    WriteMode,
+    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummary, SourceId,
+    SourceInfo, StoreResult, WriteMode,
 };
 
 /// Schema migrations of the counts file. 1–4 are the single-file layout of earlier versions
@@ -151,6 +151,10 @@ impl Counts for SqliteCounts {
         self.db.read(|conn| read::source(conn, source))
     }
 
+    fn stats(&self) -> StoreResult<CountsStats> {
+        self.db.read(read::stats)
+    }
+
     fn version(&self, org: &OrgName) -> StoreResult<u64> {
         let org = self.db.read(|conn| read::org(conn, org))?;
         Ok(org.map_or(0, |(_, v)| v))
@@ -171,10 +175,10 @@ impl Counts for SqliteCounts {
         Ok(index.repo(repo).map(|s| s.summary()))
     }
 
-    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<Vec<(RepoKey, u64)>> {
+    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
         Ok(self
             .index(org)?
-            .map_or_else(Vec::new, |i| i.period_sums(range)))
+            .map_or_else(|| PeriodSums::from([]), |i| i.period_sums(range)))
     }
 
     fn org_daily(

@@ -7,7 +7,7 @@ use super::chunk;
 use super::{repo_type_from_code, StoreResult};
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName};
 use crate::store::index::RepoSeries;
-use crate::store::{DailyRow, SourceId, SourceInfo, StoreError};
+use crate::store::{CountsStats, DailyRow, SourceId, SourceInfo, StoreError};
 
 /// The organization's id and data version.
 pub(super) fn org(conn: &Connection, org: &OrgName) -> StoreResult<Option<(i64, u64)>> {
@@ -41,6 +41,37 @@ pub(super) fn source(conn: &Connection, source: &SourceId) -> StoreResult<Option
         rows: rows as u64,
         applied_unix,
     }))
+}
+
+/// The sources holding rows, with their rows (one pass over the chunks), and the repositories.
+pub(super) fn stats(conn: &Connection) -> StoreResult<CountsStats> {
+    let repositories: i64 = conn.query_row("SELECT COUNT(*) FROM count_repos", [], |r| r.get(0))?;
+    let mut stmt = conn.prepare(
+        "SELECT s.name, s.applied_unix, c.rows FROM sources s \
+         JOIN (SELECT source_id, SUM(rows) AS rows FROM chunks GROUP BY source_id) c \
+           ON c.source_id = s.id \
+         WHERE c.rows > 0 ORDER BY s.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut sources = Vec::new();
+    for row in rows {
+        let (name, applied_unix, rows) = row?;
+        sources.push(SourceInfo {
+            source: SourceId::parse(&name)?,
+            rows: rows as u64,
+            applied_unix,
+        });
+    }
+    Ok(CountsStats {
+        repositories: repositories as u64,
+        sources,
+    })
 }
 
 pub(super) fn repo_key(code: i64, name: &str) -> StoreResult<RepoKey> {
