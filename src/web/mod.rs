@@ -11,6 +11,7 @@ pub mod breakdown;
 pub mod error;
 mod fallback;
 mod index;
+pub mod ingest;
 pub mod session;
 pub mod templates;
 pub mod throttle;
@@ -82,6 +83,7 @@ pub fn router_with(state: AppState, shared: Shared) -> Router {
         .merge(session::routes())
         .merge(templates::routes())
         .merge(api::routes())
+        .merge(ingest::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
         .merge(metrics::routes())
