@@ -45,7 +45,7 @@ pub struct Config {
     pub ingest_max_body_bytes: usize,
 }
 
-/// `ingest_max_body_bytes`' default: 32 MiB, about 150,000 `jsonl` events.
+/// `ingest_max_body_bytes`' default: 32 MiB, some 200,000 `jsonl` events of 170 bytes.
 pub const DEFAULT_INGEST_MAX_BODY_BYTES: usize = 32 << 20;
 
 /// `--log-format`: human-readable lines or one JSON object per line.
