@@ -3,9 +3,10 @@
 //!
 //! A batch is ingested like a file (all or nothing; its repository-days recounted from every
 //! kept event), then recorded twice among the ingested files: `http-batch:{format}:{sha256}:{key}`
-//! (this key with these bytes) and `http:{key}` (the key is taken). A retry with the same key
-//! and bytes finds the first record and counts nothing (`duplicate`); the same key with other
-//! bytes finds only the second and is refused ([`BatchError::KeyReused`]). A refused batch
+//! (this key with these bytes) and `http:{key}` (the key is taken). A batch under a taken key
+//! is only hashed, not parsed: with the same bytes it is a retry, answered with the recorded
+//! figures and `duplicate` (nothing stored); with other bytes it is refused
+//! ([`BatchError::KeyReused`]). A refused batch
 //! (a bad row) records nothing, so its key may carry the corrected batch.
 //!
 //! The content record is written first: a process stopped between the two writes leaves a
@@ -54,7 +55,7 @@ impl fmt::Display for IdempotencyKey {
 pub enum BatchError {
     #[error(transparent)]
     Ingest(#[from] IngestError),
-    #[error("Idempotency-Key {0:?} was already used for a batch with other content; send each new batch under a new key")]
+    #[error("Idempotency-Key {:?} was already used for a batch with other content; send each new batch under a new key", .0.as_str())]
     KeyReused(IdempotencyKey),
 }
 
@@ -72,16 +73,35 @@ pub fn ingest_batch(
         source,
     };
     let events = store.log_events().ok_or(IngestError::Unsupported)?;
+    let key_record = format!("http:{key}");
+    let content_record = |digest: &str| format!("http-batch:{format}:{digest}:{key}");
+    let mut no_progress = |_| {};
+    if events.log_file(&key_record).map_err(store_err)?.is_some() {
+        // A retry, or a mistake: the bytes' digest tells, without parsing or locking anything.
+        let digest = Tap::new(input, &mut no_progress).finish();
+        return match events
+            .log_file(&content_record(&digest))
+            .map_err(store_err)?
+        {
+            Some(info) => Ok(IngestReport {
+                rows: info.rows,
+                counted: info.events,
+                duplicate: true,
+                ..IngestReport::default()
+            }),
+            None => Err(BatchError::KeyReused(key.clone())),
+        };
+    }
     let secret = match format {
         Format::Nginx => events.downloader_secret().map_err(store_err)?,
         Format::HfCsv | Format::Jsonl => Vec::new(),
     };
     let mut write = events.add_events().map_err(store_err)?;
-    let mut no_progress = |_| {};
     let tap = Tap::new(input, &mut no_progress);
     let (read, digest) = read_events(BATCH, tap, format, &secret, write.as_mut())?;
-    let content_record = format!("http-batch:{format}:{digest}:{key}");
-    let key_record = format!("http:{key}");
+    let content_record = content_record(&digest);
+    // Recorded since the first check (by another process, or half-recorded by one stopped
+    // between its two records): decided as above.
     if events
         .log_file(&content_record)
         .map_err(store_err)?
