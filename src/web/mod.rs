@@ -3,7 +3,8 @@
 //! Store calls run on the blocking pool.
 //!
 //! Each file owns some routes (`fn routes() -> Router<AppState>`); [`router`] merges them.
-//! Routes under `/organizations/{org}/` take [`auth::OrgAccess`]; errors are [`error::ApiError`].
+//! Routes under `/organizations/{org}/` take [`auth::OrgAccess`]; `POST /api/ingest` takes an
+//! ingest key instead ([`ingest`]); errors are [`error::ApiError`].
 
 mod api;
 pub mod auth;
