@@ -9,7 +9,9 @@
 //! ([`BatchError::KeyReused`]). A refused batch
 //! (a bad row) records nothing, so its key may carry the corrected batch.
 //!
-//! The content record is written first: a process stopped between the two writes leaves a
+//! As for a file, the events are committed before the recount and the records after it: a
+//! process stopped in between leaves the counts as they were and the key free, and the retry
+//! completes the batch. The content record is written first: a process stopped between the two writes leaves a
 //! key whose retry is still recognised as a duplicate. Even without the records nothing would
 //! count twice, since events are kept as a set; the records make a retry cheap and say so.
 
