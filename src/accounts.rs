@@ -19,7 +19,7 @@ use argon2::Argon2;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{OrgName, Plan, Role, Username};
+use crate::domain::{IngestKeyName, OrgName, Plan, Role, Username};
 use crate::store::{Accounts, OrgInfo, StoreError};
 
 /// How long a sign-in lasts.
@@ -336,6 +336,37 @@ pub fn start_session(store: &dyn Accounts, user: &Username) -> Result<SessionId,
 /// Ends a session (signing out); unknown ids are ignored.
 pub fn end_session(store: &dyn Accounts, id: &SessionId) -> Result<(), StoreError> {
     store.delete_session(&secret_hash(id.secret()))
+}
+
+// ---- ingest keys ----
+
+/// Every ingest key starts with this (API tokens with [`TOKEN_PREFIX`]): the two are told
+/// apart at a glance, and neither is accepted where the other is expected.
+pub const INGEST_KEY_PREFIX: &str = "hsi_";
+
+/// Creates an ingest key named `name` and returns it; it cannot be shown again.
+pub fn create_ingest_key(
+    store: &dyn Accounts,
+    name: &IngestKeyName,
+) -> Result<String, AccountError> {
+    let key = format!("{INGEST_KEY_PREFIX}{}", random_hex());
+    let end = INGEST_KEY_PREFIX.len() + 8;
+    store.create_ingest_key(name, &secret_hash(&key), &key[..end])?;
+    Ok(key)
+}
+
+/// The name of the live ingest key presented (revoked and unknown keys, and API tokens:
+/// `None`); records its use.
+pub fn ingest_key_name(
+    store: &dyn Accounts,
+    key: &str,
+) -> Result<Option<IngestKeyName>, StoreError> {
+    let hash = secret_hash(key);
+    let name = store.ingest_key(&hash)?;
+    if name.is_some() {
+        store.touch_ingest_key(&hash, now_unix())?;
+    }
+    Ok(name)
 }
 
 /// A random value for one-off secrets such as a sign-in form's CSRF token.

@@ -41,7 +41,12 @@ pub struct Config {
     pub log_filter: Option<String>,
     /// Connection and request bounds of the server.
     pub limits: ServerLimits,
+    /// The largest body `POST /api/ingest` accepts (bytes); larger ones get 413.
+    pub ingest_max_body_bytes: usize,
 }
+
+/// `ingest_max_body_bytes`' default: 32 MiB, some 200,000 `jsonl` events of 170 bytes.
+pub const DEFAULT_INGEST_MAX_BODY_BYTES: usize = 32 << 20;
 
 /// `--log-format`: human-readable lines or one JSON object per line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -119,6 +124,7 @@ struct FileConfig {
     request_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
+    ingest_max_body_bytes: Option<usize>,
 }
 
 /// An address (`10.0.0.1`, a network of one) or a CIDR (`10.0.0.0/8`).
@@ -212,6 +218,15 @@ impl Config {
             .map(|s| s.parse::<LogFormat>().context("HUBSTATS_LOG_FORMAT"))
             .transpose()?;
         let limits = limits(&file)?;
+        let ingest_max_body_bytes = match env("HUBSTATS_INGEST_MAX_BODY_BYTES") {
+            Some(v) => Some(v.trim().parse().context("HUBSTATS_INGEST_MAX_BODY_BYTES")?),
+            None => file.ingest_max_body_bytes,
+        };
+        let ingest_max_body_bytes = match ingest_max_body_bytes {
+            Some(0) => bail!("ingest_max_body_bytes must be at least 1"),
+            Some(n) => n,
+            None => DEFAULT_INGEST_MAX_BODY_BYTES,
+        };
         Ok(Config {
             store: flags
                 .store
@@ -240,6 +255,7 @@ impl Config {
                 .unwrap_or_default(),
             log_filter: env("RUST_LOG").filter(|f| !f.trim().is_empty()),
             limits,
+            ingest_max_body_bytes,
         })
     }
 
@@ -364,6 +380,32 @@ mod tests {
         let err =
             Config::load(&flags, env(&[("HUBSTATS_TRUSTED_PROXIES", "localhost")])).unwrap_err();
         assert!(format!("{err:#}").contains("trusted_proxies"), "{err:#}");
+    }
+
+    #[test]
+    fn the_ingest_body_limit_has_a_default_and_can_be_set() {
+        let c = Config::load(&Overrides::default(), env(&[])).unwrap();
+        assert_eq!(c.ingest_max_body_bytes, 32 * 1024 * 1024);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hubstats.toml");
+        std::fs::write(&file, "ingest_max_body_bytes = 1000\n").unwrap();
+        let flags = Overrides {
+            config_file: Some(file.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::load(&flags, env(&[]))
+                .unwrap()
+                .ingest_max_body_bytes,
+            1000
+        );
+        let by_env = env(&[("HUBSTATS_INGEST_MAX_BODY_BYTES", "2000")]);
+        assert_eq!(
+            Config::load(&flags, by_env).unwrap().ingest_max_body_bytes,
+            2000
+        );
+        let zero = env(&[("HUBSTATS_INGEST_MAX_BODY_BYTES", "0")]);
+        assert!(Config::load(&flags, zero).is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::store::{self, SharedStore};
 /// Passwords shorter than this are refused (NIST SP 800-63B's minimum).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-fn open(config: &Config) -> Result<SharedStore> {
+pub(super) fn open(config: &Config) -> Result<SharedStore> {
     let location = config.store_or(DEFAULT_STORE);
     store::open(location).with_context(|| format!("opening the store {location}"))
 }
@@ -28,7 +28,7 @@ fn username(s: &str) -> Result<Username> {
 }
 
 /// A Unix time as a UTC date and time (`2026-11-27 13:05`).
-fn when(unix: i64) -> String {
+pub(super) fn when(unix: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()

@@ -3,6 +3,7 @@
 
 mod admin;
 mod data;
+mod ingest_keys;
 mod logging;
 mod logs;
 mod output;
@@ -36,7 +37,8 @@ pub struct Cli {
     pub today: Option<Day>,
     /// TOML config file (keys: store, today, listen, secure_cookies, trusted_proxies,
     /// metrics_allow, metrics_token, log_format, header_read_timeout_secs, idle_timeout_secs,
-    /// request_timeout_secs, max_connections, shutdown_timeout_secs) [env: HUBSTATS_CONFIG]
+    /// request_timeout_secs, max_connections, shutdown_timeout_secs, ingest_max_body_bytes)
+    /// [env: HUBSTATS_CONFIG]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<String>,
     #[command(subcommand)]
@@ -114,6 +116,9 @@ pub enum Command {
     /// Manage personal API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the keys that may send request logs to POST /api/ingest
+    #[command(subcommand)]
+    IngestKey(IngestKeyCommand),
     /// Serve the dashboard, API and CSV endpoint from an existing store (stops on SIGTERM or
     /// SIGINT after finishing in-flight requests)
     Serve {
@@ -227,6 +232,17 @@ pub enum TokenCommand {
     Revoke { token: String },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum IngestKeyCommand {
+    /// Create an ingest key named NAME (e.g. after the log shipper that uses it); it is shown
+    /// once, as the last word of the last line
+    Create { name: String },
+    /// List ingest keys: name, prefix, created, last used, status (never the key itself)
+    List,
+    /// Revoke the live ingest key named NAME; requests with it get 401 at once
+    Revoke { name: String },
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -282,6 +298,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::User(c) => admin::user(&config, c),
         Command::Member(c) => admin::member(&config, c),
         Command::Token(c) => admin::token(&config, c),
+        Command::IngestKey(c) => ingest_keys::ingest_key(&config, c),
         Command::Serve { .. } => serve::serve(&config),
         Command::Demo {
             no_serve, repos, ..

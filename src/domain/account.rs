@@ -99,3 +99,23 @@ impl fmt::Display for Username {
         f.write_str(&self.0)
     }
 }
+
+/// The name an operator gives an ingest key (`cdn-eu`, `hub-web.1`): same character rules as
+/// an organization name. Names are unique among live keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IngestKeyName(String);
+
+impl IngestKeyName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        super::OrgName::parse(s).map(|o| IngestKeyName(o.as_str().to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IngestKeyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -8,7 +8,7 @@ mod event;
 mod name;
 mod period;
 
-pub use account::{Plan, Role, Username};
+pub use account::{IngestKeyName, Plan, Role, Username};
 pub use day::Day;
 pub use event::LogEvent;
 pub use name::{NameError, OrgName, RepoName, RepoType};

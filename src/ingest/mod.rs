@@ -19,6 +19,7 @@
 //! [`recount_all`] recomputes every repository-day with kept events under given rules (after
 //! a rules file changed): afterwards the counts equal a fresh ingest under those rules.
 
+mod batch;
 mod fields;
 mod hf_csv;
 mod jsonl;
@@ -34,6 +35,7 @@ use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
+pub use batch::{ingest_batch, BatchError, IdempotencyKey};
 pub use fields::RowError;
 pub use rules::{Rules, RulesError};
 
@@ -188,7 +190,7 @@ pub fn ingest_reader(
         }); // `write` is dropped: nothing of the file is stored again
     }
     write.commit().map_err(store_err)?;
-    read.count(store, events, rules, &file_key)
+    read.count(store, events, rules, &[&file_key])
         .map_err(store_err)
 }
 
@@ -228,16 +230,18 @@ struct FileRead {
 
 impl FileRead {
     /// Once the file's events are committed: recounts the repository-days it touched,
-    /// records the file, and creates its new organizations.
+    /// records the file under each of `records` (in order), and creates its new organizations.
     fn count(
         mut self,
         store: &dyn Store,
         events: &dyn LogEvents,
         rules: &Rules,
-        file_key: &str,
+        records: &[&str],
     ) -> Result<IngestReport, StoreError> {
         self.report.repo_days = recount(store, events, rules, &self.touched)?;
-        events.record_log_file(file_key, self.report.rows, self.report.counted)?;
+        for name in records {
+            events.record_log_file(name, self.report.rows, self.report.counted)?;
+        }
         let orgs: BTreeSet<OrgName> = self.touched.keys().map(|r| r.name.org()).collect();
         self.report.orgs_created = create_orgs(store, &orgs)?;
         Ok(self.report)

@@ -297,6 +297,55 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Batches over HTTP keep the file rules: split anyhow, sent in any order, one of them
+    /// retried under its key, they give the store one file of all the lines gives.
+    #[test]
+    fn batches_count_like_one_file_whatever_the_retries(
+        lines in prop::collection::vec(event_line(), 1..40),
+        cuts in prop::collection::vec(0..40usize, 0..4),
+        order_seed in any::<u64>(),
+        retried in any::<prop::sample::Index>(),
+    ) {
+        let whole = Stores::memory().unwrap();
+        ingest(&whole, "all", &(lines.join("\n") + "\n"), Format::Jsonl).unwrap();
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (lines.len() + 1)).collect();
+        bounds.extend([0, lines.len()]);
+        bounds.sort();
+        let mut batches: Vec<(String, String)> = bounds
+            .windows(2)
+            .filter(|w| w[0] < w[1])
+            .enumerate()
+            .map(|(i, w)| (format!("key-{i}"), lines[w[0]..w[1]].join("\n")))
+            .collect();
+        let retry = batches[retried.index(batches.len())].clone();
+        let n = batches.len();
+        batches.rotate_left((order_seed as usize) % n);
+        batches.push(retry.clone());
+        let store = Stores::memory().unwrap();
+        let mut duplicates = Vec::new();
+        for (key, text) in &batches {
+            let key = IdempotencyKey::parse(key).unwrap();
+            let report =
+                ingest_batch(&store, &key, text.as_bytes(), Format::Jsonl, &Rules::default())
+                    .unwrap();
+            duplicates.push(report.duplicate);
+        }
+        let last = duplicates.pop();
+        prop_assert_eq!(last, Some(true));
+        prop_assert!(duplicates.iter().all(|d| !d));
+        prop_assert_eq!(daily(&store), daily(&whole));
+        // The retried key with other bytes is refused and changes nothing.
+        let key = IdempotencyKey::parse(&retry.0).unwrap();
+        let other = format!("{}\n{}", retry.1, lines[0]);
+        let refused = ingest_batch(&store, &key, other.as_bytes(), Format::Jsonl, &Rules::default());
+        prop_assert!(matches!(refused, Err(BatchError::KeyReused(_))));
+        prop_assert_eq!(daily(&store), daily(&whole));
+    }
+}
+
 // `--format nginx` was listed in --help but refused by the parser.
 #[test]
 fn every_format_name_parses_back() {

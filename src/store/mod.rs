@@ -32,7 +32,9 @@ pub mod sqlite;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role, Username};
+use crate::domain::{
+    Day, DayRange, IngestKeyName, OrgName, Plan, RepoKey, RepoType, Role, Username,
+};
 pub use events::{EventsWrite, LogEvents, LogFileInfo};
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -322,6 +324,36 @@ pub trait Accounts: Send + Sync {
     fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()>;
     /// Deletes an organization with its memberships, repositories and download counts.
     fn delete_org(&self, org: &OrgName) -> StoreResult<()>;
+
+    // ---- ingest keys (`POST /api/ingest`; `ingest-key create/list/revoke`) ----
+
+    /// Stores an ingest key's hash and its displayable `prefix` under `name`; `Conflict` when
+    /// a live key already has that name.
+    fn create_ingest_key(
+        &self,
+        name: &IngestKeyName,
+        key_hash: &str,
+        prefix: &str,
+    ) -> StoreResult<()>;
+    /// Revokes the live key named `name`; `false` when there is none.
+    fn revoke_ingest_key(&self, name: &IngestKeyName) -> StoreResult<bool>;
+    /// The name of the live key with this hash (revoked and unknown keys: `None`).
+    fn ingest_key(&self, key_hash: &str) -> StoreResult<Option<IngestKeyName>>;
+    /// Every ingest key (live and revoked), oldest first.
+    fn ingest_keys(&self) -> StoreResult<Vec<IngestKeyInfo>>;
+    /// Records that a key was used now; best effort, like [`Accounts::touch_token`].
+    fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()>;
+}
+
+/// An ingest key as `ingest-key list` shows it (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestKeyInfo {
+    pub name: IngestKeyName,
+    /// The key's first characters (`hsi_1a2b3c4d`).
+    pub prefix: String,
+    pub created_unix: i64,
+    pub last_used_unix: Option<i64>,
+    pub revoked_unix: Option<i64>,
 }
 
 /// A user as `user list` shows it.
@@ -463,6 +495,21 @@ impl Accounts for Stores {
         }
         self.counts.remove_org(org)?;
         self.accounts.delete_org(org)
+    }
+    fn create_ingest_key(&self, name: &IngestKeyName, hash: &str, prefix: &str) -> StoreResult<()> {
+        self.accounts.create_ingest_key(name, hash, prefix)
+    }
+    fn revoke_ingest_key(&self, name: &IngestKeyName) -> StoreResult<bool> {
+        self.accounts.revoke_ingest_key(name)
+    }
+    fn ingest_key(&self, key_hash: &str) -> StoreResult<Option<IngestKeyName>> {
+        self.accounts.ingest_key(key_hash)
+    }
+    fn ingest_keys(&self) -> StoreResult<Vec<IngestKeyInfo>> {
+        self.accounts.ingest_keys()
+    }
+    fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()> {
+        self.accounts.touch_ingest_key(key_hash, now_unix)
     }
 }
 

@@ -50,7 +50,7 @@ fn credential(headers: &HeaderMap, cookies: &CookieJar) -> Credential {
 }
 
 /// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(super) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

@@ -30,6 +30,16 @@ pub enum ApiError {
     Access(#[from] AccessError),
     #[error("the form has expired or did not come from this site; reload the page and try again")]
     Csrf,
+    /// Credentials other than a user's: an ingest key (401, with the reason).
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Well-formed but refused as a whole (an idempotency key reused for other content).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -52,6 +62,10 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Csrf => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Access(e) => match e {
                 AccessError::Unauthenticated => StatusCode::UNAUTHORIZED,
                 AccessError::UnknownOrg(_) => StatusCode::NOT_FOUND,

@@ -61,6 +61,105 @@ pub struct Metrics {
     pub logins_throttled: AtomicU64,
     /// The store file, whose size `/metrics` reports (none for in-memory stores).
     store_path: Option<String>,
+    /// What `POST /api/ingest` did.
+    pub ingest: IngestMetrics,
+}
+
+/// How a `POST /api/ingest` request ended: the `result` label of
+/// `hubstats_ingest_batches_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestResult {
+    Counted,
+    Duplicate,
+    Invalid,
+    Unauthorized,
+    TooLarge,
+    UnsupportedType,
+    KeyReused,
+    Error,
+}
+
+impl IngestResult {
+    const ALL: [IngestResult; 8] = [
+        IngestResult::Counted,
+        IngestResult::Duplicate,
+        IngestResult::Invalid,
+        IngestResult::Unauthorized,
+        IngestResult::TooLarge,
+        IngestResult::UnsupportedType,
+        IngestResult::KeyReused,
+        IngestResult::Error,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IngestResult::Counted => "counted",
+            IngestResult::Duplicate => "duplicate",
+            IngestResult::Invalid => "invalid",
+            IngestResult::Unauthorized => "unauthorized",
+            IngestResult::TooLarge => "too_large",
+            IngestResult::UnsupportedType => "unsupported_type",
+            IngestResult::KeyReused => "key_reused",
+            IngestResult::Error => "error",
+        }
+    }
+}
+
+/// Batches by result (every result is exported, from 0), and the rows and model or dataset
+/// events of the batches that were counted (retries excluded).
+#[derive(Default)]
+pub struct IngestMetrics {
+    batches: [AtomicU64; IngestResult::ALL.len()],
+    rows: AtomicU64,
+    events: AtomicU64,
+}
+
+/// Adds `n` to a counter, stopping at `u64::MAX` rather than wrapping.
+fn add_saturating(counter: &AtomicU64, n: u64) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_add(n))
+    });
+}
+
+impl IngestMetrics {
+    /// Records one request; `rows` and `events` count only for [`IngestResult::Counted`].
+    pub fn record(&self, result: IngestResult, rows: u64, events: u64) {
+        add_saturating(&self.batches[result as usize], 1);
+        if result == IngestResult::Counted {
+            add_saturating(&self.rows, rows);
+            add_saturating(&self.events, events);
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        let name = "hubstats_ingest_batches_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Batches sent to POST /api/ingest, by result.\n# TYPE {name} counter"
+        );
+        for result in IngestResult::ALL {
+            let n = self.batches[result as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}{{result=\"{}\"}} {n}", result.label());
+        }
+        for (name, help, counter) in [
+            (
+                "hubstats_ingest_rows_total",
+                "Rows read from counted ingest batches.",
+                &self.rows,
+            ),
+            (
+                "hubstats_ingest_events_total",
+                "Model and dataset events in counted ingest batches.",
+                &self.events,
+            ),
+        ] {
+            let n = counter.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}"
+            );
+        }
+    }
 }
 
 impl Metrics {
@@ -91,6 +190,7 @@ impl Metrics {
         let mut out = String::new();
         self.render_requests(&mut out);
         self.render_latency(&mut out);
+        self.ingest.render(&mut out);
         let gauges = [
             (
                 "hubstats_http_requests_in_flight",

@@ -3,7 +3,8 @@
 //! Store calls run on the blocking pool.
 //!
 //! Each file owns some routes (`fn routes() -> Router<AppState>`); [`router`] merges them.
-//! Routes under `/organizations/{org}/` take [`auth::OrgAccess`]; errors are [`error::ApiError`].
+//! Routes under `/organizations/{org}/` take [`auth::OrgAccess`]; `POST /api/ingest` takes an
+//! ingest key instead ([`ingest`]); errors are [`error::ApiError`].
 
 mod api;
 pub mod auth;
@@ -11,6 +12,7 @@ pub mod breakdown;
 pub mod error;
 mod fallback;
 mod index;
+pub mod ingest;
 pub mod session;
 pub mod templates;
 pub mod throttle;
@@ -82,6 +84,7 @@ pub fn router_with(state: AppState, shared: Shared) -> Router {
         .merge(session::routes())
         .merge(templates::routes())
         .merge(api::routes())
+        .merge(ingest::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
         .merge(metrics::routes())

@@ -153,6 +153,11 @@ fn schemas() -> Value {
             "granularity": granularity,
             "repos": { "type": "array", "items": { "$ref": "#/components/schemas/RepoRow" } },
         })),
+        "IngestBatch": object(&["rows", "counted", "duplicate"], json!({
+            "rows": { "type": "integer", "minimum": 0, "description": "Rows read (header and blank lines excluded)." },
+            "counted": { "type": "integer", "minimum": 0, "description": "Model and dataset events among them (space rows are read and ignored)." },
+            "duplicate": { "type": "boolean", "description": "The batch had been counted under this Idempotency-Key: nothing changed." },
+        })),
         "RepoDetail": object(&["repoType", "repoName", "period", "total", "adjustment", "downloads", "previousDownloads", "previousComplete", "firstDay", "lastDay", "granularity", "series"], json!({
             "repoType": repo_type,
             "repoName": { "type": "string" },
@@ -168,6 +173,35 @@ fn schemas() -> Value {
             "series": series,
         })),
     })
+}
+
+/// `POST /api/ingest`: request logs from a log shipper, with an ingest key.
+fn ingest_operation() -> Value {
+    let error = |description: &str| json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let body =
+        |description: &str| json!({ "schema": { "type": "string" }, "description": description });
+    json!({ "post": {
+        "operationId": "ingestBatch",
+        "summary": "Count the downloads in one batch of request logs, all or nothing. A retry under the same Idempotency-Key counts nothing and answers `duplicate: true`.",
+        "security": [{ "ingestKey": [] }],
+        "parameters": [{
+            "name": "Idempotency-Key", "in": "header", "required": true,
+            "description": "The client's name for this batch (e.g. a UUID): 1 to 128 visible ASCII characters. Send it unchanged when retrying.",
+            "schema": { "type": "string", "minLength": 1, "maxLength": crate::ingest::IdempotencyKey::MAX_LEN },
+        }],
+        "requestBody": { "required": true, "content": {
+            "application/x-ndjson": body("`jsonl` events: one JSON object per line (timestamp, method, status, repoType, repoName; optionally path, hashedUserId, hashedIp)."),
+            "text/csv": body("Hugging Face's request logs (`hf-csv`): a header naming the columns, then one request per row."),
+        } },
+        "responses": {
+            "200": { "description": "The batch was counted, or had been under this key.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IngestBatch" } } } },
+            "400": error("A bad row (the message names the line and field), or a missing or malformed Idempotency-Key; nothing was counted."),
+            "401": error("No ingest key, or an unknown or revoked one (API tokens are not ingest keys)."),
+            "413": error("The body is larger than ingest_max_body_bytes (32 MiB by default)."),
+            "415": error("Another Content-Type than application/x-ndjson or text/csv."),
+            "422": error("The Idempotency-Key was already used for a batch with other content."),
+        },
+    } })
 }
 
 /// The OpenAPI document.
@@ -205,9 +239,13 @@ pub fn document() -> Value {
                 "getRepo", "One repository's figures and chart. `repoName` is `org/name` (its `/` may be sent as is or as `%2F`).",
                 with(detail, vec![org, path("repoType", "`model` or `dataset`."), path("repoName", "Full name `org/name`.")]),
                 "RepoDetail", "The repository."),
+            "/api/ingest": ingest_operation(),
         },
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "ingestKey": { "type": "http", "scheme": "bearer", "description": "An ingest key (`hubstats ingest-key create NAME`), not a user's API token." },
+            },
             "schemas": schemas(),
         },
     })

@@ -7,8 +7,13 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_unix, Db};
+use crate::domain::IngestKeyName;
 use crate::domain::{OrgName, Plan, Role, Username};
-use crate::store::{Accounts, OrgInfo, StoreError, StoreResult, TokenInfo, UserInfo};
+use crate::store::{
+    Accounts, IngestKeyInfo, OrgInfo, StoreError, StoreResult, TokenInfo, UserInfo,
+};
+
+mod ingest_keys;
 
 /// Schema migrations of the accounts file, applied in order (see [`Db::migrate`]).
 /// Organization names are unique ignoring case, like the Hub's; lookups stay exact.
@@ -51,6 +56,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tokens ADD COLUMN prefix TEXT;
     ALTER TABLE tokens ADD COLUMN last_used_unix INTEGER;
     "#,
+    // 3: ingest keys (`POST /api/ingest`).
+    ingest_keys::MIGRATION,
 ];
 
 pub struct SqliteAccounts {
@@ -78,6 +85,26 @@ impl SqliteAccounts {
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         self.db.read(f)
+    }
+
+    /// Runs one statement if the writer is free right now, else skips it: for best-effort
+    /// bookkeeping (when a credential was last used) that must never delay a request. A busy
+    /// writer (an import) or a lock held by another process skips the update.
+    fn try_execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
+        let Ok(conn) = self.db.writer.try_lock() else {
+            return Ok(());
+        };
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        let updated = conn.execute(sql, params);
+        conn.busy_handler(Some(super::wait_for_writer))?;
+        match updated {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                Ok(())
+            }
+            other => other.map(|_| ()).map_err(StoreError::from),
+        }
     }
 }
 
@@ -394,26 +421,11 @@ impl Accounts for SqliteAccounts {
     }
 
     fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()> {
-        // Best effort: a busy writer (an import) or a lock held by another process skips the
-        // update rather than delaying the request; it is recorded at most once a minute.
-        let Ok(conn) = self.db.writer.try_lock() else {
-            return Ok(());
-        };
-        conn.busy_timeout(std::time::Duration::ZERO)?;
-        let updated = conn.execute(
+        self.try_execute(
             "UPDATE tokens SET last_used_unix = ?2
              WHERE hash = ?1 AND (last_used_unix IS NULL OR last_used_unix <= ?2 - 60)",
             params![token_hash, now_unix],
-        );
-        conn.busy_handler(Some(super::wait_for_writer))?;
-        match updated {
-            Err(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::DatabaseBusy =>
-            {
-                Ok(())
-            }
-            other => other.map(|_| ()).map_err(StoreError::from),
-        }
+        )
     }
 
     fn delete_org(&self, org: &OrgName) -> StoreResult<()> {
@@ -424,6 +436,26 @@ impl Accounts for SqliteAccounts {
         tx.execute("DELETE FROM orgs WHERE id = ?1", [org_id])?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn create_ingest_key(&self, name: &IngestKeyName, hash: &str, prefix: &str) -> StoreResult<()> {
+        self.insert_ingest_key(name, hash, prefix)
+    }
+    fn revoke_ingest_key(&self, name: &IngestKeyName) -> StoreResult<bool> {
+        self.revoke_ingest_key_named(name)
+    }
+    fn ingest_key(&self, key_hash: &str) -> StoreResult<Option<IngestKeyName>> {
+        self.ingest_key_name(key_hash)
+    }
+    fn ingest_keys(&self) -> StoreResult<Vec<IngestKeyInfo>> {
+        self.list_ingest_keys()
+    }
+    fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()> {
+        self.try_execute(
+            "UPDATE ingest_keys SET last_used_unix = ?2
+             WHERE hash = ?1 AND (last_used_unix IS NULL OR last_used_unix <= ?2 - 60)",
+            params![key_hash, now_unix],
+        )
     }
 }
 

@@ -1,0 +1,233 @@
+//! `POST /api/ingest`: request logs sent live, one batch per request.
+//!
+//! - `Authorization: Bearer <ingest key>` (`hubstats ingest-key create NAME`); user tokens and
+//!   sessions are not ingest keys (401).
+//! - `Content-Type: application/x-ndjson` (the `jsonl` format) or `text/csv` (`hf-csv`); any
+//!   other type is a 415.
+//! - `Idempotency-Key`: required, the client's name for the batch (see
+//!   [`crate::ingest::IdempotencyKey`]); a retry answers `"duplicate": true` and counts nothing;
+//!   the key with other content is a 422.
+//! - The body is read up to `ingest_max_body_bytes` (a `Content-Length` above it is refused
+//!   before reading, a body that grows past it as soon as it does: 413), then parsed and
+//!   written on the blocking pool, all or nothing (a bad row: 400 naming line and field).
+//!
+//! At most [`BODY_SLOTS`] bodies are buffered at once, so memory stays below that many times
+//! the limit however many clients send; batches are written one at a time (the store has one
+//! writer anyway), which also makes the check of an idempotency key and its recording atomic.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use super::auth::bearer_token;
+use super::error::ApiError;
+use super::metrics::{IngestResult, Metrics};
+use super::AppState;
+use crate::accounts::{self, TOKEN_PREFIX};
+use crate::domain::IngestKeyName;
+use crate::ingest::{self, BatchError, Format, IdempotencyKey, IngestError, IngestReport, Rules};
+use crate::store::StoreError;
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Bodies buffered at once (each at most `ingest_max_body_bytes`).
+const BODY_SLOTS: usize = 4;
+static BODIES: Semaphore = Semaphore::const_new(BODY_SLOTS);
+/// One batch written at a time.
+static WRITER: Semaphore = Semaphore::const_new(1);
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/ingest", post(ingest_batch))
+}
+
+/// The answer to an accepted batch (also to its retries).
+#[derive(Debug, Serialize)]
+pub struct BatchView {
+    /// Rows read (header and blank lines excluded).
+    pub rows: u64,
+    /// Model and dataset events among them, counted under the rules.
+    pub counted: u64,
+    /// The batch was counted before under this key: nothing changed.
+    pub duplicate: bool,
+}
+
+impl From<&IngestReport> for BatchView {
+    fn from(r: &IngestReport) -> Self {
+        BatchView {
+            rows: r.rows,
+            counted: r.counted,
+            duplicate: r.duplicate,
+        }
+    }
+}
+
+impl From<BatchError> for ApiError {
+    fn from(e: BatchError) -> Self {
+        match e {
+            BatchError::Ingest(IngestError::Invalid { .. })
+            | BatchError::Ingest(IngestError::Store {
+                source: StoreError::Invalid(_),
+                ..
+            }) => ApiError::BadRequest(e.to_string()),
+            BatchError::KeyReused(_) => ApiError::Unprocessable(e.to_string()),
+            BatchError::Ingest(e) => ApiError::Internal(anyhow::Error::new(e)),
+        }
+    }
+}
+
+async fn ingest_batch(
+    State(state): State<AppState>,
+    Extension(metrics): Extension<Arc<Metrics>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<BatchView>, ApiError> {
+    let answer = accept(&state, &headers, body).await;
+    match &answer {
+        Ok(view) if view.duplicate => metrics.ingest.record(IngestResult::Duplicate, 0, 0),
+        Ok(view) => metrics
+            .ingest
+            .record(IngestResult::Counted, view.rows, view.counted),
+        Err(e) => metrics.ingest.record(result_of(e), 0, 0),
+    }
+    answer.map(Json)
+}
+
+fn result_of(e: &ApiError) -> IngestResult {
+    match e {
+        ApiError::BadRequest(_) => IngestResult::Invalid,
+        ApiError::Unauthorized(_) => IngestResult::Unauthorized,
+        ApiError::PayloadTooLarge(_) => IngestResult::TooLarge,
+        ApiError::UnsupportedMediaType(_) => IngestResult::UnsupportedType,
+        ApiError::Unprocessable(_) => IngestResult::KeyReused,
+        _ => IngestResult::Error,
+    }
+}
+
+async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<BatchView, ApiError> {
+    let key_name = authenticate(state, headers).await?;
+    let format = format_of(headers)?;
+    let key = idempotency_key(headers)?;
+    let limit = state.config.ingest_max_body_bytes;
+    if content_length(headers).is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let buffering = BODIES.acquire().await.map_err(closed)?;
+    let bytes = read_body(body, limit).await?;
+    let writing = WRITER.acquire().await.map_err(closed)?;
+    let store = state.store.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        // Held until the batch is written, even if the client leaves before the answer.
+        let _slots = (buffering, writing);
+        ingest::ingest_batch(store.as_ref(), &key, &bytes[..], format, &Rules::default())
+    })
+    .await??;
+    tracing::info!(
+        ingest_key = %key_name,
+        rows = report.rows,
+        counted = report.counted,
+        new_events = report.new_events,
+        duplicate = report.duplicate,
+        "ingest batch"
+    );
+    Ok((&report).into())
+}
+
+/// The live ingest key the request presents, by name.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<IngestKeyName, ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "send an ingest key: Authorization: Bearer <key> (hubstats ingest-key create NAME)"
+                    .to_owned(),
+            )
+        })?;
+    let store = state.store.clone();
+    let lookup = presented.clone();
+    let name =
+        tokio::task::spawn_blocking(move || accounts::ingest_key_name(store.as_ref(), &lookup))
+            .await??;
+    name.ok_or_else(|| {
+        ApiError::Unauthorized(if presented.starts_with(TOKEN_PREFIX) {
+            "an API token is not an ingest key (hubstats ingest-key create NAME)".to_owned()
+        } else {
+            "unknown or revoked ingest key".to_owned()
+        })
+    })
+}
+
+/// The log format the `Content-Type` names (parameters such as `charset` are ignored).
+fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = value.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/x-ndjson") {
+        Ok(Format::Jsonl)
+    } else if essence.eq_ignore_ascii_case("text/csv") {
+        Ok(Format::HfCsv)
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type {value:?} is not accepted: send application/x-ndjson (jsonl events) \
+             or text/csv (Hugging Face request logs)"
+        )))
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
+    let bad = |problem: String| ApiError::BadRequest(format!("header Idempotency-Key: {problem}"));
+    let value = headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
+        bad(
+            "missing (name each batch, e.g. with a UUID, and resend it unchanged on retries)"
+                .to_owned(),
+        )
+    })?;
+    let text = value.to_str().map_err(|_| bad("not ASCII".to_owned()))?;
+    IdempotencyKey::parse(text).map_err(bad)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "the batch is larger than {limit} bytes (ingest_max_body_bytes): split it into smaller batches"
+    ))
+}
+
+fn closed(e: tokio::sync::AcquireError) -> ApiError {
+    ApiError::Internal(anyhow::Error::new(e).context("waiting for an ingest slot"))
+}
+
+/// The whole body, refused as soon as it passes `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("reading the request body: {e}")))?;
+        if bytes.len().saturating_add(chunk.len()) > limit {
+            return Err(too_large(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
