@@ -130,7 +130,7 @@ mod tests {
                 line,
                 match p {
                     Parsed::Space | Parsed::Other => None,
-                    Parsed::Event(e) => Some(e),
+                    Parsed::Event(e) | Parsed::EventOfLibrary(e, _) => Some(e),
                 },
             ));
             Ok(())

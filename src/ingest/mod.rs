@@ -18,11 +18,18 @@
 //!
 //! [`recount_all`] recomputes every repository-day with kept events under given rules (after
 //! a rules file changed): afterwards the counts equal a fresh ingest under those rules.
+//!
+//! A model is counted under its repository's library (see [`recount`]): a `jsonl` event's
+//! `library` names it (the latest naming wins, stored with the file's events), and
+//! [`set_library`] sets it by hand. When the library a repository is counted under changes,
+//! all its days are recounted, by the same ingest or command, or by the next one if the
+//! process died first.
 
 mod fields;
 mod hf_csv;
 mod jsonl;
 mod nginx;
+mod recount;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,11 +42,12 @@ use std::str::FromStr;
 use sha2::{Digest, Sha256};
 
 pub use fields::RowError;
-pub use rules::{Rules, RulesError};
+pub use recount::{recount_all, set_library, RecountReport};
+pub use rules::{Libraries, Library, PathParts, Query, QueryError, Rules, RulesError};
 
 use crate::breakdown::import::create_orgs;
-use crate::domain::{Day, LogEvent, OrgName, RepoKey};
-use crate::store::{EventsWrite, LogEvents, SourceId, Store, StoreError, WriteMode};
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoType};
+use crate::store::{EventsWrite, LogEvents, Store, StoreError};
 
 /// The source every log ingest writes.
 pub const LOGS_SOURCE: &str = "logs";
@@ -129,6 +137,8 @@ pub(crate) enum Parsed {
     /// A request for something else than a repository file (nginx).
     Other,
     Event(LogEvent),
+    /// An event whose line names its repository's library (jsonl).
+    EventOfLibrary(LogEvent, LibraryName),
 }
 
 pub(crate) enum Failure {
@@ -187,6 +197,11 @@ pub fn ingest_reader(
             ..read.report
         }); // `write` is dropped: nothing of the file is stored again
     }
+    for (repo, (at_ms, library)) in &read.libraries {
+        write
+            .name_library(repo, *at_ms, library)
+            .map_err(store_err)?;
+    }
     write.commit().map_err(store_err)?;
     read.count(store, events, rules, &file_key)
         .map_err(store_err)
@@ -219,11 +234,13 @@ fn read_events<R: Read>(
     }
 }
 
-/// What a file held so far: its tallies and the repository-days of its events.
+/// What a file held so far: its tallies, the repository-days of its events, and the latest
+/// library each model repository's events name (with the instant of the naming).
 #[derive(Default)]
 struct FileRead {
     report: IngestReport,
     touched: BTreeMap<RepoKey, BTreeSet<Day>>,
+    libraries: BTreeMap<RepoKey, (i64, LibraryName)>,
 }
 
 impl FileRead {
@@ -236,7 +253,8 @@ impl FileRead {
         rules: &Rules,
         file_key: &str,
     ) -> Result<IngestReport, StoreError> {
-        self.report.repo_days = recount(store, events, rules, &self.touched)?;
+        let changed = recount::add_library_changes(events, None, &mut self.touched)?;
+        self.report.repo_days = recount::recount(store, events, rules, &self.touched, &changed)?;
         events.record_log_file(file_key, self.report.rows, self.report.counted)?;
         let orgs: BTreeSet<OrgName> = self.touched.keys().map(|r| r.name.org()).collect();
         self.report.orgs_created = create_orgs(store, &orgs)?;
@@ -255,6 +273,12 @@ impl FileRead {
                 return Ok(());
             }
             Parsed::Event(e) => e,
+            Parsed::EventOfLibrary(e, library) => {
+                if e.repo.repo_type == RepoType::Model {
+                    self.name_library(&e, library);
+                }
+                e
+            }
         };
         self.report.counted += 1;
         if write.add(&event)? {
@@ -264,82 +288,18 @@ impl FileRead {
         self.touched.entry(event.repo).or_default().insert(day);
         Ok(())
     }
-}
 
-/// Sets the `logs` downloads of each repository-day from every event kept for it, in one
-/// write; returns how many repository-days were recounted.
-fn recount(
-    store: &dyn Store,
-    events: &dyn LogEvents,
-    rules: &Rules,
-    touched: &BTreeMap<RepoKey, BTreeSet<Day>>,
-) -> Result<u64, StoreError> {
-    let source = SourceId::parse(LOGS_SOURCE)?;
-    let mut write = store.write(&source, WriteMode::Merge)?;
-    let mut recounted = 0;
-    let mut day_events = Vec::new();
-    let mut repo_exists: Option<bool> = None;
-    for (repo, days) in touched {
-        for day in days {
-            day_events.clear();
-            events.events_of(repo, *day, &mut |e| {
-                day_events.push(e);
-                Ok(())
-            })?;
-            let downloads = rules.downloads(repo.repo_type, &day_events);
-            // A day that counts nothing (now, under these rules) may have counted before:
-            // clear it, unless the repository has no counts at all (nothing to clear, and
-            // writing would create it).
-            let write_it = downloads > 0
-                || match repo_exists {
-                    Some(exists) => exists,
-                    None => *repo_exists.insert(store.repo(repo)?.is_some()),
-                };
-            if write_it {
-                write.set(repo, *day, downloads)?;
+    /// Keeps the latest naming of the repository's library (ties: the greatest name).
+    fn name_library(&mut self, e: &LogEvent, library: LibraryName) {
+        let naming = (e.at_ms, library);
+        match self.libraries.get_mut(&e.repo) {
+            Some(latest) if *latest >= naming => {}
+            Some(latest) => *latest = naming,
+            None => {
+                self.libraries.insert(e.repo.clone(), naming);
             }
-            recounted += 1;
         }
-        repo_exists = None;
     }
-    write.commit()?;
-    Ok(recounted)
-}
-
-/// What a recount did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RecountReport {
-    pub repo_days: u64,
-    pub orgs: u64,
-}
-
-/// Recomputes the `logs` downloads of every repository-day with kept events (of `org` only,
-/// and on or after `from`, when given) under `rules`, in one write: afterwards those counts
-/// equal a fresh ingest of the same files under those rules.
-pub fn recount_all(
-    store: &dyn Store,
-    rules: &Rules,
-    org: Option<&OrgName>,
-    from: Option<Day>,
-) -> Result<RecountReport, IngestError> {
-    let store_err = |source| IngestError::Store {
-        file: "the kept events".to_owned(),
-        source,
-    };
-    let events = store.log_events().ok_or(IngestError::Unsupported)?;
-    let mut touched: BTreeMap<RepoKey, BTreeSet<Day>> = BTreeMap::new();
-    events
-        .event_days(org, from, &mut |repo, day| {
-            touched.entry(repo).or_default().insert(day);
-            Ok(())
-        })
-        .map_err(store_err)?;
-    let repo_days = recount(store, events, rules, &touched).map_err(store_err)?;
-    let orgs: BTreeSet<OrgName> = touched.keys().map(|r| r.name.org()).collect();
-    Ok(RecountReport {
-        repo_days,
-        orgs: orgs.len() as u64,
-    })
 }
 
 /// Hashes what is read (the file's identity) and reports progress every 64 KiB or so.

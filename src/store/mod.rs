@@ -33,7 +33,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role, Username};
-pub use events::{EventsWrite, LogEvents, LogFileInfo};
+pub use events::{EventsWrite, LogEvents, LogFileInfo, RepoLibrary};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

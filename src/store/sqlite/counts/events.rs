@@ -7,9 +7,9 @@ use std::sync::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::now_unix;
-use super::{repo_type_code, repo_type_from_code, SqliteCounts};
-use crate::domain::{Day, LogEvent, OrgName, RepoKey, RepoName};
-use crate::store::{EventsWrite, LogEvents, LogFileInfo, StoreError, StoreResult};
+use super::{libraries, repo_type_code, repo_type_from_code, SqliteCounts};
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoName};
+use crate::store::{EventsWrite, LogEvents, LogFileInfo, RepoLibrary, StoreError, StoreResult};
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE log_events (
@@ -65,6 +65,15 @@ impl EventsWrite for SqliteEventsWrite<'_> {
             e.ip,
         ])?;
         Ok(added == 1)
+    }
+
+    fn name_library(
+        &mut self,
+        repo: &RepoKey,
+        at_ms: i64,
+        library: &LibraryName,
+    ) -> StoreResult<()> {
+        libraries::name_library(&self.conn, repo, at_ms, library)
     }
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
@@ -203,6 +212,48 @@ impl LogEvents for SqliteCounts {
             r.get(0)
         })?;
         Ok(secret)
+    }
+
+    fn days_of(
+        &self,
+        repo: &RepoKey,
+        f: &mut dyn FnMut(Day) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.db.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT day FROM log_events WHERE repo_type = ?1 AND repo = ?2 \
+                 ORDER BY day",
+            )?;
+            let mut rows = stmt.query(params![repo_type_code(repo.repo_type), repo.name.as_str()])?;
+            while let Some(r) = rows.next()? {
+                f(Day::from_epoch_days(r.get(0)?))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn library(&self, repo: &RepoKey) -> StoreResult<RepoLibrary> {
+        self.db.read(|conn| libraries::read(conn, repo))
+    }
+
+    fn set_library(
+        &self,
+        repo: &RepoKey,
+        library: Option<&LibraryName>,
+    ) -> StoreResult<RepoLibrary> {
+        self.set_library_by_hand(repo, library)
+    }
+
+    fn library_changes(
+        &self,
+        org: Option<&OrgName>,
+        f: &mut dyn FnMut(RepoKey) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.changed_libraries(org, f)
+    }
+
+    fn library_counted(&self, repo: &RepoKey, library: Option<&LibraryName>) -> StoreResult<()> {
+        self.clear_library_change(repo, library)
     }
 }
 
