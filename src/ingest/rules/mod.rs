@@ -189,7 +189,7 @@ mod tests {
     /// The README's rules file lists the defaults.
     #[test]
     fn the_readme_rules_file_is_the_default() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let start = readme.find("# rules.toml").unwrap();
         let end = start + readme[start..].find("```").unwrap();
         assert_eq!(
