@@ -57,7 +57,10 @@ fn set_library_and_recount_equal_a_fresh_ingest_under_that_library() {
     std::fs::write(&named, log(Some("peft"))).unwrap();
 
     let a = work.path().join("a.db");
-    ok(&a, &["ingest", "--format", "jsonl", plain.to_str().unwrap()]);
+    ok(
+        &a,
+        &["ingest", "--format", "jsonl", plain.to_str().unwrap()],
+    );
     let by_default = export(&a);
     assert_eq!(
         by_default,
@@ -76,7 +79,10 @@ fn set_library_and_recount_equal_a_fresh_ingest_under_that_library() {
     let under_peft = export(&a);
 
     let b = work.path().join("b.db");
-    ok(&b, &["ingest", "--format", "jsonl", named.to_str().unwrap()]);
+    ok(
+        &b,
+        &["ingest", "--format", "jsonl", named.to_str().unwrap()],
+    );
     assert_eq!(under_peft, export(&b));
     assert_eq!(
         under_peft,
@@ -87,13 +93,28 @@ fn set_library_and_recount_equal_a_fresh_ingest_under_that_library() {
     );
 
     // Set by hand wins over the logs; cleared, the logs' library applies again.
-    ok(&b, &["repo", "set-library", "model", "acme/bert", "transformers"]);
+    ok(
+        &b,
+        &["repo", "set-library", "model", "acme/bert", "transformers"],
+    );
     assert_eq!(export(&b), by_default);
-    let out = ok(&b, &["repo", "set-library", "model", "acme/bert", "--clear"]);
-    assert!(out.contains("counted under peft (named by its logs)"), "{out}");
+    let out = ok(
+        &b,
+        &["repo", "set-library", "model", "acme/bert", "--clear"],
+    );
+    assert!(
+        out.contains("counted under peft (named by its logs)"),
+        "{out}"
+    );
     assert_eq!(export(&b), under_peft);
-    let out = ok(&a, &["repo", "set-library", "model", "acme/bert", "--clear"]);
-    assert!(out.contains("no library: counted by the default query files"), "{out}");
+    let out = ok(
+        &a,
+        &["repo", "set-library", "model", "acme/bert", "--clear"],
+    );
+    assert!(
+        out.contains("no library: counted by the default query files"),
+        "{out}"
+    );
     assert_eq!(export(&a), by_default);
 }
 
@@ -103,14 +124,23 @@ fn unknown_libraries_and_datasets_are_refused_with_a_way_forward() {
     let store = work.path().join("s.db");
     let plain = work.path().join("plain.jsonl");
     std::fs::write(&plain, log(None)).unwrap();
-    ok(&store, &["ingest", "--format", "jsonl", plain.to_str().unwrap()]);
+    ok(
+        &store,
+        &["ingest", "--format", "jsonl", plain.to_str().unwrap()],
+    );
     let before = export(&store);
-    let err = fails(&store, &["repo", "set-library", "model", "acme/bert", "pef"]);
+    let err = fails(
+        &store,
+        &["repo", "set-library", "model", "acme/bert", "pef"],
+    );
     assert!(
         err.contains("unknown library \"pef\"") && err.contains("hubstats repo libraries"),
         "{err}"
     );
-    let err = fails(&store, &["repo", "set-library", "dataset", "acme/d", "peft"]);
+    let err = fails(
+        &store,
+        &["repo", "set-library", "dataset", "acme/d", "peft"],
+    );
     assert!(err.contains("only models have a library"), "{err}");
     let err = fails(&store, &["repo", "set-library", "model", "acme/bert"]);
     assert!(err.contains("<LIBRARY>"), "{err}");
@@ -118,8 +148,14 @@ fn unknown_libraries_and_datasets_are_refused_with_a_way_forward() {
 
     // Listing needs no store.
     let list = ok(&work.path().join("none.db"), &["repo", "libraries"]);
-    assert!(list.contains("peft\tpath:\"adapter_config.json\"\n"), "{list}");
-    assert!(list.contains("transformers\t(the default query files)\n"), "{list}");
+    assert!(
+        list.contains("peft\tpath:\"adapter_config.json\"\n"),
+        "{list}"
+    );
+    assert!(
+        list.contains("transformers\t(the default query files)\n"),
+        "{list}"
+    );
     assert!(list.contains(
         "open_clip\tpath:\"open_clip_model.safetensors\" OR path:\"model.safetensors\" OR"
     ));
@@ -155,7 +191,10 @@ fn recount_under_a_rules_file_with_libraries_equals_a_fresh_ingest_under_it() {
     let recounted = export(&a);
 
     let b = work.path().join("b.db");
-    ok(&b, &["ingest", "--format", "jsonl", "--rules", rules, named]);
+    ok(
+        &b,
+        &["ingest", "--format", "jsonl", "--rules", rules, named],
+    );
     assert_eq!(recounted, export(&b));
     assert_eq!(
         recounted,

@@ -297,7 +297,9 @@ pub fn run(cli: Cli) -> Result<()> {
     let config = Config::load(&flags, |k| std::env::var(k).ok())?;
     let serving = matches!(cli.command, Command::Serve { .. } | Command::Demo { .. });
     logging::init(&config, if serving { "info" } else { "warn" });
-    if !creates_store(&cli.command) && !matches!(cli.command, Command::Repo(RepoCommand::Libraries { .. })) {
+    if !creates_store(&cli.command)
+        && !matches!(cli.command, Command::Repo(RepoCommand::Libraries { .. }))
+    {
         require_store(config.store_or(DEFAULT_STORE))?;
     }
     match cli.command {

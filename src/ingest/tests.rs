@@ -258,30 +258,32 @@ fn event_line() -> impl Strategy<Value = String> {
             "transformers",
         ])),
     )
-        .prop_map(|(dataset, repo, secs, (method, status), path, (user, ip), library)| {
-            let kind = if dataset { "dataset" } else { "model" };
-            let at = time::OffsetDateTime::from_unix_timestamp(1_714_521_600 + secs)
-                .unwrap()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap();
-            let mut o = serde_json::json!({
-                "timestamp": at, "method": method, "status": status,
-                "repoType": kind, "repoName": format!("acme/r{repo}"),
-            });
-            if let Some(p) = path {
-                o["path"] = p.into();
-            }
-            if let Some(u) = user {
-                o["hashedUserId"] = format!("u{u}").into();
-            }
-            if let Some(i) = ip {
-                o["hashedIp"] = format!("ip{i}").into();
-            }
-            if let Some(l) = library {
-                o["library"] = l.into();
-            }
-            o.to_string()
-        })
+        .prop_map(
+            |(dataset, repo, secs, (method, status), path, (user, ip), library)| {
+                let kind = if dataset { "dataset" } else { "model" };
+                let at = time::OffsetDateTime::from_unix_timestamp(1_714_521_600 + secs)
+                    .unwrap()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap();
+                let mut o = serde_json::json!({
+                    "timestamp": at, "method": method, "status": status,
+                    "repoType": kind, "repoName": format!("acme/r{repo}"),
+                });
+                if let Some(p) = path {
+                    o["path"] = p.into();
+                }
+                if let Some(u) = user {
+                    o["hashedUserId"] = format!("u{u}").into();
+                }
+                if let Some(i) = ip {
+                    o["hashedIp"] = format!("ip{i}").into();
+                }
+                if let Some(l) = library {
+                    o["library"] = l.into();
+                }
+                o.to_string()
+            },
+        )
 }
 
 /// Whether a request for `path` of a model of `library` counts, by the README's rules for the

@@ -104,8 +104,12 @@ pub trait EventsWrite {
     /// Records that an event at `at_ms` names the repository's library: it becomes the
     /// library from logs when it is the latest naming (ties: the greatest name). Order of
     /// calls does not matter.
-    fn name_library(&mut self, repo: &RepoKey, at_ms: i64, library: &LibraryName)
-        -> StoreResult<()>;
+    fn name_library(
+        &mut self,
+        repo: &RepoKey,
+        at_ms: i64,
+        library: &LibraryName,
+    ) -> StoreResult<()>;
 
     fn commit(self: Box<Self>) -> StoreResult<()>;
 }

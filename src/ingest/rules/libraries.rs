@@ -97,7 +97,9 @@ impl<'de> Deserialize<'de> for Libraries {
         let table = BTreeMap::<String, String>::deserialize(d)?;
         let mut libraries = Libraries::default();
         for (name, query) in &table {
-            libraries.set(name, query).map_err(serde::de::Error::custom)?;
+            libraries
+                .set(name, query)
+                .map_err(serde::de::Error::custom)?;
         }
         Ok(libraries)
     }

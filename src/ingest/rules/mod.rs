@@ -120,7 +120,12 @@ impl Rules {
 
     /// The downloads of one repository-day from all its events (any order, no duplicates);
     /// `library` is the repository's (models only).
-    pub fn downloads(&self, repo_type: RepoType, library: Option<&str>, events: &[LogEvent]) -> u64 {
+    pub fn downloads(
+        &self,
+        repo_type: RepoType,
+        library: Option<&str>,
+        events: &[LogEvent],
+    ) -> u64 {
         let candidates = events.iter().filter(|e| self.is_candidate(e));
         match repo_type {
             RepoType::Model => candidates
@@ -196,6 +201,17 @@ mod tests {
             Rules::parse_toml(&readme[start..end]).unwrap(),
             Rules::default()
         );
+    }
+
+    /// The README's `[libraries]` example parses.
+    #[test]
+    fn the_readme_libraries_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("[libraries]\nmylib").unwrap();
+        let end = start + readme[start..].find("```").unwrap();
+        let rules = Rules::parse_toml(&readme[start..end]).unwrap();
+        assert!(rules.model_path_counts(Some("peft"), "adapter_model.bin"));
+        assert!(rules.model_path_counts(Some("timm"), "config.json"));
     }
 
     #[test]

@@ -384,15 +384,24 @@ mod tests {
 
     #[test]
     fn terms_match_their_whole_field() {
-        assert!(matches(r#"path:"adapter_config.json""#, "adapter_config.json"));
-        assert!(!matches(r#"path:"adapter_config.json""#, "x/adapter_config.json"));
+        assert!(matches(
+            r#"path:"adapter_config.json""#,
+            "adapter_config.json"
+        ));
+        assert!(!matches(
+            r#"path:"adapter_config.json""#,
+            "x/adapter_config.json"
+        ));
         assert!(matches(r#"path_extension:"nemo""#, "deep/er/m.nemo"));
         assert!(!matches(r#"path_extension:"nemo""#, "m.nemo.bak"));
         assert!(!matches(r#"path_extension:".pth""#, "m.pth"));
         assert!(matches(r#"path_filename:"config""#, "sub/config.yaml"));
         assert!(!matches(r#"path_filename:"config""#, "config_x.yaml"));
         assert!(matches(r#"path_prefix:"checkpoints/""#, "checkpoints/a.pt"));
-        assert!(!matches(r#"path_prefix:"checkpoints/""#, "checkpoints/x/a.pt"));
+        assert!(!matches(
+            r#"path_prefix:"checkpoints/""#,
+            "checkpoints/x/a.pt"
+        ));
         assert!(matches(r#"_exists_:"path_prefix""#, "a/b.mil"));
         assert!(!matches(r#"_exists_:"path_prefix""#, "b.mil"));
         assert!(matches(r#"path:"say \"hi\".txt""#, r#"say "hi".txt"#));

@@ -224,7 +224,8 @@ impl LogEvents for SqliteCounts {
                 "SELECT DISTINCT day FROM log_events WHERE repo_type = ?1 AND repo = ?2 \
                  ORDER BY day",
             )?;
-            let mut rows = stmt.query(params![repo_type_code(repo.repo_type), repo.name.as_str()])?;
+            let mut rows =
+                stmt.query(params![repo_type_code(repo.repo_type), repo.name.as_str()])?;
             while let Some(r) = rows.next()? {
                 f(Day::from_epoch_days(r.get(0)?))?;
             }
