@@ -141,7 +141,7 @@ fn unknown_libraries_and_datasets_are_refused_with_a_way_forward() {
         &store,
         &["repo", "set-library", "dataset", "acme/d", "peft"],
     );
-    assert!(err.contains("only models have a library"), "{err}");
+    assert!(err.contains("[possible values: model]"), "{err}");
     let err = fails(&store, &["repo", "set-library", "model", "acme/bert"]);
     assert!(err.contains("<LIBRARY>"), "{err}");
     assert_eq!(export(&store), before);

@@ -55,6 +55,11 @@ fn format_parser() -> impl TypedValueParser<Value = crate::ingest::Format> {
         .try_map(|s| s.parse::<crate::ingest::Format>())
 }
 
+/// `repo set-library`'s repository types, listed in `--help` (only models have a library).
+fn model_type_parser() -> impl TypedValueParser<Value = crate::domain::RepoType> {
+    PossibleValuesParser::new(["model"]).try_map(|s| s.parse::<crate::domain::RepoType>())
+}
+
 /// `--role`'s values, listed in `--help`.
 fn role_parser() -> impl TypedValueParser<Value = Role> {
     PossibleValuesParser::new(["read", "admin"]).try_map(|s| s.parse::<Role>())
@@ -186,9 +191,9 @@ pub enum RepoCommand {
     /// Set the library a model repository is counted under (its rule replaces the default
     /// query files) and recount its days; --clear removes it
     SetLibrary {
-        /// model
-        #[arg(value_name = "TYPE")]
-        repo_type: String,
+        /// Repository type (only models have a library)
+        #[arg(value_name = "TYPE", value_parser = model_type_parser())]
+        repo_type: crate::domain::RepoType,
         /// ORG/NAME
         repo: String,
         /// A library `repo libraries` lists (e.g. peft, timm)

@@ -24,7 +24,7 @@ pub fn repo(config: &Config, c: RepoCommand) -> Result<()> {
             rules,
         } => set_library(
             config,
-            &repo_type,
+            repo_type,
             &repo,
             library.as_deref(),
             clear,
@@ -36,13 +36,12 @@ pub fn repo(config: &Config, c: RepoCommand) -> Result<()> {
 
 fn set_library(
     config: &Config,
-    repo_type: &str,
+    repo_type: RepoType,
     repo: &str,
     library: Option<&str>,
     clear: bool,
     rules: Option<&Path>,
 ) -> Result<()> {
-    let repo_type: RepoType = repo_type.parse().context("repository type")?;
     if repo_type == RepoType::Dataset {
         bail!("only models have a library (datasets are counted per downloader and window)");
     }
