@@ -462,4 +462,21 @@ mod tests {
         let deep = format!("{}path:\"x\"{}", "(".repeat(40), ")".repeat(40));
         assert!(Query::parse(&deep).unwrap_err().expected.contains("nested"));
     }
+
+    proptest::proptest! {
+        /// Any text parses or is refused with a position inside it; never a panic. Texts are
+        /// drawn from the query's own alphabet so that deep and long queries are common.
+        #[test]
+        fn any_text_parses_or_is_refused_at_a_position_inside_it(
+            text in r#"([()"/\\: ]|path|_prefix|_filename|_extension|_exists_|AND|OR|x|\.|\*|é){0,40}"#,
+            path in "[a-z./]{0,12}",
+        ) {
+            match Query::parse(&text) {
+                Ok(query) => {
+                    let _ = query.matches(&PathParts::of(&path));
+                }
+                Err(e) => proptest::prop_assert!(e.at <= text.chars().count() + 1, "{e}"),
+            }
+        }
+    }
 }
