@@ -1,12 +1,14 @@
 //! The counting rules: which requests are downloads. [`Rules::default`] is the Hub's
 //! documented behaviour; a TOML rules file ([`Rules::parse_toml`]) overrides any of its keys
 //! (`methods`, `statuses`, `model_root_files`, `model_extensions`, `dataset_window_secs`) and
-//! adds or overrides library rules (`[libraries]`, see [`libraries`]).
+//! adds or overrides library rules (`[libraries]`, see [`libraries`]) and user-agent classes
+//! (`[[agent_classes]]`, see [`agents`]).
 //!
 //! A model request with a known path counts when its file has one of `model_extensions`, or
 //! else matches the rule of the repository's library ([`query`]) or, without one, is one of
 //! `model_root_files`.
 
+mod agents;
 mod libraries;
 mod query;
 
@@ -14,6 +16,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
+pub use agents::{AgentClass, AgentClasses, OTHER as OTHER_AGENT};
 pub use libraries::{Libraries, Library};
 pub use query::{PathParts, Query, QueryError};
 
@@ -41,6 +44,8 @@ pub struct Rules {
     /// Model libraries and their rules: the shipped ones, with a rules file's `[libraries]`
     /// (`name = "query"`) added or overriding.
     pub libraries: Libraries,
+    /// User-agent classes kept with each event, tried in order (counts include every class).
+    pub agent_classes: AgentClasses,
 }
 
 impl Default for Rules {
@@ -59,6 +64,7 @@ impl Default for Rules {
             model_extensions: strings(&["gguf"]),
             dataset_window_secs: 300,
             libraries: Libraries::default(),
+            agent_classes: AgentClasses::default(),
         }
     }
 }
@@ -316,5 +322,25 @@ mod tests {
         );
         let e = Rules::parse_toml("[libraries]\n\"a b\" = ''\n").unwrap_err();
         assert!(e.to_string().contains("not a library name"), "{e}");
+    }
+
+    #[test]
+    fn a_rules_file_replaces_the_agent_classes() {
+        let rules = Rules::parse_toml(
+            "[[agent_classes]]\nclass = \"mirror\"\npatterns = [\"MirrorBot/\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rules.agent_classes.classify(Some("mirrorbot/1.0")),
+            "mirror"
+        );
+        assert_eq!(rules.agent_classes.classify(Some("curl/8")), OTHER_AGENT);
+        for bad in [
+            "[[agent_classes]]\nclass = \"\"\npatterns = [\"x\"]\n",
+            "[[agent_classes]]\nclass = \"x\"\npatterns = []\n",
+            "[[agent_classes]]\nclass = \"x\"\npatterns = [\"\"]\n",
+        ] {
+            assert!(Rules::parse_toml(bad).is_err(), "{bad}");
+        }
     }
 }
