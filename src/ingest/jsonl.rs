@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read};
 use serde_json::{Map, Value};
 
 use super::fields::{self, RowError};
-use super::{Failure, Parsed};
+use super::{Failure, Parsed, Request};
 use crate::breakdown::import::limit::{too_long_io, LineLimit};
 use crate::breakdown::import::MAX_LINE;
 use crate::domain::{LibraryName, LogEvent, RepoKey};
@@ -66,17 +66,22 @@ fn parse_line(line: &[u8]) -> Result<Parsed, RowError> {
         user: hashed(&object, "hashedUserId")?,
         ip: hashed(&object, "hashedIp")?,
     };
-    match optional(&object, "library")? {
-        None | Some("") => Ok(Parsed::Event(event)),
-        Some(name) => match LibraryName::parse(name) {
-            Ok(library) => Ok(Parsed::EventOfLibrary(event, library)),
-            Err(_) => Err(RowError::Invalid {
-                field: "library",
-                found: fields::quote(name),
-                expected: "a library name (letters, digits, '-', '_', '.')",
-            }),
-        },
-    }
+    let library = match optional(&object, "library")? {
+        None | Some("") => None,
+        Some(name) => Some(LibraryName::parse(name).map_err(|_| RowError::Invalid {
+            field: "library",
+            found: fields::quote(name),
+            expected: "a library name (letters, digits, '-', '_', '.')",
+        })?),
+    };
+    let agent = optional(&object, "userAgent")?
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned);
+    Ok(Parsed::Event(Request {
+        event,
+        library,
+        agent,
+    }))
 }
 
 fn required<'a>(object: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, RowError> {
@@ -115,7 +120,7 @@ mod tests {
         let result = read(text.as_bytes(), &mut |_, p| {
             out.push(match p {
                 Parsed::Space | Parsed::Other => None,
-                Parsed::Event(e) | Parsed::EventOfLibrary(e, _) => Some(e),
+                Parsed::Event(r) => Some(r.event),
             });
             Ok(())
         });
@@ -163,8 +168,8 @@ mod tests {
         let line = r#"{"timestamp":"2024-05-01T10:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"acme/m","library":"peft"}"#;
         let mut named = None;
         read(line.as_bytes(), &mut |_, p| {
-            if let Parsed::EventOfLibrary(_, library) = p {
-                named = Some(library);
+            if let Parsed::Event(r) = p {
+                named = r.library;
             }
             Ok(())
         })

@@ -43,7 +43,10 @@ use sha2::{Digest, Sha256};
 
 pub use fields::RowError;
 pub use recount::{recount_all, set_library, RecountReport};
-pub use rules::{Libraries, Library, PathParts, Query, QueryError, Rules, RulesError};
+pub use rules::{
+    AgentClass, AgentClasses, Libraries, Library, PathParts, Query, QueryError, Rules, RulesError,
+    OTHER_AGENT,
+};
 
 use crate::breakdown::import::create_orgs;
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoType};
@@ -136,9 +139,16 @@ pub(crate) enum Parsed {
     Space,
     /// A request for something else than a repository file (nginx).
     Other,
-    Event(LogEvent),
-    /// An event whose line names its repository's library (jsonl).
-    EventOfLibrary(LogEvent, LibraryName),
+    Event(Request),
+}
+
+/// A request read from a log: the event, and what its line says beside it.
+pub(crate) struct Request {
+    pub event: LogEvent,
+    /// The repository's library, when the line names it (jsonl).
+    pub library: Option<LibraryName>,
+    /// The client's user-agent, when the log has one.
+    pub agent: Option<String>,
 }
 
 pub(crate) enum Failure {
@@ -188,7 +198,7 @@ pub fn ingest_reader(
     };
     let mut write = events.add_events().map_err(store_err)?;
     let tap = Tap::new(input, progress);
-    let (read, digest) = read_events(name, tap, format, &secret, write.as_mut())?;
+    let (read, digest) = read_events(name, tap, format, rules, &secret, write.as_mut())?;
     let file_key = format!("{format}:{digest}");
     if events.log_file(&file_key).map_err(store_err)?.is_some() {
         return Ok(IngestReport {
@@ -208,14 +218,15 @@ pub fn ingest_reader(
 }
 
 /// Reads every row into `write`; returns what the file held and its SHA-256 (hex).
-fn read_events<R: Read>(
+fn read_events<'r, R: Read>(
     name: &str,
     mut tap: Tap<'_, R>,
     format: Format,
+    rules: &'r Rules,
     secret: &[u8],
     write: &mut dyn EventsWrite,
-) -> Result<(FileRead, String), IngestError> {
-    let mut read = FileRead::default();
+) -> Result<(FileRead<'r>, String), IngestError> {
+    let mut read = FileRead::new(&rules.agent_classes);
     let each = &mut |_line, parsed| read.add(write, parsed);
     let result = match format {
         Format::HfCsv => hf_csv::read(&mut tap, each),
@@ -236,14 +247,24 @@ fn read_events<R: Read>(
 
 /// What a file held so far: its tallies, the repository-days of its events, and the latest
 /// library each model repository's events name (with the instant of the naming).
-#[derive(Default)]
-struct FileRead {
+struct FileRead<'r> {
     report: IngestReport,
     touched: BTreeMap<RepoKey, BTreeSet<Day>>,
     libraries: BTreeMap<RepoKey, (i64, LibraryName)>,
+    /// Classifies each event's user-agent.
+    agent_classes: &'r AgentClasses,
 }
 
-impl FileRead {
+impl<'r> FileRead<'r> {
+    fn new(agent_classes: &'r AgentClasses) -> Self {
+        FileRead {
+            report: IngestReport::default(),
+            touched: BTreeMap::new(),
+            libraries: BTreeMap::new(),
+            agent_classes,
+        }
+    }
+
     /// Once the file's events are committed: recounts the repository-days it touched,
     /// records the file, and creates its new organizations.
     fn count(
@@ -263,7 +284,7 @@ impl FileRead {
 
     fn add(&mut self, write: &mut dyn EventsWrite, parsed: Parsed) -> Result<(), Failure> {
         self.report.rows += 1;
-        let event = match parsed {
+        let request = match parsed {
             Parsed::Space => {
                 self.report.skipped += 1;
                 return Ok(());
@@ -272,16 +293,15 @@ impl FileRead {
                 self.report.not_files += 1;
                 return Ok(());
             }
-            Parsed::Event(e) => e,
-            Parsed::EventOfLibrary(e, library) => {
-                if e.repo.repo_type == RepoType::Model {
-                    self.name_library(&e, library);
-                }
-                e
-            }
+            Parsed::Event(request) => request,
         };
+        let event = request.event;
+        if let (Some(library), RepoType::Model) = (request.library, event.repo.repo_type) {
+            self.name_library(&event, library);
+        }
         self.report.counted += 1;
-        if write.add(&event)? {
+        let agent = self.agent_classes.classify(request.agent.as_deref());
+        if write.add_classified(&event, agent)? {
             self.report.new_events += 1;
         }
         let day = event.day();

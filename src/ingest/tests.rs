@@ -130,8 +130,8 @@ fn a_file_whose_recount_never_ran_is_completed_by_a_rerun() {
     let mut write = events.add_events().unwrap();
     let mut kept = 0;
     hf_csv::read(csv.as_bytes(), &mut |_, p| {
-        if let Parsed::Event(e) = p {
-            write.add(&e)?;
+        if let Parsed::Event(r) = p {
+            write.add(&r.event)?;
             kept += 1;
         }
         Ok(())
@@ -224,6 +224,79 @@ fn a_library_change_whose_recount_never_ran_is_completed_by_the_next_ingest() {
         })
         .unwrap();
     assert_eq!(marked, 0);
+}
+
+/// The user-agent classes of the kept events of `org/name` (a model) on 2024-05-01.
+fn agent_classes(store: &Stores, repo_type: RepoType, name: &str) -> Vec<(Option<String>, u64)> {
+    let repo = RepoKey {
+        repo_type,
+        name: crate::domain::RepoName::parse(name).unwrap(),
+    };
+    let day = crate::domain::Day::from_ymd(2024, 5, 1).unwrap();
+    let mut out = Vec::new();
+    store
+        .log_events()
+        .unwrap()
+        .agent_classes(&repo, day, &mut |class, n| {
+            out.push((class, n));
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+fn classes(pairs: &[(&str, u64)]) -> Vec<(Option<String>, u64)> {
+    pairs
+        .iter()
+        .map(|(c, n)| (Some((*c).to_owned()), *n))
+        .collect()
+}
+
+#[test]
+fn each_kept_event_keeps_the_class_of_its_user_agent_in_every_format() {
+    let store = Stores::memory().unwrap();
+    let csv = format!(
+        "{HEADER},userAgent\n\
+         2024-05-01T10:00:00Z,200,GET,acme/m,model,u,,transformers/4.44.0; hf_hub/0.24.5\n\
+         2024-05-01T10:00:01Z,200,GET,acme/m,model,u,,curl/8.5.0\n\
+         2024-05-01T10:00:02Z,200,GET,acme/m,model,u,,\n"
+    );
+    ingest(&store, "a.csv", &csv, Format::HfCsv).unwrap();
+    let nginx = r#"203.0.113.9 - - [01/May/2024:10:00:00 +0000] "GET /acme/m/resolve/main/config.json HTTP/1.1" 200 5 "-" "git-lfs/3.5.1 (GitHub; linux amd64)""#;
+    ingest(&store, "access.log", nginx, Format::Nginx).unwrap();
+    let jsonl = r#"{"timestamp":"2024-05-01T11:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"acme/m","userAgent":"Mozilla/5.0 (compatible; bingbot/2.0)"}"#;
+    ingest(&store, "e.jsonl", jsonl, Format::Jsonl).unwrap();
+    assert_eq!(
+        agent_classes(&store, RepoType::Model, "acme/m"),
+        classes(&[
+            ("bot", 1),
+            ("curl/wget", 1),
+            ("git", 1),
+            ("other", 1),
+            ("transformers", 1)
+        ])
+    );
+    // Counts include every class.
+    assert_eq!(daily(&store)[0].3, 5);
+}
+
+#[test]
+fn an_event_read_with_two_user_agents_keeps_the_same_class_in_any_order() {
+    let line = |agent: &str| {
+        format!(
+            r#"{{"timestamp":"2024-05-01T10:00:00Z","method":"GET","status":200,"repoType":"dataset","repoName":"acme/d","userAgent":"{agent}"}}"#
+        )
+    };
+    let (a, b) = (line("curl/8"), line("datasets/2.21.0; hf_hub/0.24"));
+    for (first, second) in [(&a, &b), (&b, &a)] {
+        let store = Stores::memory().unwrap();
+        ingest(&store, "1", first, Format::Jsonl).unwrap();
+        ingest(&store, "2", second, Format::Jsonl).unwrap();
+        assert_eq!(
+            agent_classes(&store, RepoType::Dataset, "acme/d"),
+            classes(&[("datasets", 1)])
+        );
+    }
 }
 
 // ---- exactly once: any split, order and duplication gives the same store ----

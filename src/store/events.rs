@@ -52,6 +52,15 @@ pub trait LogEvents: Send + Sync {
     /// addresses and users): 32 random bytes, made on first use and kept.
     fn downloader_secret(&self) -> StoreResult<Vec<u8>>;
 
+    /// Calls `f` with each user-agent class of the repository-day's events and how many
+    /// events have it (`None`: events kept before classes were), by class.
+    fn agent_classes(
+        &self,
+        repo: &RepoKey,
+        day: Day,
+        f: &mut dyn FnMut(Option<String>, u64) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
     /// Calls `f` with every day the repository has events on, ascending.
     fn days_of(&self, repo: &RepoKey, f: &mut dyn FnMut(Day) -> StoreResult<()>)
         -> StoreResult<()>;
@@ -100,6 +109,11 @@ impl RepoLibrary {
 pub trait EventsWrite {
     /// Adds an event; `false` when the store already held it.
     fn add(&mut self, event: &LogEvent) -> StoreResult<bool>;
+
+    /// Adds an event with the class of its user-agent; `false` when the store already held
+    /// it. The same event read with different classes keeps the greatest (byte order), so
+    /// the classes kept do not depend on the order of files.
+    fn add_classified(&mut self, event: &LogEvent, agent: &str) -> StoreResult<bool>;
 
     /// Records that an event at `at_ms` names the repository's library: it becomes the
     /// library from logs when it is the latest naming (ties: the greatest name). Order of

@@ -9,7 +9,10 @@ use super::{repo_type_code, repo_type_from_code, SqliteCounts};
 use crate::domain::{LibraryName, OrgName, RepoKey, RepoName};
 use crate::store::{RepoLibrary, StoreError, StoreResult};
 
+/// Migration 8: the repositories' libraries, and the user-agent class of each kept event
+/// (`log_events.agent`, `NULL` for events kept before; written by `events.rs`).
 pub(super) const MIGRATION: &str = r#"
+    ALTER TABLE log_events ADD COLUMN agent TEXT;
     CREATE TABLE repo_libraries (
         repo_type    INTEGER NOT NULL,
         repo         TEXT NOT NULL,

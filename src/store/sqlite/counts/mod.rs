@@ -36,7 +36,7 @@ use crate::store::{
 /// (kept so an old store upgrades step by step); 5 adds the chunked layout, into which
 /// [`legacy::convert`] then moves an old store's data; 6 adds the kept log events
 /// ([`events`]), 7 the secret that hashes downloader ids of nginx logs, 8 the repositories'
-/// libraries ([`libraries`]).
+/// libraries ([`libraries`]) and the user-agent class of each kept event.
 const MIGRATIONS: &[&str] = &[
     legacy::MIGRATION_1,
     legacy::MIGRATION_2,
