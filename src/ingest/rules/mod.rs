@@ -220,6 +220,34 @@ mod tests {
         assert!(rules.model_path_counts(Some("timm"), "config.json"));
     }
 
+    /// The README's `[[agent_classes]]` example parses, and its shipped-classes table is the
+    /// default.
+    #[test]
+    fn the_readme_agent_classes_are_the_rules() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("[[agent_classes]]\nclass = \"mirror\"")
+            .unwrap();
+        let end = start + readme[start..].find("```").unwrap();
+        let rules = Rules::parse_toml(&readme[start..end]).unwrap();
+        assert_eq!(rules.agent_classes.classify(Some("MirrorBot/2")), "mirror");
+        let table: Vec<String> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| Class | Patterns |"))
+            .skip(2)
+            .take_while(|l| l.starts_with("| `"))
+            .map(str::to_owned)
+            .collect();
+        let shipped: Vec<String> = AgentClasses::default()
+            .iter()
+            .map(|c| {
+                let patterns: Vec<String> = c.patterns.iter().map(|p| format!("`{p}`")).collect();
+                format!("| `{}` | {} |", c.class, patterns.join(", "))
+            })
+            .collect();
+        assert_eq!(table, shipped);
+    }
+
     #[test]
     fn candidates_are_get_or_head_with_counted_statuses() {
         let rules = Rules::default();
