@@ -83,7 +83,7 @@ pub enum Command {
         #[arg(long, value_parser = format_parser())]
         format: crate::ingest::Format,
         /// TOML rules file (keys: methods, statuses, model_root_files, model_extensions,
-        /// dataset_window_secs, [libraries]) [default: the Hub's rules]
+        /// dataset_window_secs, [libraries], [[agent_classes]]) [default: the Hub's rules]
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
     },

@@ -1,6 +1,6 @@
 //! `hf-csv`: Hugging Face's granular request logs. Columns are found by name in the header, in
-//! any order; unknown ones (`country`, `region`, `userAgent`, `requestType`, `isInternal`, …)
-//! are ignored. Rows carry no file path. Streams with the `csv` crate (CRLF, BOM, quotes),
+//! any order; `userAgent`, when present, is handed over for the event's class; others
+//! (`country`, `region`, `requestType`, `isInternal`, …) are ignored. Rows carry no file path. Streams with the `csv` crate (CRLF, BOM, quotes),
 //! lines bounded while reading.
 
 use std::io::Read;

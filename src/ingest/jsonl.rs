@@ -1,9 +1,9 @@
 //! `jsonl`: hubstats' own event format, one JSON object per line: `timestamp`, `method`,
 //! `status` (a number), `repoType` (`model`|`dataset`|`space`), `repoName`, and optionally
 //! `path`, `hashedUserId`, `hashedIp`, `library` (a model repository's library, e.g. `peft`:
-//! the latest event naming one sets the library the repository is counted under), `country`,
-//! `region`, `userAgent` (the last three are not used yet). Unknown keys are ignored; blank
-//! lines are skipped.
+//! the latest event naming one sets the library the repository is counted under),
+//! `userAgent` (for the event's class), `country`, `region` (not used yet). Unknown keys are
+//! ignored; blank lines are skipped.
 
 use std::io::{BufRead, BufReader, Read};
 

@@ -3,7 +3,8 @@
 //! (datasets; `/spaces/…` are space rows). The downloader is `$remote_user` when it is not
 //! `-`, else the address, hashed with the store's secret *before* the event exists: raw
 //! addresses are never kept. Lines whose URL is not a repository file are skipped; a line not
-//! in the combined format is an error. Parsed by hand (no regex): a few splits per line.
+//! in the combined format is an error. The last field (the user-agent) is handed over for the
+//! event's class. Parsed by hand (no regex): a few splits per line.
 
 use std::io::{BufRead, BufReader, Read};
 
