@@ -14,7 +14,7 @@ use crate::ingest::{self, Format, IngestReport, Rules};
 use crate::store::Store;
 
 /// The rules file's rules, or the Hub's defaults.
-fn load_rules(path: Option<&Path>) -> Result<Rules> {
+pub(super) fn load_rules(path: Option<&Path>) -> Result<Rules> {
     let Some(path) = path else {
         return Ok(Rules::default());
     };

@@ -7,6 +7,7 @@ mod ingest_keys;
 mod logging;
 mod logs;
 mod output;
+mod repo;
 mod serve;
 
 use std::net::SocketAddr;
@@ -56,6 +57,11 @@ fn format_parser() -> impl TypedValueParser<Value = crate::ingest::Format> {
         .try_map(|s| s.parse::<crate::ingest::Format>())
 }
 
+/// `repo set-library`'s repository types, listed in `--help` (only models have a library).
+fn model_type_parser() -> impl TypedValueParser<Value = crate::domain::RepoType> {
+    PossibleValuesParser::new(["model"]).try_map(|s| s.parse::<crate::domain::RepoType>())
+}
+
 /// `--role`'s values, listed in `--help`.
 fn role_parser() -> impl TypedValueParser<Value = Role> {
     PossibleValuesParser::new(["read", "admin"]).try_map(|s| s.parse::<Role>())
@@ -79,7 +85,7 @@ pub enum Command {
         #[arg(long, value_parser = format_parser())]
         format: crate::ingest::Format,
         /// TOML rules file (keys: methods, statuses, model_root_files, model_extensions,
-        /// dataset_window_secs) [default: the Hub's rules]
+        /// dataset_window_secs, [libraries], [[agent_classes]]) [default: the Hub's rules]
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
     },
@@ -107,6 +113,9 @@ pub enum Command {
     /// Manage organizations
     #[command(subcommand)]
     Org(OrgCommand),
+    /// A model repository's library (which files count as its downloads)
+    #[command(subcommand)]
+    Repo(RepoCommand),
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
@@ -179,6 +188,35 @@ pub enum OrgCommand {
         /// Confirm the deletion (nothing is deleted without it)
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Set the library a model repository is counted under (its rule replaces the default
+    /// query files) and recount its days; --clear removes it
+    SetLibrary {
+        /// Repository type (only models have a library)
+        #[arg(value_name = "TYPE", value_parser = model_type_parser())]
+        repo_type: crate::domain::RepoType,
+        /// ORG/NAME
+        repo: String,
+        /// A library `repo libraries` lists (e.g. peft, timm)
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        library: Option<String>,
+        /// Remove the library set by hand (the one the repository's logs name, if any,
+        /// applies again)
+        #[arg(long)]
+        clear: bool,
+        /// TOML rules file, as for ingest [default: the Hub's rules]
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+    },
+    /// List the libraries the counting rules know, with their rules
+    Libraries {
+        /// TOML rules file, as for ingest [default: the Hub's rules]
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
     },
 }
 
@@ -280,7 +318,9 @@ pub fn run(cli: Cli) -> Result<()> {
     let config = Config::load(&flags, |k| std::env::var(k).ok())?;
     let serving = matches!(cli.command, Command::Serve { .. } | Command::Demo { .. });
     logging::init(&config, if serving { "info" } else { "warn" });
-    if !creates_store(&cli.command) {
+    if !creates_store(&cli.command)
+        && !matches!(cli.command, Command::Repo(RepoCommand::Libraries { .. }))
+    {
         require_store(config.store_or(DEFAULT_STORE))?;
     }
     match cli.command {
@@ -295,6 +335,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Export { org, output } => data::export(&config, &org, output.as_deref()),
         Command::Org(c) => admin::org(&config, c),
+        Command::Repo(c) => repo::repo(&config, c),
         Command::User(c) => admin::user(&config, c),
         Command::Member(c) => admin::member(&config, c),
         Command::Token(c) => admin::token(&config, c),

@@ -5,12 +5,14 @@
 mod account;
 mod day;
 mod event;
+mod library;
 mod name;
 mod period;
 
 pub use account::{IngestKeyName, Plan, Role, Username};
 pub use day::Day;
 pub use event::LogEvent;
+pub use library::{LibraryName, LibraryNameError};
 pub use name::{NameError, OrgName, RepoName, RepoType};
 pub use period::{DayRange, Period, PeriodError, PeriodKind};
 

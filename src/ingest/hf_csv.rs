@@ -1,6 +1,6 @@
 //! `hf-csv`: Hugging Face's granular request logs. Columns are found by name in the header, in
-//! any order; unknown ones (`country`, `region`, `userAgent`, `requestType`, `isInternal`, …)
-//! are ignored. Rows carry no file path. Streams with the `csv` crate (CRLF, BOM, quotes),
+//! any order; `userAgent`, when present, is handed over for the event's class; others
+//! (`country`, `region`, `requestType`, `isInternal`, …) are ignored. Rows carry no file path. Streams with the `csv` crate (CRLF, BOM, quotes),
 //! lines bounded while reading.
 
 use std::io::Read;
@@ -8,7 +8,7 @@ use std::io::Read;
 use csv::ByteRecord;
 
 use super::fields::{self, RowError};
-use super::{Failure, Parsed};
+use super::{Failure, Parsed, Request};
 use crate::breakdown::import::limit::{too_long_line, LineLimit};
 use crate::breakdown::import::MAX_LINE;
 use crate::domain::{LogEvent, RepoKey};
@@ -22,6 +22,7 @@ struct Columns {
     repo_type: usize,
     user: Option<usize>,
     ip: Option<usize>,
+    agent: Option<usize>,
     width: usize,
 }
 
@@ -45,6 +46,7 @@ impl Columns {
             repo_type: need("repoType")?,
             user: find("hashedUserId"),
             ip: find("hashedIp"),
+            agent: find("userAgent"),
             width: names.len(),
         })
     }
@@ -64,7 +66,13 @@ impl Columns {
             Some(i) => fields::hashed_id(field, text(i)?),
             None => Ok(None),
         };
-        Ok(Parsed::Event(LogEvent {
+        // A user-agent only classifies the request: an unreadable one is no agent.
+        let agent = self
+            .agent
+            .and_then(|i| std::str::from_utf8(&record[i]).ok())
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned);
+        let event = LogEvent {
             repo: RepoKey {
                 repo_type,
                 name: fields::repo_name(text(self.repo_name)?)?,
@@ -75,6 +83,11 @@ impl Columns {
             path: None,
             user: optional("hashedUserId", self.user)?,
             ip: optional("hashedIp", self.ip)?,
+        };
+        Ok(Parsed::Event(Request {
+            event,
+            library: None,
+            agent,
         }))
     }
 }
@@ -130,7 +143,7 @@ mod tests {
                 line,
                 match p {
                     Parsed::Space | Parsed::Other => None,
-                    Parsed::Event(e) => Some(e),
+                    Parsed::Event(r) => Some(r.event),
                 },
             ));
             Ok(())

@@ -1,17 +1,19 @@
 //! `jsonl`: hubstats' own event format, one JSON object per line: `timestamp`, `method`,
 //! `status` (a number), `repoType` (`model`|`dataset`|`space`), `repoName`, and optionally
-//! `path`, `hashedUserId`, `hashedIp`, `country`, `region`, `userAgent`, `library` (the last
-//! four are not used yet). Unknown keys are ignored; blank lines are skipped.
+//! `path`, `hashedUserId`, `hashedIp`, `library` (a model repository's library, e.g. `peft`:
+//! the latest event naming one sets the library the repository is counted under),
+//! `userAgent` (for the event's class), `country`, `region` (not used yet). Unknown keys are
+//! ignored; blank lines are skipped.
 
 use std::io::{BufRead, BufReader, Read};
 
 use serde_json::{Map, Value};
 
 use super::fields::{self, RowError};
-use super::{Failure, Parsed};
+use super::{Failure, Parsed, Request};
 use crate::breakdown::import::limit::{too_long_io, LineLimit};
 use crate::breakdown::import::MAX_LINE;
-use crate::domain::{LogEvent, RepoKey};
+use crate::domain::{LibraryName, LogEvent, RepoKey};
 
 /// Reads every line of `input`, calling `each` with its line number and what it holds.
 pub(super) fn read(
@@ -52,7 +54,7 @@ fn parse_line(line: &[u8]) -> Result<Parsed, RowError> {
         Some(Value::Number(n)) => fields::status(&n.to_string())?,
         Some(other) => fields::status(&other.to_string())?,
     };
-    Ok(Parsed::Event(LogEvent {
+    let event = LogEvent {
         repo: RepoKey {
             repo_type,
             name: fields::repo_name(required(&object, "repoName")?)?,
@@ -63,6 +65,22 @@ fn parse_line(line: &[u8]) -> Result<Parsed, RowError> {
         path: optional(&object, "path")?.map(fields::path).transpose()?,
         user: hashed(&object, "hashedUserId")?,
         ip: hashed(&object, "hashedIp")?,
+    };
+    let library = match optional(&object, "library")? {
+        None | Some("") => None,
+        Some(name) => Some(LibraryName::parse(name).map_err(|_| RowError::Invalid {
+            field: "library",
+            found: fields::quote(name),
+            expected: "a library name (letters, digits, '-', '_', '.')",
+        })?),
+    };
+    let agent = optional(&object, "userAgent")?
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned);
+    Ok(Parsed::Event(Request {
+        event,
+        library,
+        agent,
     }))
 }
 
@@ -102,7 +120,7 @@ mod tests {
         let result = read(text.as_bytes(), &mut |_, p| {
             out.push(match p {
                 Parsed::Space | Parsed::Other => None,
-                Parsed::Event(e) => Some(e),
+                Parsed::Event(r) => Some(r.event),
             });
             Ok(())
         });
@@ -140,5 +158,23 @@ mod tests {
         let missing = good.replace(r#""method":"GET","#, "");
         let (_, e) = parse(&missing).unwrap_err();
         assert_eq!(e, RowError::Missing { field: "method" });
+        let bad_library = good.replace('}', r#","library":"peft adapters"}"#);
+        let (_, e) = parse(&bad_library).unwrap_err();
+        assert!(e.to_string().starts_with("field library:"), "{e}");
+    }
+
+    #[test]
+    fn a_library_field_names_the_repositorys_library() {
+        let line = r#"{"timestamp":"2024-05-01T10:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"acme/m","library":"peft"}"#;
+        let mut named = None;
+        read(line.as_bytes(), &mut |_, p| {
+            if let Parsed::Event(r) = p {
+                named = r.library;
+            }
+            Ok(())
+        })
+        .ok()
+        .unwrap();
+        assert_eq!(named.unwrap().as_str(), "peft");
     }
 }

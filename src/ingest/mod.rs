@@ -18,12 +18,19 @@
 //!
 //! [`recount_all`] recomputes every repository-day with kept events under given rules (after
 //! a rules file changed): afterwards the counts equal a fresh ingest under those rules.
+//!
+//! A model is counted under its repository's library (see [`recount`]): a `jsonl` event's
+//! `library` names it (the latest naming wins, stored with the file's events), and
+//! [`set_library`] sets it by hand. When the library a repository is counted under changes,
+//! all its days are recounted, by the same ingest or command, or by the next one if the
+//! process died first.
 
 mod batch;
 mod fields;
 mod hf_csv;
 mod jsonl;
 mod nginx;
+mod recount;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,11 +44,15 @@ use sha2::{Digest, Sha256};
 
 pub use batch::{ingest_batch, BatchError, IdempotencyKey};
 pub use fields::RowError;
-pub use rules::{Rules, RulesError};
+pub use recount::{recount_all, set_library, RecountReport};
+pub use rules::{
+    AgentClass, AgentClasses, Libraries, Library, PathParts, Query, QueryError, Rules, RulesError,
+    OTHER_AGENT,
+};
 
 use crate::breakdown::import::create_orgs;
-use crate::domain::{Day, LogEvent, OrgName, RepoKey};
-use crate::store::{EventsWrite, LogEvents, SourceId, Store, StoreError, WriteMode};
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoType};
+use crate::store::{EventsWrite, LogEvents, Store, StoreError};
 
 /// The source every log ingest writes.
 pub const LOGS_SOURCE: &str = "logs";
@@ -130,7 +141,16 @@ pub(crate) enum Parsed {
     Space,
     /// A request for something else than a repository file (nginx).
     Other,
-    Event(LogEvent),
+    Event(Request),
+}
+
+/// A request read from a log: the event, and what its line says beside it.
+pub(crate) struct Request {
+    pub event: LogEvent,
+    /// The repository's library, when the line names it (jsonl).
+    pub library: Option<LibraryName>,
+    /// The client's user-agent, when the log has one.
+    pub agent: Option<String>,
 }
 
 pub(crate) enum Failure {
@@ -180,7 +200,7 @@ pub fn ingest_reader(
     };
     let mut write = events.add_events().map_err(store_err)?;
     let tap = Tap::new(input, progress);
-    let (read, digest) = read_events(name, tap, format, &secret, write.as_mut())?;
+    let (read, digest) = read_events(name, tap, format, rules, &secret, write.as_mut())?;
     let file_key = format!("{format}:{digest}");
     if events.log_file(&file_key).map_err(store_err)?.is_some() {
         return Ok(IngestReport {
@@ -189,20 +209,22 @@ pub fn ingest_reader(
             ..read.report
         }); // `write` is dropped: nothing of the file is stored again
     }
+    read.name_libraries(write.as_mut()).map_err(store_err)?;
     write.commit().map_err(store_err)?;
     read.count(store, events, rules, &[&file_key])
         .map_err(store_err)
 }
 
 /// Reads every row into `write`; returns what the file held and its SHA-256 (hex).
-fn read_events<R: Read>(
+fn read_events<'r, R: Read>(
     name: &str,
     mut tap: Tap<'_, R>,
     format: Format,
+    rules: &'r Rules,
     secret: &[u8],
     write: &mut dyn EventsWrite,
-) -> Result<(FileRead, String), IngestError> {
-    let mut read = FileRead::default();
+) -> Result<(FileRead<'r>, String), IngestError> {
+    let mut read = FileRead::new(&rules.agent_classes);
     let each = &mut |_line, parsed| read.add(write, parsed);
     let result = match format {
         Format::HfCsv => hf_csv::read(&mut tap, each),
@@ -221,14 +243,34 @@ fn read_events<R: Read>(
     }
 }
 
-/// What a file held so far: its tallies and the repository-days of its events.
-#[derive(Default)]
-struct FileRead {
+/// What a file held so far: its tallies, the repository-days of its events, and the latest
+/// library each model repository's events name (with the instant of the naming).
+struct FileRead<'r> {
     report: IngestReport,
     touched: BTreeMap<RepoKey, BTreeSet<Day>>,
+    libraries: BTreeMap<RepoKey, (i64, LibraryName)>,
+    /// Classifies each event's user-agent.
+    agent_classes: &'r AgentClasses,
 }
 
-impl FileRead {
+impl<'r> FileRead<'r> {
+    fn new(agent_classes: &'r AgentClasses) -> Self {
+        FileRead {
+            report: IngestReport::default(),
+            touched: BTreeMap::new(),
+            libraries: BTreeMap::new(),
+            agent_classes,
+        }
+    }
+
+    /// Stores, with the file's events, the library its events last named for each model.
+    fn name_libraries(&self, write: &mut dyn EventsWrite) -> Result<(), StoreError> {
+        for (repo, (at_ms, library)) in &self.libraries {
+            write.name_library(repo, *at_ms, library)?;
+        }
+        Ok(())
+    }
+
     /// Once the file's events are committed: recounts the repository-days it touched,
     /// records the file under each of `records` (in order), and creates its new organizations.
     fn count(
@@ -238,7 +280,8 @@ impl FileRead {
         rules: &Rules,
         records: &[&str],
     ) -> Result<IngestReport, StoreError> {
-        self.report.repo_days = recount(store, events, rules, &self.touched)?;
+        let changed = recount::add_library_changes(events, None, &mut self.touched)?;
+        self.report.repo_days = recount::recount(store, events, rules, &self.touched, &changed)?;
         for name in records {
             events.record_log_file(name, self.report.rows, self.report.counted)?;
         }
@@ -249,7 +292,7 @@ impl FileRead {
 
     fn add(&mut self, write: &mut dyn EventsWrite, parsed: Parsed) -> Result<(), Failure> {
         self.report.rows += 1;
-        let event = match parsed {
+        let request = match parsed {
             Parsed::Space => {
                 self.report.skipped += 1;
                 return Ok(());
@@ -258,92 +301,33 @@ impl FileRead {
                 self.report.not_files += 1;
                 return Ok(());
             }
-            Parsed::Event(e) => e,
+            Parsed::Event(request) => request,
         };
+        let event = request.event;
+        if let (Some(library), RepoType::Model) = (request.library, event.repo.repo_type) {
+            self.name_library(&event, library);
+        }
         self.report.counted += 1;
-        if write.add(&event)? {
+        let agent = self.agent_classes.classify(request.agent.as_deref());
+        if write.add_classified(&event, agent)? {
             self.report.new_events += 1;
         }
         let day = event.day();
         self.touched.entry(event.repo).or_default().insert(day);
         Ok(())
     }
-}
 
-/// Sets the `logs` downloads of each repository-day from every event kept for it, in one
-/// write; returns how many repository-days were recounted.
-fn recount(
-    store: &dyn Store,
-    events: &dyn LogEvents,
-    rules: &Rules,
-    touched: &BTreeMap<RepoKey, BTreeSet<Day>>,
-) -> Result<u64, StoreError> {
-    let source = SourceId::parse(LOGS_SOURCE)?;
-    let mut write = store.write(&source, WriteMode::Merge)?;
-    let mut recounted = 0;
-    let mut day_events = Vec::new();
-    let mut repo_exists: Option<bool> = None;
-    for (repo, days) in touched {
-        for day in days {
-            day_events.clear();
-            events.events_of(repo, *day, &mut |e| {
-                day_events.push(e);
-                Ok(())
-            })?;
-            let downloads = rules.downloads(repo.repo_type, &day_events);
-            // A day that counts nothing (now, under these rules) may have counted before:
-            // clear it, unless the repository has no counts at all (nothing to clear, and
-            // writing would create it).
-            let write_it = downloads > 0
-                || match repo_exists {
-                    Some(exists) => exists,
-                    None => *repo_exists.insert(store.repo(repo)?.is_some()),
-                };
-            if write_it {
-                write.set(repo, *day, downloads)?;
+    /// Keeps the latest naming of the repository's library (ties: the greatest name).
+    fn name_library(&mut self, e: &LogEvent, library: LibraryName) {
+        let naming = (e.at_ms, library);
+        match self.libraries.get_mut(&e.repo) {
+            Some(latest) if *latest >= naming => {}
+            Some(latest) => *latest = naming,
+            None => {
+                self.libraries.insert(e.repo.clone(), naming);
             }
-            recounted += 1;
         }
-        repo_exists = None;
     }
-    write.commit()?;
-    Ok(recounted)
-}
-
-/// What a recount did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RecountReport {
-    pub repo_days: u64,
-    pub orgs: u64,
-}
-
-/// Recomputes the `logs` downloads of every repository-day with kept events (of `org` only,
-/// and on or after `from`, when given) under `rules`, in one write: afterwards those counts
-/// equal a fresh ingest of the same files under those rules.
-pub fn recount_all(
-    store: &dyn Store,
-    rules: &Rules,
-    org: Option<&OrgName>,
-    from: Option<Day>,
-) -> Result<RecountReport, IngestError> {
-    let store_err = |source| IngestError::Store {
-        file: "the kept events".to_owned(),
-        source,
-    };
-    let events = store.log_events().ok_or(IngestError::Unsupported)?;
-    let mut touched: BTreeMap<RepoKey, BTreeSet<Day>> = BTreeMap::new();
-    events
-        .event_days(org, from, &mut |repo, day| {
-            touched.entry(repo).or_default().insert(day);
-            Ok(())
-        })
-        .map_err(store_err)?;
-    let repo_days = recount(store, events, rules, &touched).map_err(store_err)?;
-    let orgs: BTreeSet<OrgName> = touched.keys().map(|r| r.name.org()).collect();
-    Ok(RecountReport {
-        repo_days,
-        orgs: orgs.len() as u64,
-    })
 }
 
 /// Hashes what is read (the file's identity) and reports progress every 64 KiB or so.

@@ -3,7 +3,8 @@
 //! (datasets; `/spaces/…` are space rows). The downloader is `$remote_user` when it is not
 //! `-`, else the address, hashed with the store's secret *before* the event exists: raw
 //! addresses are never kept. Lines whose URL is not a repository file are skipped; a line not
-//! in the combined format is an error. Parsed by hand (no regex): a few splits per line.
+//! in the combined format is an error. The last field (the user-agent) is handed over for the
+//! event's class. Parsed by hand (no regex): a few splits per line.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::fields::{self, RowError};
-use super::{Failure, Parsed};
+use super::{Failure, Parsed, Request};
 use crate::breakdown::import::limit::{too_long_io, LineLimit};
 use crate::breakdown::import::MAX_LINE;
 use crate::domain::{LogEvent, RepoKey, RepoName, RepoType};
@@ -54,6 +55,7 @@ struct Combined<'a> {
     time: &'a str,
     request: &'a str,
     status: &'a str,
+    agent: &'a str,
 }
 
 fn not_combined(text: &str) -> RowError {
@@ -77,12 +79,14 @@ fn split(text: &str) -> Option<Combined<'_>> {
     if addr.is_empty() || !bytes.bytes().all(|b| b.is_ascii_digit() || b == b'-') || !quoted {
         return None;
     }
+    let (_referer, agent) = rest.strip_suffix('"')?.rsplit_once("\" \"")?;
     Some(Combined {
         addr,
         user,
         time,
         request,
         status,
+        agent,
     })
 }
 
@@ -107,7 +111,7 @@ fn parse_line(text: &str, secret: &[u8]) -> Result<Parsed, RowError> {
         "-" | "" => (None, Some(hashed(secret, "ip", c.addr))),
         user => (Some(hashed(secret, "user", user)), None),
     };
-    Ok(Parsed::Event(LogEvent {
+    let event = LogEvent {
         repo: RepoKey { repo_type, name },
         at_ms,
         method,
@@ -115,6 +119,15 @@ fn parse_line(text: &str, secret: &[u8]) -> Result<Parsed, RowError> {
         path: Some(path),
         user,
         ip,
+    };
+    let agent = match c.agent {
+        "-" | "" => None,
+        agent => Some(agent.to_owned()),
+    };
+    Ok(Parsed::Event(Request {
+        event,
+        library: None,
+        agent,
     }))
 }
 
@@ -217,7 +230,7 @@ mod tests {
         ]
         .join("\n");
         let rows = parse(&text).unwrap();
-        let Parsed::Event(model) = &rows[0] else {
+        let Parsed::Event(Request { event: model, .. }) = &rows[0] else {
             panic!("expected an event");
         };
         assert_eq!(model.repo.name.as_str(), "acme/bert");
@@ -228,7 +241,7 @@ mod tests {
         );
         let ip = model.ip.as_deref().unwrap();
         assert!(model.user.is_none() && !ip.contains("203.0.113.9") && ip.len() == 32);
-        let Parsed::Event(dataset) = &rows[1] else {
+        let Parsed::Event(Request { event: dataset, .. }) = &rows[1] else {
             panic!("expected an event");
         };
         assert_eq!(dataset.repo.repo_type, RepoType::Dataset);

@@ -130,8 +130,8 @@ fn a_file_whose_recount_never_ran_is_completed_by_a_rerun() {
     let mut write = events.add_events().unwrap();
     let mut kept = 0;
     hf_csv::read(csv.as_bytes(), &mut |_, p| {
-        if let Parsed::Event(e) = p {
-            write.add(&e)?;
+        if let Parsed::Event(r) = p {
+            write.add(&r.event)?;
             kept += 1;
         }
         Ok(())
@@ -165,9 +165,144 @@ fn a_deleted_organization_comes_back_when_its_file_is_ingested_again() {
     assert_eq!(store.repos(&zeta).unwrap()[0].total, 1);
 }
 
+fn model_request(at: &str, path: &str, library: Option<&str>) -> String {
+    let mut o = serde_json::json!({
+        "timestamp": at, "method": "GET", "status": 200,
+        "repoType": "model", "repoName": "acme/m", "path": path,
+    });
+    if let Some(l) = library {
+        o["library"] = l.into();
+    }
+    o.to_string() + "\n"
+}
+
+#[test]
+fn a_library_named_later_recounts_the_earlier_days() {
+    let store = Stores::memory().unwrap();
+    let day1 = model_request("2024-05-01T10:00:00Z", "adapter_config.json", None)
+        + &model_request("2024-05-01T10:00:01Z", "adapter_config.json", None)
+        + &model_request("2024-05-01T10:00:02Z", "config.json", None);
+    ingest(&store, "1", &day1, Format::Jsonl).unwrap();
+    assert_eq!(daily(&store)[0].3, 1);
+    let day2 = model_request("2024-05-02T10:00:00Z", "adapter_config.json", Some("peft"));
+    let report = ingest(&store, "2", &day2, Format::Jsonl).unwrap();
+    assert_eq!(report.repo_days, 2);
+    let counts: Vec<u64> = daily(&store).iter().map(|r| r.3).collect();
+    assert_eq!(counts, vec![2, 1]);
+    // An older naming of another library changes nothing: the latest naming wins.
+    let older = model_request("2024-04-30T10:00:00Z", "x.bin", Some("timm"));
+    ingest(&store, "3", &older, Format::Jsonl).unwrap();
+    let counts: Vec<u64> = daily(&store).iter().map(|r| r.3).collect();
+    assert_eq!(counts, vec![2, 1]);
+}
+
+#[test]
+fn a_library_change_whose_recount_never_ran_is_completed_by_the_next_ingest() {
+    let store = Stores::memory().unwrap();
+    let day1 = model_request("2024-05-01T10:00:00Z", "adapter_config.json", None);
+    ingest(&store, "1", &day1, Format::Jsonl).unwrap();
+    assert!(daily(&store).is_empty());
+    // As if `repo set-library` died after storing the library, before recounting.
+    let repo = RepoKey {
+        repo_type: RepoType::Model,
+        name: crate::domain::RepoName::parse("acme/m").unwrap(),
+    };
+    let peft = crate::domain::LibraryName::parse("peft").unwrap();
+    let events = store.log_events().unwrap();
+    events.set_library(&repo, Some(&peft)).unwrap();
+    assert!(daily(&store).is_empty());
+    let other = format!("{HEADER}\n2024-06-01T10:00:00Z,200,GET,zeta/x,model,u,\n");
+    let report = ingest(&store, "other.csv", &other, Format::HfCsv).unwrap();
+    assert_eq!(report.repo_days, 2);
+    assert_eq!(daily(&store)[0].3, 1);
+    // Counted: no longer marked.
+    let mut marked = 0;
+    events
+        .library_changes(None, &mut |_| {
+            marked += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(marked, 0);
+}
+
+/// The user-agent classes of the kept events of `org/name` (a model) on 2024-05-01.
+fn agent_classes(store: &Stores, repo_type: RepoType, name: &str) -> Vec<(Option<String>, u64)> {
+    let repo = RepoKey {
+        repo_type,
+        name: crate::domain::RepoName::parse(name).unwrap(),
+    };
+    let day = crate::domain::Day::from_ymd(2024, 5, 1).unwrap();
+    let mut out = Vec::new();
+    store
+        .log_events()
+        .unwrap()
+        .agent_classes(&repo, day, &mut |class, n| {
+            out.push((class, n));
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+fn classes(pairs: &[(&str, u64)]) -> Vec<(Option<String>, u64)> {
+    pairs
+        .iter()
+        .map(|(c, n)| (Some((*c).to_owned()), *n))
+        .collect()
+}
+
+#[test]
+fn each_kept_event_keeps_the_class_of_its_user_agent_in_every_format() {
+    let store = Stores::memory().unwrap();
+    let csv = format!(
+        "{HEADER},userAgent\n\
+         2024-05-01T10:00:00Z,200,GET,acme/m,model,u,,transformers/4.44.0; hf_hub/0.24.5\n\
+         2024-05-01T10:00:01Z,200,GET,acme/m,model,u,,curl/8.5.0\n\
+         2024-05-01T10:00:02Z,200,GET,acme/m,model,u,,\n"
+    );
+    ingest(&store, "a.csv", &csv, Format::HfCsv).unwrap();
+    let nginx = r#"203.0.113.9 - - [01/May/2024:10:00:00 +0000] "GET /acme/m/resolve/main/config.json HTTP/1.1" 200 5 "-" "git-lfs/3.5.1 (GitHub; linux amd64)""#;
+    ingest(&store, "access.log", nginx, Format::Nginx).unwrap();
+    let jsonl = r#"{"timestamp":"2024-05-01T11:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"acme/m","userAgent":"Mozilla/5.0 (compatible; bingbot/2.0)"}"#;
+    ingest(&store, "e.jsonl", jsonl, Format::Jsonl).unwrap();
+    assert_eq!(
+        agent_classes(&store, RepoType::Model, "acme/m"),
+        classes(&[
+            ("bot", 1),
+            ("curl/wget", 1),
+            ("git", 1),
+            ("other", 1),
+            ("transformers", 1)
+        ])
+    );
+    // Counts include every class.
+    assert_eq!(daily(&store)[0].3, 5);
+}
+
+#[test]
+fn an_event_read_with_two_user_agents_keeps_the_same_class_in_any_order() {
+    let line = |agent: &str| {
+        format!(
+            r#"{{"timestamp":"2024-05-01T10:00:00Z","method":"GET","status":200,"repoType":"dataset","repoName":"acme/d","userAgent":"{agent}"}}"#
+        )
+    };
+    let (a, b) = (line("curl/8"), line("datasets/2.21.0; hf_hub/0.24"));
+    for (first, second) in [(&a, &b), (&b, &a)] {
+        let store = Stores::memory().unwrap();
+        ingest(&store, "1", first, Format::Jsonl).unwrap();
+        ingest(&store, "2", second, Format::Jsonl).unwrap();
+        assert_eq!(
+            agent_classes(&store, RepoType::Dataset, "acme/d"),
+            classes(&[("datasets", 1)])
+        );
+    }
+}
+
 // ---- exactly once: any split, order and duplication gives the same store ----
 
-/// A random event, as a JSON line (a small domain, so windows, users and duplicates collide).
+/// A random event, as a JSON line (a small domain, so windows, users, duplicates and library
+/// namings collide).
 fn event_line() -> impl Strategy<Value = String> {
     (
         prop::bool::ANY,
@@ -184,31 +319,58 @@ fn event_line() -> impl Strategy<Value = String> {
             "config.json",
             "a.bin",
             "q/x.gguf",
+            "adapter_config.json",
+            "model.safetensors",
+            "dist/en_core-3.7-py3-none-any.whl",
         ])),
-        prop::option::of(0..3u8),
-        prop::option::of(0..3u8),
+        (prop::option::of(0..3u8), prop::option::of(0..3u8)),
+        prop::option::of(prop::sample::select(vec![
+            "peft",
+            "timm",
+            "spacy",
+            "transformers",
+        ])),
     )
-        .prop_map(|(dataset, repo, secs, (method, status), path, user, ip)| {
-            let kind = if dataset { "dataset" } else { "model" };
-            let at = time::OffsetDateTime::from_unix_timestamp(1_714_521_600 + secs)
-                .unwrap()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap();
-            let mut o = serde_json::json!({
-                "timestamp": at, "method": method, "status": status,
-                "repoType": kind, "repoName": format!("acme/r{repo}"),
-            });
-            if let Some(p) = path {
-                o["path"] = p.into();
-            }
-            if let Some(u) = user {
-                o["hashedUserId"] = format!("u{u}").into();
-            }
-            if let Some(i) = ip {
-                o["hashedIp"] = format!("ip{i}").into();
-            }
-            o.to_string()
-        })
+        .prop_map(
+            |(dataset, repo, secs, (method, status), path, (user, ip), library)| {
+                let kind = if dataset { "dataset" } else { "model" };
+                let at = time::OffsetDateTime::from_unix_timestamp(1_714_521_600 + secs)
+                    .unwrap()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap();
+                let mut o = serde_json::json!({
+                    "timestamp": at, "method": method, "status": status,
+                    "repoType": kind, "repoName": format!("acme/r{repo}"),
+                });
+                if let Some(p) = path {
+                    o["path"] = p.into();
+                }
+                if let Some(u) = user {
+                    o["hashedUserId"] = format!("u{u}").into();
+                }
+                if let Some(i) = ip {
+                    o["hashedIp"] = format!("ip{i}").into();
+                }
+                if let Some(l) = library {
+                    o["library"] = l.into();
+                }
+                o.to_string()
+            },
+        )
+}
+
+/// Whether a request for `path` of a model of `library` counts, by the README's rules for the
+/// libraries [`event_line`] names.
+fn model_file_counts(library: Option<&str>, path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let has_ext = |ext: &str| file.len() > ext.len() + 1 && file.ends_with(&format!(".{ext}"));
+    has_ext("gguf")
+        || match library {
+            Some("peft") => path == "adapter_config.json",
+            Some("timm") => path == "pytorch_model.bin" || path == "model.safetensors",
+            Some("spacy") => has_ext("whl"),
+            _ => path == "config.json",
+        }
 }
 
 /// The rules of the product's README, written again as plainly as possible over the distinct
@@ -216,34 +378,59 @@ fn event_line() -> impl Strategy<Value = String> {
 fn reference(lines: &[String]) -> BTreeMap<(RepoType, String, i32), u64> {
     let mut counts = BTreeMap::new();
     let mut dataset_seen = HashSet::new();
-    let distinct: HashSet<&String> = lines.iter().collect();
-    for line in distinct {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-        let at = time::OffsetDateTime::parse(
-            &s("timestamp").unwrap(),
+    let all: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    // A request is the same whatever library its line names.
+    let distinct: Vec<serde_json::Value> = all
+        .iter()
+        .map(|v| {
+            let mut request = v.clone();
+            request.as_object_mut().unwrap().remove("library");
+            request.to_string()
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .collect();
+    let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let secs_of = |v: &serde_json::Value| {
+        time::OffsetDateTime::parse(
+            &s(v, "timestamp").unwrap(),
             &time::format_description::well_known::Rfc3339,
         )
-        .unwrap();
-        let secs = at.unix_timestamp();
+        .unwrap()
+        .unix_timestamp()
+    };
+    // A model's library: the one of its latest event naming one (ties: the greatest name).
+    let mut libraries: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for v in &all {
+        if let (Some("model"), Some(library)) = (s(v, "repoType").as_deref(), s(v, "library")) {
+            let naming = (secs_of(v), library);
+            let latest = libraries.entry(s(v, "repoName").unwrap()).or_default();
+            if naming > *latest {
+                *latest = naming;
+            }
+        }
+    }
+    for v in &distinct {
+        let secs = secs_of(v);
         let day = secs.div_euclid(86_400) as i32;
         let status = v["status"].as_u64().unwrap();
         if ![200, 302, 304, 307].contains(&status) {
             continue;
         }
-        let name = s("repoName").unwrap();
-        if s("repoType").unwrap() == "model" {
-            let counts_path = match s("path") {
-                None => true,
-                Some(p) => p == "config.json" || p.ends_with(".gguf"),
-            };
-            if counts_path {
+        let name = s(v, "repoName").unwrap();
+        if s(v, "repoType").unwrap() == "model" {
+            let library = libraries.get(&name).map(|(_, l)| l.as_str());
+            if s(v, "path").is_none_or(|p| model_file_counts(library, &p)) {
                 *counts.entry((RepoType::Model, name, day)).or_default() += 1;
             }
         } else {
-            let who = s("hashedUserId")
-                .or(s("hashedIp"))
-                .unwrap_or_else(|| line.clone());
+            let who = s(v, "hashedUserId")
+                .or(s(v, "hashedIp"))
+                .unwrap_or_else(|| v.to_string());
             if dataset_seen.insert((name.clone(), secs.div_euclid(300), who)) {
                 *counts.entry((RepoType::Dataset, name, day)).or_default() += 1;
             }
@@ -253,7 +440,7 @@ fn reference(lines: &[String]) -> BTreeMap<(RepoType, String, i32), u64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
     fn counts_depend_only_on_the_set_of_events(

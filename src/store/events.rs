@@ -2,9 +2,14 @@
 //! files it came in) and the log files ingested, by content digest. Counts are computed from
 //! these by `crate::ingest`; the store only keeps them. A backend offers it through
 //! [`Counts::log_events`](super::Counts::log_events).
+//!
+//! Beside the events, each model repository's library ([`RepoLibrary`]): the one set by hand,
+//! and the one its logs name. A change of the library a repository is counted under marks the
+//! repository until its days are recounted ([`LogEvents::library_changes`]), so a process
+//! killed in between leaves the work for the next ingest or recount.
 
 use super::StoreResult;
-use crate::domain::{Day, LogEvent, OrgName, RepoKey};
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
 
 /// A log file as recorded once fully ingested.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +51,79 @@ pub trait LogEvents: Send + Sync {
     /// The store's secret for hashing downloader ids that logs carry in clear (nginx
     /// addresses and users): 32 random bytes, made on first use and kept.
     fn downloader_secret(&self) -> StoreResult<Vec<u8>>;
+
+    /// Calls `f` with each user-agent class of the repository-day's events and how many
+    /// events have it (`None`: events kept before classes were), by class.
+    fn agent_classes(
+        &self,
+        repo: &RepoKey,
+        day: Day,
+        f: &mut dyn FnMut(Option<String>, u64) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
+    /// Calls `f` with every day the repository has events on, ascending.
+    fn days_of(&self, repo: &RepoKey, f: &mut dyn FnMut(Day) -> StoreResult<()>)
+        -> StoreResult<()>;
+
+    /// The repository's library (nothing known: both `None`).
+    fn library(&self, repo: &RepoKey) -> StoreResult<RepoLibrary>;
+
+    /// Sets the repository's library by hand (`None` removes the one set by hand); returns
+    /// the library now. When the library it is counted under changes, the repository is
+    /// marked for a recount.
+    fn set_library(
+        &self,
+        repo: &RepoKey,
+        library: Option<&LibraryName>,
+    ) -> StoreResult<RepoLibrary>;
+
+    /// Calls `f` with every repository (of `org` only, when given) marked because the library
+    /// it is counted under changed since its days were last recounted.
+    fn library_changes(
+        &self,
+        org: Option<&OrgName>,
+        f: &mut dyn FnMut(RepoKey) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
+    /// Clears the mark of a repository recounted under `library`, unless its library changed
+    /// again meanwhile.
+    fn library_counted(&self, repo: &RepoKey, library: Option<&LibraryName>) -> StoreResult<()>;
+}
+
+/// A model repository's library: the one set by hand wins over the one its logs name (the
+/// library of the latest event that names one; on a tie, the greatest name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepoLibrary {
+    pub set: Option<LibraryName>,
+    pub from_logs: Option<LibraryName>,
+}
+
+impl RepoLibrary {
+    /// The library the repository is counted under.
+    pub fn effective(&self) -> Option<&LibraryName> {
+        self.set.as_ref().or(self.from_logs.as_ref())
+    }
 }
 
 /// An open write of events. Dropping it without [`EventsWrite::commit`] discards it.
 pub trait EventsWrite {
     /// Adds an event; `false` when the store already held it.
     fn add(&mut self, event: &LogEvent) -> StoreResult<bool>;
+
+    /// Adds an event with the class of its user-agent; `false` when the store already held
+    /// it. The same event read with different classes keeps the greatest (byte order), so
+    /// the classes kept do not depend on the order of files.
+    fn add_classified(&mut self, event: &LogEvent, agent: &str) -> StoreResult<bool>;
+
+    /// Records that an event at `at_ms` names the repository's library: it becomes the
+    /// library from logs when it is the latest naming (ties: the greatest name). Order of
+    /// calls does not matter.
+    fn name_library(
+        &mut self,
+        repo: &RepoKey,
+        at_ms: i64,
+        library: &LibraryName,
+    ) -> StoreResult<()>;
 
     fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use crate::domain::{
     Day, DayRange, IngestKeyName, OrgName, Plan, RepoKey, RepoType, Role, Username,
 };
-pub use events::{EventsWrite, LogEvents, LogFileInfo};
+pub use events::{EventsWrite, LogEvents, LogFileInfo, RepoLibrary};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -7,9 +7,9 @@ use std::sync::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::now_unix;
-use super::{repo_type_code, repo_type_from_code, SqliteCounts};
-use crate::domain::{Day, LogEvent, OrgName, RepoKey, RepoName};
-use crate::store::{EventsWrite, LogEvents, LogFileInfo, StoreError, StoreResult};
+use super::{libraries, repo_type_code, repo_type_from_code, SqliteCounts};
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoName};
+use crate::store::{EventsWrite, LogEvents, LogFileInfo, RepoLibrary, StoreError, StoreResult};
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE log_events (
@@ -45,12 +45,12 @@ struct SqliteEventsWrite<'a> {
     committed: bool,
 }
 
-impl EventsWrite for SqliteEventsWrite<'_> {
-    fn add(&mut self, e: &LogEvent) -> StoreResult<bool> {
+impl SqliteEventsWrite<'_> {
+    fn insert(&mut self, e: &LogEvent, agent: Option<&str>) -> StoreResult<bool> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT OR IGNORE INTO log_events \
-             (repo_type, repo, day, key, at_ms, method, status, path, user_hash, ip_hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             (repo_type, repo, day, key, at_ms, method, status, path, user_hash, ip_hash, agent) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let added = stmt.execute(params![
             repo_type_code(e.repo.repo_type),
@@ -63,8 +63,42 @@ impl EventsWrite for SqliteEventsWrite<'_> {
             e.path,
             e.user,
             e.ip,
+            agent,
         ])?;
+        if added == 0 && agent.is_some() {
+            let mut keep_greatest = self.conn.prepare_cached(
+                "UPDATE log_events SET agent = ?5 \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND key = ?4 \
+                   AND (agent IS NULL OR agent < ?5)",
+            )?;
+            keep_greatest.execute(params![
+                repo_type_code(e.repo.repo_type),
+                e.repo.name.as_str(),
+                e.day().epoch_days(),
+                &e.key()[..],
+                agent,
+            ])?;
+        }
         Ok(added == 1)
+    }
+}
+
+impl EventsWrite for SqliteEventsWrite<'_> {
+    fn add(&mut self, e: &LogEvent) -> StoreResult<bool> {
+        self.insert(e, None)
+    }
+
+    fn add_classified(&mut self, e: &LogEvent, agent: &str) -> StoreResult<bool> {
+        self.insert(e, Some(agent))
+    }
+
+    fn name_library(
+        &mut self,
+        repo: &RepoKey,
+        at_ms: i64,
+        library: &LibraryName,
+    ) -> StoreResult<()> {
+        libraries::name_library(&self.conn, repo, at_ms, library)
     }
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
@@ -203,6 +237,72 @@ impl LogEvents for SqliteCounts {
             r.get(0)
         })?;
         Ok(secret)
+    }
+
+    fn agent_classes(
+        &self,
+        repo: &RepoKey,
+        day: Day,
+        f: &mut dyn FnMut(Option<String>, u64) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.db.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT agent, count(*) FROM log_events \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 GROUP BY agent ORDER BY agent",
+            )?;
+            let mut rows = stmt.query(params![
+                repo_type_code(repo.repo_type),
+                repo.name.as_str(),
+                day.epoch_days()
+            ])?;
+            while let Some(r) = rows.next()? {
+                f(r.get(0)?, r.get::<_, i64>(1)? as u64)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn days_of(
+        &self,
+        repo: &RepoKey,
+        f: &mut dyn FnMut(Day) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.db.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT day FROM log_events WHERE repo_type = ?1 AND repo = ?2 \
+                 ORDER BY day",
+            )?;
+            let mut rows =
+                stmt.query(params![repo_type_code(repo.repo_type), repo.name.as_str()])?;
+            while let Some(r) = rows.next()? {
+                f(Day::from_epoch_days(r.get(0)?))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn library(&self, repo: &RepoKey) -> StoreResult<RepoLibrary> {
+        self.db.read(|conn| libraries::read(conn, repo))
+    }
+
+    fn set_library(
+        &self,
+        repo: &RepoKey,
+        library: Option<&LibraryName>,
+    ) -> StoreResult<RepoLibrary> {
+        self.set_library_by_hand(repo, library)
+    }
+
+    fn library_changes(
+        &self,
+        org: Option<&OrgName>,
+        f: &mut dyn FnMut(RepoKey) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.changed_libraries(org, f)
+    }
+
+    fn library_counted(&self, repo: &RepoKey, library: Option<&LibraryName>) -> StoreResult<()> {
+        self.clear_library_change(repo, library)
     }
 }
 

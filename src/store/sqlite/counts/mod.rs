@@ -17,6 +17,7 @@
 mod chunk;
 mod events;
 mod legacy;
+mod libraries;
 mod read;
 mod write;
 
@@ -34,7 +35,8 @@ use crate::store::{
 /// Schema migrations of the counts file. 1–4 are the single-file layout of earlier versions
 /// (kept so an old store upgrades step by step); 5 adds the chunked layout, into which
 /// [`legacy::convert`] then moves an old store's data; 6 adds the kept log events
-/// ([`events`]), 7 the secret that hashes downloader ids of nginx logs.
+/// ([`events`]), 7 the secret that hashes downloader ids of nginx logs, 8 the repositories'
+/// libraries ([`libraries`]) and the user-agent class of each kept event.
 const MIGRATIONS: &[&str] = &[
     legacy::MIGRATION_1,
     legacy::MIGRATION_2,
@@ -74,6 +76,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
     events::MIGRATION,
     events::MIGRATION_SECRET,
+    libraries::MIGRATION,
 ];
 
 pub struct SqliteCounts {
@@ -222,6 +225,7 @@ impl Counts for SqliteCounts {
         )?;
         tx.execute("DELETE FROM count_orgs WHERE name = ?1", [org.as_str()])?;
         events::remove_org(&tx, org)?;
+        libraries::remove_org(&tx, org)?;
         tx.commit()?;
         self.indexes.remove(org.as_str());
         Ok(())

@@ -1,11 +1,24 @@
 //! The counting rules: which requests are downloads. [`Rules::default`] is the Hub's
 //! documented behaviour; a TOML rules file ([`Rules::parse_toml`]) overrides any of its keys
-//! (`methods`, `statuses`, `model_root_files`, `model_extensions`, `dataset_window_secs`).
-//! Per-library model rules are not built yet.
+//! (`methods`, `statuses`, `model_root_files`, `model_extensions`, `dataset_window_secs`) and
+//! adds or overrides library rules (`[libraries]`, see [`libraries`]) and user-agent classes
+//! (`[[agent_classes]]`, see [`agents`]).
+//!
+//! A model request with a known path counts when its file has one of `model_extensions`, or
+//! else matches the rule of the repository's library ([`query`]) or, without one, is one of
+//! `model_root_files`.
+
+mod agents;
+mod libraries;
+mod query;
 
 use std::collections::HashSet;
 
 use serde::Deserialize;
+
+pub use agents::{AgentClass, AgentClasses, OTHER as OTHER_AGENT};
+pub use libraries::{Libraries, Library};
+pub use query::{PathParts, Query, QueryError};
 
 use crate::domain::{LogEvent, RepoType};
 
@@ -28,6 +41,11 @@ pub struct Rules {
     /// A dataset's downloader counts once per window of this many seconds (fixed windows from
     /// midnight UTC; must divide a day, so a window belongs to one day).
     pub dataset_window_secs: u32,
+    /// Model libraries and their rules: the shipped ones, with a rules file's `[libraries]`
+    /// (`name = "query"`) added or overriding.
+    pub libraries: Libraries,
+    /// User-agent classes kept with each event, tried in order (counts include every class).
+    pub agent_classes: AgentClasses,
 }
 
 impl Default for Rules {
@@ -45,6 +63,8 @@ impl Default for Rules {
             ]),
             model_extensions: strings(&["gguf"]),
             dataset_window_secs: 300,
+            libraries: Libraries::default(),
+            agent_classes: AgentClasses::default(),
         }
     }
 }
@@ -85,24 +105,41 @@ impl Rules {
         self.methods.contains(&e.method) && self.statuses.contains(&e.status)
     }
 
-    /// Whether a request for this model file is a download.
-    pub fn model_path_counts(&self, path: &str) -> bool {
-        if self.model_root_files.iter().any(|f| f == path) {
+    /// The query of a library with a rule (`None` for no library, an unknown one, or one
+    /// counted by the default query files).
+    pub fn library_query(&self, library: Option<&str>) -> Option<&Query> {
+        self.libraries.get(library?)?.query.as_ref()
+    }
+
+    /// Whether a request for this file of a model of `library` is a download.
+    pub fn model_path_counts(&self, library: Option<&str>, path: &str) -> bool {
+        let parts = PathParts::of(path);
+        let ext = parts.extension();
+        if !ext.is_empty() && self.model_extensions.iter().any(|x| x == ext) {
             return true;
         }
-        let file = path.rsplit('/').next().unwrap_or(path);
-        match file.rsplit_once('.') {
-            Some((stem, ext)) if !stem.is_empty() => self.model_extensions.iter().any(|x| x == ext),
-            _ => false,
+        match self.library_query(library) {
+            Some(query) => query.matches(&parts),
+            None => self.model_root_files.iter().any(|f| f == path),
         }
     }
 
-    /// The downloads of one repository-day from all its events (any order, no duplicates).
-    pub fn downloads(&self, repo_type: RepoType, events: &[LogEvent]) -> u64 {
+    /// The downloads of one repository-day from all its events (any order, no duplicates);
+    /// `library` is the repository's (models only).
+    pub fn downloads(
+        &self,
+        repo_type: RepoType,
+        library: Option<&str>,
+        events: &[LogEvent],
+    ) -> u64 {
         let candidates = events.iter().filter(|e| self.is_candidate(e));
         match repo_type {
             RepoType::Model => candidates
-                .filter(|e| e.path.as_deref().is_none_or(|p| self.model_path_counts(p)))
+                .filter(|e| {
+                    e.path
+                        .as_deref()
+                        .is_none_or(|p| self.model_path_counts(library, p))
+                })
                 .count() as u64,
             RepoType::Dataset => {
                 let window_ms = i64::from(self.dataset_window_secs.max(1)) * 1000;
@@ -163,13 +200,52 @@ mod tests {
     /// The README's rules file lists the defaults.
     #[test]
     fn the_readme_rules_file_is_the_default() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let start = readme.find("# rules.toml").unwrap();
         let end = start + readme[start..].find("```").unwrap();
         assert_eq!(
             Rules::parse_toml(&readme[start..end]).unwrap(),
             Rules::default()
         );
+    }
+
+    /// The README's `[libraries]` example parses.
+    #[test]
+    fn the_readme_libraries_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("[libraries]\nmylib").unwrap();
+        let end = start + readme[start..].find("```").unwrap();
+        let rules = Rules::parse_toml(&readme[start..end]).unwrap();
+        assert!(rules.model_path_counts(Some("peft"), "adapter_model.bin"));
+        assert!(rules.model_path_counts(Some("timm"), "config.json"));
+    }
+
+    /// The README's `[[agent_classes]]` example parses, and its shipped-classes table is the
+    /// default.
+    #[test]
+    fn the_readme_agent_classes_are_the_rules() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("[[agent_classes]]\nclass = \"mirror\"")
+            .unwrap();
+        let end = start + readme[start..].find("```").unwrap();
+        let rules = Rules::parse_toml(&readme[start..end]).unwrap();
+        assert_eq!(rules.agent_classes.classify(Some("MirrorBot/2")), "mirror");
+        let table: Vec<String> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| Class | Patterns |"))
+            .skip(2)
+            .take_while(|l| l.starts_with("| `"))
+            .map(str::to_owned)
+            .collect();
+        let shipped: Vec<String> = AgentClasses::default()
+            .iter()
+            .map(|c| {
+                let patterns: Vec<String> = c.patterns.iter().map(|p| format!("`{p}`")).collect();
+                format!("| `{}` | {} |", c.class, patterns.join(", "))
+            })
+            .collect();
+        assert_eq!(table, shipped);
     }
 
     #[test]
@@ -204,12 +280,15 @@ mod tests {
             (".gguf", false),
             ("notes.gguf.txt", false),
         ] {
-            assert_eq!(rules.model_path_counts(path), counts, "{path}");
+            assert_eq!(rules.model_path_counts(None, path), counts, "{path}");
         }
         let mut with_path = event(RepoType::Model, 0, None, None);
         with_path.path = Some("README.md".into());
         let without = event(RepoType::Model, 1, None, None);
-        assert_eq!(rules.downloads(RepoType::Model, &[with_path, without]), 1);
+        assert_eq!(
+            rules.downloads(RepoType::Model, None, &[with_path, without]),
+            1
+        );
     }
 
     #[test]
@@ -225,6 +304,71 @@ mod tests {
             event(d, 30, None, None), // neither: alone
             event(d, 31, None, None),
         ];
-        assert_eq!(rules.downloads(d, &events), 5);
+        assert_eq!(rules.downloads(d, None, &events), 5);
+    }
+
+    #[test]
+    fn a_librarys_rule_replaces_the_root_files_and_gguf_still_counts() {
+        let rules = Rules::default();
+        for (library, path, counts) in [
+            (Some("peft"), "adapter_config.json", true),
+            (Some("peft"), "config.json", false),
+            (Some("peft"), "q/m.gguf", true),
+            (Some("timm"), "model.safetensors", true),
+            (Some("spacy"), "en_core_web_sm-any-py3-none-any.whl", true),
+            (Some("nemo"), "sub/x.json", true),
+            (Some("transformers"), "config.json", true), // no rule: the default files
+            (Some("transformers"), "model.safetensors", false),
+            (Some("no-such-library"), "config.json", true),
+            (None, "adapter_config.json", false),
+        ] {
+            assert_eq!(
+                rules.model_path_counts(library, path),
+                counts,
+                "{library:?} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rules_file_adds_and_overrides_libraries() {
+        let rules = Rules::parse_toml(
+            "[libraries]\npeft = 'path_extension:\"safetensors\"'\n\
+             mylib = 'path_prefix:\"weights/\"'\ntimm = \"\"\n",
+        )
+        .unwrap();
+        assert!(rules.model_path_counts(Some("peft"), "a.safetensors"));
+        assert!(!rules.model_path_counts(Some("peft"), "adapter_config.json"));
+        assert!(rules.model_path_counts(Some("mylib"), "weights/x"));
+        assert!(rules.model_path_counts(Some("timm"), "config.json"));
+        assert!(rules.model_path_counts(Some("open_clip"), "model.safetensors"));
+        let e = Rules::parse_toml("[libraries]\npeft = 'path:'\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("libraries.peft: at character 6: expected a quoted value"),
+            "{e}"
+        );
+        let e = Rules::parse_toml("[libraries]\n\"a b\" = ''\n").unwrap_err();
+        assert!(e.to_string().contains("not a library name"), "{e}");
+    }
+
+    #[test]
+    fn a_rules_file_replaces_the_agent_classes() {
+        let rules = Rules::parse_toml(
+            "[[agent_classes]]\nclass = \"mirror\"\npatterns = [\"MirrorBot/\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rules.agent_classes.classify(Some("mirrorbot/1.0")),
+            "mirror"
+        );
+        assert_eq!(rules.agent_classes.classify(Some("curl/8")), OTHER_AGENT);
+        for bad in [
+            "[[agent_classes]]\nclass = \"\"\npatterns = [\"x\"]\n",
+            "[[agent_classes]]\nclass = \"x\"\npatterns = []\n",
+            "[[agent_classes]]\nclass = \"x\"\npatterns = [\"\"]\n",
+        ] {
+            assert!(Rules::parse_toml(bad).is_err(), "{bad}");
+        }
     }
 }

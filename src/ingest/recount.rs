@@ -1,0 +1,151 @@
+//! Counting repository-days from their kept events: after an ingest (the days a file touched),
+//! after a rules change ([`recount_all`]), and after a repository's library changed (all its
+//! days; [`set_library`], or an ingest whose events name a new library).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{IngestError, Rules, LOGS_SOURCE};
+use crate::domain::{Day, LibraryName, OrgName, RepoKey, RepoType};
+use crate::store::{LogEvents, RepoLibrary, SourceId, Store, StoreError, WriteMode};
+
+/// Adds every day of each repository whose library changed since it was last counted (of
+/// `org` only, when given) to `touched`; returns those repositories.
+pub(super) fn add_library_changes(
+    events: &dyn LogEvents,
+    org: Option<&OrgName>,
+    touched: &mut BTreeMap<RepoKey, BTreeSet<Day>>,
+) -> Result<BTreeSet<RepoKey>, StoreError> {
+    let mut changed = BTreeSet::new();
+    events.library_changes(org, &mut |repo| {
+        changed.insert(repo);
+        Ok(())
+    })?;
+    for repo in &changed {
+        let days = touched.entry(repo.clone()).or_default();
+        events.days_of(repo, &mut |day| {
+            days.insert(day);
+            Ok(())
+        })?;
+    }
+    Ok(changed)
+}
+
+/// The library a repository is counted under (datasets: none).
+fn library_of(events: &dyn LogEvents, repo: &RepoKey) -> Result<Option<LibraryName>, StoreError> {
+    match repo.repo_type {
+        RepoType::Model => Ok(events.library(repo)?.effective().cloned()),
+        RepoType::Dataset => Ok(None),
+    }
+}
+
+/// Sets the `logs` downloads of each repository-day from every event kept for it, under the
+/// repository's library, in one write; then clears the library change of each repository in
+/// `changed` (all of whose days are in `touched`). Returns how many repository-days were
+/// recounted.
+pub(super) fn recount(
+    store: &dyn Store,
+    events: &dyn LogEvents,
+    rules: &Rules,
+    touched: &BTreeMap<RepoKey, BTreeSet<Day>>,
+    changed: &BTreeSet<RepoKey>,
+) -> Result<u64, StoreError> {
+    let source = SourceId::parse(LOGS_SOURCE)?;
+    let mut write = store.write(&source, WriteMode::Merge)?;
+    let mut recounted = 0;
+    let mut day_events = Vec::new();
+    let mut counted_under = BTreeMap::new();
+    for (repo, days) in touched {
+        // Read inside the write: no other write can change the library meanwhile.
+        let library = library_of(events, repo)?;
+        let mut repo_exists: Option<bool> = None;
+        for day in days {
+            day_events.clear();
+            events.events_of(repo, *day, &mut |e| {
+                day_events.push(e);
+                Ok(())
+            })?;
+            let name = library.as_ref().map(LibraryName::as_str);
+            let downloads = rules.downloads(repo.repo_type, name, &day_events);
+            // A day that counts nothing (now, under these rules) may have counted before:
+            // clear it, unless the repository has no counts at all (nothing to clear, and
+            // writing would create it).
+            let write_it = downloads > 0
+                || match repo_exists {
+                    Some(exists) => exists,
+                    None => *repo_exists.insert(store.repo(repo)?.is_some()),
+                };
+            if write_it {
+                write.set(repo, *day, downloads)?;
+            }
+            recounted += 1;
+        }
+        if changed.contains(repo) {
+            counted_under.insert(repo, library);
+        }
+    }
+    write.commit()?;
+    for (repo, library) in counted_under {
+        events.library_counted(repo, library.as_ref())?;
+    }
+    Ok(recounted)
+}
+
+/// What a recount did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecountReport {
+    pub repo_days: u64,
+    pub orgs: u64,
+}
+
+/// Recomputes the `logs` downloads of every repository-day with kept events (of `org` only,
+/// and on or after `from`, when given) under `rules`, in one write: afterwards those counts
+/// equal a fresh ingest of the same files under those rules. A repository whose library
+/// changed since it was last counted is recounted whole, whatever `from`.
+pub fn recount_all(
+    store: &dyn Store,
+    rules: &Rules,
+    org: Option<&OrgName>,
+    from: Option<Day>,
+) -> Result<RecountReport, IngestError> {
+    let store_err = |source| IngestError::Store {
+        file: "the kept events".to_owned(),
+        source,
+    };
+    let events = store.log_events().ok_or(IngestError::Unsupported)?;
+    let mut touched: BTreeMap<RepoKey, BTreeSet<Day>> = BTreeMap::new();
+    events
+        .event_days(org, from, &mut |repo, day| {
+            touched.entry(repo).or_default().insert(day);
+            Ok(())
+        })
+        .map_err(store_err)?;
+    let changed = add_library_changes(events, org, &mut touched).map_err(store_err)?;
+    let repo_days = recount(store, events, rules, &touched, &changed).map_err(store_err)?;
+    let orgs: BTreeSet<OrgName> = touched.keys().map(|r| r.name.org()).collect();
+    Ok(RecountReport {
+        repo_days,
+        orgs: orgs.len() as u64,
+    })
+}
+
+/// Sets a model repository's library by hand (`None` removes it: its logs' library, if any,
+/// applies again) and recounts all its days under `rules` when that changes the library it is
+/// counted under. Returns the library now and the repository-days recounted.
+pub fn set_library(
+    store: &dyn Store,
+    rules: &Rules,
+    repo: &RepoKey,
+    library: Option<&LibraryName>,
+) -> Result<(RepoLibrary, u64), IngestError> {
+    let store_err = |source| IngestError::Store {
+        file: "the kept events".to_owned(),
+        source,
+    };
+    let events = store.log_events().ok_or(IngestError::Unsupported)?;
+    let now = events.set_library(repo, library).map_err(store_err)?;
+    let mut touched = BTreeMap::new();
+    let changed =
+        add_library_changes(events, Some(&repo.name.org()), &mut touched).map_err(store_err)?;
+    let repo_days = recount(store, events, rules, &touched, &changed).map_err(store_err)?;
+    Ok((now, repo_days))
+}

@@ -1,0 +1,242 @@
+//! Repository libraries on SQLite: `repo_libraries` holds, per repository, the library set by
+//! hand, the one its logs name (with the instant of the naming event, so the latest wins
+//! whatever the order of files), and `changed`: the library it is counted under changed since
+//! its days were last recounted.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{repo_type_code, repo_type_from_code, SqliteCounts};
+use crate::domain::{LibraryName, OrgName, RepoKey, RepoName};
+use crate::store::{RepoLibrary, StoreError, StoreResult};
+
+/// Migration 8: the repositories' libraries, and the user-agent class of each kept event
+/// (`log_events.agent`, `NULL` for events kept before; written by `events.rs`).
+pub(super) const MIGRATION: &str = r#"
+    ALTER TABLE log_events ADD COLUMN agent TEXT;
+    CREATE TABLE repo_libraries (
+        repo_type    INTEGER NOT NULL,
+        repo         TEXT NOT NULL,
+        set_library  TEXT,
+        logs_library TEXT,
+        logs_at_ms   INTEGER,
+        changed      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (repo_type, repo)
+    ) WITHOUT ROWID;
+    CREATE INDEX repo_libraries_changed ON repo_libraries (repo) WHERE changed = 1;
+"#;
+
+fn library_name(stored: Option<String>) -> StoreResult<Option<LibraryName>> {
+    stored
+        .map(|s| {
+            LibraryName::parse(&s)
+                .map_err(|e| StoreError::Backend(format!("stored library: {e}").into()))
+        })
+        .transpose()
+}
+
+pub(super) fn read(conn: &Connection, repo: &RepoKey) -> StoreResult<RepoLibrary> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT set_library, logs_library FROM repo_libraries WHERE repo_type = ?1 AND repo = ?2",
+    )?;
+    let row: Option<(Option<String>, Option<String>)> = stmt
+        .query_row(
+            params![repo_type_code(repo.repo_type), repo.name.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (set, from_logs) = row.unwrap_or_default();
+    Ok(RepoLibrary {
+        set: library_name(set)?,
+        from_logs: library_name(from_logs)?,
+    })
+}
+
+/// The library from logs becomes `library` when (`at_ms`, `library`) is after the stored
+/// naming; the repository is marked when that changes the library it is counted under. (In
+/// an `UPDATE`, every right-hand side reads the row as it was.)
+pub(super) fn name_library(
+    conn: &Connection,
+    repo: &RepoKey,
+    at_ms: i64,
+    library: &LibraryName,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO repo_libraries (repo_type, repo, logs_library, logs_at_ms, changed) \
+         VALUES (?1, ?2, ?3, ?4, 1) \
+         ON CONFLICT (repo_type, repo) DO UPDATE SET \
+             changed = changed OR (set_library IS NULL \
+                                   AND logs_library IS NOT excluded.logs_library), \
+             logs_library = excluded.logs_library, \
+             logs_at_ms = excluded.logs_at_ms \
+         WHERE logs_at_ms IS NULL \
+            OR (excluded.logs_at_ms, excluded.logs_library) > (logs_at_ms, logs_library)",
+    )?;
+    stmt.execute(params![
+        repo_type_code(repo.repo_type),
+        repo.name.as_str(),
+        library.as_str(),
+        at_ms
+    ])?;
+    Ok(())
+}
+
+impl SqliteCounts {
+    pub(super) fn set_library_by_hand(
+        &self,
+        repo: &RepoKey,
+        library: Option<&LibraryName>,
+    ) -> StoreResult<RepoLibrary> {
+        let mut conn = self.db.writer();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO repo_libraries (repo_type, repo, set_library, changed) \
+             VALUES (?1, ?2, ?3, ?3 IS NOT NULL) \
+             ON CONFLICT (repo_type, repo) DO UPDATE SET \
+                 changed = changed OR coalesce(excluded.set_library, logs_library) \
+                                      IS NOT coalesce(set_library, logs_library), \
+                 set_library = excluded.set_library",
+            params![
+                repo_type_code(repo.repo_type),
+                repo.name.as_str(),
+                library.map(LibraryName::as_str)
+            ],
+        )?;
+        let now = read(&tx, repo)?;
+        tx.commit()?;
+        Ok(now)
+    }
+
+    pub(super) fn changed_libraries(
+        &self,
+        org: Option<&OrgName>,
+        f: &mut dyn FnMut(RepoKey) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let (first, last) = match org {
+            Some(org) => (format!("{org}/"), format!("{org}0")),
+            None => (String::new(), "\u{10FFFF}".to_owned()),
+        };
+        self.db.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT repo_type, repo FROM repo_libraries \
+                 WHERE changed = 1 AND repo >= ?1 AND repo < ?2 ORDER BY repo_type, repo",
+            )?;
+            let mut rows = stmt.query(params![first, last])?;
+            while let Some(r) = rows.next()? {
+                let name: String = r.get(1)?;
+                let name = RepoName::parse(&name).map_err(|e| {
+                    StoreError::Backend(format!("stored library repository: {e}").into())
+                })?;
+                f(RepoKey {
+                    repo_type: repo_type_from_code(r.get(0)?)?,
+                    name,
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(super) fn clear_library_change(
+        &self,
+        repo: &RepoKey,
+        library: Option<&LibraryName>,
+    ) -> StoreResult<()> {
+        self.db.writer().execute(
+            "UPDATE repo_libraries SET changed = 0 \
+             WHERE repo_type = ?1 AND repo = ?2 AND changed = 1 \
+               AND coalesce(set_library, logs_library) IS ?3",
+            params![
+                repo_type_code(repo.repo_type),
+                repo.name.as_str(),
+                library.map(LibraryName::as_str)
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+/// Removes the organization's libraries (inside the caller's transaction).
+pub(super) fn remove_org(conn: &Connection, org: &OrgName) -> StoreResult<()> {
+    conn.execute(
+        "DELETE FROM repo_libraries WHERE repo >= ?1 AND repo < ?2",
+        params![format!("{org}/"), format!("{org}0")],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::reference::key;
+    use crate::store::{Counts, LogEvents};
+
+    fn lib(s: &str) -> LibraryName {
+        LibraryName::parse(s).unwrap()
+    }
+
+    fn name_all(store: &SqliteCounts, repo: &RepoKey, namings: &[(i64, &str)]) {
+        let mut write = store.add_events().unwrap();
+        for (at, l) in namings {
+            write.name_library(repo, *at, &lib(l)).unwrap();
+        }
+        write.commit().unwrap();
+    }
+
+    fn marked(store: &SqliteCounts) -> Vec<String> {
+        let mut out = Vec::new();
+        store
+            .library_changes(None, &mut |r| {
+                out.push(r.name.as_str().to_owned());
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_latest_naming_wins_in_any_order_and_ties_go_to_the_greatest_name() {
+        let namings = [(5, "timm"), (9, "peft"), (9, "flair"), (1, "spacy")];
+        for rotation in 0..namings.len() {
+            let store = SqliteCounts::memory().unwrap();
+            let repo = key("model", "acme/m");
+            let mut order = namings.to_vec();
+            order.rotate_left(rotation);
+            for one in &order {
+                name_all(&store, &repo, &[*one]);
+            }
+            let now = store.library(&repo).unwrap();
+            assert_eq!(now.from_logs, Some(lib("peft")), "{order:?}");
+            assert_eq!(now.effective(), Some(&lib("peft")));
+        }
+    }
+
+    #[test]
+    fn a_library_set_by_hand_wins_and_changes_are_marked_until_counted() {
+        let store = SqliteCounts::memory().unwrap();
+        let repo = key("model", "acme/m");
+        assert_eq!(store.library(&repo).unwrap(), RepoLibrary::default());
+        name_all(&store, &repo, &[(1, "peft")]);
+        assert_eq!(marked(&store), ["acme/m"]);
+        // Counted under another library than the current one: still marked.
+        store.library_counted(&repo, Some(&lib("timm"))).unwrap();
+        assert_eq!(marked(&store), ["acme/m"]);
+        store.library_counted(&repo, Some(&lib("peft"))).unwrap();
+        assert!(marked(&store).is_empty());
+        // Set by hand to the same library: nothing to recount.
+        store.set_library(&repo, Some(&lib("peft"))).unwrap();
+        assert!(marked(&store).is_empty());
+        let now = store.set_library(&repo, Some(&lib("timm"))).unwrap();
+        assert_eq!(now.effective(), Some(&lib("timm")));
+        assert_eq!(marked(&store), ["acme/m"]);
+        store.library_counted(&repo, Some(&lib("timm"))).unwrap();
+        // A later naming in logs does not change a library set by hand.
+        name_all(&store, &repo, &[(2, "spacy")]);
+        assert!(marked(&store).is_empty());
+        let now = store.set_library(&repo, None).unwrap();
+        assert_eq!((&now.set, now.effective()), (&None, Some(&lib("spacy"))));
+        assert_eq!(marked(&store), ["acme/m"]);
+        // An organization's deletion takes its libraries.
+        store.remove_org(&OrgName::parse("acme").unwrap()).unwrap();
+        assert_eq!(store.library(&repo).unwrap(), RepoLibrary::default());
+        assert!(marked(&store).is_empty());
+    }
+}
