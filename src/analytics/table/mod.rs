@@ -97,10 +97,10 @@ impl Analytics<'_> {
     ) -> AnalyticsResult<RepoTable> {
         let first = repos.iter().filter_map(|r| r.first_day).min();
         let last = repos.iter().filter_map(|r| r.last_day).max();
-        let (mut rows, previous_known) = self.figures(org, period, repos, query)?;
-        let count = rows.len();
+        let mut figures = self.figures(org, period, repos, query)?;
+        let count = figures.candidates.len();
         let matched = if query.q.is_some() || query.repo_type.is_some() {
-            Some(self.matched_totals(org, period, &rows)?)
+            Some(self.matched_totals(org, period, &figures)?)
         } else {
             None
         };
@@ -108,19 +108,20 @@ impl Analytics<'_> {
         let page_number = query.page.min(u32::try_from(pages).unwrap_or(u32::MAX));
         let skip = (page_number.saturating_sub(1) as usize).saturating_mul(query.per_page as usize);
         let end = skip.saturating_add(query.per_page as usize);
-        first_rows(&mut rows, end.min(count), query.sort, query.order);
-        let mut page: Vec<RepoRow> = rows
-            .into_iter()
+        let candidates = &mut figures.candidates;
+        first_rows(candidates, end.min(count), query.sort, query.order);
+        let mut page: Vec<RepoRow> = (candidates.iter())
             .skip(skip)
             .take(query.per_page as usize)
+            .map(Candidate::row)
             .collect();
         // Unless they were needed for sorting, the previous period's figures are read for the
         // page's rows only, in the same pass as their sparklines.
-        let previous = period.previous().filter(|_| !previous_known);
+        let previous = period.previous().filter(|_| !figures.previous_known);
         if let Some(range) = self.chart_range(period, first, last) {
             self.fill_series(org, range, previous, &mut page)?;
         }
-        if period.range.is_some() && !matches!(query.sort, SortKey::Downloads | SortKey::Change) {
+        if period.range.is_some() && !figures.now_known {
             page.iter_mut()
                 .for_each(|row| row.downloads = row.series.sum());
         }
@@ -135,43 +136,37 @@ impl Analytics<'_> {
         })
     }
 
-    /// The matching repositories with their period figures (see `sums`) and an empty series,
-    /// and whether the previous period's figures were read (else `fill_series` reads them).
-    fn figures(
+    /// The matching repositories with the period figures sorting needs (see `sums`).
+    fn figures<'r>(
         &self,
         org: &OrgName,
         period: Period,
-        repos: &[RepoSummary],
+        repos: &'r [RepoSummary],
         query: &TableQuery,
-    ) -> AnalyticsResult<(Vec<RepoRow>, bool)> {
+    ) -> AnalyticsResult<Figures<'r>> {
         let matches = query.matcher();
         let matching: Vec<&RepoSummary> = repos.iter().filter(|r| matches(&r.key)).collect();
         let sums::PeriodFigures { now, before } = self.period_figures(org, period, query.sort)?;
         let aligned = |sums: &sums::Sums| sums.aligned(matching.iter().map(|r| &r.key));
         let (now, before) = (now.as_ref().map(aligned), before.as_ref().map(aligned));
-        let row = |(i, r): (usize, &RepoSummary)| {
+        let candidate = |(i, repo): (usize, &&'r RepoSummary)| {
             let downloads = match (period.range, &now) {
-                (None, _) => r.total,
+                (None, _) => repo.total,
                 (Some(_), Some(sums)) => sums[i],
                 (Some(_), None) => 0, // read with the page's series
             };
-            let previous_downloads = before.as_ref().map(|sums| sums[i]);
-            let series = Series::empty(Granularity::Day);
-            RepoRow {
-                key: r.key.clone(),
+            Candidate {
+                repo,
                 downloads,
-                total: r.total,
-                previous_downloads,
-                previous_complete: previous_complete(period.previous(), r.first_day),
-                first_day: r.first_day,
-                series,
+                previous: before.as_ref().map(|sums| sums[i]),
+                previous_complete: previous_complete(period.previous(), repo.first_day),
             }
         };
-        let has_before = before.is_some();
-        Ok((
-            matching.iter().copied().enumerate().map(row).collect(),
-            has_before,
-        ))
+        Ok(Figures {
+            candidates: matching.iter().enumerate().map(candidate).collect(),
+            now_known: period.range.is_none() || now.is_some(),
+            previous_known: before.is_some(),
+        })
     }
 
     /// Reads the daily rows of the page's repositories within `range` into their series and,
@@ -224,17 +219,19 @@ impl Analytics<'_> {
 }
 
 impl Analytics<'_> {
-    /// The matching `rows`' downloads in the period and the previous one, from the store's
-    /// organization-wide period sums (cached per write, as for sorting).
+    /// The matching repositories' downloads in the period and the previous one: summed from
+    /// the figures when sorting read them, else from the store's organization-wide period
+    /// sums (which the store keeps per version, as for sorting).
     fn matched_totals(
         &self,
         org: &OrgName,
         period: Period,
-        rows: &[RepoRow],
+        figures: &Figures<'_>,
     ) -> AnalyticsResult<MatchedTotals> {
-        let first_day = rows.iter().filter_map(|r| r.first_day).min();
+        let matching = &figures.candidates;
+        let first_day = matching.iter().filter_map(|c| c.repo.first_day).min();
         let (Some(range), Some(before)) = (period.range, period.previous()) else {
-            let downloads = rows.iter().fold(0u64, |s, r| s.saturating_add(r.total));
+            let downloads = (matching.iter()).fold(0u64, |s, c| s.saturating_add(c.repo.total));
             return Ok(MatchedTotals {
                 downloads,
                 previous: None,
@@ -242,32 +239,74 @@ impl Analytics<'_> {
                 first_day,
             });
         };
-        // `rows` are still in export order here (sorting comes after).
+        // The candidates are still in export order here (sorting comes after).
         let sum = |r: DayRange| -> AnalyticsResult<u64> {
             let sums = sums::Sums::new(self.counts.period_sums(org, r)?);
-            let aligned = sums.aligned(rows.iter().map(|row| &row.key));
+            let aligned = sums.aligned(matching.iter().map(|c| &c.repo.key));
             Ok(aligned.into_iter().fold(0u64, u64::saturating_add))
         };
+        let downloads = match figures.now_known {
+            true => (matching.iter()).fold(0u64, |s, c| s.saturating_add(c.downloads)),
+            false => sum(range)?,
+        };
+        let previous = match figures.previous_known {
+            true => (matching.iter()).fold(0u64, |s, c| s.saturating_add(c.previous.unwrap_or(0))),
+            false => sum(before)?,
+        };
         Ok(MatchedTotals {
-            downloads: sum(range)?,
-            previous: Some(sum(before)?),
+            downloads,
+            previous: Some(previous),
             previous_complete: previous_complete(Some(before), first_day),
             first_day,
         })
     }
 }
 
-/// Sorts by `sort` in `order`; ties always break by type (models first) then name, ascending,
-/// so every page of a sorted table is stable. Names sort as people read them, ignoring ASCII
-/// case (`acme/beta` before `acme/Gamma`); the CSV keeps byte order.
-fn sort_rows(rows: &mut [RepoRow], sort: SortKey, order: Order) {
-    rows.sort_by(|a, b| compare(a, b, sort, order));
+/// The repositories a search and type filter match, in export order, with their figures.
+struct Figures<'r> {
+    candidates: Vec<Candidate<'r>>,
+    /// Whether each candidate's `downloads` is its period's (All Time, or read for sorting);
+    /// else the page's rows take theirs from their series.
+    now_known: bool,
+    /// Whether each candidate's `previous` was read (for sorting by change).
+    previous_known: bool,
 }
 
-/// Keeps the first `n` rows in the order of [`sort_rows`], sorted: a partial selection
-/// (linear) of the `n` first, then a sort of those only, so a page near the top of 20,000
-/// rows does not sort them all.
-fn first_rows(rows: &mut Vec<RepoRow>, n: usize, sort: SortKey, order: Order) {
+/// A matching repository before paging: a reference to it and its figures. Only the page's
+/// candidates become [`RepoRow`]s, so a table of 20,000 repositories copies 50.
+struct Candidate<'r> {
+    repo: &'r RepoSummary,
+    downloads: u64,
+    previous: Option<u64>,
+    previous_complete: bool,
+}
+
+impl Candidate<'_> {
+    fn change(&self) -> Option<i64> {
+        self.previous
+            .filter(|_| self.previous_complete)
+            .map(|p| self.downloads as i64 - p as i64)
+    }
+
+    fn row(&self) -> RepoRow {
+        RepoRow {
+            key: self.repo.key.clone(),
+            downloads: self.downloads,
+            total: self.repo.total,
+            previous_downloads: self.previous,
+            previous_complete: self.previous_complete,
+            first_day: self.repo.first_day,
+            series: Series::empty(Granularity::Day),
+        }
+    }
+}
+
+/// Keeps the first `n` candidates in table order, sorted: by `sort` in `order`, ties always
+/// broken by type (models first) then name, ascending, so every page of a sorted table is
+/// stable. Names sort as people read them, ignoring ASCII case (`acme/beta` before
+/// `acme/Gamma`); the CSV keeps byte order. A partial selection (linear) of the `n` first,
+/// then a sort of those only, so a page near the top of 20,000 rows does not sort them all.
+fn first_rows(rows: &mut Vec<Candidate<'_>>, n: usize, sort: SortKey, order: Order) {
     if n == 0 {
         rows.clear();
         return;
@@ -276,29 +315,25 @@ fn first_rows(rows: &mut Vec<RepoRow>, n: usize, sort: SortKey, order: Order) {
         rows.select_nth_unstable_by(n - 1, |a, b| compare(a, b, sort, order));
         rows.truncate(n);
     }
-    sort_rows(rows, sort, order);
+    rows.sort_by(|a, b| compare(a, b, sort, order));
 }
 
-fn compare(a: &RepoRow, b: &RepoRow, sort: SortKey, order: Order) -> Ordering {
+fn compare(a: &Candidate<'_>, b: &Candidate<'_>, sort: SortKey, order: Order) -> Ordering {
     let primary = match sort {
         SortKey::Downloads => a.downloads.cmp(&b.downloads),
-        SortKey::Total => a.total.cmp(&b.total),
+        SortKey::Total => a.repo.total.cmp(&b.repo.total),
         SortKey::Change => a.change().cmp(&b.change()),
-        SortKey::Name => caseless_cmp(a.key.name.as_str(), b.key.name.as_str()),
+        SortKey::Name => caseless_cmp(a.repo.key.name.as_str(), b.repo.key.name.as_str()),
     };
     let primary = if order == Order::Desc {
         primary.reverse()
     } else {
         primary
     };
-    primary.then_with(|| a.key.cmp(&b.key))
+    primary.then_with(|| a.repo.key.cmp(&b.repo.key))
 }
-/// Compares names ignoring ASCII case.
+
+/// Compares names ignoring ASCII case, without allocating (a sort compares thousands).
 fn caseless_cmp(a: &str, b: &str) -> Ordering {
-    let lower = |s: &str| {
-        s.bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .collect::<Vec<u8>>()
-    };
-    lower(a).cmp(&lower(b))
+    (a.bytes().map(|c| c.to_ascii_lowercase())).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
