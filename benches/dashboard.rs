@@ -57,10 +57,11 @@ fn setup(repos: usize) -> Setup {
     let top = store
         .repos(&org_name)
         .expect("repos")
-        .into_iter()
+        .iter()
         .max_by_key(|r| r.total)
         .expect("a repository")
-        .key;
+        .key
+        .clone();
     let top_repo = format!("{}/{}", top.repo_type.plural(), top.name.short());
     let mut config = Config::load(&Overrides::default(), |_| None).expect("config");
     config.today = Some(today);

@@ -18,8 +18,8 @@ use hubstats::config::{Config, Overrides};
 use hubstats::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role};
 use hubstats::store::sqlite::SqliteAccounts;
 use hubstats::store::{
-    Accounts, Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummary,
-    SourceId, SourceInfo, StoreError, StoreResult, Stores, WriteMode,
+    Accounts, Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummaries,
+    RepoSummary, SourceId, SourceInfo, StoreError, StoreResult, Stores, WriteMode,
 };
 use hubstats::web::{router, AppState};
 
@@ -79,7 +79,7 @@ impl Counts for SyntheticStore {
     fn repo_count(&self, _org: &OrgName) -> StoreResult<u64> {
         Ok(self.rows.div_ceil(ROWS_PER_REPO))
     }
-    fn repos(&self, _org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
+    fn repos(&self, _org: &OrgName) -> StoreResult<RepoSummaries> {
         unimplemented!("not used by the export")
     }
     fn repo(&self, _repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {

@@ -183,9 +183,9 @@ impl<'t> FileImport<'t> {
                     for (day, _, n) in store.org_daily(e.key(), None)? {
                         *sums.daily.entry(day.epoch_days()).or_default() += u128::from(n);
                     }
-                    for r in store.repos(e.key())? {
+                    for r in store.repos(e.key())?.iter() {
                         let daily = (i128::from(r.total) - i128::from(r.adjustment)).max(0);
-                        sums.repos.insert(r.key, daily as u64);
+                        sums.repos.insert(r.key.clone(), daily as u64);
                     }
                 }
                 Ok(e.insert(sums))

@@ -71,8 +71,8 @@ fn fill_org(
     }
     let existing: HashMap<RepoKey, RepoSummary> = store
         .repos(&name)?
-        .into_iter()
-        .map(|r| (r.key.clone(), r))
+        .iter()
+        .map(|r| (r.key.clone(), r.clone()))
         .collect();
     // The first repository always has downloads on the first day of history, so a store
     // filled before keeps the history start it was filled with.

@@ -100,7 +100,7 @@ pub fn view(counts: &dyn Counts, org: &OrgName, ranges: &[DayRange]) -> OrgView 
             })
             .expect("filtered for_each_daily");
     }
-    for r in &repos {
+    for r in repos.iter() {
         assert_eq!(
             counts.repo(&r.key).expect("repo").as_ref(),
             Some(r),
@@ -113,7 +113,7 @@ pub fn view(counts: &dyn Counts, org: &OrgName, ranges: &[DayRange]) -> OrgView 
             .map(|r| counts.period_sums(org, *r).expect("period_sums"))
             .collect(),
         org_daily: counts.org_daily(org, None).expect("org_daily"),
-        repos,
+        repos: repos.to_vec(),
         rows,
         filtered,
     }

@@ -12,9 +12,12 @@
 //! data version, so a backend serves an entry only at the version it read in the same snapshot.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{DailyFilter, DailyRow, PeriodSums, RepoSummary, StoreError, StoreResult, MAX_COUNT};
+use super::{
+    DailyFilter, DailyRow, PeriodSums, RepoSummaries, RepoSummary, StoreError, StoreResult,
+    MAX_COUNT,
+};
 use crate::domain::{Day, DayRange, RepoKey, RepoType};
 
 /// One repository's merged daily series (every source summed), as running totals over every
@@ -145,6 +148,18 @@ pub struct OrgIndex {
     daily: BTreeMap<i32, [u64; 2]>,
     /// The period sums of the ranges read last at this version.
     sums: SumsMemo,
+    /// The repositories' summaries at this version, made on first use.
+    summaries: Summaries,
+}
+
+/// [`OrgIndex::summaries`], kept once made; a copy (the next version) starts empty.
+#[derive(Debug, Default)]
+struct Summaries(OnceLock<RepoSummaries>);
+
+impl Clone for Summaries {
+    fn clone(&self) -> Self {
+        Summaries::default()
+    }
 }
 
 /// The answers of the last [`SumsMemo::KEPT`] ranges asked of an index: paging, sorting and
@@ -186,6 +201,7 @@ impl OrgIndex {
             repos: repos.into_iter().map(|(id, s)| (id, Arc::new(s))).collect(),
             daily: BTreeMap::new(),
             sums: SumsMemo::default(),
+            summaries: Summaries::default(),
         };
         index.repos.sort_by(|a, b| a.1.key.cmp(&b.1.key));
         for (_, series) in &index.repos {
@@ -232,8 +248,10 @@ impl OrgIndex {
         Some(&self.repos[i].1)
     }
 
-    pub fn summaries(&self) -> Vec<RepoSummary> {
-        self.series().map(RepoSeries::summary).collect()
+    pub fn summaries(&self) -> RepoSummaries {
+        (self.summaries.0)
+            .get_or_init(|| self.series().map(RepoSeries::summary).collect())
+            .clone()
     }
 
     pub fn period_sums(&self, range: DayRange) -> PeriodSums {
@@ -298,7 +316,8 @@ impl OrgIndex {
     /// Approximate heap size, for the cache's budget (kept period sums counted as full).
     pub fn bytes(&self) -> usize {
         let repos: usize = self.series().map(RepoSeries::bytes).sum();
-        let sums = SumsMemo::KEPT * self.repos.len() * std::mem::size_of::<(RepoKey, u64)>();
+        let sums = SumsMemo::KEPT * self.repos.len() * std::mem::size_of::<(RepoKey, u64)>()
+            + self.repos.len() * std::mem::size_of::<RepoSummary>();
         repos + self.repos.len() * 48 + self.daily.len() * 40 + sums
     }
 }

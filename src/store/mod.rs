@@ -154,6 +154,9 @@ pub struct SourceInfo {
     pub applied_unix: i64,
 }
 
+/// An organization's repositories, in export order (see [`Counts::repos`]).
+pub type RepoSummaries = Arc<[RepoSummary]>;
+
 /// Per-repository downloads in a range, in export order (see [`Counts::period_sums`]).
 pub type PeriodSums = Arc<[(RepoKey, u64)]>;
 
@@ -192,8 +195,9 @@ pub trait Counts: Send + Sync {
     /// How many repositories of the organization have counts.
     fn repo_count(&self, org: &OrgName) -> StoreResult<u64>;
 
-    /// Every repository of an organization, in export order.
-    fn repos(&self, org: &OrgName) -> StoreResult<Vec<RepoSummary>>;
+    /// Every repository of an organization, in export order. Shared, so that a backend may
+    /// keep it per data version and hand it out without copying.
+    fn repos(&self, org: &OrgName) -> StoreResult<RepoSummaries>;
 
     /// One repository, if it exists.
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>>;
@@ -529,7 +533,7 @@ impl Counts for Stores {
     fn repo_count(&self, org: &OrgName) -> StoreResult<u64> {
         self.counts.repo_count(org)
     }
-    fn repos(&self, org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
+    fn repos(&self, org: &OrgName) -> StoreResult<RepoSummaries> {
         self.counts.repos(org)
     }
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {

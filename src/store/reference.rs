@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use super::{
-    Committed, Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummary,
-    SourceId, SourceInfo, StoreError, StoreResult, WriteMode, MAX_COUNT,
+    Committed, Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummaries,
+    RepoSummary, SourceId, SourceInfo, StoreError, StoreResult, WriteMode, MAX_COUNT,
 };
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
 
@@ -146,7 +146,7 @@ impl Counts for MemCounts {
         Ok(self.read(|s| s.org_repos(org).count() as u64))
     }
 
-    fn repos(&self, org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
+    fn repos(&self, org: &OrgName) -> StoreResult<RepoSummaries> {
         Ok(self.read(|s| s.org_repos(org).map(|k| s.summary(k)).collect()))
     }
 

@@ -71,9 +71,9 @@ impl Selection {
         let repos = state
             .store
             .repos(org)?
-            .into_iter()
-            .map(|r| r.key)
-            .filter(|k| matches(k) && exact.is_none_or(|e| k.name.as_str() == e))
+            .iter()
+            .filter(|r| matches(&r.key) && exact.is_none_or(|e| r.key.name.as_str() == e))
+            .map(|r| r.key.clone())
             .collect();
         Ok(Selection {
             repos: Some(repos),

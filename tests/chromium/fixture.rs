@@ -175,7 +175,7 @@ impl Totals {
 /// repository whose downloads all predate daily history has no CSV row.)
 pub fn all_time_totals(store: &dyn Counts, org: &str) -> Totals {
     let mut t = Totals::default();
-    for r in store.repos(&org_name(org)).expect("repos") {
+    for r in store.repos(&org_name(org)).expect("repos").iter() {
         t.add(r.key.repo_type.as_str(), r.total);
     }
     t

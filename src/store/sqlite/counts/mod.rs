@@ -28,8 +28,8 @@ use super::{Db, SqliteAccounts};
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
 use crate::store::index::{IndexCache, OrgIndex, DEFAULT_INDEX_BUDGET};
 use crate::store::{
-    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummary, SourceId,
-    SourceInfo, StoreResult, WriteMode,
+    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummaries,
+    RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
 };
 
 /// Schema migrations of the counts file. 1–4 are the single-file layout of earlier versions
@@ -167,8 +167,10 @@ impl Counts for SqliteCounts {
         self.db.read(|conn| read::repo_count(conn, org))
     }
 
-    fn repos(&self, org: &OrgName) -> StoreResult<Vec<RepoSummary>> {
-        Ok(self.index(org)?.map_or_else(Vec::new, |i| i.summaries()))
+    fn repos(&self, org: &OrgName) -> StoreResult<RepoSummaries> {
+        Ok(self
+            .index(org)?
+            .map_or_else(|| RepoSummaries::from([]), |i| i.summaries()))
     }
 
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
