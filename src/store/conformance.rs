@@ -151,7 +151,7 @@ fn writes_read_back_in_export_order(make: &dyn Fn() -> Box<dyn Counts>) {
         ],
     );
     written.apply(s.as_ref()).unwrap();
-    let names: Vec<(RepoType, String)> = (s.repos(&org("acme")).unwrap().into_iter())
+    let names: Vec<(RepoType, String)> = (s.repos(&org("acme")).unwrap().iter())
         .map(|r| (r.key.repo_type, r.key.name.as_str().to_owned()))
         .collect();
     assert_eq!(
