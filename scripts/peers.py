@@ -186,7 +186,7 @@ def ingest(fmt, log, out):
                        ELSE count(DISTINCT (at_ms // 300000, coalesce('u' || user_id,
                            'i' || ip, 'e' || CAST(hash(at_ms, method, status, path) AS VARCHAR))))
                    END AS downloads
-            FROM c GROUP BY ALL HAVING downloads > 0 ORDER BY ALL
+            FROM c GROUP BY repo_type, repo_name, day HAVING downloads > 0 ORDER BY ALL
         ) TO '{out}' (HEADER, DELIMITER ',')""",
         [log],
     )

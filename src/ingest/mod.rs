@@ -178,7 +178,7 @@ pub fn ingest_reader(
     };
     let mut write = events.add_events().map_err(store_err)?;
     let tap = Tap::new(input, progress);
-    let (read, digest) = read_events(name, tap, format, &secret, write.as_mut())?;
+    let (mut read, digest) = read_events(name, tap, format, &secret, write.as_mut())?;
     let file_key = format!("{format}:{digest}");
     if events.log_file(&file_key).map_err(store_err)?.is_some() {
         return Ok(IngestReport {
@@ -187,7 +187,7 @@ pub fn ingest_reader(
             ..read.report
         }); // `write` is dropped: nothing of the file is stored again
     }
-    write.commit().map_err(store_err)?;
+    read.report.new_events = write.commit().map_err(store_err)?;
     read.count(store, events, rules, &file_key)
         .map_err(store_err)
 }
@@ -257,17 +257,24 @@ impl FileRead {
             Parsed::Event(e) => e,
         };
         self.report.counted += 1;
-        if write.add(&event)? {
-            self.report.new_events += 1;
-        }
         let day = event.day();
-        self.touched.entry(event.repo).or_default().insert(day);
+        match self.touched.get_mut(&event.repo) {
+            Some(days) => {
+                days.insert(day);
+            }
+            None => {
+                self.touched
+                    .insert(event.repo.clone(), BTreeSet::from([day]));
+            }
+        }
+        write.add(event)?;
         Ok(())
     }
 }
 
 /// Sets the `logs` downloads of each repository-day from every event kept for it, in one
-/// write; returns how many repository-days were recounted.
+/// write; returns how many repository-days were recounted. Each repository's events are read
+/// in one pass over its touched days, one day in memory at a time.
 fn recount(
     store: &dyn Store,
     events: &dyn LogEvents,
@@ -277,19 +284,14 @@ fn recount(
     let source = SourceId::parse(LOGS_SOURCE)?;
     let mut write = store.write(&source, WriteMode::Merge)?;
     let mut recounted = 0;
-    let mut day_events = Vec::new();
-    let mut repo_exists: Option<bool> = None;
     for (repo, days) in touched {
+        let counts = count_days(events, rules, repo, days)?;
+        // A day that counts nothing (now, under these rules) may have counted before: clear
+        // it, unless the repository has no counts at all (nothing to clear, and writing would
+        // create it).
+        let mut repo_exists: Option<bool> = None;
         for day in days {
-            day_events.clear();
-            events.events_of(repo, *day, &mut |e| {
-                day_events.push(e);
-                Ok(())
-            })?;
-            let downloads = rules.downloads(repo.repo_type, &day_events);
-            // A day that counts nothing (now, under these rules) may have counted before:
-            // clear it, unless the repository has no counts at all (nothing to clear, and
-            // writing would create it).
+            let downloads = counts.get(day).copied().unwrap_or(0);
             let write_it = downloads > 0
                 || match repo_exists {
                     Some(exists) => exists,
@@ -300,10 +302,40 @@ fn recount(
             }
             recounted += 1;
         }
-        repo_exists = None;
     }
     write.commit()?;
     Ok(recounted)
+}
+
+/// The downloads of each of `days` (of one repository) that has events.
+fn count_days(
+    events: &dyn LogEvents,
+    rules: &Rules,
+    repo: &RepoKey,
+    days: &BTreeSet<Day>,
+) -> Result<BTreeMap<Day, u64>, StoreError> {
+    let mut counts = BTreeMap::new();
+    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+        return Ok(counts);
+    };
+    let mut current: Option<Day> = None;
+    let mut day_events: Vec<LogEvent> = Vec::new();
+    let mut finish = |day: Option<Day>, day_events: &mut Vec<LogEvent>| {
+        if let Some(day) = day.filter(|d| days.contains(d)) {
+            counts.insert(day, rules.downloads(repo.repo_type, day_events));
+        }
+        day_events.clear();
+    };
+    events.events_of_days(repo, first, last, &mut |day, event| {
+        if current != Some(day) {
+            finish(current, &mut day_events);
+            current = Some(day);
+        }
+        day_events.push(event);
+        Ok(())
+    })?;
+    finish(current, &mut day_events);
+    Ok(counts)
 }
 
 /// What a recount did.

@@ -28,6 +28,16 @@ pub trait LogEvents: Send + Sync {
         f: &mut dyn FnMut(LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()>;
 
+    /// Calls `f` with every stored event of a repository from `first` through `last`, day by
+    /// day (a recount reads a repository's days in one pass).
+    fn events_of_days(
+        &self,
+        repo: &RepoKey,
+        first: Day,
+        last: Day,
+        f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
     /// Calls `f` with every repository-day that has events (of `org` only, when given; on or
     /// after `from`, when given), in export order.
     fn event_days(
@@ -50,8 +60,10 @@ pub trait LogEvents: Send + Sync {
 
 /// An open write of events. Dropping it without [`EventsWrite::commit`] discards it.
 pub trait EventsWrite {
-    /// Adds an event; `false` when the store already held it.
-    fn add(&mut self, event: &LogEvent) -> StoreResult<bool>;
+    /// Adds an event; one the store (or this write) already holds is kept once. A backend
+    /// may buffer events and store them in its own order.
+    fn add(&mut self, event: LogEvent) -> StoreResult<()>;
 
-    fn commit(self: Box<Self>) -> StoreResult<()>;
+    /// Stores every event added; returns how many the store did not hold before.
+    fn commit(self: Box<Self>) -> StoreResult<u64>;
 }

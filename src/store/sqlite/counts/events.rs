@@ -40,37 +40,75 @@ pub(super) const MIGRATION_SECRET: &str = r#"
     );
 "#;
 
+/// Events buffered before they are inserted in primary-key order (about 20 MB).
+const FLUSH_AT: usize = 1 << 16;
+
 struct SqliteEventsWrite<'a> {
     conn: MutexGuard<'a, Connection>,
+    /// Events not inserted yet, with their key.
+    pending: Vec<([u8; 16], LogEvent)>,
+    /// Events inserted that the table did not hold.
+    added: u64,
     committed: bool,
 }
 
-impl EventsWrite for SqliteEventsWrite<'_> {
-    fn add(&mut self, e: &LogEvent) -> StoreResult<bool> {
+impl SqliteEventsWrite<'_> {
+    /// Inserts the buffered events sorted by the table's primary key, so that consecutive
+    /// inserts land on the same B-tree pages instead of all over the table.
+    fn flush(&mut self) -> StoreResult<()> {
+        self.pending.sort_unstable_by(|(ka, a), (kb, b)| {
+            (
+                a.repo.repo_type,
+                a.repo.name.as_str(),
+                a.at_ms.div_euclid(MS_PER_DAY),
+                ka,
+            )
+                .cmp(&(
+                    b.repo.repo_type,
+                    b.repo.name.as_str(),
+                    b.at_ms.div_euclid(MS_PER_DAY),
+                    kb,
+                ))
+        });
         let mut stmt = self.conn.prepare_cached(
             "INSERT OR IGNORE INTO log_events \
              (repo_type, repo, day, key, at_ms, method, status, path, user_hash, ip_hash) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        let added = stmt.execute(params![
-            repo_type_code(e.repo.repo_type),
-            e.repo.name.as_str(),
-            e.day().epoch_days(),
-            &e.key()[..],
-            e.at_ms,
-            e.method,
-            e.status,
-            e.path,
-            e.user,
-            e.ip,
-        ])?;
-        Ok(added == 1)
+        for (key, e) in self.pending.drain(..) {
+            self.added += stmt.execute(params![
+                repo_type_code(e.repo.repo_type),
+                e.repo.name.as_str(),
+                e.day().epoch_days(),
+                &key[..],
+                e.at_ms,
+                e.method,
+                e.status,
+                e.path,
+                e.user,
+                e.ip,
+            ])? as u64;
+        }
+        Ok(())
+    }
+}
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+impl EventsWrite for SqliteEventsWrite<'_> {
+    fn add(&mut self, e: LogEvent) -> StoreResult<()> {
+        self.pending.push((e.key(), e));
+        if self.pending.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
     }
 
-    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+    fn commit(mut self: Box<Self>) -> StoreResult<u64> {
+        self.flush()?;
         self.conn.execute_batch("COMMIT")?;
         self.committed = true;
-        Ok(())
+        Ok(self.added)
     }
 }
 
@@ -89,6 +127,8 @@ impl LogEvents for SqliteCounts {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Box::new(SqliteEventsWrite {
             conn,
+            pending: Vec::new(),
+            added: 0,
             committed: false,
         }))
     }
@@ -126,6 +166,40 @@ impl LogEvents for SqliteCounts {
                     user: r.get(6)?,
                     ip: r.get(7)?,
                 })?;
+            }
+            Ok(())
+        })
+    }
+
+    fn events_of_days(
+        &self,
+        repo: &RepoKey,
+        first: Day,
+        last: Day,
+        f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.db.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT day, at_ms, method, status, path, user_hash, ip_hash FROM log_events \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day BETWEEN ?3 AND ?4 ORDER BY day",
+            )?;
+            let mut rows = stmt.query(params![
+                repo_type_code(repo.repo_type),
+                repo.name.as_str(),
+                first.epoch_days(),
+                last.epoch_days()
+            ])?;
+            while let Some(r) = rows.next()? {
+                let event = LogEvent {
+                    repo: repo.clone(),
+                    at_ms: r.get(1)?,
+                    method: r.get(2)?,
+                    status: r.get(3)?,
+                    path: r.get(4)?,
+                    user: r.get(5)?,
+                    ip: r.get(6)?,
+                };
+                f(Day::from_epoch_days(r.get(0)?), event)?;
             }
             Ok(())
         })
