@@ -18,7 +18,7 @@ use crate::store::Store;
 /// Days of logs, ending on the reference day.
 pub const LOG_DAYS: u32 = 30;
 /// Rows of log per day.
-pub const LOG_ROWS_PER_DAY: u64 = 3_000;
+pub const LOG_ROWS_PER_DAY: u64 = 2_000;
 const LOG_SEED: u64 = 0x106_5EED;
 
 /// What the log-fed organization received.
