@@ -267,7 +267,7 @@ impl FileRead {
                     .insert(event.repo.clone(), BTreeSet::from([day]));
             }
         }
-        write.add(event)?;
+        write.push(event)?;
         Ok(())
     }
 }

@@ -131,7 +131,7 @@ fn a_file_whose_recount_never_ran_is_completed_by_a_rerun() {
     let mut kept = 0;
     hf_csv::read(csv.as_bytes(), &mut |_, p| {
         if let Parsed::Event(e) = p {
-            write.add(e)?;
+            write.add(&e)?;
             kept += 1;
         }
         Ok(())

@@ -60,10 +60,14 @@ pub trait LogEvents: Send + Sync {
 
 /// An open write of events. Dropping it without [`EventsWrite::commit`] discards it.
 pub trait EventsWrite {
-    /// Adds an event; one the store (or this write) already holds is kept once. A backend
-    /// may buffer events and store them in its own order.
-    fn add(&mut self, event: LogEvent) -> StoreResult<()>;
+    /// Adds an event now; `false` when the store already held it.
+    fn add(&mut self, event: &LogEvent) -> StoreResult<bool>;
 
-    /// Stores every event added; returns how many the store did not hold before.
+    /// Adds an event, maybe later: the backend may buffer events and store them in its own
+    /// order (much faster for a file's worth). One the store already holds is kept once.
+    fn push(&mut self, event: LogEvent) -> StoreResult<()>;
+
+    /// Stores every event added or pushed; returns how many pushed events the store did not
+    /// hold before.
     fn commit(self: Box<Self>) -> StoreResult<u64>;
 }

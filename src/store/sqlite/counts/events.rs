@@ -47,7 +47,7 @@ struct SqliteEventsWrite<'a> {
     conn: MutexGuard<'a, Connection>,
     /// Events not inserted yet, with their key.
     pending: Vec<([u8; 16], LogEvent)>,
-    /// Events inserted that the table did not hold.
+    /// Pushed events inserted that the table did not hold.
     added: u64,
     committed: bool,
 }
@@ -70,11 +70,7 @@ impl SqliteEventsWrite<'_> {
                     kb,
                 ))
         });
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO log_events \
-             (repo_type, repo, day, key, at_ms, method, status, path, user_hash, ip_hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
+        let mut stmt = self.conn.prepare_cached(INSERT)?;
         for (key, e) in self.pending.drain(..) {
             self.added += stmt.execute(params![
                 repo_type_code(e.repo.repo_type),
@@ -95,8 +91,31 @@ impl SqliteEventsWrite<'_> {
 
 const MS_PER_DAY: i64 = 86_400_000;
 
+const INSERT: &str = "INSERT OR IGNORE INTO log_events \
+    (repo_type, repo, day, key, at_ms, method, status, path, user_hash, ip_hash) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
 impl EventsWrite for SqliteEventsWrite<'_> {
-    fn add(&mut self, e: LogEvent) -> StoreResult<()> {
+    fn add(&mut self, e: &LogEvent) -> StoreResult<bool> {
+        // Pushed events first, so that one of them counts as held.
+        self.flush()?;
+        let mut stmt = self.conn.prepare_cached(INSERT)?;
+        let added = stmt.execute(params![
+            repo_type_code(e.repo.repo_type),
+            e.repo.name.as_str(),
+            e.day().epoch_days(),
+            &e.key()[..],
+            e.at_ms,
+            e.method,
+            e.status,
+            e.path,
+            e.user,
+            e.ip,
+        ])?;
+        Ok(added == 1)
+    }
+
+    fn push(&mut self, e: LogEvent) -> StoreResult<()> {
         self.pending.push((e.key(), e));
         if self.pending.len() >= FLUSH_AT {
             self.flush()?;
