@@ -7,6 +7,10 @@
     peers.py views DB FROM TO REPO  best of five of each dashboard view's questions (below)
     peers.py table RESULTS          print RESULTS (lines `measure<TAB>tool<TAB>value<TAB>unit`)
                                     with each peer's ratio hubstats/peer
+    peers.py ingest FORMAT LOG OUT  downloads per repository-day of a request log (hf-csv, jsonl
+                                    or nginx) under the Hub's rules, as CSV
+                                    `repoType,repoName,day,downloads`
+    peers.py same-counts OUT CSV... whether OUT holds the counts of the breakdown CSVs
 
 DuckDB keeps the day as a DATE (the CSV's timestamp is always midnight UTC) and writes it back
 in the export's `YYYY-MM-DDT00:00:00.000Z` form. No index: DuckDB scans.
@@ -116,6 +120,100 @@ def views(db, first, last, repo):
         print(f"{name}\t{best_ms(con, queries):.1f}")
 
 
+# Each log format as the events hubstats keeps: (repo_type, repo_name, at_ms, method, status,
+# path, user_id, ip). Only the columns counting uses are read.
+LOG_EVENTS = {
+    "hf-csv": """
+        SELECT repoType AS repo_type, repoName AS repo_name, epoch_ms("timestamp") AS at_ms,
+               upper(method) AS method, status, NULL::VARCHAR AS path,
+               hashedUserId AS user_id, hashedIp AS ip
+        FROM read_csv(?, header = true, auto_detect = false, columns = {
+            'timestamp': 'TIMESTAMPTZ', 'status': 'INTEGER', 'method': 'VARCHAR',
+            'repoName': 'VARCHAR', 'repoType': 'VARCHAR', 'hashedUserId': 'VARCHAR',
+            'hashedIp': 'VARCHAR', 'country': 'VARCHAR', 'region': 'VARCHAR',
+            'userAgent': 'VARCHAR'})""",
+    "jsonl": """
+        SELECT repoType AS repo_type, repoName AS repo_name, epoch_ms("timestamp") AS at_ms,
+               upper(method) AS method, status, ltrim(path, '/') AS path,
+               hashedUserId AS user_id, hashedIp AS ip
+        FROM read_json(?, format = 'newline_delimited', columns = {
+            'timestamp': 'TIMESTAMPTZ', 'method': 'VARCHAR', 'status': 'INTEGER',
+            'repoType': 'VARCHAR', 'repoName': 'VARCHAR', 'path': 'VARCHAR',
+            'hashedUserId': 'VARCHAR', 'hashedIp': 'VARCHAR'})""",
+    # The combined format by regexp; the URL's repository type, name and file by a second one
+    # (`/{org}/{name}/resolve/{rev}/{path}`, `/datasets/…`, `/spaces/…`). The downloader is
+    # the user when not `-`, else the address (hubstats hashes both; equality is the same).
+    "nginx": r"""
+        SELECT CASE u.kind WHEN '' THEN 'model' WHEN 'datasets' THEN 'dataset' ELSE 'space' END
+                   AS repo_type,
+               u.name AS repo_name,
+               epoch_ms(strptime(f.time, '%d/%b/%Y:%H:%M:%S %z')) AS at_ms,
+               upper(f.method) AS method, CAST(f.status AS INTEGER) AS status, u.path,
+               CASE WHEN f.user NOT IN ('-', '') THEN f.user END AS user_id,
+               CASE WHEN f.user IN ('-', '') THEN f.addr END AS ip
+        FROM (SELECT f, regexp_extract(f.url,
+                     '^/(?:(datasets|spaces)/)?([^/?#]+/[^/?#]+)/resolve/[^/?#]+/([^?#]+)',
+                     ['kind', 'name', 'path']) AS u
+              FROM (SELECT regexp_extract(line,
+                           '^(\S+) \S+ (\S+) \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) ',
+                           ['addr', 'user', 'time', 'method', 'url', 'status']) AS f
+                    FROM read_csv(?, header = false, auto_detect = false, delim = '	',
+                                  quote = '', escape = '', columns = {'line': 'VARCHAR'})))
+        WHERE u.name <> ''""",
+}
+
+
+def ingest(fmt, log, out):
+    """Counts a log as hubstats does: the distinct events; candidates (GET/HEAD with 200, 302,
+    304, 307; no spaces); models: every candidate without a path, else root query files and
+    `*.gguf`; datasets: one per downloader (user, else address, else the request itself) per
+    5-minute UTC window. Writes the repository-days with downloads, sorted."""
+    con = connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    events = LOG_EVENTS[fmt]
+    con.execute(
+        f"""COPY (
+            WITH ev AS (SELECT DISTINCT * FROM ({events})),
+            c AS (SELECT *, at_ms // 86400000 AS day FROM ev
+                  WHERE repo_type IN ('model', 'dataset') AND method IN ('GET', 'HEAD')
+                    AND status IN (200, 302, 304, 307))
+            SELECT repo_type, repo_name, DATE '1970-01-01' + CAST(day AS INTEGER) AS day,
+                   CASE repo_type
+                       WHEN 'model' THEN count(*) FILTER (WHERE path IS NULL
+                           OR path IN ('config.json', 'config.yaml', 'hyperparams.yaml',
+                                       'params.json', 'meta.yaml')
+                           OR regexp_matches(path, '(^|/)[^/]+\.gguf$'))
+                       ELSE count(DISTINCT (at_ms // 300000, coalesce('u' || user_id,
+                           'i' || ip, 'e' || CAST(hash(at_ms, method, status, path) AS VARCHAR))))
+                   END AS downloads
+            FROM c GROUP BY repo_type, repo_name, day HAVING downloads > 0 ORDER BY ALL
+        ) TO '{out}' (HEADER, DELIMITER ',')""",
+        [log],
+    )
+    con.close()
+
+
+def same_counts(out, *exports):
+    """Compares `peers.py ingest`'s output with hubstats' breakdown exports, row by row."""
+    import csv
+
+    ours = set()
+    for path in exports:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                ours.add((row["repoType"], row["repoName"], row["timestamp"][:10],
+                          int(row["downloads"])))
+    with open(out, newline="", encoding="utf-8") as f:
+        theirs = {(r["repo_type"], r["repo_name"], r["day"], int(r["downloads"]))
+                  for r in csv.DictReader(f)}
+    if ours == theirs:
+        print(f"same counts: {len(ours)} repository-days, {sum(r[3] for r in ours)} downloads")
+        return
+    print(f"counts DIFFER: {len(ours - theirs)} repository-days only in hubstats, "
+          f"{len(theirs - ours)} only in DuckDB; e.g. {sorted(ours ^ theirs)[:4]}")
+    sys.exit(1)
+
+
 def show(value, unit):
     if unit == "s":
         return f"{value:.2f} s"
@@ -123,6 +221,8 @@ def show(value, unit):
         return f"{value:.1f} ms"
     if unit == "MiB":
         return f"{value:.0f} MiB"
+    if unit in ("rows/s", "MB/s"):
+        return f"{value:,.0f} {unit}"
     return f"{value:g} {unit}"
 
 
@@ -160,10 +260,15 @@ def main(args):
         "query": (query, 3),
         "views": (views, 4),
         "table": (table, 1),
+        "ingest": (ingest, 3),
+        "same-counts": (same_counts, None),
     }
-    if not args or args[0] not in commands or len(args) - 1 != commands[args[0]][1]:
+    if not args or args[0] not in commands:
         sys.exit(__doc__)
-    run, _ = commands[args[0]]
+    run, arity = commands[args[0]]
+    given = len(args) - 1
+    if given != arity if arity is not None else given < 2:
+        sys.exit(__doc__)
     run(*args[1:])
 
 

@@ -194,3 +194,49 @@ fn demo_serves_the_csv_to_the_printed_curl_command() {
     );
     assert_eq!(http_get(server.addr(), path, Some("hs_wrong")).status, 401);
 }
+
+/// `(repoName, day) → downloads` of an export.
+fn by_repo_day(csv: &str) -> std::collections::BTreeMap<(String, String), u64> {
+    rows(csv)
+        .into_iter()
+        .map(|r| ((r[1].clone(), r[3].clone()), r[4].parse().unwrap()))
+        .collect()
+}
+
+#[test]
+fn demo_counts_one_organization_from_generated_logs_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("demo.db");
+    let printed = run_ok(hubstats(&store).args(["demo", "--no-serve", "--repos", "5"]));
+    assert!(
+        printed.contains("streamline-ml (team): 40 repositories, counted from 60000 request-log rows since 2026-10-29"),
+        "{printed}"
+    );
+    let first = export(&store, TODAY, "streamline-ml");
+    let counts = by_repo_day(&first);
+    let days: std::collections::BTreeSet<&str> = counts.keys().map(|k| k.1.as_str()).collect();
+    assert_eq!(days.len(), 30, "{days:?}");
+    assert_eq!(days.last().copied(), Some("2026-11-27T00:00:00.000Z"));
+    let downloads: u64 = counts.values().sum();
+    assert!((5_000..60_000).contains(&downloads), "{downloads}");
+    assert!(rows(&first).iter().any(|r| r[0] == "dataset"));
+
+    // The same day again: the same log, already ingested.
+    let again = run_ok(hubstats(&store).args(["demo", "--no-serve", "--repos", "5"]));
+    assert!(again.contains("(already ingested)"), "{again}");
+    assert_eq!(export(&store, TODAY, "streamline-ml"), first);
+
+    // Two days later the log shares 28 days with the first one: those count once.
+    let later = "2026-11-29";
+    run_ok(hubstats_on(&store, later).args(["demo", "--no-serve", "--repos", "5"]));
+    let after = by_repo_day(&export(&store, later, "streamline-ml"));
+    let shared = |c: &std::collections::BTreeMap<(String, String), u64>| {
+        c.iter()
+            .filter(|(k, _)| k.1.as_str() >= "2026-10-31")
+            .filter(|(k, _)| k.1.as_str() <= "2026-11-27T23")
+            .map(|(k, v)| (k.clone(), *v))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shared(&after), shared(&counts));
+    assert!(after.keys().any(|k| k.1.starts_with(later)));
+}

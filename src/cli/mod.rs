@@ -3,6 +3,7 @@
 
 mod admin;
 mod data;
+mod generate;
 mod ingest_keys;
 mod logging;
 mod logs;
@@ -142,6 +143,28 @@ pub enum Command {
         /// [env: HUBSTATS_LOG_FORMAT] [default: text]
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
+    },
+    /// Write realistic request logs of the demo's repositories to standard output, for
+    /// `hubstats ingest` (deterministic: the same arguments give the same bytes)
+    DemoLogs {
+        /// Rows to write (header excluded), spread evenly over the days
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// Log format: hf-csv, jsonl or nginx, as for ingest
+        #[arg(long, value_parser = format_parser())]
+        format: crate::ingest::Format,
+        /// Random seed: another seed, other requests
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Days covered, ending on the reference day
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// Number of repositories of the large demo organization
+        #[arg(long, default_value_t = 300)]
+        repos: usize,
+        /// The last day of the log [env: HUBSTATS_TODAY] [default: the current UTC date]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<Day>,
     },
     /// Fill a separate demo store (./hubstats-demo.db unless --store) with realistic data ending
     /// today, and serve it
@@ -306,6 +329,7 @@ pub fn run(cli: Cli) -> Result<()> {
             log_format,
             ..
         } => (*listen, *today, *log_format),
+        Command::DemoLogs { today, .. } => (None, *today, None),
         _ => (None, None, None),
     };
     let flags = Overrides {
@@ -319,7 +343,10 @@ pub fn run(cli: Cli) -> Result<()> {
     let serving = matches!(cli.command, Command::Serve { .. } | Command::Demo { .. });
     logging::init(&config, if serving { "info" } else { "warn" });
     if !creates_store(&cli.command)
-        && !matches!(cli.command, Command::Repo(RepoCommand::Libraries { .. }))
+        && !matches!(
+            cli.command,
+            Command::Repo(RepoCommand::Libraries { .. }) | Command::DemoLogs { .. }
+        )
     {
         require_store(config.store_or(DEFAULT_STORE))?;
     }
@@ -344,6 +371,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo {
             no_serve, repos, ..
         } => serve::demo(&config, repos, !no_serve),
+        Command::DemoLogs {
+            rows,
+            format,
+            seed,
+            days,
+            repos,
+            ..
+        } => generate::demo_logs(&config, format, rows, seed, days, repos),
     }
 }
 

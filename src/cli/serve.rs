@@ -26,8 +26,11 @@ pub fn demo(config: &Config, repos: usize, serve: bool) -> Result<()> {
     let orgs = demo::demo_orgs(repos);
     let started = Instant::now();
     let filled = fill_with_progress(&store, &orgs, config)?;
-    print_fill(&filled, started);
-    let login = demo::prepare_login(store.as_ref(), &orgs)?;
+    let from_logs = demo::fill_from_logs(store.as_ref(), config.reference_day())?;
+    print_fill(&filled, &from_logs, started);
+    let mut members = orgs.clone();
+    members.push(demo::log_org());
+    let login = demo::prepare_login(store.as_ref(), &members)?;
     let org = orgs.first().map_or("", |o| o.name).to_owned();
     if serve {
         run_server(config, store, location, |addr| {
@@ -143,13 +146,26 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-fn print_fill(filled: &[OrgFill], started: Instant) {
+fn print_fill(filled: &[OrgFill], from_logs: &demo::LogFill, started: Instant) {
     for org in filled {
         println!(
             "{} ({}): {} repositories, {} daily rows since {} ({} written now)",
             org.org, org.plan, org.repos, org.rows, org.history_start, org.rows_written
         );
     }
+    let r = &from_logs.report;
+    let ingested = if r.duplicate {
+        "already ingested".to_owned()
+    } else {
+        format!(
+            "{} new events, {} repository-days counted",
+            r.new_events, r.repo_days
+        )
+    };
+    println!(
+        "{} ({}): {} repositories, counted from {} request-log rows since {} ({ingested})",
+        from_logs.org, from_logs.plan, from_logs.repos, r.rows, from_logs.first_day
+    );
     println!(
         "Demo data ready in {:.1} s",
         started.elapsed().as_secs_f64()

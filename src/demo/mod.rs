@@ -6,22 +6,30 @@
 //! - [`generator`]: one repository's download model and daily series;
 //! - [`orgs`]: the demo organizations and their repositories;
 //! - [`fill`]: writing them into a store, idempotently, up to the reference day;
+//! - [`logs`]: request logs of the demo's repositories, in every log format;
+//! - [`log_org`]: the organization filled from those logs through the ingest path;
 //! - [`login`]: the demo user and its API token.
 //!
 //! This module writes only through the `Store` traits; it knows nothing of the CLI or HTTP.
 
 pub mod fill;
 pub mod generator;
+pub mod log_org;
 pub mod login;
+pub mod logs;
 pub mod names;
 pub mod orgs;
 
 pub use fill::{ensure_demo_store, fill, OrgFill};
+pub use log_org::{fill_from_logs, LogFill, LOG_DAYS, LOG_ROWS_PER_DAY};
 pub use login::{prepare_login, DemoLogin, DEMO_PASSWORD, DEMO_USER};
-pub use orgs::{demo_orgs, DemoOrg, DemoRepo, DEFAULT_LARGE_REPOS, DEMO_ORG_NAMES};
+pub use orgs::{
+    demo_orgs, log_org, DemoOrg, DemoRepo, DEFAULT_LARGE_REPOS, DEMO_ORG_NAMES, LOG_ORG_NAME,
+};
 
 use crate::accounts::AccountError;
 use crate::domain::NameError;
+use crate::ingest::IngestError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +47,10 @@ pub enum DemoError {
     Name(#[from] NameError),
     #[error("demo user")]
     Account(#[from] AccountError),
+    #[error("ingesting the demo's request logs")]
+    Ingest(#[from] IngestError),
+    #[error("generating the demo's request logs")]
+    Io(#[from] std::io::Error),
 }
 
 #[cfg(test)]

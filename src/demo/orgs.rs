@@ -1,6 +1,7 @@
 //! The demo organizations: a large Enterprise organization (its size is the `--repos` flag),
 //! a small Team organization and a Free one, each with a fixed seed so that every run draws
-//! the same repositories.
+//! the same repositories; and a Team organization whose downloads are counted from generated
+//! request logs ([`log_org`]).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -11,7 +12,11 @@ use crate::domain::{NameError, OrgName, Plan, RepoKey, RepoType};
 
 /// Names of every organization the demo writes; a store holding any other organization is
 /// not a demo store.
-pub const DEMO_ORG_NAMES: [&str; 3] = ["acme-ai", "Northwind-Labs", "tinker.garage"];
+pub const DEMO_ORG_NAMES: [&str; 4] = ["acme-ai", "Northwind-Labs", "tinker.garage", LOG_ORG_NAME];
+
+/// The organization the demo fills from generated request logs, through `hubstats ingest`'s
+/// path, rather than from invented daily counts.
+pub const LOG_ORG_NAME: &str = "streamline-ml";
 
 /// Default size of the large organization.
 pub const DEFAULT_LARGE_REPOS: usize = 300;
@@ -74,6 +79,23 @@ pub fn demo_orgs(large_repos: usize) -> Vec<DemoOrg> {
             },
         },
     ]
+}
+
+/// The log-fed demo organization: 40 repositories whose popularity ranks their share of the
+/// generated requests.
+pub fn log_org() -> DemoOrg {
+    DemoOrg {
+        name: LOG_ORG_NAME,
+        plan: Plan::Team,
+        repos: 40,
+        seed: 0x5_7EA3_0004,
+        dataset_share: 0.35,
+        shape: OrgShape {
+            history_days: 30,
+            scale: 1.0,
+            flagships: &[2000.0, 800.0],
+        },
+    }
 }
 
 impl DemoOrg {

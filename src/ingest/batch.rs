@@ -100,7 +100,7 @@ pub fn ingest_batch(
     };
     let mut write = events.add_events().map_err(store_err)?;
     let tap = Tap::new(input, &mut no_progress);
-    let (read, digest) = read_events(BATCH, tap, format, rules, &secret, write.as_mut())?;
+    let (mut read, digest) = read_events(BATCH, tap, format, rules, &secret, write.as_mut())?;
     let content_record = content_record(&digest);
     // Recorded since the first check (by another process, or half-recorded by one stopped
     // between its two records): decided as above.
@@ -119,7 +119,7 @@ pub fn ingest_batch(
         return Err(BatchError::KeyReused(key.clone()));
     }
     read.name_libraries(write.as_mut()).map_err(store_err)?;
-    write.commit().map_err(store_err)?;
+    read.report.new_events = write.commit().map_err(store_err)?;
     let report = read
         .count(store, events, rules, &[&content_record, &key_record])
         .map_err(store_err)?;

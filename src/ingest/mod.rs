@@ -200,7 +200,7 @@ pub fn ingest_reader(
     };
     let mut write = events.add_events().map_err(store_err)?;
     let tap = Tap::new(input, progress);
-    let (read, digest) = read_events(name, tap, format, rules, &secret, write.as_mut())?;
+    let (mut read, digest) = read_events(name, tap, format, rules, &secret, write.as_mut())?;
     let file_key = format!("{format}:{digest}");
     if events.log_file(&file_key).map_err(store_err)?.is_some() {
         return Ok(IngestReport {
@@ -210,7 +210,7 @@ pub fn ingest_reader(
         }); // `write` is dropped: nothing of the file is stored again
     }
     read.name_libraries(write.as_mut()).map_err(store_err)?;
-    write.commit().map_err(store_err)?;
+    read.report.new_events = write.commit().map_err(store_err)?;
     read.count(store, events, rules, &[&file_key])
         .map_err(store_err)
 }
@@ -308,12 +308,18 @@ impl<'r> FileRead<'r> {
             self.name_library(&event, library);
         }
         self.report.counted += 1;
-        let agent = self.agent_classes.classify(request.agent.as_deref());
-        if write.add_classified(&event, agent)? {
-            self.report.new_events += 1;
-        }
         let day = event.day();
-        self.touched.entry(event.repo).or_default().insert(day);
+        match self.touched.get_mut(&event.repo) {
+            Some(days) => {
+                days.insert(day);
+            }
+            None => {
+                self.touched
+                    .insert(event.repo.clone(), BTreeSet::from([day]));
+            }
+        }
+        let agent = self.agent_classes.classify(request.agent.as_deref());
+        write.push(event, Some(agent))?;
         Ok(())
     }
 

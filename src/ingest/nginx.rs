@@ -15,7 +15,7 @@ use super::fields::{self, RowError};
 use super::{Failure, Parsed, Request};
 use crate::breakdown::import::limit::{too_long_io, LineLimit};
 use crate::breakdown::import::MAX_LINE;
-use crate::domain::{LogEvent, RepoKey, RepoName, RepoType};
+use crate::domain::{Day, LogEvent, RepoKey, RepoName, RepoType};
 
 /// Reads every line of `input`, calling `each` with its line number and what it holds.
 pub(super) fn read(
@@ -142,10 +142,12 @@ fn time_local(text: &str) -> Result<i64, RowError> {
         expected: "a time like 10/Oct/2024:13:55:36 +0000 from 2000 to 2999",
     };
     let at = OffsetDateTime::parse(text, format).map_err(|_| invalid())?;
-    let rfc3339 = at
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|_| invalid())?;
-    fields::timestamp(&rfc3339).map_err(|_| invalid())
+    let ms = at.unix_timestamp() * 1000;
+    let day = Day::from_epoch_days(ms.div_euclid(86_400_000) as i32);
+    if !(Day::MIN..=Day::MAX).contains(&day) {
+        return Err(invalid());
+    }
+    Ok(ms)
 }
 
 /// The repository (`None` type for a space) and file path a URL names, if it names one.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{IngestError, Rules, LOGS_SOURCE};
-use crate::domain::{Day, LibraryName, OrgName, RepoKey, RepoType};
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoType};
 use crate::store::{LogEvents, RepoLibrary, SourceId, Store, StoreError, WriteMode};
 
 /// Adds every day of each repository whose library changed since it was last counted (of
@@ -52,23 +52,18 @@ pub(super) fn recount(
     let source = SourceId::parse(LOGS_SOURCE)?;
     let mut write = store.write(&source, WriteMode::Merge)?;
     let mut recounted = 0;
-    let mut day_events = Vec::new();
     let mut counted_under = BTreeMap::new();
     for (repo, days) in touched {
         // Read inside the write: no other write can change the library meanwhile.
         let library = library_of(events, repo)?;
+        let name = library.as_ref().map(LibraryName::as_str);
+        let counts = count_days(events, rules, repo, name, days)?;
+        // A day that counts nothing (now, under these rules) may have counted before: clear
+        // it, unless the repository has no counts at all (nothing to clear, and writing would
+        // create it).
         let mut repo_exists: Option<bool> = None;
         for day in days {
-            day_events.clear();
-            events.events_of(repo, *day, &mut |e| {
-                day_events.push(e);
-                Ok(())
-            })?;
-            let name = library.as_ref().map(LibraryName::as_str);
-            let downloads = rules.downloads(repo.repo_type, name, &day_events);
-            // A day that counts nothing (now, under these rules) may have counted before:
-            // clear it, unless the repository has no counts at all (nothing to clear, and
-            // writing would create it).
+            let downloads = counts.get(day).copied().unwrap_or(0);
             let write_it = downloads > 0
                 || match repo_exists {
                     Some(exists) => exists,
@@ -88,6 +83,40 @@ pub(super) fn recount(
         events.library_counted(repo, library.as_ref())?;
     }
     Ok(recounted)
+}
+
+/// The downloads of each of `days` (of one repository) that has events, counted under
+/// `library`: the repository's events are read in one pass over its touched days, one day in
+/// memory at a time.
+fn count_days(
+    events: &dyn LogEvents,
+    rules: &Rules,
+    repo: &RepoKey,
+    library: Option<&str>,
+    days: &BTreeSet<Day>,
+) -> Result<BTreeMap<Day, u64>, StoreError> {
+    let mut counts = BTreeMap::new();
+    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+        return Ok(counts);
+    };
+    let mut current: Option<Day> = None;
+    let mut day_events: Vec<LogEvent> = Vec::new();
+    let mut finish = |day: Option<Day>, day_events: &mut Vec<LogEvent>| {
+        if let Some(day) = day.filter(|d| days.contains(d)) {
+            counts.insert(day, rules.downloads(repo.repo_type, library, day_events));
+        }
+        day_events.clear();
+    };
+    events.events_of_days(repo, first, last, &mut |day, event| {
+        if current != Some(day) {
+            finish(current, &mut day_events);
+            current = Some(day);
+        }
+        day_events.push(event);
+        Ok(())
+    })?;
+    finish(current, &mut day_events);
+    Ok(counts)
 }
 
 /// What a recount did.

@@ -33,6 +33,16 @@ pub trait LogEvents: Send + Sync {
         f: &mut dyn FnMut(LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()>;
 
+    /// Calls `f` with every stored event of a repository from `first` through `last`, day by
+    /// day (a recount reads a repository's days in one pass).
+    fn events_of_days(
+        &self,
+        repo: &RepoKey,
+        first: Day,
+        last: Day,
+        f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
     /// Calls `f` with every repository-day that has events (of `org` only, when given; on or
     /// after `from`, when given), in export order.
     fn event_days(
@@ -107,13 +117,18 @@ impl RepoLibrary {
 
 /// An open write of events. Dropping it without [`EventsWrite::commit`] discards it.
 pub trait EventsWrite {
-    /// Adds an event; `false` when the store already held it.
+    /// Adds an event now; `false` when the store already held it.
     fn add(&mut self, event: &LogEvent) -> StoreResult<bool>;
 
-    /// Adds an event with the class of its user-agent; `false` when the store already held
-    /// it. The same event read with different classes keeps the greatest (byte order), so
-    /// the classes kept do not depend on the order of files.
+    /// Adds an event now with the class of its user-agent; `false` when the store already
+    /// held it. The same event read with different classes keeps the greatest (byte order),
+    /// so the classes kept do not depend on the order of files.
     fn add_classified(&mut self, event: &LogEvent, agent: &str) -> StoreResult<bool>;
+
+    /// Adds an event (with the class of its user-agent, if known), maybe later: the backend
+    /// may buffer events and store them in its own order (much faster for a file's worth).
+    /// One the store already holds is kept once, classes as by [`Self::add_classified`].
+    fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()>;
 
     /// Records that an event at `at_ms` names the repository's library: it becomes the
     /// library from logs when it is the latest naming (ties: the greatest name). Order of
@@ -125,5 +140,7 @@ pub trait EventsWrite {
         library: &LibraryName,
     ) -> StoreResult<()>;
 
-    fn commit(self: Box<Self>) -> StoreResult<()>;
+    /// Stores every event added or pushed; returns how many pushed events the store did not
+    /// hold before.
+    fn commit(self: Box<Self>) -> StoreResult<u64>;
 }

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::now_unix;
 use super::{libraries, repo_type_code, repo_type_from_code, SqliteCounts};
-use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoName};
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoName, RepoType};
 use crate::store::{EventsWrite, LogEvents, LogFileInfo, RepoLibrary, StoreError, StoreResult};
 
 pub(super) const MIGRATION: &str = r#"
@@ -40,13 +40,28 @@ pub(super) const MIGRATION_SECRET: &str = r#"
     );
 "#;
 
+/// Events buffered before they are inserted in primary-key order (about 20 MB).
+const FLUSH_AT: usize = 1 << 16;
+
 struct SqliteEventsWrite<'a> {
     conn: MutexGuard<'a, Connection>,
+    /// Events not inserted yet, with their key and user-agent class.
+    pending: Vec<Pending>,
+    /// Pushed events inserted that the table did not hold.
+    added: u64,
     committed: bool,
 }
 
+struct Pending {
+    key: [u8; 16],
+    event: LogEvent,
+    agent: Option<Box<str>>,
+}
+
 impl SqliteEventsWrite<'_> {
-    fn insert(&mut self, e: &LogEvent, agent: Option<&str>) -> StoreResult<bool> {
+    /// Inserts one event; `false` when the table held it (its class then becomes the
+    /// greater of the two).
+    fn insert(&mut self, key: &[u8; 16], e: &LogEvent, agent: Option<&str>) -> StoreResult<bool> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT OR IGNORE INTO log_events \
              (repo_type, repo, day, key, at_ms, method, status, path, user_hash, ip_hash, agent) \
@@ -56,7 +71,7 @@ impl SqliteEventsWrite<'_> {
             repo_type_code(e.repo.repo_type),
             e.repo.name.as_str(),
             e.day().epoch_days(),
-            &e.key()[..],
+            &key[..],
             e.at_ms,
             e.method,
             e.status,
@@ -75,21 +90,59 @@ impl SqliteEventsWrite<'_> {
                 repo_type_code(e.repo.repo_type),
                 e.repo.name.as_str(),
                 e.day().epoch_days(),
-                &e.key()[..],
+                &key[..],
                 agent,
             ])?;
         }
         Ok(added == 1)
     }
+
+    /// Inserts the buffered events sorted by the table's primary key, so that consecutive
+    /// inserts land on the same B-tree pages instead of all over the table.
+    fn flush(&mut self) -> StoreResult<()> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_unstable_by(|a, b| {
+            fn order(p: &Pending) -> (RepoType, &str, i64) {
+                let e = &p.event;
+                let day = e.at_ms.div_euclid(MS_PER_DAY);
+                (e.repo.repo_type, e.repo.name.as_str(), day)
+            }
+            order(a).cmp(&order(b)).then_with(|| a.key.cmp(&b.key))
+        });
+        for p in pending.drain(..) {
+            if self.insert(&p.key, &p.event, p.agent.as_deref())? {
+                self.added += 1;
+            }
+        }
+        self.pending = pending; // keeps its capacity for the next batch
+        Ok(())
+    }
 }
+
+const MS_PER_DAY: i64 = 86_400_000;
 
 impl EventsWrite for SqliteEventsWrite<'_> {
     fn add(&mut self, e: &LogEvent) -> StoreResult<bool> {
-        self.insert(e, None)
+        // Pushed events first, so that one of them counts as held.
+        self.flush()?;
+        self.insert(&e.key(), e, None)
     }
 
     fn add_classified(&mut self, e: &LogEvent, agent: &str) -> StoreResult<bool> {
-        self.insert(e, Some(agent))
+        self.flush()?;
+        self.insert(&e.key(), e, Some(agent))
+    }
+
+    fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()> {
+        self.pending.push(Pending {
+            key: event.key(),
+            event,
+            agent: agent.map(Box::from),
+        });
+        if self.pending.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn name_library(
@@ -101,10 +154,11 @@ impl EventsWrite for SqliteEventsWrite<'_> {
         libraries::name_library(&self.conn, repo, at_ms, library)
     }
 
-    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+    fn commit(mut self: Box<Self>) -> StoreResult<u64> {
+        self.flush()?;
         self.conn.execute_batch("COMMIT")?;
         self.committed = true;
-        Ok(())
+        Ok(self.added)
     }
 }
 
@@ -123,6 +177,8 @@ impl LogEvents for SqliteCounts {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Box::new(SqliteEventsWrite {
             conn,
+            pending: Vec::new(),
+            added: 0,
             committed: false,
         }))
     }
@@ -160,6 +216,40 @@ impl LogEvents for SqliteCounts {
                     user: r.get(6)?,
                     ip: r.get(7)?,
                 })?;
+            }
+            Ok(())
+        })
+    }
+
+    fn events_of_days(
+        &self,
+        repo: &RepoKey,
+        first: Day,
+        last: Day,
+        f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.db.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT day, at_ms, method, status, path, user_hash, ip_hash FROM log_events \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day BETWEEN ?3 AND ?4 ORDER BY day",
+            )?;
+            let mut rows = stmt.query(params![
+                repo_type_code(repo.repo_type),
+                repo.name.as_str(),
+                first.epoch_days(),
+                last.epoch_days()
+            ])?;
+            while let Some(r) = rows.next()? {
+                let event = LogEvent {
+                    repo: repo.clone(),
+                    at_ms: r.get(1)?,
+                    method: r.get(2)?,
+                    status: r.get(3)?,
+                    path: r.get(4)?,
+                    user: r.get(5)?,
+                    ip: r.get(6)?,
+                };
+                f(Day::from_epoch_days(r.get(0)?), event)?;
             }
             Ok(())
         })
