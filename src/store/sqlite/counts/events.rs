@@ -40,6 +40,14 @@ pub(super) const MIGRATION_SECRET: &str = r#"
     );
 "#;
 
+/// The pruned horizon: the first day whose events are all kept (one row, once pruned).
+pub(super) const MIGRATION_HORIZON: &str = r#"
+    CREATE TABLE log_horizon (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        first_day INTEGER NOT NULL
+    );
+"#;
+
 struct SqliteEventsWrite<'a> {
     conn: MutexGuard<'a, Connection>,
     committed: bool,
@@ -303,6 +311,33 @@ impl LogEvents for SqliteCounts {
 
     fn library_counted(&self, repo: &RepoKey, library: Option<&LibraryName>) -> StoreResult<()> {
         self.clear_library_change(repo, library)
+    }
+
+    fn horizon(&self) -> StoreResult<Option<Day>> {
+        self.db.read(|conn| {
+            let day: Option<i32> = conn
+                .query_row("SELECT first_day FROM log_horizon WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(day.map(Day::from_epoch_days))
+        })
+    }
+
+    fn prune_before(&self, first_kept: Day) -> StoreResult<u64> {
+        let mut conn = self.db.writer();
+        let tx = conn.transaction()?;
+        let dropped = tx.execute(
+            "DELETE FROM log_events WHERE day < ?1",
+            [first_kept.epoch_days()],
+        )?;
+        tx.execute(
+            "INSERT INTO log_horizon (id, first_day) VALUES (1, ?1) \
+             ON CONFLICT (id) DO UPDATE SET first_day = max(first_day, excluded.first_day)",
+            [first_kept.epoch_days()],
+        )?;
+        tx.commit()?;
+        Ok(dropped as u64)
     }
 }
 
