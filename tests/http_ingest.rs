@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::{header, Request};
 use common::{run_hubstats, Auth, TestApp, TestResponse};
 use http_body_util::BodyExt;
+use hubstats::config::{Config, Overrides};
 use hubstats::domain::{IngestKeyName, Plan, Role};
 use hubstats::web::metrics::Metrics;
 use hubstats::web::{router_with, AppState, Shared};
@@ -526,4 +527,59 @@ impl Ingest {
         );
         self.app.send(req).await
     }
+}
+
+/// The configuration as the server loads it from a config file naming a rules file.
+fn config_with_rules_file(rules: &str, extra: &str) -> (tempfile::TempDir, Config) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.toml"), rules).unwrap();
+    let file = dir.path().join("hubstats.toml");
+    std::fs::write(&file, format!("rules = \"rules.toml\"\n{extra}")).unwrap();
+    let flags = Overrides {
+        config_file: Some(file.to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    let config = Config::load(&flags, |_| None).unwrap();
+    (dir, config)
+}
+
+#[tokio::test]
+async fn batches_are_counted_under_the_config_files_rules() {
+    // Only 302 answers count: the model's 200s do not, the dataset's HEAD 302 does.
+    let (_dir, loaded) = config_with_rules_file("statuses = [302]\n", "");
+    let t = setup_with(|c| c.rules = loaded.rules);
+    let res = t.post(NDJSON, "batch-1", &jsonl_batch()).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        t.totals().await,
+        json!({"all": 1, "model": 0, "dataset": 1})
+    );
+    // The same batch under the Hub's defaults counts the model too.
+    let defaults = setup();
+    defaults.post(NDJSON, "batch-1", &jsonl_batch()).await;
+    assert_eq!(
+        defaults.totals().await,
+        json!({"all": 2, "model": 1, "dataset": 1})
+    );
+}
+
+#[tokio::test]
+async fn batches_keep_no_events_before_the_configured_retention() {
+    let (_dir, loaded) =
+        config_with_rules_file("", "retention_days = 30\ntoday = \"2024-05-31\"\n");
+    let t = setup_with(|c| {
+        c.retention_days = loaded.retention_days;
+        c.today = loaded.today;
+    });
+    // 2024-05-01 is the 31st day back: dropped; 2024-05-02 is kept.
+    let body = [EVENT, &EVENT.replace("2024-05-01", "2024-05-02")].join("\n");
+    let res = t.post(NDJSON, "batch-1", &body).await;
+    assert_eq!(
+        body_json(&res),
+        json!({"rows": 2, "counted": 1, "duplicate": false})
+    );
+    assert_eq!(
+        t.export().await,
+        format!("{HEADER}model,acme/bert,1,2024-05-02T00:00:00.000Z,1\n")
+    );
 }
