@@ -31,6 +31,7 @@
 //! count already computed. [`prune_events`] drops the stored ones and moves the horizon.
 
 mod batch;
+mod exclude;
 mod fields;
 mod hf_csv;
 mod jsonl;
@@ -49,6 +50,7 @@ use std::str::FromStr;
 use sha2::{Digest, Sha256};
 
 pub use batch::{ingest_batch, ingest_batch_within, BatchError, IdempotencyKey};
+pub use exclude::{class_names, downloads_of_classes, DayDownloads};
 pub use fields::RowError;
 pub use recount::{recount_all, recount_within, set_library, RecountReport};
 pub use retention::{first_kept_day, prune_events, PruneReport};

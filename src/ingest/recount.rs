@@ -31,7 +31,10 @@ pub(super) fn add_library_changes(
 }
 
 /// The library a repository is counted under (datasets: none).
-fn library_of(events: &dyn LogEvents, repo: &RepoKey) -> Result<Option<LibraryName>, StoreError> {
+pub(super) fn library_of(
+    events: &dyn LogEvents,
+    repo: &RepoKey,
+) -> Result<Option<LibraryName>, StoreError> {
     match repo.repo_type {
         RepoType::Model => Ok(events.library(repo)?.effective().cloned()),
         RepoType::Dataset => Ok(None),

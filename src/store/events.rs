@@ -37,6 +37,15 @@ pub trait LogEvents: Send + Sync {
         f: &mut dyn FnMut(LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()>;
 
+    /// [`LogEvents::events_of`], with each event's user-agent class (`None`: kept before
+    /// classes were).
+    fn classified_events_of(
+        &self,
+        repo: &RepoKey,
+        day: Day,
+        f: &mut dyn FnMut(LogEvent, Option<String>) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
     /// Calls `f` with every repository-day that has events (of `org` only, when given; on or
     /// after `from`, when given), in export order.
     fn event_days(

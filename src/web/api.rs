@@ -20,6 +20,7 @@ use crate::analytics::{
     Totals,
 };
 use crate::domain::{Day, OrgName, Period, RepoKey, RepoName, RepoType};
+use crate::ingest;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -266,10 +267,17 @@ async fn overview(
     // The chart's granularity follows the period; a bad value is still an error, as on every
     // endpoint that accepts the parameter.
     params::granularity(&raw)?;
+    let exclude = params::exclude(&raw, &ingest::class_names(&state.config.rules))?;
     let org = access.org;
+    let (store, config) = (state.store.clone(), state.config.clone());
     let o = run(&state, {
         let org = org.clone();
-        move |a| a.overview(&org, period)
+        move |a| match exclude {
+            None => a.overview(&org, period),
+            Some(classes) => a.overview_less(&org, period, &|range| {
+                ingest::downloads_of_classes(store.as_ref(), &config.rules, &org, range, &classes)
+            }),
+        }
     })
     .await?;
     Ok(Json(OverviewView::new(&org, &o)))

@@ -215,6 +215,12 @@ pub fn document() -> Value {
         "Bucket width of the series; chosen from the period's length by default.",
         json!({ "type": "string", "enum": ["day", "week", "month"] }),
     ));
+    let mut overview = period_params();
+    overview.push(query(
+        "exclude",
+        "User-agent classes to leave out, comma-separated (e.g. `ci,bot`; the rules' classes and `other`). The period's counts are then recomputed from the kept request-log events under the same rules: slower, and only log-counted downloads change (imported counts and days whose events were dropped are kept as they are). An unknown class is a 400.",
+        json!({ "type": "string" }),
+    ));
     let with = |mut ps: Vec<Value>, extra: Vec<Value>| {
         let mut all = extra;
         all.append(&mut ps);
@@ -231,7 +237,7 @@ pub fn document() -> Value {
         "paths": {
             "/api/organizations/{org}/analytics": operation(
                 "getOverview", "Totals for a period, the previous period's totals and the organization's chart.",
-                with(period_params(), vec![org.clone()]), "Overview", "The organization's overview."),
+                with(overview, vec![org.clone()]), "Overview", "The organization's overview."),
             "/api/organizations/{org}/analytics/repos": operation(
                 "listRepos", "One page of the per-repository table, each row with its sparkline series.",
                 with(table, vec![org.clone()]), "RepoTable", "A page of repositories."),

@@ -141,9 +141,18 @@ impl LogEvents for SqliteCounts {
         day: Day,
         f: &mut dyn FnMut(LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()> {
+        self.classified_events_of(repo, day, &mut |e, _| f(e))
+    }
+
+    fn classified_events_of(
+        &self,
+        repo: &RepoKey,
+        day: Day,
+        f: &mut dyn FnMut(LogEvent, Option<String>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
         self.db.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT repo_type, repo, at_ms, method, status, path, user_hash, ip_hash \
+                "SELECT repo_type, repo, at_ms, method, status, path, user_hash, ip_hash, agent \
                  FROM log_events WHERE repo_type = ?1 AND repo = ?2 AND day = ?3",
             )?;
             let mut rows = stmt.query(params![
@@ -156,7 +165,7 @@ impl LogEvents for SqliteCounts {
                 let name = RepoName::parse(&name).map_err(|e| {
                     StoreError::Backend(format!("stored event repository: {e}").into())
                 })?;
-                f(LogEvent {
+                let event = LogEvent {
                     repo: RepoKey {
                         repo_type: repo_type_from_code(r.get(0)?)?,
                         name,
@@ -167,7 +176,8 @@ impl LogEvents for SqliteCounts {
                     path: r.get(5)?,
                     user: r.get(6)?,
                     ip: r.get(7)?,
-                })?;
+                };
+                f(event, r.get(8)?)?;
             }
             Ok(())
         })
