@@ -669,6 +669,13 @@ async fn the_overview_leaves_out_excluded_user_agent_classes_from_log_counts_onl
         message.contains("`exclude`") && message.contains("\"robots\""),
         "{message}"
     );
+    // The table and a repository do not take it yet: refused, not ignored.
+    for path in ["/repos", "/repos/model/acme/bert"] {
+        let url = format!("{OVERVIEW}{path}?exclude=ci");
+        let res = t.app.get(&url, &t.token).await;
+        assert_eq!(res.status, 400, "{path}: {}", res.text());
+        assert!(res.text().contains("`exclude`"), "{}", res.text());
+    }
 }
 
 /// Checks a GET response of the overview against the OpenAPI document.

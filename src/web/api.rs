@@ -292,6 +292,7 @@ async fn repos(
     let query = params::table_query(&raw)?;
     // Sparklines follow the period; a bad value is still an error (it used to pass unseen).
     params::granularity(&raw)?;
+    params::overview_only(&raw, "exclude")?;
     let org = access.org;
     let t = run(&state, move |a| a.repo_table(&org, period, &query)).await?;
     Ok(Json(RepoTableView::new(period, &t)))
@@ -325,6 +326,7 @@ async fn detail(
     let key = repo_key(&access.org, repo_type, full_name)?;
     let period = params::period(&raw, state.config.reference_day())?;
     let granularity = params::granularity(&raw)?;
+    params::overview_only(&raw, "exclude")?;
     let d = run(&state, move |a| a.repo_detail(&key, period, granularity)).await?;
     Ok(Json((&d).into()))
 }

@@ -288,6 +288,14 @@ pub fn exclude(
     Ok(Some(classes).filter(|c| !c.is_empty()))
 }
 
+/// Refuses a parameter only the overview takes (rather than answering as if it were absent).
+pub fn overview_only(raw: &RawParams, name: &str) -> Result<(), ApiError> {
+    match get(raw, name) {
+        Some(_) => Err(bad(name, "only the overview (/analytics) takes it so far")),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
