@@ -576,8 +576,9 @@ async fn batches_keep_no_events_before_the_configured_retention() {
     let res = t.post(NDJSON, "batch-1", &body).await;
     assert_eq!(
         body_json(&res),
-        json!({"rows": 2, "counted": 1, "duplicate": false})
+        json!({"rows": 2, "counted": 1, "duplicate": false, "expired": 1})
     );
+    assert_documented(&t.app, &res).await;
     assert_eq!(
         t.export().await,
         format!("{HEADER}model,acme/bert,1,2024-05-02T00:00:00.000Z,1\n")

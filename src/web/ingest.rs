@@ -56,6 +56,14 @@ pub struct BatchView {
     pub counted: u64,
     /// The batch was counted before under this key: nothing changed.
     pub duplicate: bool,
+    /// Events of days before the retention, not kept (only when some were; a retry's answer
+    /// does not repeat it).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub expired: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl From<&IngestReport> for BatchView {
@@ -64,6 +72,7 @@ impl From<&IngestReport> for BatchView {
             rows: r.rows,
             counted: r.counted,
             duplicate: r.duplicate,
+            expired: r.expired,
         }
     }
 }

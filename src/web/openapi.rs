@@ -157,6 +157,7 @@ fn schemas() -> Value {
             "rows": { "type": "integer", "minimum": 0, "description": "Rows read (header and blank lines excluded)." },
             "counted": { "type": "integer", "minimum": 0, "description": "Model and dataset events among them (space rows are read and ignored)." },
             "duplicate": { "type": "boolean", "description": "The batch had been counted under this Idempotency-Key: nothing changed." },
+            "expired": { "type": "integer", "minimum": 1, "description": "Events of days before the server's retention (retention_days), read but not kept or counted; present only when there were some, and not repeated in a retry's answer." },
         })),
         "RepoDetail": object(&["repoType", "repoName", "period", "total", "adjustment", "downloads", "previousDownloads", "previousComplete", "firstDay", "lastDay", "granularity", "series"], json!({
             "repoType": repo_type,
