@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 
 use crate::domain::Day;
+use crate::ingest::Rules;
 
 pub const DEFAULT_STORE: &str = "./hubstats.db";
 pub const DEFAULT_DEMO_STORE: &str = "./hubstats-demo.db";
@@ -43,6 +44,12 @@ pub struct Config {
     pub limits: ServerLimits,
     /// The largest body `POST /api/ingest` accepts (bytes); larger ones get 413.
     pub ingest_max_body_bytes: usize,
+    /// Kept log events older than this many days (by event day, counting the reference day
+    /// as the last) are dropped; `None` keeps everything.
+    pub retention_days: Option<u32>,
+    /// The counting rules of `ingest`, `recount` and `POST /api/ingest`: the `rules` file's,
+    /// or the Hub's defaults (`ingest --rules` overrides it).
+    pub rules: Rules,
 }
 
 /// `ingest_max_body_bytes`' default: 32 MiB, some 200,000 `jsonl` events of 170 bytes.
@@ -104,6 +111,7 @@ pub struct Overrides {
     pub today: Option<Day>,
     pub listen: Option<SocketAddr>,
     pub log_format: Option<LogFormat>,
+    pub retention_days: Option<u32>,
 }
 
 /// The keys a config file may set (TOML).
@@ -125,6 +133,9 @@ struct FileConfig {
     max_connections: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
     ingest_max_body_bytes: Option<usize>,
+    retention_days: Option<u32>,
+    /// A rules file, relative to the config file's folder.
+    rules: Option<String>,
 }
 
 /// An address (`10.0.0.1`, a network of one) or a CIDR (`10.0.0.0/8`).
@@ -227,6 +238,25 @@ impl Config {
             Some(n) => n,
             None => DEFAULT_INGEST_MAX_BODY_BYTES,
         };
+        let retention_days = match env("HUBSTATS_RETENTION_DAYS") {
+            Some(v) => Some(v.trim().parse().context("HUBSTATS_RETENTION_DAYS")?),
+            None => file.retention_days,
+        };
+        let retention_days = flags.retention_days.or(retention_days);
+        if retention_days == Some(0) {
+            bail!("retention_days must be at least 1 (leave it unset to keep every event)");
+        }
+        let rules_file = match env("HUBSTATS_RULES") {
+            Some(v) => Some(v.into()),
+            None => file.rules.as_deref().map(|r| {
+                let folder = file_path.as_deref().map(Path::new).and_then(Path::parent);
+                folder.map_or_else(|| r.into(), |f| f.join(r))
+            }),
+        };
+        let rules = match rules_file {
+            Some(path) => load_rules(&path)?,
+            None => Rules::default(),
+        };
         Ok(Config {
             store: flags
                 .store
@@ -256,7 +286,15 @@ impl Config {
             log_filter: env("RUST_LOG").filter(|f| !f.trim().is_empty()),
             limits,
             ingest_max_body_bytes,
+            retention_days,
+            rules,
         })
+    }
+
+    /// The first day whose log events are kept under the retention, relative to the
+    /// reference day (`None`: keep every event).
+    pub fn first_kept_day(&self) -> Option<Day> {
+        crate::ingest::first_kept_day(self.retention_days, self.reference_day())
     }
 
     /// The store location, or `default` when none was configured.
@@ -269,6 +307,13 @@ impl Config {
     pub fn reference_day(&self) -> Day {
         self.today.unwrap_or_else(Day::today_utc)
     }
+}
+
+/// A TOML rules file's rules (any key missing keeps the Hub's default).
+pub fn load_rules(path: &Path) -> Result<Rules> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the rules file {}", path.display()))?;
+    Rules::parse_toml(&text).with_context(|| format!("{}", path.display()))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {
@@ -406,6 +451,40 @@ mod tests {
         );
         let zero = env(&[("HUBSTATS_INGEST_MAX_BODY_BYTES", "0")]);
         assert!(Config::load(&flags, zero).is_err());
+    }
+
+    #[test]
+    fn retention_and_rules_come_from_the_file_env_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rules.toml"), "statuses = [200]\n").unwrap();
+        let file = dir.path().join("hubstats.toml");
+        std::fs::write(&file, "retention_days = 90\nrules = \"rules.toml\"\n").unwrap();
+        let flags = Overrides {
+            config_file: Some(file.to_string_lossy().into_owned()),
+            today: "2024-05-31".parse().ok(),
+            ..Default::default()
+        };
+        let c = Config::load(&flags, env(&[])).unwrap();
+        assert_eq!(c.retention_days, Some(90));
+        assert_eq!(c.first_kept_day(), "2024-03-03".parse().ok());
+        assert_eq!(c.rules.statuses, [200]);
+        let c = Config::load(&flags, env(&[("HUBSTATS_RETENTION_DAYS", "7")])).unwrap();
+        assert_eq!(c.retention_days, Some(7));
+        let by_flag = Overrides {
+            retention_days: Some(1),
+            ..flags.clone()
+        };
+        let c = Config::load(&by_flag, env(&[("HUBSTATS_RETENTION_DAYS", "7")])).unwrap();
+        assert_eq!(c.first_kept_day(), "2024-05-31".parse().ok());
+        let err = Config::load(&flags, env(&[("HUBSTATS_RETENTION_DAYS", "0")])).unwrap_err();
+        assert!(format!("{err:#}").contains("retention_days"), "{err:#}");
+        let missing = env(&[("HUBSTATS_RULES", "/nonexistent/rules.toml")]);
+        let err = Config::load(&flags, missing).unwrap_err();
+        assert!(format!("{err:#}").contains("rules file"), "{err:#}");
+        assert_eq!(
+            Config::load(&Overrides::default(), env(&[])).unwrap().rules,
+            Rules::default()
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::{header, Request};
 use common::{run_hubstats, Auth, TestApp, TestResponse};
 use http_body_util::BodyExt;
+use hubstats::config::{Config, Overrides};
 use hubstats::domain::{IngestKeyName, Plan, Role};
 use hubstats::web::metrics::Metrics;
 use hubstats::web::{router_with, AppState, Shared};
@@ -526,4 +527,166 @@ impl Ingest {
         );
         self.app.send(req).await
     }
+}
+
+/// The configuration as the server loads it from a config file naming a rules file.
+fn config_with_rules_file(rules: &str, extra: &str) -> (tempfile::TempDir, Config) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.toml"), rules).unwrap();
+    let file = dir.path().join("hubstats.toml");
+    std::fs::write(&file, format!("rules = \"rules.toml\"\n{extra}")).unwrap();
+    let flags = Overrides {
+        config_file: Some(file.to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    let config = Config::load(&flags, |_| None).unwrap();
+    (dir, config)
+}
+
+#[tokio::test]
+async fn batches_are_counted_under_the_config_files_rules() {
+    // Only 302 answers count: the model's 200s do not, the dataset's HEAD 302 does.
+    let (_dir, loaded) = config_with_rules_file("statuses = [302]\n", "");
+    let t = setup_with(|c| c.rules = loaded.rules);
+    let res = t.post(NDJSON, "batch-1", &jsonl_batch()).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        t.totals().await,
+        json!({"all": 1, "model": 0, "dataset": 1})
+    );
+    // The same batch under the Hub's defaults counts the model too.
+    let defaults = setup();
+    defaults.post(NDJSON, "batch-1", &jsonl_batch()).await;
+    assert_eq!(
+        defaults.totals().await,
+        json!({"all": 2, "model": 1, "dataset": 1})
+    );
+}
+
+#[tokio::test]
+async fn batches_keep_no_events_before_the_configured_retention() {
+    let (_dir, loaded) =
+        config_with_rules_file("", "retention_days = 30\ntoday = \"2024-05-31\"\n");
+    let t = setup_with(|c| {
+        c.retention_days = loaded.retention_days;
+        c.today = loaded.today;
+    });
+    // 2024-05-01 is the 31st day back: dropped; 2024-05-02 is kept.
+    let body = [EVENT, &EVENT.replace("2024-05-01", "2024-05-02")].join("\n");
+    let res = t.post(NDJSON, "batch-1", &body).await;
+    assert_eq!(
+        body_json(&res),
+        json!({"rows": 2, "counted": 1, "duplicate": false, "expired": 1})
+    );
+    assert_documented(&t.app, &res).await;
+    assert_eq!(
+        t.export().await,
+        format!("{HEADER}model,acme/bert,1,2024-05-02T00:00:00.000Z,1\n")
+    );
+}
+
+fn event(day: &str, repo_type: &str, name: &str, user: &str, agent: &str) -> String {
+    json!({
+        "timestamp": format!("{day}T10:00:00Z"), "method": "GET", "status": 200,
+        "repoType": repo_type, "repoName": name, "path": "config.json",
+        "hashedUserId": user, "userAgent": agent,
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn the_overview_leaves_out_excluded_user_agent_classes_from_log_counts_only() {
+    let t = setup_with(|c| c.today = "2024-05-31".parse().ok());
+    let body = [
+        event(
+            "2024-05-10",
+            "model",
+            "acme/bert",
+            "u1",
+            "GitHub-Actions/2.0",
+        ),
+        event("2024-05-10", "model", "acme/bert", "u2", "curl/8.0"),
+        event("2024-05-11", "model", "acme/bert", "u3", "Googlebot/2.1"),
+        // One window, one downloader: still one download without its CI request.
+        event(
+            "2024-05-10",
+            "dataset",
+            "acme/data",
+            "u1",
+            "GitHub-Actions/2.0",
+        ),
+        event("2024-05-10", "dataset", "acme/data", "u1", "datasets/2.19"),
+        // A window with CI requests only: gone.
+        event("2024-05-10", "dataset", "acme/data", "u9", "gitlab-ci"),
+    ]
+    .join("\n");
+    let res = t.post(NDJSON, "batch-1", &body).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    // Imported counts have no classes: kept as they are.
+    let csv = format!("{HEADER}model,acme/old,5,2024-05-12T00:00:00.000Z,5\n");
+    let path = t.app.dir.path().join("old.csv");
+    std::fs::write(&path, csv).unwrap();
+    run_hubstats(&t.app.store_path, &["import", path.to_str().unwrap()], "");
+
+    let overview = |q: &'static str| {
+        let t = &t;
+        async move {
+            let res = t.app.get(&format!("{OVERVIEW}?{q}"), &t.token).await;
+            assert_eq!(res.status, 200, "{q}: {}", res.text());
+            assert_documented_get(&t.app, &res).await;
+            analytics::json(&res)
+        }
+    };
+    let all = overview("period=last-month").await;
+    assert_eq!(all["totals"], json!({"all": 10, "model": 8, "dataset": 2}));
+    let less = overview("period=last-month&exclude=ci,bot").await;
+    assert_eq!(less["totals"], json!({"all": 7, "model": 6, "dataset": 1}));
+    let day = |o: &Value, d: &str| {
+        o["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["date"] == d)
+            .map(|p| p["downloads"].clone())
+    };
+    assert_eq!(day(&less, "2024-05-10"), Some(json!(2)));
+    assert_eq!(day(&less, "2024-05-11"), Some(json!(0)));
+    assert_eq!(day(&less, "2024-05-12"), Some(json!(5)));
+    let all_time = overview("period=all-time&exclude=bot").await;
+    assert_eq!(
+        all_time["totals"],
+        json!({"all": 9, "model": 7, "dataset": 2})
+    );
+    // Nothing left out: the same as without the parameter.
+    assert_eq!(overview("period=last-month&exclude=").await, all);
+
+    let res = t
+        .app
+        .get(&format!("{OVERVIEW}?exclude=ci,robots"), &t.token)
+        .await;
+    assert_eq!(res.status, 400, "{}", res.text());
+    let message = body_json(&res)["error"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("`exclude`") && message.contains("\"robots\""),
+        "{message}"
+    );
+    // The table and a repository do not take it yet: refused, not ignored.
+    for path in ["/repos", "/repos/model/acme/bert"] {
+        let url = format!("{OVERVIEW}{path}?exclude=ci");
+        let res = t.app.get(&url, &t.token).await;
+        assert_eq!(res.status, 400, "{path}: {}", res.text());
+        assert!(res.text().contains("`exclude`"), "{}", res.text());
+    }
+}
+
+/// Checks a GET response of the overview against the OpenAPI document.
+async fn assert_documented_get(app: &TestApp, res: &TestResponse) {
+    let doc = analytics::json(&app.get("/api/openapi.json", &Auth::None).await);
+    let schema = &doc["paths"][OVERVIEW.replace("acme", "{org}")]["get"]["responses"]["200"]
+        ["content"]["application/json"]["schema"];
+    assert!(!schema.is_null(), "the overview is not documented");
+    let errors = validate(&doc, schema, &body_json(res), "$");
+    assert!(errors.is_empty(), "{errors:#?}");
+    let params = doc["paths"][OVERVIEW.replace("acme", "{org}")]["get"]["parameters"].to_string();
+    assert!(params.contains("\"exclude\""), "{params}");
 }

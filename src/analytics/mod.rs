@@ -20,7 +20,7 @@ mod table;
 mod testing;
 
 pub use detail::RepoDetail;
-pub use overview::{Overview, Totals};
+pub use overview::{Less, Overview, Totals};
 pub use series::{BucketCoverage, Granularity, Series, SeriesPoint, MAX_BUCKETS};
 pub use table::{
     MatchedTotals, Order, RepoRow, RepoTable, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE,

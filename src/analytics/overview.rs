@@ -2,8 +2,10 @@
 
 use super::series::{Granularity, Series, SeriesBuilder};
 use super::{check_buckets, Analytics, AnalyticsError, AnalyticsResult};
-use crate::domain::{DayRange, OrgName, Period, RepoType};
-use crate::store::RepoSummary;
+use std::collections::BTreeMap;
+
+use crate::domain::{Day, DayRange, OrgName, Period, RepoType};
+use crate::store::{RepoSummary, StoreError};
 
 /// Downloads by repository type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,6 +26,16 @@ impl Totals {
             RepoType::Dataset => &mut self.dataset,
         };
         *slot = slot.saturating_add(downloads);
+    }
+
+    /// Takes away downloads left out (never below zero).
+    pub fn sub(&mut self, repo_type: RepoType, downloads: u64) {
+        self.all = self.all.saturating_sub(downloads);
+        let slot = match repo_type {
+            RepoType::Model => &mut self.model,
+            RepoType::Dataset => &mut self.dataset,
+        };
+        *slot = slot.saturating_sub(downloads);
     }
 
     pub fn of(self, repo_type: Option<RepoType>) -> u64 {
@@ -53,10 +65,24 @@ pub struct Overview {
     pub repo_count: usize,
 }
 
+/// The downloads to leave out of an overview, per day and repository type, over the days it
+/// reads (e.g. those of some user-agent classes).
+pub type Less<'a> = &'a dyn Fn(DayRange) -> Result<BTreeMap<(Day, RepoType), u64>, StoreError>;
+
 impl Analytics<'_> {
     /// Totals, previous totals and chart for `org` over `period`.
     pub fn overview(&self, org: &OrgName, period: Period) -> AnalyticsResult<Overview> {
         self.overview_of(org, period, &self.counts.repos(org)?)
+    }
+
+    /// [`Self::overview`] with the downloads `less` gives for the days it reads left out.
+    pub fn overview_less(
+        &self,
+        org: &OrgName,
+        period: Period,
+        less: Less<'_>,
+    ) -> AnalyticsResult<Overview> {
+        self.overview_with(org, period, &self.counts.repos(org)?, Some(less))
     }
 
     /// [`Self::overview`] over the organization's repositories, already read.
@@ -65,6 +91,16 @@ impl Analytics<'_> {
         org: &OrgName,
         period: Period,
         repos: &[RepoSummary],
+    ) -> AnalyticsResult<Overview> {
+        self.overview_with(org, period, repos, None)
+    }
+
+    fn overview_with(
+        &self,
+        org: &OrgName,
+        period: Period,
+        repos: &[RepoSummary],
+        less: Option<Less<'_>>,
     ) -> AnalyticsResult<Overview> {
         let first = repos.iter().filter_map(|r| r.first_day).min();
         let last = repos.iter().filter_map(|r| r.last_day).max();
@@ -95,7 +131,10 @@ impl Analytics<'_> {
             from: before.map_or(chart.from, |b| b.from),
             to: chart.to,
         };
+        let less = less.map(|f| f(read)).transpose()?.unwrap_or_default();
         for (day, repo_type, downloads) in self.counts.org_daily(org, Some(read))? {
+            let gone = less.get(&(day, repo_type)).copied().unwrap_or(0);
+            let downloads = downloads.saturating_sub(gone);
             series.add(day, downloads);
             if period.range.is_some_and(|r| r.contains(day)) {
                 totals.add(repo_type, downloads);
@@ -107,6 +146,9 @@ impl Analytics<'_> {
             repos
                 .iter()
                 .for_each(|r| totals.add(r.key.repo_type, r.total));
+            for (&(_, repo_type), &gone) in &less {
+                totals.sub(repo_type, gone);
+            }
         }
         Ok(Overview {
             period,

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 
 use super::data::{counted, open_store, progress_bar};
@@ -13,14 +13,12 @@ use crate::domain::{Day, OrgName};
 use crate::ingest::{self, Format, IngestReport, Rules};
 use crate::store::Store;
 
-/// The rules file's rules, or the Hub's defaults.
-pub(super) fn load_rules(path: Option<&Path>) -> Result<Rules> {
-    let Some(path) = path else {
-        return Ok(Rules::default());
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the rules file {}", path.display()))?;
-    Rules::parse_toml(&text).with_context(|| format!("{}", path.display()))
+/// The rules file's rules, else the configuration's (its `rules` file, or the Hub's defaults).
+pub(super) fn load_rules(config: &Config, path: Option<&Path>) -> Result<Rules> {
+    match path {
+        Some(path) => crate::config::load_rules(path),
+        None => Ok(config.rules.clone()),
+    }
 }
 
 pub fn recount(
@@ -29,14 +27,38 @@ pub fn recount(
     from: Option<Day>,
     rules: Option<&Path>,
 ) -> Result<()> {
-    let rules = load_rules(rules)?;
+    let rules = load_rules(config, rules)?;
     let org = org.map(OrgName::parse).transpose().context("--org")?;
     let store = open_store(config)?;
-    let report = ingest::recount_all(store.as_ref(), &rules, org.as_ref(), from)?;
+    let first_kept = config.first_kept_day();
+    let report = ingest::recount_within(store.as_ref(), &rules, org.as_ref(), from, first_kept)?;
     println!(
         "recounted {} in {}",
         counted(report.repo_days, "repository-day", "repository-days"),
         counted(report.orgs, "organization", "organizations"),
+    );
+    if let Some(first) = report.not_recounted_before {
+        println!(
+            "events before {first} were dropped (retention): those days keep their counts \
+             and were not recounted"
+        );
+    }
+    Ok(())
+}
+
+/// `events prune`: drops the events before the retention.
+pub fn prune(config: &Config) -> Result<()> {
+    let Some(first_kept) = config.first_kept_day() else {
+        bail!(
+            "no retention is set: give --retention-days DAYS or set retention_days in the config"
+        );
+    };
+    let store = open_store(config)?;
+    let report = ingest::prune_events(store.as_ref(), first_kept)?;
+    println!(
+        "dropped {} of days before {}; counts are unchanged",
+        counted(report.dropped, "event", "events"),
+        report.first_kept,
     );
     Ok(())
 }
@@ -47,11 +69,12 @@ pub fn ingest(
     format: Format,
     rules: Option<&Path>,
 ) -> Result<()> {
-    let rules = load_rules(rules)?;
+    let rules = load_rules(config, rules)?;
+    let first_kept = config.first_kept_day();
     let store = open_store(config)?;
     let mut done: Vec<&Path> = Vec::new();
     for file in files {
-        let report = match ingest_one(store.as_ref(), file, format, &rules) {
+        let report = match ingest_one(store.as_ref(), file, format, &rules, first_kept) {
             Ok(report) => report,
             Err(e) => return Err(failure(e, file, &done)),
         };
@@ -66,13 +89,22 @@ fn ingest_one(
     file: &Path,
     format: Format,
     rules: &Rules,
+    first_kept: Option<Day>,
 ) -> Result<IngestReport, ingest::IngestError> {
     if file == Path::new("-") {
         let stdin: Box<dyn Read> = Box::new(std::io::stdin().lock());
-        return ingest::ingest_reader(store, "-", stdin, format, rules, &mut |_| {});
+        return ingest::ingest_reader_within(
+            store,
+            "-",
+            stdin,
+            format,
+            rules,
+            first_kept,
+            &mut |_| {},
+        );
     }
     let bar: ProgressBar = progress_bar(file);
-    let result = ingest::ingest_file(store, file, format, rules, &mut |bytes| {
+    let result = ingest::ingest_file_within(store, file, format, rules, first_kept, &mut |bytes| {
         bar.set_position(bytes)
     });
     bar.finish_and_clear();
@@ -91,6 +123,10 @@ fn summary(file: &Path, r: &IngestReport) -> String {
     let head = match r.not_files {
         0 => head,
         n => format!("{head}, {n} not repository files"),
+    };
+    let head = match r.expired {
+        0 => head,
+        n => format!("{head}, {n} before the retention (not kept)"),
     };
     if r.duplicate {
         return format!("{head}; already ingested (same bytes), nothing changed");

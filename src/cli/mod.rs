@@ -39,10 +39,15 @@ pub struct Cli {
     pub today: Option<Day>,
     /// TOML config file (keys: store, today, listen, secure_cookies, trusted_proxies,
     /// metrics_allow, metrics_token, log_format, header_read_timeout_secs, idle_timeout_secs,
-    /// request_timeout_secs, max_connections, shutdown_timeout_secs, ingest_max_body_bytes)
-    /// [env: HUBSTATS_CONFIG]
+    /// request_timeout_secs, max_connections, shutdown_timeout_secs, ingest_max_body_bytes,
+    /// retention_days, rules) [env: HUBSTATS_CONFIG]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<String>,
+    /// Keep log events of this many days, ending on the reference day; older ones are not
+    /// stored by ingest, not recounted, and dropped by `events prune` [env:
+    /// HUBSTATS_RETENTION_DAYS] [default: keep every event]
+    #[arg(long, global = true, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: Option<u32>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -86,10 +91,14 @@ pub enum Command {
         #[arg(long, value_parser = format_parser())]
         format: crate::ingest::Format,
         /// TOML rules file (keys: methods, statuses, model_root_files, model_extensions,
-        /// dataset_window_secs, [libraries], [[agent_classes]]) [default: the Hub's rules]
+        /// dataset_window_secs, [libraries], [[agent_classes]]) [default: the config's rules,
+        /// else the Hub's]
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
     },
+    /// The kept log events
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Recompute the downloads counted from logs from the kept events, under the current
     /// rules (run it after changing the rules file)
     Recount {
@@ -99,7 +108,7 @@ pub enum Command {
         /// Only days from this one on
         #[arg(long, value_name = "YYYY-MM-DD")]
         from: Option<Day>,
-        /// TOML rules file, as for ingest [default: the Hub's rules]
+        /// TOML rules file, as for ingest [default: the config's rules, else the Hub's]
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
     },
@@ -294,6 +303,13 @@ pub enum TokenCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Drop the kept events of days before the retention (--retention-days or the config's
+    /// retention_days); counts are kept, and those days are no longer recounted
+    Prune,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum IngestKeyCommand {
     /// Create an ingest key named NAME (e.g. after the log shipper that uses it); it is shown
     /// once, as the last word of the last line
@@ -338,6 +354,7 @@ pub fn run(cli: Cli) -> Result<()> {
         today: today.or(cli.today),
         listen,
         log_format,
+        retention_days: cli.retention_days,
     };
     let config = Config::load(&flags, |k| std::env::var(k).ok())?;
     let serving = matches!(cli.command, Command::Serve { .. } | Command::Demo { .. });
@@ -360,6 +377,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Recount { org, from, rules } => {
             logs::recount(&config, org.as_deref(), from, rules.as_deref())
         }
+        Command::Events(EventsCommand::Prune) => logs::prune(&config),
         Command::Export { org, output } => data::export(&config, &org, output.as_deref()),
         Command::Org(c) => admin::org(&config, c),
         Command::Repo(c) => repo::repo(&config, c),

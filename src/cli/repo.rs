@@ -30,7 +30,7 @@ pub fn repo(config: &Config, c: RepoCommand) -> Result<()> {
             clear,
             rules.as_deref(),
         ),
-        RepoCommand::Libraries { rules } => libraries(&load_rules(rules.as_deref())?),
+        RepoCommand::Libraries { rules } => libraries(&load_rules(config, rules.as_deref())?),
     }
 }
 
@@ -49,7 +49,7 @@ fn set_library(
         repo_type,
         name: RepoName::parse(repo).context("repository name")?,
     };
-    let rules = load_rules(rules)?;
+    let rules = load_rules(config, rules)?;
     let library = match (library, clear) {
         (Some(name), false) => Some(known_library(&rules, name)?),
         (None, true) => None,

@@ -18,7 +18,8 @@
 use std::fmt;
 use std::io::Read;
 
-use super::{read_events, Format, IngestError, IngestReport, Rules, Tap};
+use super::{read_events, retention, Format, IngestError, IngestReport, Rules, Tap};
+use crate::domain::Day;
 use crate::store::Store;
 
 /// How errors name a batch: "batch, line 3: field status: …".
@@ -70,6 +71,18 @@ pub fn ingest_batch(
     format: Format,
     rules: &Rules,
 ) -> Result<IngestReport, BatchError> {
+    ingest_batch_within(store, key, input, format, rules, None)
+}
+
+/// [`ingest_batch`], dropping the events of days before `first_kept` (retention).
+pub fn ingest_batch_within(
+    store: &dyn Store,
+    key: &IdempotencyKey,
+    input: impl Read,
+    format: Format,
+    rules: &Rules,
+    first_kept: Option<Day>,
+) -> Result<IngestReport, BatchError> {
     let store_err = |source| IngestError::Store {
         file: BATCH.to_owned(),
         source,
@@ -98,9 +111,18 @@ pub fn ingest_batch(
         Format::Nginx => events.downloader_secret().map_err(store_err)?,
         Format::HfCsv | Format::Jsonl => Vec::new(),
     };
+    let first_kept = retention::effective(events, first_kept).map_err(store_err)?;
     let mut write = events.add_events().map_err(store_err)?;
     let tap = Tap::new(input, &mut no_progress);
-    let (mut read, digest) = read_events(BATCH, tap, format, rules, &secret, write.as_mut())?;
+    let (mut read, digest) = read_events(
+        BATCH,
+        tap,
+        format,
+        rules,
+        first_kept,
+        &secret,
+        write.as_mut(),
+    )?;
     let content_record = content_record(&digest);
     // Recorded since the first check (by another process, or half-recorded by one stopped
     // between its two records): decided as above.

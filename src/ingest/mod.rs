@@ -24,13 +24,20 @@
 //! [`set_library`] sets it by hand. When the library a repository is counted under changes,
 //! all its days are recounted, by the same ingest or command, or by the next one if the
 //! process died first.
+//!
+//! Retention: events of days before the first kept day (the store's pruned horizon, or a
+//! later day given by the caller from the configured retention, see [`first_kept_day`]) are
+//! read but not stored, and their days are not recounted, so dropping events never changes a
+//! count already computed. [`prune_events`] drops the stored ones and moves the horizon.
 
 mod batch;
+mod exclude;
 mod fields;
 mod hf_csv;
 mod jsonl;
 mod nginx;
 mod recount;
+mod retention;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,9 +49,11 @@ use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
-pub use batch::{ingest_batch, BatchError, IdempotencyKey};
+pub use batch::{ingest_batch, ingest_batch_within, BatchError, IdempotencyKey};
+pub use exclude::{class_names, downloads_of_classes, DayDownloads};
 pub use fields::RowError;
-pub use recount::{recount_all, set_library, RecountReport};
+pub use recount::{recount_all, recount_within, set_library, RecountReport};
+pub use retention::{first_kept_day, prune_events, PruneReport};
 pub use rules::{
     AgentClass, AgentClasses, Libraries, Library, PathParts, Query, QueryError, Rules, RulesError,
     OTHER_AGENT,
@@ -127,6 +136,9 @@ pub struct IngestReport {
     pub skipped: u64,
     /// Lines whose URL is not a repository file (nginx), skipped.
     pub not_files: u64,
+    /// Model and dataset events of days before the first kept day (retention): not stored,
+    /// not counted.
+    pub expired: u64,
     /// Events the store did not hold yet.
     pub new_events: u64,
     /// Repository-days recounted.
@@ -172,12 +184,24 @@ pub fn ingest_file(
     rules: &Rules,
     progress: &mut dyn FnMut(u64),
 ) -> Result<IngestReport, IngestError> {
+    ingest_file_within(store, path, format, rules, None, progress)
+}
+
+/// [`ingest_file`], dropping the events of days before `first_kept` (retention).
+pub fn ingest_file_within(
+    store: &dyn Store,
+    path: &Path,
+    format: Format,
+    rules: &Rules,
+    first_kept: Option<Day>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<IngestReport, IngestError> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|source| IngestError::Open {
         file: name.clone(),
         source,
     })?;
-    ingest_reader(store, &name, file, format, rules, progress)
+    ingest_reader_within(store, &name, file, format, rules, first_kept, progress)
 }
 
 /// Ingests log text from `input`; `name` is how errors refer to it.
@@ -189,18 +213,40 @@ pub fn ingest_reader(
     rules: &Rules,
     progress: &mut dyn FnMut(u64),
 ) -> Result<IngestReport, IngestError> {
+    ingest_reader_within(store, name, input, format, rules, None, progress)
+}
+
+/// [`ingest_reader`], dropping the events of days before `first_kept` (retention).
+pub fn ingest_reader_within(
+    store: &dyn Store,
+    name: &str,
+    input: impl Read,
+    format: Format,
+    rules: &Rules,
+    first_kept: Option<Day>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<IngestReport, IngestError> {
     let store_err = |source| IngestError::Store {
         file: name.to_owned(),
         source,
     };
     let events = store.log_events().ok_or(IngestError::Unsupported)?;
+    let first_kept = retention::effective(events, first_kept).map_err(store_err)?;
     let secret = match format {
         Format::Nginx => events.downloader_secret().map_err(store_err)?,
         Format::HfCsv | Format::Jsonl => Vec::new(),
     };
     let mut write = events.add_events().map_err(store_err)?;
     let tap = Tap::new(input, progress);
-    let (mut read, digest) = read_events(name, tap, format, rules, &secret, write.as_mut())?;
+    let (mut read, digest) = read_events(
+        name,
+        tap,
+        format,
+        rules,
+        first_kept,
+        &secret,
+        write.as_mut(),
+    )?;
     let file_key = format!("{format}:{digest}");
     if events.log_file(&file_key).map_err(store_err)?.is_some() {
         return Ok(IngestReport {
@@ -221,10 +267,12 @@ fn read_events<'r, R: Read>(
     mut tap: Tap<'_, R>,
     format: Format,
     rules: &'r Rules,
+    first_kept: Option<Day>,
     secret: &[u8],
     write: &mut dyn EventsWrite,
 ) -> Result<(FileRead<'r>, String), IngestError> {
     let mut read = FileRead::new(&rules.agent_classes);
+    read.first_kept = first_kept;
     let each = &mut |_line, parsed| read.add(write, parsed);
     let result = match format {
         Format::HfCsv => hf_csv::read(&mut tap, each),
@@ -251,6 +299,8 @@ struct FileRead<'r> {
     libraries: BTreeMap<RepoKey, (i64, LibraryName)>,
     /// Classifies each event's user-agent.
     agent_classes: &'r AgentClasses,
+    /// Events of earlier days are dropped (retention).
+    first_kept: Option<Day>,
 }
 
 impl<'r> FileRead<'r> {
@@ -260,6 +310,7 @@ impl<'r> FileRead<'r> {
             touched: BTreeMap::new(),
             libraries: BTreeMap::new(),
             agent_classes,
+            first_kept: None,
         }
     }
 
@@ -281,6 +332,7 @@ impl<'r> FileRead<'r> {
         records: &[&str],
     ) -> Result<IngestReport, StoreError> {
         let changed = recount::add_library_changes(events, None, &mut self.touched)?;
+        retention::keep_from(&mut self.touched, self.first_kept);
         self.report.repo_days = recount::recount(store, events, rules, &self.touched, &changed)?;
         for name in records {
             events.record_log_file(name, self.report.rows, self.report.counted)?;
@@ -304,11 +356,15 @@ impl<'r> FileRead<'r> {
             Parsed::Event(request) => request,
         };
         let event = request.event;
+        let day = event.day();
+        if self.first_kept.is_some_and(|first| day < first) {
+            self.report.expired = self.report.expired.saturating_add(1);
+            return Ok(());
+        }
         if let (Some(library), RepoType::Model) = (request.library, event.repo.repo_type) {
             self.name_library(&event, library);
         }
         self.report.counted += 1;
-        let day = event.day();
         match self.touched.get_mut(&event.repo) {
             Some(days) => {
                 days.insert(day);

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{IngestError, Rules, LOGS_SOURCE};
+use super::{retention, IngestError, Rules, LOGS_SOURCE};
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoType};
 use crate::store::{LogEvents, RepoLibrary, SourceId, Store, StoreError, WriteMode};
 
@@ -31,7 +31,10 @@ pub(super) fn add_library_changes(
 }
 
 /// The library a repository is counted under (datasets: none).
-fn library_of(events: &dyn LogEvents, repo: &RepoKey) -> Result<Option<LibraryName>, StoreError> {
+pub(super) fn library_of(
+    events: &dyn LogEvents,
+    repo: &RepoKey,
+) -> Result<Option<LibraryName>, StoreError> {
     match repo.repo_type {
         RepoType::Model => Ok(events.library(repo)?.effective().cloned()),
         RepoType::Dataset => Ok(None),
@@ -124,6 +127,9 @@ fn count_days(
 pub struct RecountReport {
     pub repo_days: u64,
     pub orgs: u64,
+    /// Set when the range asked for starts before the first kept day (retention): the days
+    /// before it had their events dropped, keep their counts and were not recounted.
+    pub not_recounted_before: Option<Day>,
 }
 
 /// Recomputes the `logs` downloads of every repository-day with kept events (of `org` only,
@@ -136,24 +142,40 @@ pub fn recount_all(
     org: Option<&OrgName>,
     from: Option<Day>,
 ) -> Result<RecountReport, IngestError> {
+    recount_within(store, rules, org, from, None)
+}
+
+/// [`recount_all`] of the days on or after `first_kept` (retention) and the store's horizon;
+/// the report says when the range asked for started before them.
+pub fn recount_within(
+    store: &dyn Store,
+    rules: &Rules,
+    org: Option<&OrgName>,
+    from: Option<Day>,
+    first_kept: Option<Day>,
+) -> Result<RecountReport, IngestError> {
     let store_err = |source| IngestError::Store {
         file: "the kept events".to_owned(),
         source,
     };
     let events = store.log_events().ok_or(IngestError::Unsupported)?;
+    let first_kept = retention::effective(events, first_kept).map_err(store_err)?;
+    let not_recounted_before = first_kept.filter(|first| from.is_none_or(|f| f < *first));
     let mut touched: BTreeMap<RepoKey, BTreeSet<Day>> = BTreeMap::new();
     events
-        .event_days(org, from, &mut |repo, day| {
+        .event_days(org, from.max(first_kept), &mut |repo, day| {
             touched.entry(repo).or_default().insert(day);
             Ok(())
         })
         .map_err(store_err)?;
     let changed = add_library_changes(events, org, &mut touched).map_err(store_err)?;
+    retention::keep_from(&mut touched, first_kept);
     let repo_days = recount(store, events, rules, &touched, &changed).map_err(store_err)?;
     let orgs: BTreeSet<OrgName> = touched.keys().map(|r| r.name.org()).collect();
     Ok(RecountReport {
         repo_days,
         orgs: orgs.len() as u64,
+        not_recounted_before,
     })
 }
 
@@ -175,6 +197,7 @@ pub fn set_library(
     let mut touched = BTreeMap::new();
     let changed =
         add_library_changes(events, Some(&repo.name.org()), &mut touched).map_err(store_err)?;
+    retention::keep_from(&mut touched, events.horizon().map_err(store_err)?);
     let repo_days = recount(store, events, rules, &touched, &changed).map_err(store_err)?;
     Ok((now, repo_days))
 }

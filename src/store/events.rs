@@ -7,6 +7,10 @@
 //! and the one its logs name. A change of the library a repository is counted under marks the
 //! repository until its days are recounted ([`LogEvents::library_changes`]), so a process
 //! killed in between leaves the work for the next ingest or recount.
+//!
+//! Events may be dropped by day ([`LogEvents::prune_before`], for a retention period); the
+//! store remembers the first day still whole (its horizon), so a recount can say which days
+//! it could not recount.
 
 use super::StoreResult;
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
@@ -41,6 +45,15 @@ pub trait LogEvents: Send + Sync {
         first: Day,
         last: Day,
         f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+
+    /// [`LogEvents::events_of`], with each event's user-agent class (`None`: kept before
+    /// classes were).
+    fn classified_events_of(
+        &self,
+        repo: &RepoKey,
+        day: Day,
+        f: &mut dyn FnMut(LogEvent, Option<String>) -> StoreResult<()>,
     ) -> StoreResult<()>;
 
     /// Calls `f` with every repository-day that has events (of `org` only, when given; on or
@@ -98,6 +111,14 @@ pub trait LogEvents: Send + Sync {
     /// Clears the mark of a repository recounted under `library`, unless its library changed
     /// again meanwhile.
     fn library_counted(&self, repo: &RepoKey, library: Option<&LibraryName>) -> StoreResult<()>;
+
+    /// The first day whose events are all kept: events of earlier days were dropped by
+    /// [`LogEvents::prune_before`] (`None`: nothing was ever dropped).
+    fn horizon(&self) -> StoreResult<Option<Day>>;
+
+    /// Drops every event of a day before `first_kept` and moves the horizon there (never
+    /// back); returns how many events were dropped. Counts are not touched.
+    fn prune_before(&self, first_kept: Day) -> StoreResult<u64>;
 }
 
 /// A model repository's library: the one set by hand wins over the one its logs name (the

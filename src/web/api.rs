@@ -20,6 +20,7 @@ use crate::analytics::{
     Totals,
 };
 use crate::domain::{Day, OrgName, Period, RepoKey, RepoName, RepoType};
+use crate::ingest;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -266,10 +267,17 @@ async fn overview(
     // The chart's granularity follows the period; a bad value is still an error, as on every
     // endpoint that accepts the parameter.
     params::granularity(&raw)?;
+    let exclude = params::exclude(&raw, &ingest::class_names(&state.config.rules))?;
     let org = access.org;
+    let (store, config) = (state.store.clone(), state.config.clone());
     let o = run(&state, {
         let org = org.clone();
-        move |a| a.overview(&org, period)
+        move |a| match exclude {
+            None => a.overview(&org, period),
+            Some(classes) => a.overview_less(&org, period, &|range| {
+                ingest::downloads_of_classes(store.as_ref(), &config.rules, &org, range, &classes)
+            }),
+        }
     })
     .await?;
     Ok(Json(OverviewView::new(&org, &o)))
@@ -284,6 +292,7 @@ async fn repos(
     let query = params::table_query(&raw)?;
     // Sparklines follow the period; a bad value is still an error (it used to pass unseen).
     params::granularity(&raw)?;
+    params::overview_only(&raw, "exclude")?;
     let org = access.org;
     let t = run(&state, move |a| a.repo_table(&org, period, &query)).await?;
     Ok(Json(RepoTableView::new(period, &t)))
@@ -317,6 +326,7 @@ async fn detail(
     let key = repo_key(&access.org, repo_type, full_name)?;
     let period = params::period(&raw, state.config.reference_day())?;
     let granularity = params::granularity(&raw)?;
+    params::overview_only(&raw, "exclude")?;
     let d = run(&state, move |a| a.repo_detail(&key, period, granularity)).await?;
     Ok(Json((&d).into()))
 }

@@ -32,7 +32,7 @@ use super::metrics::{IngestResult, Metrics};
 use super::AppState;
 use crate::accounts::{self, TOKEN_PREFIX};
 use crate::domain::IngestKeyName;
-use crate::ingest::{self, BatchError, Format, IdempotencyKey, IngestError, IngestReport, Rules};
+use crate::ingest::{self, BatchError, Format, IdempotencyKey, IngestError, IngestReport};
 use crate::store::StoreError;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -56,6 +56,14 @@ pub struct BatchView {
     pub counted: u64,
     /// The batch was counted before under this key: nothing changed.
     pub duplicate: bool,
+    /// Events of days before the retention, not kept (only when some were; a retry's answer
+    /// does not repeat it).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub expired: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl From<&IngestReport> for BatchView {
@@ -64,6 +72,7 @@ impl From<&IngestReport> for BatchView {
             rows: r.rows,
             counted: r.counted,
             duplicate: r.duplicate,
+            expired: r.expired,
         }
     }
 }
@@ -122,10 +131,19 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bat
     let bytes = read_body(body, limit).await?;
     let writing = WRITER.acquire().await.map_err(closed)?;
     let store = state.store.clone();
+    let config = state.config.clone();
     let report = tokio::task::spawn_blocking(move || {
         // Held until the batch is written, even if the client leaves before the answer.
         let _slots = (buffering, writing);
-        ingest::ingest_batch(store.as_ref(), &key, &bytes[..], format, &Rules::default())
+        let first_kept = config.first_kept_day();
+        ingest::ingest_batch_within(
+            store.as_ref(),
+            &key,
+            &bytes[..],
+            format,
+            &config.rules,
+            first_kept,
+        )
     })
     .await??;
     tracing::info!(

@@ -157,6 +157,7 @@ fn schemas() -> Value {
             "rows": { "type": "integer", "minimum": 0, "description": "Rows read (header and blank lines excluded)." },
             "counted": { "type": "integer", "minimum": 0, "description": "Model and dataset events among them (space rows are read and ignored)." },
             "duplicate": { "type": "boolean", "description": "The batch had been counted under this Idempotency-Key: nothing changed." },
+            "expired": { "type": "integer", "minimum": 1, "description": "Events of days before the server's retention (retention_days), read but not kept or counted; present only when there were some, and not repeated in a retry's answer." },
         })),
         "RepoDetail": object(&["repoType", "repoName", "period", "total", "adjustment", "downloads", "previousDownloads", "previousComplete", "firstDay", "lastDay", "granularity", "series"], json!({
             "repoType": repo_type,
@@ -215,6 +216,12 @@ pub fn document() -> Value {
         "Bucket width of the series; chosen from the period's length by default.",
         json!({ "type": "string", "enum": ["day", "week", "month"] }),
     ));
+    let mut overview = period_params();
+    overview.push(query(
+        "exclude",
+        "User-agent classes to leave out, comma-separated (e.g. `ci,bot`; the rules' classes and `other`). The period's counts are then recomputed from the kept request-log events under the same rules: slower, and only log-counted downloads change (imported counts and days whose events were dropped are kept as they are). An unknown class is a 400.",
+        json!({ "type": "string" }),
+    ));
     let with = |mut ps: Vec<Value>, extra: Vec<Value>| {
         let mut all = extra;
         all.append(&mut ps);
@@ -231,7 +238,7 @@ pub fn document() -> Value {
         "paths": {
             "/api/organizations/{org}/analytics": operation(
                 "getOverview", "Totals for a period, the previous period's totals and the organization's chart.",
-                with(period_params(), vec![org.clone()]), "Overview", "The organization's overview."),
+                with(overview, vec![org.clone()]), "Overview", "The organization's overview."),
             "/api/organizations/{org}/analytics/repos": operation(
                 "listRepos", "One page of the per-repository table, each row with its sparkline series.",
                 with(table, vec![org.clone()]), "RepoTable", "A page of repositories."),

@@ -264,6 +264,38 @@ pub fn percent_encode(value: &str) -> String {
     out
 }
 
+/// `exclude`: user-agent classes to leave out, comma-separated, each one `known` (any other
+/// is a 400 naming the parameter). `None` when absent or empty.
+pub fn exclude(
+    raw: &RawParams,
+    known: &[&str],
+) -> Result<Option<std::collections::BTreeSet<String>>, ApiError> {
+    let Some(list) = get(raw, "exclude") else {
+        return Ok(None);
+    };
+    let mut classes = std::collections::BTreeSet::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !known.contains(&name) {
+            let reason = format!(
+                "unknown user-agent class {:?} (known: {})",
+                name.chars().take(100).collect::<String>(),
+                known.join(", ")
+            );
+            return Err(bad("exclude", reason));
+        }
+        classes.insert(name.to_owned());
+    }
+    Ok(Some(classes).filter(|c| !c.is_empty()))
+}
+
+/// Refuses a parameter only the overview takes (rather than answering as if it were absent).
+pub fn overview_only(raw: &RawParams, name: &str) -> Result<(), ApiError> {
+    match get(raw, name) {
+        Some(_) => Err(bad(name, "only the overview (/analytics) takes it so far")),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,13 @@ pub(super) const MIGRATION_SECRET: &str = r#"
 
 /// Events buffered before they are inserted in primary-key order (about 20 MB).
 const FLUSH_AT: usize = 1 << 16;
+/// The pruned horizon: the first day whose events are all kept (one row, once pruned).
+pub(super) const MIGRATION_HORIZON: &str = r#"
+    CREATE TABLE log_horizon (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        first_day INTEGER NOT NULL
+    );
+"#;
 
 struct SqliteEventsWrite<'a> {
     conn: MutexGuard<'a, Connection>,
@@ -189,9 +196,18 @@ impl LogEvents for SqliteCounts {
         day: Day,
         f: &mut dyn FnMut(LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()> {
+        self.classified_events_of(repo, day, &mut |e, _| f(e))
+    }
+
+    fn classified_events_of(
+        &self,
+        repo: &RepoKey,
+        day: Day,
+        f: &mut dyn FnMut(LogEvent, Option<String>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
         self.db.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT repo_type, repo, at_ms, method, status, path, user_hash, ip_hash \
+                "SELECT repo_type, repo, at_ms, method, status, path, user_hash, ip_hash, agent \
                  FROM log_events WHERE repo_type = ?1 AND repo = ?2 AND day = ?3",
             )?;
             let mut rows = stmt.query(params![
@@ -204,7 +220,7 @@ impl LogEvents for SqliteCounts {
                 let name = RepoName::parse(&name).map_err(|e| {
                     StoreError::Backend(format!("stored event repository: {e}").into())
                 })?;
-                f(LogEvent {
+                let event = LogEvent {
                     repo: RepoKey {
                         repo_type: repo_type_from_code(r.get(0)?)?,
                         name,
@@ -215,7 +231,8 @@ impl LogEvents for SqliteCounts {
                     path: r.get(5)?,
                     user: r.get(6)?,
                     ip: r.get(7)?,
-                })?;
+                };
+                f(event, r.get(8)?)?;
             }
             Ok(())
         })
@@ -393,6 +410,33 @@ impl LogEvents for SqliteCounts {
 
     fn library_counted(&self, repo: &RepoKey, library: Option<&LibraryName>) -> StoreResult<()> {
         self.clear_library_change(repo, library)
+    }
+
+    fn horizon(&self) -> StoreResult<Option<Day>> {
+        self.db.read(|conn| {
+            let day: Option<i32> = conn
+                .query_row("SELECT first_day FROM log_horizon WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(day.map(Day::from_epoch_days))
+        })
+    }
+
+    fn prune_before(&self, first_kept: Day) -> StoreResult<u64> {
+        let mut conn = self.db.writer();
+        let tx = conn.transaction()?;
+        let dropped = tx.execute(
+            "DELETE FROM log_events WHERE day < ?1",
+            [first_kept.epoch_days()],
+        )?;
+        tx.execute(
+            "INSERT INTO log_horizon (id, first_day) VALUES (1, ?1) \
+             ON CONFLICT (id) DO UPDATE SET first_day = max(first_day, excluded.first_day)",
+            [first_kept.epoch_days()],
+        )?;
+        tx.commit()?;
+        Ok(dropped as u64)
     }
 }
 

@@ -36,7 +36,8 @@ use crate::store::{
 /// (kept so an old store upgrades step by step); 5 adds the chunked layout, into which
 /// [`legacy::convert`] then moves an old store's data; 6 adds the kept log events
 /// ([`events`]), 7 the secret that hashes downloader ids of nginx logs, 8 the repositories'
-/// libraries ([`libraries`]) and the user-agent class of each kept event.
+/// libraries ([`libraries`]) and the user-agent class of each kept event; 9 changes nothing;
+/// 10 the horizon of pruned events ([`events`]).
 const MIGRATIONS: &[&str] = &[
     legacy::MIGRATION_1,
     legacy::MIGRATION_2,
@@ -77,6 +78,7 @@ const MIGRATIONS: &[&str] = &[
     events::MIGRATION,
     events::MIGRATION_SECRET,
     libraries::MIGRATION,
+    events::MIGRATION_HORIZON,
 ];
 
 pub struct SqliteCounts {
