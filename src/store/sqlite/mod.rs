@@ -145,11 +145,10 @@ impl Db {
 }
 
 /// Page cache per connection. The writer's is large (an import rewrites chunks it just read);
-/// readers build and patch indexes and stream exports, which read each page once (the
-/// operating system's file cache serves re-reads), so theirs is small and a server's memory
-/// does not grow by the cache of every reader it keeps (at most 8 idle).
+/// readers mostly build and patch indexes, which read each page once, so theirs is small and
+/// a server's memory does not grow by 64 MiB per reader it ever opened.
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
-const READER_CACHE_KIB: i64 = 2 * 1024;
+const READER_CACHE_KIB: i64 = 8 * 1024;
 
 fn configure(conn: &Connection, cache_kib: i64) -> StoreResult<()> {
     conn.busy_handler(Some(wait_for_writer))?;
