@@ -185,3 +185,20 @@ fn brute_force(jsonl: &str) -> BTreeMap<(String, String, String), u64> {
     }
     counts
 }
+
+/// Generated logs carry the clients the shipped user-agent classes know, bots and CI jobs
+/// included, so `exclude=bot,ci` has something to leave out.
+#[test]
+fn generated_clients_fall_into_the_shipped_user_agent_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = String::from_utf8(generate(dir.path(), "jsonl", "3000", "3")).unwrap();
+    let classes = hubstats::ingest::AgentClasses::default();
+    let mut seen = BTreeSet::new();
+    for line in log.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        seen.insert(classes.classify(event["userAgent"].as_str()).to_owned());
+    }
+    for class in ["bot", "ci", "other", "transformers", "huggingface_hub"] {
+        assert!(seen.contains(class), "no {class} in {seen:?}");
+    }
+}

@@ -102,7 +102,13 @@ const LIBRARY_AGENTS: [&str; 3] = [
     "huggingface_hub/0.24.7; python/3.12.4",
 ];
 const DATASET_AGENT: &str = "datasets/3.1.0; python/3.11.9; pyarrow/18.0.0";
-const BOT_AGENT: &str = "python-requests/2.32.3";
+/// Bots and CI jobs, by downloader: a crawler, a CI job (the `ci` class's `ci/true` marker, as
+/// `huggingface_hub` sends it under CI) and a plain script (class `other`).
+const BOT_AGENTS: [&str; 3] = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "huggingface_hub/0.26.2; python/3.11.9; ci/true",
+    "python-requests/2.32.3",
+];
 const BROWSER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0";
 const CURL_AGENT: &str = "curl/8.5.0";
 
@@ -333,7 +339,7 @@ impl<'s, 'a> Session<'s, 'a> {
         let bot = self.rng.gen_range(0..BOTS);
         self.user = (bot % 2 == 0).then_some(bot);
         self.address = bot;
-        self.agent = BOT_AGENT;
+        self.agent = BOT_AGENTS[bot as usize % BOT_AGENTS.len()];
         match self.repo.repo_type {
             RepoType::Model => {
                 let config = self.file(FilePath::Static("config.json"));
