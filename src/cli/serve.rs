@@ -74,9 +74,10 @@ fn run_server(
     // Indexes are built in the background; requests that come first build what they need.
     let warming = {
         let store = store.clone();
+        let today = config.reference_day();
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
-            match store::warm_up(store.as_ref()) {
+            match store::warm_up(store.as_ref(), today) {
                 Ok(orgs) => {
                     let elapsed_ms = started.elapsed().as_millis() as u64;
                     tracing::info!(orgs, elapsed_ms, "read indexes built")

@@ -403,13 +403,21 @@ impl Stores {
 }
 
 /// Reads every organization on a paid plan (the ones with a dashboard) once, so that a backend
-/// with a read index builds it now rather than on the first request after a start. Returns
-/// how many organizations were read.
-pub fn warm_up(store: &dyn Store) -> StoreResult<usize> {
+/// with a read index builds it now rather than on the first request after a start: its
+/// repositories, and the per-repository sums of Last Month and the month before as of
+/// `today` (what the dashboard's table and search sort by). Returns how many organizations
+/// were read.
+pub fn warm_up(store: &dyn Store, today: Day) -> StoreResult<usize> {
+    let last_month = DayRange {
+        from: today.add_days(-29),
+        to: today,
+    };
     let mut warmed = 0;
     for org in store.orgs()? {
         if org.plan != Plan::Free {
             store.repos(&org.name)?;
+            store.period_sums(&org.name, last_month)?;
+            store.period_sums(&org.name, last_month.previous())?;
             warmed += 1;
         }
     }
