@@ -333,7 +333,7 @@ fn an_ingest_killed_at_any_moment_leaves_all_or_nothing_and_a_rerun_completes_it
     assert_ne!(before, full);
 
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    for _ in 0..6 {
+    for _ in 0..20 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
