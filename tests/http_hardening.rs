@@ -231,6 +231,20 @@ async fn metrics_are_prometheus_text_for_allowed_addresses_or_the_token_only() {
     assert!(
         text.contains("hubstats_store_source_applied_timestamp_seconds{source=\"breakdown\"} 1")
     );
+    // The import's time: this test's fixture imported the CSV within the last hour.
+    let prefix = "hubstats_store_source_applied_timestamp_seconds{source=\"breakdown\"} ";
+    let applied: u64 = (text.lines())
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.parse().ok())
+        .expect("an applied time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        applied <= now && now - applied < 3600,
+        "{applied} vs now {now}"
+    );
 }
 
 fn token_of(auth: &Auth) -> String {

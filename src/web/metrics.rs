@@ -23,7 +23,7 @@ use axum::{Extension, Router};
 use super::throttle::ClientIp;
 use super::AppState;
 use crate::domain::OrgName;
-use crate::store::CountsStats;
+use crate::store::{CountsStats, SourceInfo};
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
@@ -340,6 +340,9 @@ async fn metrics(
         .into_response()
 }
 
+/// One figure of a source, as `/metrics` prints it.
+type SourceFigure = fn(&SourceInfo) -> String;
+
 /// The counts store's figures: repositories, and per source its repository-days and when it
 /// was last applied (an import, a demo fill, a log ingest).
 fn render_store(out: &mut String, stats: &CountsStats) {
@@ -349,31 +352,24 @@ fn render_store(out: &mut String, stats: &CountsStats) {
         "# HELP {name} Repositories with counts, of every organization.\n# TYPE {name} gauge\n{name} {}",
         stats.repositories
     );
-    let name = "hubstats_store_rows";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Repository-days each source holds.\n# TYPE {name} gauge"
-    );
-    for s in &stats.sources {
-        let _ = writeln!(
-            out,
-            "{name}{{source=\"{}\"}} {}",
-            escape(s.source.as_str()),
-            s.rows
-        );
-    }
-    let name = "hubstats_store_source_applied_timestamp_seconds";
-    let _ = writeln!(
-        out,
-        "# HELP {name} When each source was last written (Unix time).\n# TYPE {name} gauge"
-    );
-    for s in &stats.sources {
-        let _ = writeln!(
-            out,
-            "{name}{{source=\"{}\"}} {}",
-            escape(s.source.as_str()),
-            s.applied_unix
-        );
+    let per_source: [(&str, &str, SourceFigure); 2] = [
+        (
+            "hubstats_store_rows",
+            "Repository-days each source holds.",
+            |s| s.rows.to_string(),
+        ),
+        (
+            "hubstats_store_source_applied_timestamp_seconds",
+            "When each source was last written (Unix time).",
+            |s| s.applied_unix.to_string(),
+        ),
+    ];
+    for (name, help, value) in per_source {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for s in &stats.sources {
+            let source = escape(s.source.as_str());
+            let _ = writeln!(out, "{name}{{source=\"{source}\"}} {}", value(s));
+        }
     }
 }
 
