@@ -29,14 +29,6 @@ pub trait LogEvents: Send + Sync {
     /// Starts an all-or-nothing write of events.
     fn add_events(&self) -> StoreResult<Box<dyn EventsWrite + '_>>;
 
-    /// Calls `f` with every stored event of a repository-day.
-    fn events_of(
-        &self,
-        repo: &RepoKey,
-        day: Day,
-        f: &mut dyn FnMut(LogEvent) -> StoreResult<()>,
-    ) -> StoreResult<()>;
-
     /// Calls `f` with every stored event of a repository from `first` through `last`, day by
     /// day (a recount reads a repository's days in one pass).
     fn events_of_days(
@@ -47,8 +39,8 @@ pub trait LogEvents: Send + Sync {
         f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()>;
 
-    /// [`LogEvents::events_of`], with each event's user-agent class (`None`: kept before
-    /// classes were).
+    /// Calls `f` with every stored event of a repository-day, with its user-agent class
+    /// (`None`: kept before classes were).
     fn classified_events_of(
         &self,
         repo: &RepoKey,

@@ -190,15 +190,6 @@ impl LogEvents for SqliteCounts {
         }))
     }
 
-    fn events_of(
-        &self,
-        repo: &RepoKey,
-        day: Day,
-        f: &mut dyn FnMut(LogEvent) -> StoreResult<()>,
-    ) -> StoreResult<()> {
-        self.classified_events_of(repo, day, &mut |e, _| f(e))
-    }
-
     fn classified_events_of(
         &self,
         repo: &RepoKey,
@@ -207,7 +198,7 @@ impl LogEvents for SqliteCounts {
     ) -> StoreResult<()> {
         self.db.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT repo_type, repo, at_ms, method, status, path, user_hash, ip_hash, agent \
+                "SELECT at_ms, method, status, path, user_hash, ip_hash, agent \
                  FROM log_events WHERE repo_type = ?1 AND repo = ?2 AND day = ?3",
             )?;
             let mut rows = stmt.query(params![
@@ -216,23 +207,17 @@ impl LogEvents for SqliteCounts {
                 day.epoch_days()
             ])?;
             while let Some(r) = rows.next()? {
-                let name: String = r.get(1)?;
-                let name = RepoName::parse(&name).map_err(|e| {
-                    StoreError::Backend(format!("stored event repository: {e}").into())
-                })?;
+                // The repository is the one asked for: no stored name to parse again.
                 let event = LogEvent {
-                    repo: RepoKey {
-                        repo_type: repo_type_from_code(r.get(0)?)?,
-                        name,
-                    },
-                    at_ms: r.get(2)?,
-                    method: r.get(3)?,
-                    status: r.get(4)?,
-                    path: r.get(5)?,
-                    user: r.get(6)?,
-                    ip: r.get(7)?,
+                    repo: repo.clone(),
+                    at_ms: r.get(0)?,
+                    method: r.get(1)?,
+                    status: r.get(2)?,
+                    path: r.get(3)?,
+                    user: r.get(4)?,
+                    ip: r.get(5)?,
                 };
-                f(event, r.get(8)?)?;
+                f(event, r.get(6)?)?;
             }
             Ok(())
         })
