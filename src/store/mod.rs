@@ -33,7 +33,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::domain::{
-    Day, DayRange, IngestKeyName, OrgName, Plan, RepoKey, RepoType, Role, Username,
+    Day, DayRange, IngestKeyName, OrgName, Period, PeriodKind, Plan, RepoKey, RepoType, Role,
+    Username,
 };
 pub use events::{EventsWrite, LogEvents, LogFileInfo, RepoLibrary};
 
@@ -408,16 +409,16 @@ impl Stores {
 /// `today` (what the dashboard's table and search sort by). Returns how many organizations
 /// were read.
 pub fn warm_up(store: &dyn Store, today: Day) -> StoreResult<usize> {
-    let last_month = DayRange {
-        from: today.add_days(-29),
-        to: today,
-    };
+    let last_month = Period::resolve(PeriodKind::LastMonth, today, None, None)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let ranges = [last_month.range, last_month.previous()];
     let mut warmed = 0;
     for org in store.orgs()? {
         if org.plan != Plan::Free {
             store.repos(&org.name)?;
-            store.period_sums(&org.name, last_month)?;
-            store.period_sums(&org.name, last_month.previous())?;
+            for range in ranges.into_iter().flatten() {
+                store.period_sums(&org.name, range)?;
+            }
             warmed += 1;
         }
     }
