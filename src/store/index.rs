@@ -137,7 +137,7 @@ fn type_slot(t: RepoType) -> usize {
 }
 
 /// An organization's index at one data version.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct OrgIndex {
     /// The backend's identity of the organization (a recreated organization is another one).
     pub org_id: i64,
@@ -152,20 +152,14 @@ pub struct OrgIndex {
     summaries: Summaries,
 }
 
-/// [`OrgIndex::summaries`], kept once made; a copy (the next version) starts empty.
+/// [`OrgIndex::summaries`], kept once made.
 #[derive(Debug, Default)]
 struct Summaries(OnceLock<RepoSummaries>);
 
-impl Clone for Summaries {
-    fn clone(&self) -> Self {
-        Summaries::default()
-    }
-}
-
 /// The answers of the last [`SumsMemo::KEPT`] ranges asked of an index: paging, sorting and
 /// typing in the search box ask for the same one or two ranges request after request, and an
-/// answer is 20,000 scattered memory reads at that size. Belongs to one version of an index:
-/// a copy (the next version) starts empty.
+/// answer is 20,000 scattered memory reads at that size. The next version of an index starts
+/// with these answers patched for the repositories it changed ([`OrgIndex::updated`]).
 #[derive(Debug, Default)]
 struct SumsMemo(Mutex<Vec<(DayRange, PeriodSums)>>);
 
@@ -184,12 +178,35 @@ impl SumsMemo {
         kept.truncate(Self::KEPT);
         sums
     }
+
+    fn kept(&self) -> Vec<(DayRange, PeriodSums)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
-impl Clone for SumsMemo {
-    fn clone(&self) -> Self {
-        SumsMemo::default()
+/// `old` (in key order) with the entries of the `changed` repositories (in key order)
+/// replaced by what `make` gives for them (`None`: no entry). Copies `old` once and finds each
+/// changed repository by binary search, so patching an answer for a write of a few
+/// repositories costs a copy, not the reads of every repository's series.
+fn patched<T: Clone>(
+    old: &[T],
+    key: impl Fn(&T) -> &RepoKey,
+    changed: &[Arc<RepoSeries>],
+    make: impl Fn(&RepoSeries) -> Option<T>,
+) -> Arc<[T]> {
+    let mut out = Vec::with_capacity(old.len() + changed.len());
+    let mut rest = old;
+    for series in changed {
+        let at = rest.partition_point(|t| key(t) < &series.key);
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at..];
+        if rest.first().is_some_and(|t| key(t) == &series.key) {
+            rest = &rest[1..];
+        }
+        out.extend(make(series));
     }
+    out.extend_from_slice(rest);
+    out.into()
 }
 
 impl OrgIndex {
@@ -211,32 +228,67 @@ impl OrgIndex {
     }
 
     /// A copy at `version` in which the `changed` repositories (new or rewritten) replace
-    /// their earlier series; every other repository is shared with `self`.
+    /// their earlier series; every other repository is shared with `self`. The summaries and
+    /// period sums `self` keeps are carried over, patched for the changed repositories only,
+    /// so the first read after a write costs what the write touched.
     pub fn updated(&self, version: u64, changed: Vec<(i64, RepoSeries)>) -> StoreResult<Self> {
-        let mut next = self.clone();
-        next.version = version;
-        let mut inserted = false;
-        for (id, series) in changed {
-            let series = Arc::new(series);
+        let mut changed: Vec<(i64, Arc<RepoSeries>)> = changed
+            .into_iter()
+            .map(|(id, s)| (id, Arc::new(s)))
+            .collect();
+        changed.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+        // A repository named twice keeps its last series.
+        changed.reverse();
+        changed.dedup_by(|later, earlier| later.1.key == earlier.1.key);
+        changed.reverse();
+        let mut repos = self.repos.clone();
+        let mut daily = self.daily.clone();
+        let mut new_repos = Vec::new();
+        for (id, series) in &changed {
             // Found by key (a repository's key never changes): a binary search, where a map
-            // of ids would be copied with every version.
-            let at = next.repos.binary_search_by(|(_, s)| s.key.cmp(&series.key));
-            match at {
+            // of ids would be copied with every version. New repositories join after the
+            // loop, so the searches run on the sorted array.
+            match repos.binary_search_by(|(_, s)| s.key.cmp(&series.key)) {
                 Ok(i) => {
-                    add_rollup(&mut next.daily, &next.repos[i].1, false)?;
-                    next.repos[i] = (id, series.clone());
+                    add_rollup(&mut daily, &repos[i].1, false)?;
+                    repos[i] = (*id, series.clone());
                 }
-                Err(_) => {
-                    next.repos.push((id, series.clone()));
-                    inserted = true;
-                }
+                Err(_) => new_repos.push((*id, series.clone())),
             }
-            add_rollup(&mut next.daily, &series, true)?;
+            add_rollup(&mut daily, series, true)?;
         }
-        if inserted {
-            next.repos.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+        if !new_repos.is_empty() {
+            repos.extend(new_repos);
+            repos.sort_by(|a, b| a.1.key.cmp(&b.1.key));
         }
-        Ok(next)
+        let changed: Vec<Arc<RepoSeries>> = changed.into_iter().map(|(_, s)| s).collect();
+        let sums = (self.sums.kept().into_iter())
+            .map(|(range, old)| {
+                let new = patched(
+                    &old,
+                    |(k, _)| k,
+                    &changed,
+                    |s| {
+                        let n = s.sum(range);
+                        (n > 0).then(|| (s.key.clone(), n))
+                    },
+                );
+                (range, new)
+            })
+            .collect();
+        let summaries = Summaries::default();
+        if let Some(old) = self.summaries.0.get() {
+            let new = patched(old, |r| &r.key, &changed, |s| Some(s.summary()));
+            let _ = summaries.0.set(new);
+        }
+        Ok(OrgIndex {
+            org_id: self.org_id,
+            version,
+            repos,
+            daily,
+            sums: SumsMemo(Mutex::new(sums)),
+            summaries,
+        })
     }
 
     pub fn series(&self) -> impl Iterator<Item = &RepoSeries> {
@@ -409,5 +461,73 @@ impl IndexCache {
     pub fn remove(&self, org: &str) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.entries.remove(org);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::store::reference::key;
+
+    /// A repository as the tests write it: (model?, name number, adjustment, (day, downloads)).
+    type Repo = (bool, u8, i64, Vec<(i32, u64)>);
+
+    fn series((model, n, adjustment, days): &Repo) -> RepoSeries {
+        let t = if *model { "model" } else { "dataset" };
+        let mut days = days.clone();
+        days.sort();
+        days.dedup_by_key(|(d, _)| *d);
+        RepoSeries::new(key(t, &format!("acme/r{n}")), *adjustment, &days).unwrap()
+    }
+
+    fn repo() -> impl Strategy<Value = Repo> {
+        let days = prop::collection::vec((0..60i32, 0..1000u64), 0..8);
+        (any::<bool>(), 0..24u8, -50..50i64, days)
+    }
+
+    fn range(from: i32, len: i32) -> DayRange {
+        let day = Day::from_epoch_days;
+        DayRange::new(day(from), day(from + len)).unwrap()
+    }
+
+    proptest! {
+        /// An index patched by a write, with the answers its earlier version kept carried
+        /// over, answers exactly as an index built from scratch on the same repositories.
+        #[test]
+        fn updated_answers_as_a_fresh_build(
+            before in prop::collection::vec(repo(), 0..16),
+            write in prop::collection::vec(repo(), 0..6),
+            ranges in prop::collection::vec((0..60i32, 0..30i32), 1..4),
+        ) {
+            let ranges: Vec<DayRange> = ranges.into_iter().map(|(f, l)| range(f, l)).collect();
+            let mut all: BTreeMap<RepoKey, (i64, RepoSeries)> = BTreeMap::new();
+            for (id, r) in before.iter().enumerate() {
+                let s = series(r);
+                all.insert(s.key.clone(), (id as i64, s));
+            }
+            let before_all: Vec<(i64, RepoSeries)> = all.values().cloned().collect();
+            let old = OrgIndex::build(7, 1, before_all.clone()).unwrap();
+            let _ = old.summaries();
+            for r in &ranges {
+                let _ = old.period_sums(*r);
+            }
+            let changed: Vec<(i64, RepoSeries)> =
+                write.iter().enumerate().map(|(i, r)| (100 + i as i64, series(r))).collect();
+            for (id, s) in &changed {
+                all.insert(s.key.clone(), (*id, s.clone()));
+            }
+            let new = old.updated(2, changed).unwrap();
+            let fresh = OrgIndex::build(7, 2, all.into_values().collect()).unwrap();
+            prop_assert_eq!(new.summaries(), fresh.summaries());
+            for r in &ranges {
+                prop_assert_eq!(new.period_sums(*r), fresh.period_sums(*r));
+            }
+            prop_assert_eq!(new.org_daily(None), fresh.org_daily(None));
+            let old_summaries = old.summaries();
+            let fresh_old = OrgIndex::build(7, 1, before_all).unwrap();
+            prop_assert_eq!(old_summaries, fresh_old.summaries(), "the old version is unchanged");
+        }
     }
 }
