@@ -110,10 +110,32 @@ impl fmt::Display for OrgName {
 
 /// A full repository name `org/name`. Shared (`Arc<str>`): the read index hands out the names
 /// of 20,000 repositories per dashboard request, and a clone is then a reference count, not a
-/// copy.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+/// copy. Two clones of one name compare equal by address, without reading the bytes (the
+/// table matches each repository's summary with its sums this way).
+#[derive(Debug, Clone, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct RepoName(std::sync::Arc<str>);
+
+impl PartialEq for RepoName {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Ord for RepoName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if std::sync::Arc::ptr_eq(&self.0, &other.0) {
+            return std::cmp::Ordering::Equal;
+        }
+        self.0.cmp(&other.0)
+    }
+}
+
+impl PartialOrd for RepoName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl RepoName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
