@@ -216,11 +216,13 @@ impl OrgIndex {
         let mut next = self.clone();
         next.version = version;
         let mut inserted = false;
+        // New repositories are pushed after the sorted ones until the sort at the end.
+        let sorted = next.repos.len();
         for (id, series) in changed {
             let series = Arc::new(series);
             // Found by key (a repository's key never changes): a binary search, where a map
             // of ids would be copied with every version.
-            let at = next.repos.binary_search_by(|(_, s)| s.key.cmp(&series.key));
+            let at = next.repos[..sorted].binary_search_by(|(_, s)| s.key.cmp(&series.key));
             match at {
                 Ok(i) => {
                     add_rollup(&mut next.daily, &next.repos[i].1, false)?;
