@@ -649,3 +649,6 @@ impl Accounts for ClickHouseAccounts {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
