@@ -309,8 +309,31 @@ impl Client {
         sql: &str,
         f: &mut dyn FnMut(&Row<'_>) -> StoreResult<()>,
     ) -> StoreResult<()> {
+        self.query_rows(true, sql, f)
+    }
+
+    /// [`Client::query`] outside the database (which may not exist).
+    pub fn query_server<T>(
+        &self,
+        sql: &str,
+        mut f: impl FnMut(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let mut out = Vec::new();
+        self.query_rows(false, sql, &mut |row| {
+            out.push(f(row)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn query_rows(
+        &self,
+        database: bool,
+        sql: &str,
+        f: &mut dyn FnMut(&Row<'_>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
         let body = format!("{sql} FORMAT TabSeparated");
-        let response = self.send(self.request(true), body.as_bytes(), &describe(sql))?;
+        let response = self.send(self.request(database), body.as_bytes(), &describe(sql))?;
         let mut reader = BufReader::with_capacity(1 << 16, response.into_reader());
         let mut line = String::new();
         loop {

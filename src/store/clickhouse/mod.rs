@@ -40,6 +40,18 @@ pub fn connect(location: &Location) -> StoreResult<Arc<Client>> {
     Ok(Arc::new(client))
 }
 
+/// Whether the database `location` names exists (commands other than the ones that create a
+/// store refuse a location without one, as they refuse a missing file).
+pub fn database_exists(location: &Location) -> StoreResult<bool> {
+    let client = Client::new(location);
+    let sql = format!(
+        "SELECT count() FROM system.databases WHERE name = {}",
+        client::quote(&location.database)
+    );
+    let found = client.query_server(&sql, |r| r.u64(0))?;
+    Ok(found.first().copied().unwrap_or(0) > 0)
+}
+
 fn migrate(client: &Client) -> StoreResult<()> {
     client.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_unix Int64) \
