@@ -80,8 +80,12 @@ impl Location {
     }
 }
 
-/// The location with its password replaced, for messages.
-fn redact(s: &str) -> String {
+/// A `--store` value as messages and logs show it: a ClickHouse location's password replaced
+/// by `***` (anything else unchanged).
+pub fn redact(s: &str) -> String {
+    if !s.starts_with("clickhouse://") {
+        return s.to_owned();
+    }
     match url::Url::parse(s) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
@@ -285,7 +289,7 @@ impl Client {
                     text.trim()
                 ))
             }
-            ureq::Error::Transport(t) => backend(format!("ClickHouse at {}: {t}", self.url)),
+            ureq::Error::Transport(t) => backend(format!("ClickHouse: {t}")),
         })
     }
 
@@ -465,5 +469,10 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
+        assert_eq!(
+            redact("clickhouse://u:secret@h:1/db"),
+            "clickhouse://u:***@h:1/db"
+        );
+        assert_eq!(redact("store.db"), "store.db");
     }
 }

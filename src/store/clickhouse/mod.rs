@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use accounts::ClickHouseAccounts;
-pub use client::{Client, Location};
+pub use client::{redact, Client, Location};
 pub use counts::ClickHouseCounts;
 
 use super::{StoreError, StoreResult};

@@ -77,6 +77,9 @@ fn repo_key(code: u64, name: &str) -> StoreResult<RepoKey> {
     Ok(RepoKey { repo_type, name })
 }
 
+/// A repository read back: key, adjustment, and its days (every source summed).
+type RepoDays = (RepoKey, i64, Vec<(i32, u64)>);
+
 /// An organization as its latest kind-2 row says: data version and identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct OrgRow {
@@ -128,10 +131,9 @@ impl ClickHouseCounts {
              WHERE org = {org_q} AND kind = {REPO} AND version <= {version}{changed} \
              GROUP BY repo_type, repo ORDER BY repo_type, repo"
         );
-        let mut repos: Vec<(RepoKey, i64, Vec<(i32, u64)>)> =
-            self.client.query(&repos_sql, |r| {
-                Ok((repo_key(r.u64(0)?, &r.str(1)?)?, r.i64(2)?, Vec::new()))
-            })?;
+        let mut repos: Vec<RepoDays> = self.client.query(&repos_sql, |r| {
+            Ok((repo_key(r.u64(0)?, &r.str(1)?)?, r.i64(2)?, Vec::new()))
+        })?;
         if repos.is_empty() {
             return Ok(Vec::new());
         }
