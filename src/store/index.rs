@@ -413,3 +413,40 @@ impl IndexCache {
         state.entries.remove(org);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::reference::key;
+
+    fn series(name: &str, downloads: u64) -> RepoSeries {
+        RepoSeries::new(key("model", name), 0, &[(19_000, downloads)]).unwrap()
+    }
+
+    // A new repository is pushed before the sort at the end: a changed repository that comes
+    // after it must still be found among the sorted ones, not added a second time.
+    #[test]
+    fn an_update_with_a_new_repository_before_a_changed_one_keeps_one_of_each() {
+        let index = OrgIndex::build(
+            1,
+            1,
+            vec![(1, series("acme/a", 1)), (2, series("acme/c", 2))],
+        )
+        .unwrap();
+        let next = index
+            .updated(2, vec![(3, series("acme/b", 3)), (2, series("acme/c", 5))])
+            .unwrap();
+        let totals: Vec<(String, u64)> = (next.summaries().iter())
+            .map(|s| (s.key.name.as_str().to_owned(), s.total))
+            .collect();
+        assert_eq!(
+            totals,
+            [
+                ("acme/a".to_owned(), 1),
+                ("acme/b".to_owned(), 3),
+                ("acme/c".to_owned(), 5)
+            ]
+        );
+        assert_eq!(next.org_daily(None)[0].2, 9);
+    }
+}
