@@ -245,8 +245,12 @@ const ONE_BLOCK: &str = "1000000000";
 
 impl Client {
     pub fn new(location: &Location) -> Self {
+        // A read or write that waits longer than this for the next byte fails rather than
+        // holding a request's thread for ever (ClickHouse streams results block by block).
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
+            .timeout_read(Duration::from_secs(300))
+            .timeout_write(Duration::from_secs(300))
             .max_idle_connections_per_host(16)
             .build();
         let auth = location.user.as_ref().map(|user| {
