@@ -16,7 +16,8 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 
 pub(super) fn open(config: &Config) -> Result<SharedStore> {
     let location = config.store_or(DEFAULT_STORE);
-    store::open(location).with_context(|| format!("opening the store {location}"))
+    store::open(location)
+        .with_context(|| format!("opening the store {}", store::clickhouse::redact(location)))
 }
 
 fn org_name(s: &str) -> Result<OrgName> {

@@ -16,7 +16,8 @@ const PROGRESS_MIN_BYTES: u64 = 4 * 1024 * 1024;
 
 pub(super) fn open_store(config: &Config) -> Result<SharedStore> {
     let location = config.store_or(DEFAULT_STORE);
-    store::open(location).with_context(|| format!("opening the store {location}"))
+    store::open(location)
+        .with_context(|| format!("opening the store {}", store::clickhouse::redact(location)))
 }
 
 pub fn import(config: &Config, files: &[PathBuf]) -> Result<()> {

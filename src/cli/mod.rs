@@ -413,6 +413,18 @@ fn creates_store(command: &Command) -> bool {
 }
 
 fn require_store(location: &str) -> Result<()> {
+    if let Some(parsed) = crate::store::clickhouse::Location::parse(location) {
+        let parsed = parsed?;
+        if !crate::store::clickhouse::database_exists(&parsed)? {
+            bail!(
+                "no store at {}:{}, database {} (use --store)",
+                parsed.host,
+                parsed.port,
+                parsed.database
+            );
+        }
+        return Ok(());
+    }
     if !Path::new(location).exists() {
         bail!("no store at {location} (use --store)");
     }

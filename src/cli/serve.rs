@@ -59,7 +59,8 @@ fn print_login(login: &demo::DemoLogin, org: &str, addr: SocketAddr) {
 }
 
 fn open(location: &str) -> Result<SharedStore> {
-    store::open(location).with_context(|| format!("opening the store {location}"))
+    store::open(location)
+        .with_context(|| format!("opening the store {}", store::clickhouse::redact(location)))
 }
 
 /// Serves until SIGTERM or SIGINT on a multi-threaded runtime; prints `Listening on
@@ -114,7 +115,10 @@ fn run_server(
     // The warm-up holds the store too: wait for it, so the store closes (and checkpoints).
     let _ = warming.join();
     served?;
-    tracing::info!(store = location, "stopped; the store is closed");
+    tracing::info!(
+        store = store::clickhouse::redact(location),
+        "stopped; the store is closed"
+    );
     Ok(())
 }
 

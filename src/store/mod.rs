@@ -23,6 +23,7 @@
 //! - every committed write bumps the [version](Counts::version) of each organization it
 //!   touched, and only those: a cache keyed by (organization, version) is never stale.
 
+pub mod clickhouse;
 pub mod conformance;
 pub mod events;
 pub mod index;
@@ -425,9 +426,18 @@ pub fn warm_up(store: &dyn Store, today: Day) -> StoreResult<usize> {
     Ok(warmed)
 }
 
-/// Opens the stores a `--store` value names: a file path for the embedded SQLite backend,
-/// which keeps counts in that file and accounts beside it (see [`sqlite::accounts_path`]).
+/// Opens the stores a `--store` value names: `clickhouse://[user[:password]@]host:port/database`
+/// for the ClickHouse backend (counts and accounts in that database), else a file path for the
+/// embedded SQLite backend, which keeps counts in that file and accounts beside it (see
+/// [`sqlite::accounts_path`]).
 pub fn open(location: &str) -> StoreResult<SharedStore> {
+    if let Some(parsed) = clickhouse::Location::parse(location) {
+        let client = clickhouse::connect(&parsed?)?;
+        return Ok(Arc::new(Stores {
+            accounts: Arc::new(clickhouse::ClickHouseAccounts::new(client.clone())),
+            counts: Arc::new(clickhouse::ClickHouseCounts::new(client)),
+        }));
+    }
     let path = std::path::Path::new(location);
     let accounts = sqlite::SqliteAccounts::open(&sqlite::accounts_path(path))?;
     let counts = sqlite::SqliteCounts::open(path, Some(&accounts))?;

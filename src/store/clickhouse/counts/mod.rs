@@ -1,0 +1,378 @@
+//! `Counts` on ClickHouse: one `ReplacingMergeTree(version)` table, `counts`, holding four
+//! kinds of rows, so that a whole write is one insert of one block — one part, which
+//! ClickHouse makes visible at once or not at all (18.16 has no transactions):
+//! - kind 0: a source's downloads of a repository-day (0: a tombstone that supersedes an
+//!   earlier value);
+//! - kind 1: a repository, with its adjustment;
+//! - kind 2: an organization, with its data version (`version`) and identity (`generation`);
+//! - kind 3: a source, with the time it was last applied (`adjustment`).
+//!
+//! Rows of kinds 0–2 carry the organization's data version of the write that wrote them.
+//! Reads take the latest row of each key with `argMax(…, version)`, so a value written twice
+//! counts once before any merge, and read only rows up to the version they read first.
+//! Reads build the same in-memory [`OrgIndex`] as the SQLite backend, cached by
+//! (organization, version) and patched with the repositories whose rows are newer.
+
+mod write;
+
+use std::sync::{Arc, Mutex};
+
+use super::client::{backend, quote, Client};
+use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
+use crate::store::index::{IndexCache, OrgIndex, RepoSeries, DEFAULT_INDEX_BUDGET};
+use crate::store::{
+    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummaries,
+    RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
+};
+
+/// Counts migration (see `super::MIGRATIONS`). Days are `UInt32` days since 1970-01-01:
+/// ClickHouse's `Date` ends in 2149, the product's days in 2999.
+pub(super) const TABLE: &str = "CREATE TABLE IF NOT EXISTS counts (
+    org String,
+    kind UInt8,
+    repo_type UInt8,
+    repo String,
+    day UInt32,
+    source String,
+    downloads UInt64,
+    adjustment Int64,
+    generation UInt64,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY tuple()
+ORDER BY (org, kind, repo_type, repo, day, source)";
+
+const DAY: u8 = 0;
+const REPO: u8 = 1;
+const ORG: u8 = 2;
+const SOURCE: u8 = 3;
+
+pub struct ClickHouseCounts {
+    client: Arc<Client>,
+    indexes: IndexCache,
+    /// Writes of this process, one at a time (see `docs/ARCHITECTURE.md` on writers).
+    writer: Mutex<()>,
+}
+
+/// Repository types as stored: 0 = model, 1 = dataset, so `(repo_type, repo)` is export order.
+fn type_code(t: RepoType) -> u8 {
+    match t {
+        RepoType::Model => 0,
+        RepoType::Dataset => 1,
+    }
+}
+
+fn repo_key(code: u64, name: &str) -> StoreResult<RepoKey> {
+    let repo_type = match code {
+        0 => RepoType::Model,
+        1 => RepoType::Dataset,
+        other => {
+            return Err(backend(format!(
+                "stored repository type {other} is unknown"
+            )))
+        }
+    };
+    let name =
+        RepoName::parse(name).map_err(|e| backend(format!("stored repository name: {e}")))?;
+    Ok(RepoKey { repo_type, name })
+}
+
+/// A repository read back: key, adjustment, and its days (every source summed).
+type RepoDays = (RepoKey, i64, Vec<(i32, u64)>);
+
+/// An organization as its latest kind-2 row says: data version and identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OrgRow {
+    version: u64,
+    generation: u64,
+}
+
+impl ClickHouseCounts {
+    pub fn new(client: Arc<Client>) -> Self {
+        ClickHouseCounts {
+            client,
+            indexes: IndexCache::new(DEFAULT_INDEX_BUDGET),
+            writer: Mutex::new(()),
+        }
+    }
+
+    fn org_row(&self, org: &OrgName) -> StoreResult<Option<OrgRow>> {
+        let rows = self.client.query(
+            &format!(
+                "SELECT count(), argMax(version, version), argMax(generation, version) \
+                 FROM counts WHERE org = {} AND kind = {ORG}",
+                quote(org.as_str())
+            ),
+            |r| {
+                Ok((r.u64(0)? > 0).then_some(OrgRow {
+                    version: r.u64(1)?,
+                    generation: r.u64(2)?,
+                }))
+            },
+        )?;
+        Ok(rows.into_iter().next().flatten())
+    }
+
+    /// The repositories of `org` at `version` (only those changed after `since`, when given),
+    /// with their merged days.
+    fn read_repos(
+        &self,
+        org: &OrgName,
+        version: u64,
+        since: Option<u64>,
+    ) -> StoreResult<Vec<(i64, RepoSeries)>> {
+        let org_q = quote(org.as_str());
+        let changed = match since {
+            Some(v) => format!(" AND version > {v}"),
+            None => String::new(),
+        };
+        let repos_sql = format!(
+            "SELECT repo_type, repo, argMax(adjustment, version) FROM counts \
+             WHERE org = {org_q} AND kind = {REPO} AND version <= {version}{changed} \
+             GROUP BY repo_type, repo ORDER BY repo_type, repo"
+        );
+        let mut repos: Vec<RepoDays> = self.client.query(&repos_sql, |r| {
+            Ok((repo_key(r.u64(0)?, &r.str(1)?)?, r.i64(2)?, Vec::new()))
+        })?;
+        if repos.is_empty() {
+            return Ok(Vec::new());
+        }
+        let only = match since {
+            Some(v) => format!(
+                " AND (repo_type, repo) IN (SELECT repo_type, repo FROM counts \
+                 WHERE org = {org_q} AND kind = {REPO} AND version > {v} AND version <= {version})"
+            ),
+            None => String::new(),
+        };
+        let days_sql = format!(
+            "SELECT repo_type, repo, day, sum(n) AS downloads FROM ( \
+               SELECT repo_type, repo, day, source, argMax(downloads, version) AS n FROM counts \
+               WHERE org = {org_q} AND kind = {DAY} AND version <= {version}{only} \
+               GROUP BY repo_type, repo, day, source) \
+             GROUP BY repo_type, repo, day HAVING downloads > 0 \
+             ORDER BY repo_type, repo, day"
+        );
+        // Both answers come in export order: walk them together.
+        let mut at = 0;
+        self.client.query_each(&days_sql, &mut |r| {
+            let key = repo_key(r.u64(0)?, &r.str(1)?)?;
+            while at < repos.len() && repos[at].0 < key {
+                at += 1;
+            }
+            let Some(repo) = repos.get_mut(at).filter(|repo| repo.0 == key) else {
+                return Err(backend(format!(
+                    "days of {} {} without its repository row",
+                    key.repo_type, key.name
+                )));
+            };
+            let day = i32::try_from(r.u64(2)?).map_err(|_| backend("stored day out of range"))?;
+            repo.2.push((day, r.u64(3)?));
+            Ok(())
+        })?;
+        repos
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, adjustment, days))| {
+                Ok((i as i64, RepoSeries::new(key, adjustment, &days)?))
+            })
+            .collect()
+    }
+
+    /// The organization's index at its current version: the cached one when current, else the
+    /// cached one patched with the repositories written since, else built. `None` for an
+    /// organization without counts.
+    pub fn index(&self, org: &OrgName) -> StoreResult<Option<Arc<OrgIndex>>> {
+        let Some(row) = self.org_row(org)? else {
+            self.indexes.remove(org.as_str());
+            return Ok(None);
+        };
+        let org_id = row.generation as i64;
+        let cached = self.indexes.get(org.as_str());
+        let index = match cached {
+            Some(c) if c.org_id == org_id && c.version == row.version => return Ok(Some(c)),
+            Some(c) if c.org_id == org_id && c.version < row.version => {
+                let changed = self.read_repos(org, row.version, Some(c.version))?;
+                c.updated(row.version, changed)?
+            }
+            _ => OrgIndex::build(
+                org_id,
+                row.version,
+                self.read_repos(org, row.version, None)?,
+            )?,
+        };
+        let index = Arc::new(index);
+        self.indexes.put(org.as_str(), index.clone());
+        Ok(Some(index))
+    }
+
+    /// Waits for the server's pending mutations of the `counts` table (`ALTER … DELETE`
+    /// is asynchronous on 18.16, and has no setting to wait for it).
+    fn wait_for_mutations(&self) -> StoreResult<()> {
+        let sql = format!(
+            "SELECT count() FROM system.mutations WHERE database = {} AND table = 'counts' \
+             AND is_done = 0",
+            quote(&self.client.database)
+        );
+        let started = std::time::Instant::now();
+        loop {
+            let pending = self.client.query(&sql, |r| r.u64(0))?;
+            if pending.first().copied().unwrap_or(0) == 0 {
+                return Ok(());
+            }
+            if started.elapsed() > std::time::Duration::from_secs(600) {
+                return Err(backend(
+                    "ClickHouse did not finish deleting the organization's rows within 10 minutes",
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Counts for ClickHouseCounts {
+    fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>> {
+        let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Box::new(write::ClickHouseWrite::new(
+            &self.client,
+            guard,
+            source.clone(),
+            mode,
+        )))
+    }
+
+    fn source(&self, source: &SourceId) -> StoreResult<Option<SourceInfo>> {
+        let s = quote(source.as_str());
+        let applied = self.client.query(
+            &format!(
+                "SELECT count(), argMax(adjustment, version) FROM counts \
+                 WHERE org = '' AND kind = {SOURCE} AND source = {s}"
+            ),
+            |r| Ok((r.u64(0)? > 0).then_some(r.i64(1)?)),
+        )?;
+        let Some(applied_unix) = applied.into_iter().next().flatten() else {
+            return Ok(None);
+        };
+        let rows = self.client.query(
+            &format!(
+                "SELECT count() FROM (SELECT argMax(downloads, version) AS n FROM counts \
+                 WHERE kind = {DAY} AND source = {s} GROUP BY org, repo_type, repo, day) \
+                 WHERE n > 0"
+            ),
+            |r| r.u64(0),
+        )?;
+        Ok(Some(SourceInfo {
+            source: source.clone(),
+            rows: rows.first().copied().unwrap_or(0),
+            applied_unix,
+        }))
+    }
+
+    fn stats(&self) -> StoreResult<CountsStats> {
+        let repositories = self.client.query(
+            &format!(
+                "SELECT count() FROM (SELECT 1 FROM counts WHERE kind = {REPO} \
+                 GROUP BY org, repo_type, repo)"
+            ),
+            |r| r.u64(0),
+        )?;
+        let applied = self.client.query(
+            &format!(
+                "SELECT source, argMax(adjustment, version) FROM counts \
+                 WHERE org = '' AND kind = {SOURCE} GROUP BY source"
+            ),
+            |r| Ok((r.str(0)?, r.i64(1)?)),
+        )?;
+        let applied: std::collections::HashMap<String, i64> = applied.into_iter().collect();
+        let sources = self.client.query(
+            &format!(
+                "SELECT source, count() FROM ( \
+                   SELECT source, argMax(downloads, version) AS n FROM counts \
+                   WHERE kind = {DAY} GROUP BY org, repo_type, repo, day, source) \
+                 WHERE n > 0 GROUP BY source ORDER BY source"
+            ),
+            |r| {
+                let name = r.str(0)?;
+                Ok(SourceInfo {
+                    source: SourceId::parse(&name)?,
+                    rows: r.u64(1)?,
+                    applied_unix: applied.get(&name).copied().unwrap_or(0),
+                })
+            },
+        )?;
+        Ok(CountsStats {
+            repositories: repositories.first().copied().unwrap_or(0),
+            sources,
+        })
+    }
+
+    fn version(&self, org: &OrgName) -> StoreResult<u64> {
+        Ok(self.org_row(org)?.map_or(0, |r| r.version))
+    }
+
+    fn repo_count(&self, org: &OrgName) -> StoreResult<u64> {
+        let n = self.client.query(
+            &format!(
+                "SELECT count() FROM (SELECT 1 FROM counts WHERE org = {} AND kind = {REPO} \
+                 GROUP BY repo_type, repo)",
+                quote(org.as_str())
+            ),
+            |r| r.u64(0),
+        )?;
+        Ok(n.first().copied().unwrap_or(0))
+    }
+
+    fn repos(&self, org: &OrgName) -> StoreResult<RepoSummaries> {
+        Ok(self
+            .index(org)?
+            .map_or_else(|| RepoSummaries::from([]), |i| i.summaries()))
+    }
+
+    fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
+        let Some(index) = self.index(&repo.name.org())? else {
+            return Ok(None);
+        };
+        Ok(index.repo(repo).map(|s| s.summary()))
+    }
+
+    fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
+        Ok(self
+            .index(org)?
+            .map_or_else(|| PeriodSums::from([]), |i| i.period_sums(range)))
+    }
+
+    fn org_daily(
+        &self,
+        org: &OrgName,
+        range: Option<DayRange>,
+    ) -> StoreResult<Vec<(Day, RepoType, u64)>> {
+        Ok(self
+            .index(org)?
+            .map_or_else(Vec::new, |i| i.org_daily(range)))
+    }
+
+    fn for_each_daily(
+        &self,
+        org: &OrgName,
+        filter: DailyFilter<'_>,
+        f: &mut dyn FnMut(DailyRow<'_>) -> std::io::Result<()>,
+    ) -> StoreResult<()> {
+        match self.index(org)? {
+            Some(index) => index.for_each_daily(filter, f),
+            None => Ok(()),
+        }
+    }
+
+    fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.client.execute(&format!(
+            "ALTER TABLE counts DELETE WHERE org = {}",
+            quote(org.as_str())
+        ))?;
+        self.wait_for_mutations()?;
+        self.indexes.remove(org.as_str());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+//! A private ClickHouse server for tests: started from a temporary directory with a copy of
+//! the system's configuration (`/etc/clickhouse-server/config.xml`) whose data and log paths
+//! are moved into that directory, listening on 127.0.0.1 only, on free ports of its own. It is
+//! killed (by its process id) when dropped. Each [`ClickHouseServer::location`] names a fresh
+//! database, so every test store starts empty.
+//!
+//! A missing `clickhouse-server` is an error, not a skip: the tests that use this are
+//! `#[ignore]`d so that a plain `cargo test` passes without it, and fail when asked to run.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{connect, Location};
+
+const SYSTEM_CONFIG: &str = "/etc/clickhouse-server/config.xml";
+
+/// Where Debian puts the server (`/usr/sbin`), or where other packages do.
+fn server_binary() -> Result<PathBuf, String> {
+    let candidates = ["/usr/bin/clickhouse-server", "/usr/sbin/clickhouse-server"];
+    if let Some(found) = candidates.iter().map(Path::new).find(|p| p.is_file()) {
+        return Ok(found.to_path_buf());
+    }
+    let in_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("clickhouse-server"))
+            .find(|p| p.is_file())
+    });
+    in_path.ok_or_else(|| {
+        "clickhouse-server is not installed (apt-get install clickhouse-server clickhouse-client; \
+         scripts/test installs it)"
+            .to_owned()
+    })
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// Replaces the first `<tag>…</tag>` with `<tag>value</tag>`.
+fn set_tag(config: &str, tag: &str, value: &str) -> Result<String, String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let start = config
+        .find(&open)
+        .ok_or_else(|| format!("no <{tag}> in {SYSTEM_CONFIG}"))?;
+    let end = start
+        + config[start..]
+            .find(&close)
+            .ok_or_else(|| format!("no </{tag}> in {SYSTEM_CONFIG}"))?;
+    Ok(format!(
+        "{}{open}{value}{}",
+        &config[..start],
+        &config[end..]
+    ))
+}
+
+pub struct ClickHouseServer {
+    child: Child,
+    dir: tempfile::TempDir,
+    pub http_port: u16,
+}
+
+static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+impl ClickHouseServer {
+    /// Starts a server and waits until it answers `SELECT 1`; panics when it cannot.
+    pub fn start() -> Self {
+        Self::try_start().unwrap_or_else(|e| panic!("cannot start a test ClickHouse: {e}"))
+    }
+
+    pub fn try_start() -> Result<Self, String> {
+        let binary = server_binary()?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let root = dir.path();
+        let system = std::fs::read_to_string(SYSTEM_CONFIG)
+            .map_err(|e| format!("reading {SYSTEM_CONFIG}: {e}"))?;
+        let data = format!("{}/data/", root.display());
+        let logs = format!("{}/log/", root.display());
+        std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+        let http_port = free_port()?;
+        let mut config = system
+            .replace("/var/lib/clickhouse/", &data)
+            .replace("/var/log/clickhouse-server/", &logs)
+            .replace("<listen_host>::1</listen_host>", "");
+        config = set_tag(&config, "http_port", &http_port.to_string())?;
+        config = set_tag(&config, "tcp_port", &free_port()?.to_string())?;
+        config = set_tag(&config, "interserver_http_port", &free_port()?.to_string())?;
+        let config_path = root.join("config.xml");
+        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+        let users = Path::new(SYSTEM_CONFIG).with_file_name("users.xml");
+        std::fs::copy(&users, root.join("users.xml"))
+            .map_err(|e| format!("copying {}: {e}", users.display()))?;
+        let output = std::fs::File::create(root.join("server.out")).map_err(|e| e.to_string())?;
+        let child = Command::new(&binary)
+            .arg(format!("--config-file={}", config_path.display()))
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().map_err(|e| e.to_string())?)
+            .stderr(output)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
+        let mut server = ClickHouseServer {
+            child,
+            dir,
+            http_port,
+        };
+        server.wait_until_ready()?;
+        Ok(server)
+    }
+
+    fn wait_until_ready(&mut self) -> Result<(), String> {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(2))
+            .build();
+        let url = format!("http://127.0.0.1:{}/", self.http_port);
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "clickhouse-server exited ({status}) before answering: {}",
+                    self.log_tail()
+                ));
+            }
+            let answer = agent
+                .post(&url)
+                .send_string("SELECT 1")
+                .ok()
+                .and_then(|r| r.into_string().ok());
+            if answer.as_deref().map(str::trim) == Some("1") {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err(format!(
+                    "clickhouse-server did not answer within 60 s: {}",
+                    self.log_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The end of the server's own output and error log, for failure messages.
+    fn log_tail(&self) -> String {
+        let mut text = String::new();
+        for file in ["server.out", "log/clickhouse-server.err.log"] {
+            if let Ok(s) = std::fs::read_to_string(self.dir.path().join(file)) {
+                let tail: Vec<&str> = s.lines().rev().take(15).collect();
+                text.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+                text.push('\n');
+            }
+        }
+        text
+    }
+
+    /// A `clickhouse://` location naming a database no one used before.
+    pub fn location(&self) -> String {
+        let n = DATABASES.fetch_add(1, Ordering::Relaxed);
+        format!(
+            "clickhouse://127.0.0.1:{}/test_{}_{n}",
+            self.http_port,
+            std::process::id()
+        )
+    }
+
+    /// A connected, migrated client of a fresh database.
+    pub fn client(&self) -> std::sync::Arc<super::Client> {
+        let location = self.location();
+        let parsed = Location::parse(&location)
+            .expect("a clickhouse location")
+            .expect("a valid location");
+        connect(&parsed).unwrap_or_else(|e| panic!("connecting to {location}: {e}"))
+    }
+}
+
+impl Drop for ClickHouseServer {
+    fn drop(&mut self) {
+        // `Child::kill` sends SIGKILL to this child's process id, and only to it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
