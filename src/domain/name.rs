@@ -112,9 +112,15 @@ impl fmt::Display for OrgName {
 /// of 20,000 repositories per dashboard request, and a clone is then a reference count, not a
 /// copy. Two clones of one name compare equal by address, without reading the bytes (the
 /// table matches each repository's summary with its sums this way).
-#[derive(Debug, Clone, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Eq, serde::Serialize)]
 #[serde(transparent)]
 pub struct RepoName(std::sync::Arc<str>);
+
+impl std::hash::Hash for RepoName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
 
 impl PartialEq for RepoName {
     fn eq(&self, other: &Self) -> bool {
