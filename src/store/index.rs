@@ -18,7 +18,7 @@ use super::{
     DailyFilter, DailyRow, PeriodSums, RepoSummaries, RepoSummary, StoreError, StoreResult,
     MAX_COUNT,
 };
-use crate::domain::{Day, DayRange, RepoKey, RepoType};
+use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
 
 /// One repository's merged daily series (every source summed), as running totals over every
 /// day from its first to its last day with downloads: any period's downloads are two array
@@ -377,6 +377,40 @@ impl OrgIndex {
         let sums = SumsMemo::KEPT * self.len * std::mem::size_of::<(RepoKey, u64)>()
             + self.len * std::mem::size_of::<RepoSummary>();
         self.series_bytes + self.len * 48 + self.daily.len() * 40 + sums
+    }
+}
+
+/// The `Counts` reads a backend answers from its organizations' indexes, written once: a
+/// backend gives [`IndexedCounts::org_index`] and its `Counts` methods call these.
+pub trait IndexedCounts {
+    /// The organization's index at its current version (`None`: it has no counts).
+    fn org_index(&self, org: &OrgName) -> StoreResult<Option<Arc<OrgIndex>>>;
+
+    fn indexed_repos(&self, org: &OrgName) -> StoreResult<RepoSummaries> {
+        Ok(self
+            .org_index(org)?
+            .map_or_else(|| RepoSummaries::from([]), |i| i.summaries()))
+    }
+
+    fn indexed_repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
+        let index = self.org_index(&repo.name.org())?;
+        Ok(index.and_then(|i| i.repo(repo).map(RepoSeries::summary)))
+    }
+
+    fn indexed_period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
+        Ok(self
+            .org_index(org)?
+            .map_or_else(|| PeriodSums::from([]), |i| i.period_sums(range)))
+    }
+
+    fn indexed_org_daily(
+        &self,
+        org: &OrgName,
+        range: Option<DayRange>,
+    ) -> StoreResult<Vec<(Day, RepoType, u64)>> {
+        Ok(self
+            .org_index(org)?
+            .map_or_else(Vec::new, |i| i.org_daily(range)))
     }
 }
 

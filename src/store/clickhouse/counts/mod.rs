@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use super::client::{backend, quote, Client};
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
-use crate::store::index::{IndexCache, OrgIndex, RepoSeries, DEFAULT_INDEX_BUDGET};
+use crate::store::index::{IndexCache, IndexedCounts, OrgIndex, RepoSeries, DEFAULT_INDEX_BUDGET};
 use crate::store::{
     Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummaries,
     RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
@@ -322,22 +322,15 @@ impl Counts for ClickHouseCounts {
     }
 
     fn repos(&self, org: &OrgName) -> StoreResult<RepoSummaries> {
-        Ok(self
-            .index(org)?
-            .map_or_else(|| RepoSummaries::from([]), |i| i.summaries()))
+        self.indexed_repos(org)
     }
 
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
-        let Some(index) = self.index(&repo.name.org())? else {
-            return Ok(None);
-        };
-        Ok(index.repo(repo).map(|s| s.summary()))
+        self.indexed_repo(repo)
     }
 
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
-        Ok(self
-            .index(org)?
-            .map_or_else(|| PeriodSums::from([]), |i| i.period_sums(range)))
+        self.indexed_period_sums(org, range)
     }
 
     fn org_daily(
@@ -345,9 +338,7 @@ impl Counts for ClickHouseCounts {
         org: &OrgName,
         range: Option<DayRange>,
     ) -> StoreResult<Vec<(Day, RepoType, u64)>> {
-        Ok(self
-            .index(org)?
-            .map_or_else(Vec::new, |i| i.org_daily(range)))
+        self.indexed_org_daily(org, range)
     }
 
     fn for_each_daily(
@@ -376,3 +367,9 @@ impl Counts for ClickHouseCounts {
 
 #[cfg(test)]
 mod tests;
+
+impl IndexedCounts for ClickHouseCounts {
+    fn org_index(&self, org: &OrgName) -> StoreResult<Option<Arc<OrgIndex>>> {
+        self.index(org)
+    }
+}
