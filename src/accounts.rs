@@ -181,17 +181,38 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
     Ok(hash.to_string())
 }
 
+thread_local! {
+    /// The calling thread's argon2 memory, kept between checks (see [`verify_password`]).
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Frees the calling thread's argon2 memory (a thread that checks passwords calls it when it
+/// goes idle, so a burst of sign-ins leaves nothing behind).
+pub fn release_password_memory() {
+    BLOCKS.with(|cell| {
+        if let Ok(mut memory) = cell.try_borrow_mut() {
+            *memory = Vec::new();
+        }
+    });
+}
+
+/// Bytes of argon2 memory the calling thread holds.
+pub fn password_memory_held() -> usize {
+    BLOCKS.with(|cell| {
+        cell.try_borrow()
+            .map_or(0, |m| m.capacity() * std::mem::size_of::<argon2::Block>())
+    })
+}
+
 /// Whether `password` matches a PHC string (a malformed string matches nothing).
 ///
 /// Each thread reuses one buffer for argon2's memory (19 MiB at the default cost) instead of
 /// allocating it per check: freed blocks that large are kept by the allocator in its per-thread
 /// arenas, so a flood of sign-ins grew the process by about 0.4 MiB per check (243 MiB after
 /// 538 checks, measured), while a reused buffer holds it at one block set per hashing thread.
+/// The buffer is given back by [`release_password_memory`] when the thread has nothing to do.
 pub fn verify_password(phc: &str, password: &str) -> bool {
-    thread_local! {
-        static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> =
-            const { std::cell::RefCell::new(Vec::new()) };
-    }
     let Ok(hash) = PasswordHash::new(phc) else {
         return false;
     };

@@ -9,12 +9,22 @@
 //! debug build, 250 parallel sign-ins: 394 MiB peak on the blocking pool with a fresh buffer
 //! per check, 51 MiB with two dedicated threads reusing theirs).
 //!
+//! A worker idle for a second frees that buffer, so the memory of a burst of sign-ins is
+//! given back once it is over.
+//!
 //! The threads run at the lowest scheduling priority (nice 19 on Linux): while sign-ins
 //! queue, dashboard and API requests still get the CPU first, so a flood of sign-ins slows
 //! sign-ins, not the pages. An idle machine runs a hash at full speed all the same.
 
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::accounts::release_password_memory;
+
+/// A worker with nothing to do for this long frees its argon2 memory (19 MiB): kept across a
+/// burst of sign-ins, given back after it.
+const IDLE: Duration = Duration::from_secs(1);
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -58,14 +68,18 @@ impl HashingPool {
                 .spawn(move || {
                     lower_priority();
                     loop {
-                        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let job = rx
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .recv_timeout(IDLE);
                         match job {
                             // A panicking job loses its answer (the caller sees `Busy`), not
                             // the worker.
                             Ok(job) => {
                                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                             }
-                            Err(_) => break, // the pool was dropped
+                            Err(RecvTimeoutError::Timeout) => release_password_memory(),
+                            Err(RecvTimeoutError::Disconnected) => break, // the pool was dropped
                         }
                     }
                 });
@@ -133,5 +147,29 @@ mod tests {
         let caller = own_niceness();
         let worker = pool.run(own_niceness).await.expect("a free slot");
         assert_eq!(worker, 19, "the caller runs at {caller}");
+    }
+
+    /// A worker keeps its argon2 memory across a burst of checks and frees it once idle.
+    #[tokio::test]
+    async fn an_idle_worker_frees_its_argon2_memory() {
+        use crate::accounts::{hash_password, password_memory_held, verify_password};
+        let phc = hash_password("correct horse battery").expect("a hash");
+        let pool = HashingPool::new(1, 1);
+        let held = pool
+            .run(move || {
+                assert!(verify_password(&phc, "correct horse battery"));
+                password_memory_held()
+            })
+            .await
+            .expect("a free slot");
+        assert!(
+            held >= 19 << 20,
+            "a check holds argon2's 19 MiB, held {held}"
+        );
+        let again = pool.run(password_memory_held).await.expect("a free slot");
+        assert_eq!(again, held, "kept between checks of one burst");
+        tokio::time::sleep(IDLE * 2).await;
+        let idle = pool.run(password_memory_held).await.expect("a free slot");
+        assert_eq!(idle, 0, "freed after {IDLE:?} without work");
     }
 }
