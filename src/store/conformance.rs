@@ -285,7 +285,7 @@ fn merged_sources_set_per_repository_day(make: &dyn Fn() -> Box<dyn Counts>) {
     let sums = s
         .period_sums(&org("acme"), range("2024-01-01", "2024-01-31"))
         .unwrap();
-    assert_eq!(*sums, [(a.clone(), 8)]);
+    assert_eq!(sums.iter().collect::<Vec<_>>(), [(&a, 8)]);
     assert_eq!(
         s.repo(&a).unwrap().unwrap().first_day,
         Some(day("2024-01-02"))

@@ -313,13 +313,11 @@ impl OrgIndex {
             .clone()
     }
 
+    /// Aligned with [`OrgIndex::summaries`] (the same shared list).
     pub fn period_sums(&self, range: DayRange) -> PeriodSums {
         self.sums.get_or(range, || {
-            self.series()
-                .map(|s| (s, s.sum(range)))
-                .filter(|(_, n)| *n > 0)
-                .map(|(s, n)| (s.key.clone(), n))
-                .collect()
+            let sums = self.series().map(|s| s.sum(range)).collect();
+            PeriodSums::new(self.summaries(), sums)
         })
     }
 
@@ -400,7 +398,7 @@ pub trait IndexedCounts {
     fn indexed_period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
         Ok(self
             .org_index(org)?
-            .map_or_else(|| PeriodSums::from([]), |i| i.period_sums(range)))
+            .map_or_else(PeriodSums::empty, |i| i.period_sums(range)))
     }
 
     fn indexed_org_daily(

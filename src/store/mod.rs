@@ -159,8 +159,51 @@ pub struct SourceInfo {
 /// An organization's repositories, in export order (see [`Counts::repos`]).
 pub type RepoSummaries = Arc<[RepoSummary]>;
 
-/// Per-repository downloads in a range, in export order (see [`Counts::period_sums`]).
-pub type PeriodSums = Arc<[(RepoKey, u64)]>;
+/// Per-repository downloads in a range: one figure per repository of a [`RepoSummaries`]
+/// list, position by position (see [`Counts::period_sums`]). A reader holding the same list
+/// (the same shared allocation, [`PeriodSums::aligned_with`]) reads a repository's figure by
+/// its position, with no name compared; any other reader goes by key ([`PeriodSums::iter`]).
+#[derive(Debug, Clone)]
+pub struct PeriodSums {
+    repos: RepoSummaries,
+    sums: Arc<[u64]>,
+}
+
+impl PeriodSums {
+    /// `sums[i]` is the downloads of `repos[i]`.
+    pub fn new(repos: RepoSummaries, sums: Arc<[u64]>) -> Self {
+        assert_eq!(repos.len(), sums.len(), "one sum per repository");
+        PeriodSums { repos, sums }
+    }
+
+    /// The sums of an organization without repositories.
+    pub fn empty() -> Self {
+        PeriodSums::new(RepoSummaries::from([]), Arc::from([]))
+    }
+
+    /// The repositories with downloads in the range and their downloads, in export order.
+    pub fn iter(&self) -> impl Iterator<Item = (&RepoKey, u64)> + '_ {
+        (self.repos.iter().zip(self.sums.iter()))
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| (&r.key, *n))
+    }
+
+    /// The sums position by position when `repos` is the very list they were read for.
+    pub fn aligned_with(&self, repos: &[RepoSummary]) -> Option<&[u64]> {
+        std::ptr::eq(self.repos.as_ptr(), repos.as_ptr())
+            .then_some(&self.sums[..])
+            .filter(|s| s.len() == repos.len())
+    }
+}
+
+/// Equal when the same repositories have the same downloads (however the lists were shared).
+impl PartialEq for PeriodSums {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for PeriodSums {}
 
 /// The size of the counts store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,8 +247,10 @@ pub trait Counts: Send + Sync {
     /// One repository, if it exists.
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>>;
 
-    /// Downloads per repository of the organization within `range` (repositories without
-    /// downloads in the range are omitted), in export order. Shared, so that a backend may
+    /// Downloads per repository of the organization within `range`, aligned with the
+    /// organization's repositories as [`Counts::repos`] lists them (the list it carries). A
+    /// backend that keeps one list per data version hands out that list, so a reader that
+    /// read `repos` at the same version reads sums by position. Shared, so that a backend may
     /// keep the answers of its recent ranges and hand them out without copying.
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums>;
 

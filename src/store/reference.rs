@@ -155,19 +155,20 @@ impl Counts for MemCounts {
     }
 
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
-        Ok(self.read(|s| {
-            s.org_repos(org)
-                .map(|k| {
-                    let days = s.days(k);
+        let repos = self.repos(org)?;
+        let sums = self.read(|s| {
+            (repos.iter())
+                .map(|r| {
+                    let days = s.days(&r.key);
                     let sum = days
                         .iter()
                         .filter(|(d, _)| range.contains(**d))
                         .map(|(_, n)| n);
-                    (k.clone(), sum.sum::<u64>())
+                    sum.sum::<u64>()
                 })
-                .filter(|(_, n)| *n > 0)
                 .collect()
-        }))
+        });
+        Ok(PeriodSums::new(repos, sums))
     }
 
     fn org_daily(

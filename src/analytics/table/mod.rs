@@ -100,7 +100,7 @@ impl Analytics<'_> {
         let mut figures = self.figures(org, period, repos, query)?;
         let count = figures.candidates.len();
         let matched = if query.q.is_some() || query.repo_type.is_some() {
-            Some(self.matched_totals(org, period, &figures)?)
+            Some(self.matched_totals(org, period, repos, &figures)?)
         } else {
             None
         };
@@ -145,17 +145,21 @@ impl Analytics<'_> {
         query: &TableQuery,
     ) -> AnalyticsResult<Figures<'r>> {
         let matches = query.matcher();
-        let matching: Vec<&RepoSummary> = repos.iter().filter(|r| matches(&r.key)).collect();
+        let matching: Vec<(usize, &RepoSummary)> = (repos.iter().enumerate())
+            .filter(|(_, r)| matches(&r.key))
+            .collect();
         let sums::PeriodFigures { now, before } = self.period_figures(org, period, query.sort)?;
-        let aligned = |sums: &sums::Sums| sums.aligned(matching.iter().map(|r| &r.key));
+        let aligned =
+            |sums: &sums::Sums| sums.aligned(repos, matching.iter().map(|(at, r)| (*at, &r.key)));
         let (now, before) = (now.as_ref().map(aligned), before.as_ref().map(aligned));
-        let candidate = |(i, repo): (usize, &&'r RepoSummary)| {
+        let candidate = |(i, &(at, repo)): (usize, &(usize, &'r RepoSummary))| {
             let downloads = match (period.range, &now) {
                 (None, _) => repo.total,
                 (Some(_), Some(sums)) => sums[i],
                 (Some(_), None) => 0, // read with the page's series
             };
             Candidate {
+                at,
                 repo,
                 downloads,
                 previous: before.as_ref().map(|sums| sums[i]),
@@ -226,6 +230,7 @@ impl Analytics<'_> {
         &self,
         org: &OrgName,
         period: Period,
+        repos: &[RepoSummary],
         figures: &Figures<'_>,
     ) -> AnalyticsResult<MatchedTotals> {
         let matching = &figures.candidates;
@@ -242,7 +247,7 @@ impl Analytics<'_> {
         // The candidates are still in export order here (sorting comes after).
         let sum = |r: DayRange| -> AnalyticsResult<u64> {
             let sums = sums::Sums::new(self.counts.period_sums(org, r)?);
-            let aligned = sums.aligned(matching.iter().map(|c| &c.repo.key));
+            let aligned = sums.aligned(repos, matching.iter().map(|c| (c.at, &c.repo.key)));
             Ok(aligned.into_iter().fold(0u64, u64::saturating_add))
         };
         let downloads = match figures.now_known {
@@ -275,6 +280,8 @@ struct Figures<'r> {
 /// A matching repository before paging: a reference to it and its figures. Only the page's
 /// candidates become [`RepoRow`]s, so a table of 20,000 repositories copies 50.
 struct Candidate<'r> {
+    /// The repository's position in the organization's list (export order).
+    at: usize,
     repo: &'r RepoSummary,
     downloads: u64,
     previous: Option<u64>,
@@ -330,7 +337,8 @@ fn compare(a: &Candidate<'_>, b: &Candidate<'_>, sort: SortKey, order: Order) ->
     } else {
         primary
     };
-    primary.then_with(|| a.repo.key.cmp(&b.repo.key))
+    // Positions are in export order, the order of keys: no names compared.
+    primary.then_with(|| a.at.cmp(&b.at))
 }
 
 /// Compares names ignoring ASCII case, without allocating (a sort compares thousands).

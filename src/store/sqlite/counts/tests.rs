@@ -62,7 +62,14 @@ fn indexes_follow_writes_from_any_connection() {
     let server = SqliteCounts::open(&path, None).unwrap();
     let other_process = SqliteCounts::open(&path, None).unwrap();
     let range = DayRange::new(day("2024-01-01"), day("2024-01-31")).unwrap();
-    let sum = |s: &SqliteCounts| s.period_sums(&org("acme"), range).unwrap()[0].1;
+    let sum = |s: &SqliteCounts| {
+        s.period_sums(&org("acme"), range)
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap()
+            .1
+    };
     write_one(&server, "csv", "acme/a", "2024-01-05", 3);
     assert_eq!((sum(&server), sum(&server)), (3, 3));
     write_one(&other_process, "csv", "acme/a", "2024-01-07", 10);
