@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Outage, StoreError, StoreResult};
 
-/// Where a ClickHouse store lives: `clickhouse://[user[:password]@]host:port/database`.
+/// Where a ClickHouse store lives:
+/// `clickhouse://[user[:password]@]host:port/database[?option=value&…]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub host: String,
@@ -20,7 +21,18 @@ pub struct Location {
     pub user: Option<String>,
     pub password: Option<String>,
     pub database: String,
+    /// How long to wait for a connection (`connect_timeout`, seconds).
+    pub connect_timeout: Duration,
+    /// How long a request may wait for the next byte of an answer, or to send the next byte
+    /// of its body (`timeout`, seconds).
+    pub timeout: Duration,
 }
+
+/// Default of `connect_timeout`: a server that is up accepts within milliseconds.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default of `timeout`: ClickHouse sends nothing until an insert is written or a query's first
+/// block is ready, so this bounds the longest single statement (a large import's insert).
+pub const TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Location {
     /// Parses a `clickhouse://` location (`None` for anything else, such as a file path).
@@ -34,7 +46,7 @@ impl Location {
     fn parse_url(s: &str) -> StoreResult<Self> {
         let invalid = |why: &str| {
             StoreError::Invalid(format!(
-                "store location {:?}: {why} (expected clickhouse://[user[:password]@]host:port/database)",
+                "store location {:?}: {why} (expected clickhouse://[user[:password]@]host:port/database[?option=value&…])",
                 redact(s)
             ))
         };
@@ -56,8 +68,8 @@ impl Location {
                 "the database name must be letters, digits and underscores, not starting with a digit",
             ));
         }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(invalid("unexpected query or fragment"));
+        if url.fragment().is_some() {
+            return Err(invalid("unexpected fragment"));
         }
         let decode = |part: &str| {
             percent_decode(part).ok_or_else(|| invalid("bad percent-encoding in user or password"))
@@ -67,7 +79,7 @@ impl Location {
             u => Some(decode(u)?),
         };
         let password = url.password().map(decode).transpose()?;
-        Ok(Location {
+        let mut location = Location {
             host: host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
@@ -76,7 +88,34 @@ impl Location {
             user,
             password,
             database: database.to_owned(),
-        })
+            connect_timeout: CONNECT_TIMEOUT,
+            timeout: TIMEOUT,
+        };
+        for (name, value) in url.query_pairs() {
+            location
+                .set_option(&name, &value)
+                .map_err(|why| invalid(&why))?;
+        }
+        Ok(location)
+    }
+
+    fn set_option(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let seconds = || match value.parse::<u64>() {
+            Ok(n) if (1..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err(format!(
+                "{name} must be a number of seconds from 1 to 86400"
+            )),
+        };
+        match name {
+            "connect_timeout" => self.connect_timeout = seconds()?,
+            "timeout" => self.timeout = seconds()?,
+            _ => {
+                return Err(format!(
+                    "unknown option {name:?} (known: connect_timeout, timeout)"
+                ))
+            }
+        }
+        Ok(())
     }
 }
 
@@ -221,10 +260,17 @@ pub fn backend(msg: impl Into<String>) -> StoreError {
     StoreError::Backend(msg.into().into())
 }
 
+/// An error reading an answer: the server went away or stopped sending mid-answer.
+fn cut_off(e: std::io::Error) -> StoreError {
+    StoreError::Unavailable(Outage(format!("reading ClickHouse's answer: {e}")))
+}
+
 /// The connection to one database of one server.
 pub struct Client {
     agent: ureq::Agent,
     url: String,
+    /// `host:port`, for messages.
+    address: String,
     auth: Option<String>,
     pub database: String,
 }
@@ -235,12 +281,12 @@ const ONE_BLOCK: &str = "1000000000";
 
 impl Client {
     pub fn new(location: &Location) -> Self {
-        // A read or write that waits longer than this for the next byte fails rather than
-        // holding a request's thread for ever (ClickHouse streams results block by block).
+        // A read or write that waits longer than the timeout for the next byte fails rather
+        // than holding a request's thread for ever (ClickHouse streams results block by block).
         let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(300))
-            .timeout_write(Duration::from_secs(300))
+            .timeout_connect(location.connect_timeout)
+            .timeout_read(location.timeout)
+            .timeout_write(location.timeout)
             .max_idle_connections_per_host(16)
             .build();
         let auth = location.user.as_ref().map(|user| {
@@ -258,6 +304,7 @@ impl Client {
         Client {
             agent,
             url: format!("http://{host}:{}/", location.port),
+            address: format!("{host}:{}", location.port),
             auth,
             database: location.database.clone(),
         }
@@ -274,24 +321,35 @@ impl Client {
         req
     }
 
+    /// Sends a request. No answer (refused, timed out, cut off) and a server error (5xx: an
+    /// overloaded server, a shard of a cluster down) are [`StoreError::Unavailable`]; other
+    /// refusals (4xx: a wrong password, a missing table) are errors of the store.
     fn send(&self, req: ureq::Request, body: &[u8], what: &str) -> StoreResult<ureq::Response> {
         req.send_bytes(body).map_err(|e| match e {
             ureq::Error::Status(code, response) => {
                 let text = response.into_string().unwrap_or_default();
-                backend(format!(
-                    "ClickHouse answered {code} to {what}: {}",
+                let message = format!(
+                    "ClickHouse at {} answered {code} to {what}: {}",
+                    self.address,
                     text.trim()
-                ))
+                );
+                if code >= 500 {
+                    StoreError::Unavailable(Outage(message))
+                } else {
+                    backend(message)
+                }
             }
-            ureq::Error::Transport(t) => backend(format!("ClickHouse: {t}")),
+            ureq::Error::Transport(t) => StoreError::Unavailable(Outage(format!(
+                "ClickHouse at {} did not answer {what}: {t}",
+                self.address
+            ))),
         })
     }
 
     /// Runs a statement that returns nothing (DDL, `ALTER`, `INSERT … SELECT`).
     pub fn execute(&self, sql: &str) -> StoreResult<()> {
         let response = self.send(self.request(true), sql.as_bytes(), &describe(sql))?;
-        std::io::copy(&mut response.into_reader(), &mut std::io::sink())
-            .map_err(|e| backend(format!("reading ClickHouse's answer: {e}")))?;
+        std::io::copy(&mut response.into_reader(), &mut std::io::sink()).map_err(cut_off)?;
         Ok(())
     }
 
@@ -336,9 +394,7 @@ impl Client {
         let mut line = String::new();
         loop {
             line.clear();
-            let n = reader
-                .read_line(&mut line)
-                .map_err(|e| backend(format!("reading ClickHouse's answer: {e}")))?;
+            let n = reader.read_line(&mut line).map_err(cut_off)?;
             if n == 0 {
                 return Ok(());
             }
@@ -392,7 +448,77 @@ fn describe(sql: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
     use super::*;
+
+    fn client_on(port: u16, options: &str) -> Client {
+        let location = format!("clickhouse://127.0.0.1:{port}/db{options}");
+        Client::new(&Location::parse(&location).unwrap().unwrap())
+    }
+
+    /// A server on a free port that reads one request and answers it with `status` (or does
+    /// not answer, for `None`, until the client gives up).
+    fn answering(status: Option<u16>) -> (u16, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The request line, headers and the short body arrive before the answer is due.
+            while !request.ends_with(b"SELECT 1") {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "the client closed before sending its request");
+                request.extend_from_slice(&buf[..n]);
+            }
+            match status {
+                Some(code) => {
+                    let body = "Code: 999, e.displayText() = DB::Exception: failed";
+                    let answer = format!(
+                        "HTTP/1.1 {code} Failed\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    stream.write_all(answer.as_bytes()).unwrap();
+                }
+                // Holds the connection until the client's timeout closes it.
+                None => while stream.read(&mut buf).is_ok_and(|n| n > 0) {},
+            }
+        });
+        (port, server)
+    }
+
+    #[test]
+    fn no_answer_and_server_errors_are_unavailable_other_refusals_are_not() {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let refused = client_on(port, "").execute("SELECT 1").unwrap_err();
+        assert!(matches!(refused, StoreError::Unavailable(_)), "{refused:?}");
+        assert!(StoreError::is_unavailable(&refused));
+        for (status, unavailable) in [(Some(500), true), (Some(503), true), (None, true)] {
+            let (port, server) = answering(status);
+            let err = client_on(port, "?timeout=1")
+                .execute("SELECT 1")
+                .unwrap_err();
+            assert_eq!(
+                StoreError::is_unavailable(&err),
+                unavailable,
+                "{status:?}: {err:?}"
+            );
+            server.join().unwrap();
+        }
+        let (port, server) = answering(Some(404));
+        let err = client_on(port, "").execute("SELECT 1").unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        assert!(
+            err.source().unwrap().to_string().contains("answered 404"),
+            "{err}"
+        );
+        server.join().unwrap();
+    }
 
     #[test]
     fn quote_escapes_everything_that_could_end_or_change_a_literal() {
@@ -438,8 +564,17 @@ mod tests {
                 port: 8123,
                 user: None,
                 password: None,
-                database: "hubstats".into()
+                database: "hubstats".into(),
+                connect_timeout: CONNECT_TIMEOUT,
+                timeout: TIMEOUT,
             }
+        );
+        let l = Location::parse("clickhouse://h:1/db?connect_timeout=2&timeout=600")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (l.connect_timeout, l.timeout),
+            (Duration::from_secs(2), Duration::from_secs(600))
         );
         let l = Location::parse("clickhouse://ann:p%40ss@db.example:9123/stats_1")
             .unwrap()
@@ -453,6 +588,8 @@ mod tests {
             "clickhouse://127.0.0.1:8123/",
             "clickhouse://127.0.0.1:8123/a-b",
             "clickhouse://127.0.0.1:8123/db?x=1",
+            "clickhouse://127.0.0.1:8123/db?timeout=0",
+            "clickhouse://127.0.0.1:8123/db?connect_timeout=soon",
         ] {
             assert!(
                 matches!(Location::parse(bad), Some(Err(StoreError::Invalid(_)))),

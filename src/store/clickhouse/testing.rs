@@ -2,7 +2,9 @@
 //! the system's configuration (`/etc/clickhouse-server/config.xml`) whose data and log paths
 //! are moved into that directory, listening on 127.0.0.1 only, on free ports of its own. It is
 //! killed (by its process id) when dropped. Each [`ClickHouseServer::location`] names a fresh
-//! database, so every test store starts empty.
+//! database, so every test store starts empty. [`ClickHouseServer::stop`] and
+//! [`ClickHouseServer::restart`] take it down and bring it back on the same data and ports,
+//! for tests of what hubstats does while its store is away.
 //!
 //! A missing `clickhouse-server` is an error, not a skip: the tests that use this are
 //! `#[ignore]`d so that a plain `cargo test` passes without it, and fail when asked to run.
@@ -58,8 +60,10 @@ fn set_tag(config: &str, tag: &str, value: &str) -> Result<String, String> {
 }
 
 pub struct ClickHouseServer {
-    child: Child,
+    /// The running server; `None` while stopped.
+    child: Option<Child>,
     dir: tempfile::TempDir,
+    binary: PathBuf,
     pub http_port: u16,
 }
 
@@ -93,22 +97,59 @@ impl ClickHouseServer {
         let users = Path::new(SYSTEM_CONFIG).with_file_name("users.xml");
         std::fs::copy(&users, root.join("users.xml"))
             .map_err(|e| format!("copying {}: {e}", users.display()))?;
-        let output = std::fs::File::create(root.join("server.out")).map_err(|e| e.to_string())?;
-        let child = Command::new(&binary)
-            .arg(format!("--config-file={}", config_path.display()))
+        let mut server = ClickHouseServer {
+            child: None,
+            dir,
+            binary,
+            http_port,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// Starts the server on the configuration in its directory and waits until it answers.
+    fn spawn(&mut self) -> Result<(), String> {
+        let root = self.dir.path();
+        let output = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join("server.out"))
+            .map_err(|e| e.to_string())?;
+        let child = Command::new(&self.binary)
+            .arg(format!(
+                "--config-file={}",
+                root.join("config.xml").display()
+            ))
             .current_dir(root)
             .stdin(Stdio::null())
             .stdout(output.try_clone().map_err(|e| e.to_string())?)
             .stderr(output)
             .spawn()
-            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
-        let mut server = ClickHouseServer {
-            child,
-            dir,
-            http_port,
-        };
-        server.wait_until_ready()?;
-        Ok(server)
+            .map_err(|e| format!("starting {}: {e}", self.binary.display()))?;
+        self.child = Some(child);
+        self.wait_until_ready()
+    }
+
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the server (SIGKILL to its process id: no clean shut-down) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // `Child::kill` sends SIGKILL to this child's process id, and only to it.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the stopped server again on the same data directory and ports; panics when it
+    /// does not come up.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn()
+            .unwrap_or_else(|e| panic!("cannot restart the test ClickHouse: {e}"));
     }
 
     fn wait_until_ready(&mut self) -> Result<(), String> {
@@ -118,7 +159,11 @@ impl ClickHouseServer {
         let url = format!("http://127.0.0.1:{}/", self.http_port);
         let started = Instant::now();
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            let exited = match self.child.as_mut() {
+                Some(child) => child.try_wait().ok().flatten(),
+                None => return Err("the server is not running".to_owned()),
+            };
+            if let Some(status) = exited {
                 return Err(format!(
                     "clickhouse-server exited ({status}) before answering: {}",
                     self.log_tail()
@@ -177,8 +222,6 @@ impl ClickHouseServer {
 
 impl Drop for ClickHouseServer {
     fn drop(&mut self) {
-        // `Child::kill` sends SIGKILL to this child's process id, and only to it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
