@@ -16,7 +16,7 @@ use tower::ServiceExt;
 
 use hubstats::config::{Config, Overrides};
 use hubstats::domain::{OrgName, Plan, Role, Username};
-use hubstats::store::clickhouse::testing::ClickHouseServer;
+use hubstats::store::clickhouse::testing::{ClickHouseCluster, ClickHouseServer};
 use hubstats::web::{router_with_throttle, AppState};
 
 const SEED: &str = include_str!("data/seed.csv");
@@ -209,4 +209,28 @@ async fn clickhouse_down_answers_503_and_recovers_when_back() {
     let (status, _, page_after) = get(&router, page, &token, true).await;
     assert_eq!(status, 200, "{page_after}");
     assert_eq!(get(&router, "/readyz", &token, false).await.0, 200);
+}
+
+// The same import and export on a two-shard cluster (`?cluster=…&nodes=…` in the location),
+// and the analytics API answering what it answers on one server.
+#[tokio::test]
+#[ignore = "needs clickhouse-server"]
+async fn clickhouse_cluster_store_imports_exports_and_serves_what_one_server_does() {
+    let cluster = ClickHouseCluster::start();
+    let location = cluster.location();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("seed.csv"), SEED).unwrap();
+    let report = ok(dir.path(), &location, &["import", "seed.csv"]);
+    assert_eq!(
+        report,
+        "seed.csv: 6 rows, 2 repositories, 1 new organization\n"
+    );
+    let exported = ok(dir.path(), &location, &["export", "--org", "huggingface"]);
+    assert_eq!(exported, SEED, "import then export is byte for byte");
+    let single = cluster.servers[1].location();
+    ok(dir.path(), &single, &["import", "seed.csv"]);
+    assert_eq!(
+        overview(&location, "huggingface").await,
+        overview(&single, "huggingface").await
+    );
 }

@@ -26,6 +26,12 @@ pub struct Location {
     /// How long a request may wait for the next byte of an answer, or to send the next byte
     /// of its body (`timeout`, seconds).
     pub timeout: Duration,
+    /// The cluster (a name in the servers' `remote_servers`) whose shards hold the tables
+    /// (`cluster`); `None`: this one server holds them.
+    pub cluster: Option<String>,
+    /// The HTTP addresses of the cluster's servers (`nodes=host:port,host:port`); empty: each
+    /// shard's host (from `system.clusters`) on this location's port.
+    pub nodes: Vec<(String, u16)>,
 }
 
 /// Default of `connect_timeout`: a server that is up accepts within milliseconds.
@@ -90,11 +96,16 @@ impl Location {
             database: database.to_owned(),
             connect_timeout: CONNECT_TIMEOUT,
             timeout: TIMEOUT,
+            cluster: None,
+            nodes: Vec::new(),
         };
         for (name, value) in url.query_pairs() {
             location
                 .set_option(&name, &value)
                 .map_err(|why| invalid(&why))?;
+        }
+        if !location.nodes.is_empty() && location.cluster.is_none() {
+            return Err(invalid("nodes without cluster"));
         }
         Ok(location)
     }
@@ -109,14 +120,48 @@ impl Location {
         match name {
             "connect_timeout" => self.connect_timeout = seconds()?,
             "timeout" => self.timeout = seconds()?,
+            "cluster" => {
+                let plain = !value.is_empty()
+                    && value.len() <= 64
+                    && (value.bytes()).all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+                if !plain {
+                    return Err("the cluster name must be letters, digits, '_', '-' or '.'".into());
+                }
+                self.cluster = Some(value.to_owned());
+            }
+            "nodes" => {
+                self.nodes = (value.split(','))
+                    .map(parse_address)
+                    .collect::<Option<_>>()
+                    .ok_or("nodes must be host:port addresses separated by commas")?;
+            }
             _ => {
                 return Err(format!(
-                    "unknown option {name:?} (known: connect_timeout, timeout)"
+                    "unknown option {name:?} (known: connect_timeout, timeout, cluster, nodes)"
                 ))
             }
         }
         Ok(())
     }
+
+    /// The same location on another server (another server of its cluster).
+    pub fn at(&self, host: &str, port: u16) -> Location {
+        Location {
+            host: host.to_owned(),
+            port,
+            ..self.clone()
+        }
+    }
+}
+
+/// `host:port` (an IPv6 host in brackets).
+fn parse_address(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.trim().rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_owned(), port.parse().ok()?))
 }
 
 /// A `--store` value as messages and logs show it: a ClickHouse location's password replaced
@@ -265,7 +310,8 @@ fn cut_off(e: std::io::Error) -> StoreError {
     StoreError::Unavailable(Outage(format!("reading ClickHouse's answer: {e}")))
 }
 
-/// The connection to one database of one server.
+/// The connection to one database of one server; in cluster mode, to the server that
+/// `Distributed` queries and inserts go through, holding clients of every shard's server.
 pub struct Client {
     agent: ureq::Agent,
     url: String,
@@ -273,6 +319,9 @@ pub struct Client {
     address: String,
     auth: Option<String>,
     pub database: String,
+    cluster: bool,
+    /// In cluster mode, a client of each shard's server, by shard number.
+    shards: Vec<Client>,
 }
 
 /// Inserts larger than ClickHouse's default block (about a million rows) would be split into
@@ -307,13 +356,55 @@ impl Client {
             address: format!("{host}:{}", location.port),
             auth,
             database: location.database.clone(),
+            cluster: location.cluster.is_some(),
+            shards: Vec::new(),
         }
+    }
+
+    pub(super) fn set_shards(&mut self, shards: Vec<Client>) {
+        self.shards = shards;
+    }
+
+    /// Whether the tables are spread over a cluster's shards.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    /// The servers holding the tables' rows: every shard's in cluster mode, else this one.
+    pub fn servers(&self) -> Vec<&Client> {
+        if self.shards.is_empty() {
+            vec![self]
+        } else {
+            self.shards.iter().collect()
+        }
+    }
+
+    /// The name of `table`'s local table on each server (the table itself on one server).
+    pub fn local_table(&self, table: &str) -> String {
+        if self.cluster {
+            super::cluster::local_table(table)
+        } else {
+            table.to_owned()
+        }
+    }
+
+    /// `host:port` of the server, for messages.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     fn request(&self, database: bool) -> ureq::Request {
         let mut req = self.agent.post(&self.url);
         if database {
             req = req.query("database", &self.database);
+        }
+        if self.cluster {
+            // An insert into a `Distributed` table returns once every shard wrote its rows
+            // (not when they are queued on this server), and a subquery reads the local table
+            // of the shard it runs on (an organization's rows are all on one shard).
+            req = req
+                .query("insert_distributed_sync", "1")
+                .query("distributed_product_mode", "local");
         }
         if let Some(auth) = &self.auth {
             req = req.set("Authorization", auth);
@@ -567,8 +658,15 @@ mod tests {
                 database: "hubstats".into(),
                 connect_timeout: CONNECT_TIMEOUT,
                 timeout: TIMEOUT,
+                cluster: None,
+                nodes: Vec::new(),
             }
         );
+        let l = Location::parse("clickhouse://h:1/db?cluster=pair&nodes=h:1,[::1]:8124")
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.cluster.as_deref(), Some("pair"));
+        assert_eq!(l.nodes, [("h".to_owned(), 1), ("::1".to_owned(), 8124)]);
         let l = Location::parse("clickhouse://h:1/db?connect_timeout=2&timeout=600")
             .unwrap()
             .unwrap();
@@ -590,6 +688,9 @@ mod tests {
             "clickhouse://127.0.0.1:8123/db?x=1",
             "clickhouse://127.0.0.1:8123/db?timeout=0",
             "clickhouse://127.0.0.1:8123/db?connect_timeout=soon",
+            "clickhouse://127.0.0.1:8123/db?cluster=a'b",
+            "clickhouse://127.0.0.1:8123/db?cluster=pair&nodes=h",
+            "clickhouse://127.0.0.1:8123/db?nodes=h:1",
         ] {
             assert!(
                 matches!(Location::parse(bad), Some(Err(StoreError::Invalid(_)))),

@@ -4,7 +4,9 @@
 //! killed (by its process id) when dropped. Each [`ClickHouseServer::location`] names a fresh
 //! database, so every test store starts empty. [`ClickHouseServer::stop`] and
 //! [`ClickHouseServer::restart`] take it down and bring it back on the same data and ports,
-//! for tests of what hubstats does while its store is away.
+//! for tests of what hubstats does while its store is away. [`ClickHouseCluster`] starts
+//! two such servers whose `remote_servers` name both as the shards of [`TEST_CLUSTER`] (one
+//! server per shard, no replicas).
 //!
 //! A missing `clickhouse-server` is an error, not a skip: the tests that use this are
 //! `#[ignore]`d so that a plain `cargo test` passes without it, and fail when asked to run.
@@ -76,6 +78,11 @@ impl ClickHouseServer {
     }
 
     pub fn try_start() -> Result<Self, String> {
+        Self::try_start_with(Ports::free()?, "")
+    }
+
+    /// Starts a server on `ports` with `clusters` (XML elements) added to its `remote_servers`.
+    fn try_start_with(ports: Ports, clusters: &str) -> Result<Self, String> {
         let binary = server_binary()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let root = dir.path();
@@ -84,14 +91,25 @@ impl ClickHouseServer {
         let data = format!("{}/data/", root.display());
         let logs = format!("{}/log/", root.display());
         std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
-        let http_port = free_port()?;
+        let http_port = ports.http;
         let mut config = system
             .replace("/var/lib/clickhouse/", &data)
             .replace("/var/log/clickhouse-server/", &logs)
             .replace("<listen_host>::1</listen_host>", "");
         config = set_tag(&config, "http_port", &http_port.to_string())?;
-        config = set_tag(&config, "tcp_port", &free_port()?.to_string())?;
-        config = set_tag(&config, "interserver_http_port", &free_port()?.to_string())?;
+        config = set_tag(&config, "tcp_port", &ports.tcp.to_string())?;
+        config = set_tag(
+            &config,
+            "interserver_http_port",
+            &ports.interserver.to_string(),
+        )?;
+        if !clusters.is_empty() {
+            let open = "<remote_servers incl=\"clickhouse_remote_servers\" >";
+            if !config.contains(open) {
+                return Err(format!("no {open} in {SYSTEM_CONFIG}"));
+            }
+            config = config.replacen(open, &format!("{open}{clusters}"), 1);
+        }
         let config_path = root.join("config.xml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let users = Path::new(SYSTEM_CONFIG).with_file_name("users.xml");
@@ -202,21 +220,99 @@ impl ClickHouseServer {
 
     /// A `clickhouse://` location naming a database no one used before.
     pub fn location(&self) -> String {
-        let n = DATABASES.fetch_add(1, Ordering::Relaxed);
         format!(
-            "clickhouse://127.0.0.1:{}/test_{}_{n}",
+            "clickhouse://127.0.0.1:{}/{}",
             self.http_port,
-            std::process::id()
+            fresh_database()
         )
     }
 
     /// A connected, migrated client of a fresh database.
     pub fn client(&self) -> std::sync::Arc<super::Client> {
-        let location = self.location();
-        let parsed = Location::parse(&location)
-            .expect("a clickhouse location")
-            .expect("a valid location");
-        connect(&parsed).unwrap_or_else(|e| panic!("connecting to {location}: {e}"))
+        connected(&self.location())
+    }
+}
+
+/// A database name no test used before.
+fn fresh_database() -> String {
+    let n = DATABASES.fetch_add(1, Ordering::Relaxed);
+    format!("test_{}_{n}", std::process::id())
+}
+
+fn connected(location: &str) -> std::sync::Arc<super::Client> {
+    let parsed = Location::parse(location)
+        .expect("a clickhouse location")
+        .expect("a valid location");
+    connect(&parsed).unwrap_or_else(|e| panic!("connecting to {location}: {e}"))
+}
+
+/// A server's free loopback ports.
+#[derive(Clone, Copy)]
+struct Ports {
+    http: u16,
+    tcp: u16,
+    interserver: u16,
+}
+
+impl Ports {
+    fn free() -> Result<Self, String> {
+        Ok(Ports {
+            http: free_port()?,
+            tcp: free_port()?,
+            interserver: free_port()?,
+        })
+    }
+}
+
+/// The cluster every [`ClickHouseCluster`] server knows: shard 1 on the first, shard 2 on the
+/// second.
+pub const TEST_CLUSTER: &str = "hubstats_test";
+
+/// Two test servers, each a shard of [`TEST_CLUSTER`].
+pub struct ClickHouseCluster {
+    pub servers: Vec<ClickHouseServer>,
+}
+
+impl ClickHouseCluster {
+    /// Starts both servers and waits until they answer; panics when they cannot.
+    pub fn start() -> Self {
+        Self::try_start().unwrap_or_else(|e| panic!("cannot start a test ClickHouse cluster: {e}"))
+    }
+
+    fn try_start() -> Result<Self, String> {
+        let ports = [Ports::free()?, Ports::free()?];
+        let shards: String = (ports.iter())
+            .map(|p| {
+                format!(
+                    "<shard><replica><host>127.0.0.1</host><port>{}</port></replica></shard>",
+                    p.tcp
+                )
+            })
+            .collect();
+        let clusters = format!("<{TEST_CLUSTER}>{shards}</{TEST_CLUSTER}>");
+        let servers = (ports.iter())
+            .map(|p| ClickHouseServer::try_start_with(*p, &clusters))
+            .collect::<Result<_, _>>()?;
+        Ok(ClickHouseCluster { servers })
+    }
+
+    /// A `clickhouse://` location of a fresh database on the cluster, through the first server,
+    /// listing both servers' HTTP addresses (they differ in port only).
+    pub fn location(&self) -> String {
+        let nodes: Vec<String> = (self.servers.iter())
+            .map(|s| format!("127.0.0.1:{}", s.http_port))
+            .collect();
+        format!(
+            "clickhouse://127.0.0.1:{}/{}?cluster={TEST_CLUSTER}&nodes={}",
+            self.servers[0].http_port,
+            fresh_database(),
+            nodes.join(",")
+        )
+    }
+
+    /// A connected client of a fresh database, its tables created on both servers.
+    pub fn client(&self) -> std::sync::Arc<super::Client> {
+        connected(&self.location())
     }
 }
 
