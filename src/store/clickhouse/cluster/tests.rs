@@ -104,6 +104,15 @@ fn clickhouse_cluster_keeps_each_organizations_rows_on_one_shard() {
         assert_eq!(counts.version(&org).unwrap(), 1);
         accounts.create_org(&org, Plan::Team).unwrap();
     }
+    // A second write patches the cached indexes: the changed repositories are re-read with a
+    // subquery each shard runs on its own rows.
+    batch("csv", 4).apply(&counts).unwrap();
+    for org in ORGS {
+        let org = OrgName::parse(org).unwrap();
+        let repos = counts.repos(&org).unwrap();
+        assert_eq!(repos.iter().map(|r| r.total).collect::<Vec<_>>(), [4, 4]);
+        assert_eq!(counts.version(&org).unwrap(), 2);
+    }
     // Accounts tables are sharded the same way: each organization's record on one shard.
     let records = per_shard(&client, "orgs", "name", "1");
     assert!(records[0].is_disjoint(&records[1]), "{records:?}");
