@@ -412,9 +412,9 @@ impl Client {
         req
     }
 
-    /// Sends a request. No answer (refused, timed out, cut off) and a server error (5xx: an
-    /// overloaded server, a shard of a cluster down) are [`StoreError::Unavailable`]; other
-    /// refusals (4xx: a wrong password, a missing table) are errors of the store.
+    /// Sends a request. No answer (refused, timed out, cut off) and a server error (5xx but
+    /// 501: an overloaded server, a shard of a cluster down) are [`StoreError::Unavailable`];
+    /// other refusals (4xx: a wrong password, a missing table; 501) are errors of the store.
     fn send(&self, req: ureq::Request, body: &[u8], what: &str) -> StoreResult<ureq::Response> {
         req.send_bytes(body).map_err(|e| match e {
             ureq::Error::Status(code, response) => {
@@ -424,7 +424,8 @@ impl Client {
                     self.address,
                     text.trim()
                 );
-                if code >= 500 {
+                // 501: a statement the server does not implement, which retrying will not fix.
+                if code >= 500 && code != 501 {
                     StoreError::Unavailable(Outage(message))
                 } else {
                     backend(message)
@@ -601,14 +602,14 @@ mod tests {
             );
             server.join().unwrap();
         }
-        let (port, server) = answering(Some(404));
-        let err = client_on(port, "").execute("SELECT 1").unwrap_err();
-        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
-        assert!(
-            err.source().unwrap().to_string().contains("answered 404"),
-            "{err}"
-        );
-        server.join().unwrap();
+        for code in [404, 501] {
+            let (port, server) = answering(Some(code));
+            let err = client_on(port, "").execute("SELECT 1").unwrap_err();
+            assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+            let message = err.source().unwrap().to_string();
+            assert!(message.contains(&format!("answered {code}")), "{message}");
+            server.join().unwrap();
+        }
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub fn connect(location: &Location) -> StoreResult<Arc<Client>> {
     if let Some(name) = &location.cluster {
         client.set_shards(cluster::shards(&client, location, name)?);
     }
+    check_mode(&client)?;
     for server in client.servers() {
         server.execute_server(&format!(
             "CREATE DATABASE IF NOT EXISTS {}",
@@ -98,6 +99,34 @@ pub fn database_exists(location: &Location) -> StoreResult<bool> {
     );
     let found = client.query_server(&sql, |r| r.u64(0))?;
     Ok(found.first().copied().unwrap_or(0) > 0)
+}
+
+/// Refuses a database made in the other mode: one server's tables opened as a cluster's, or a
+/// cluster's `Distributed` tables opened as one server's (queries would run, but deletions and
+/// the schema would go to the wrong tables).
+fn check_mode(client: &Client) -> StoreResult<()> {
+    let engine = client.query_server(
+        &format!(
+            "SELECT engine FROM system.tables WHERE database = {} AND name = 'counts'",
+            client::quote(&client.database)
+        ),
+        |r| r.str(0),
+    )?;
+    let Some(engine) = engine.first() else {
+        return Ok(());
+    };
+    match (engine == "Distributed", client.is_cluster()) {
+        (true, false) => Err(StoreError::Invalid(format!(
+            "ClickHouse database {} was made in cluster mode: add ?cluster=NAME to the location",
+            client.database
+        ))),
+        (false, true) => Err(StoreError::Invalid(format!(
+            "ClickHouse database {} was made on one server, not in cluster mode: remove the \
+             cluster option",
+            client.database
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Applies the migrations `client`'s server has not recorded yet.

@@ -74,7 +74,8 @@ static DATABASES: AtomicU32 = AtomicU32::new(0);
 impl ClickHouseServer {
     /// Starts a server and waits until it answers `SELECT 1`; panics when it cannot.
     pub fn start() -> Self {
-        Self::try_start().unwrap_or_else(|e| panic!("cannot start a test ClickHouse: {e}"))
+        with_fresh_ports(Self::try_start)
+            .unwrap_or_else(|e| panic!("cannot start a test ClickHouse: {e}"))
     }
 
     pub fn try_start() -> Result<Self, String> {
@@ -246,6 +247,20 @@ fn connected(location: &str) -> std::sync::Arc<super::Client> {
     connect(&parsed).unwrap_or_else(|e| panic!("connecting to {location}: {e}"))
 }
 
+/// Runs `start` up to three times: a port found free can be taken (by another test's server,
+/// or as the local port of a connection) before the server binds it, and the next attempt
+/// picks new ones.
+fn with_fresh_ports<T>(start: impl Fn() -> Result<T, String>) -> Result<T, String> {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        match start() {
+            Ok(started) => return Ok(started),
+            Err(e) => failures.push(e),
+        }
+    }
+    Err(failures.join("\n--- then ---\n"))
+}
+
 /// A server's free loopback ports.
 #[derive(Clone, Copy)]
 struct Ports {
@@ -276,7 +291,8 @@ pub struct ClickHouseCluster {
 impl ClickHouseCluster {
     /// Starts both servers and waits until they answer; panics when they cannot.
     pub fn start() -> Self {
-        Self::try_start().unwrap_or_else(|e| panic!("cannot start a test ClickHouse cluster: {e}"))
+        with_fresh_ports(Self::try_start)
+            .unwrap_or_else(|e| panic!("cannot start a test ClickHouse cluster: {e}"))
     }
 
     fn try_start() -> Result<Self, String> {

@@ -254,3 +254,33 @@ fn clickhouse_cluster_commit_cut_off_between_shards_is_completed_by_its_retry() 
     }
     assert_eq!(counts.source(&second.source).unwrap().unwrap().rows, 16);
 }
+
+// A database made on one server is refused as a cluster's, and the reverse: deletions and the
+// schema would go to the wrong tables.
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_cluster_and_single_server_databases_are_not_mixed_up() {
+    let cluster = ClickHouseCluster::start();
+    let single = cluster.servers[0].location();
+    let clustered = cluster.location();
+    let (clustered_base, options) = clustered.split_once('?').unwrap();
+    for (made, reopened, why) in [
+        (
+            single.clone(),
+            format!("{single}?{options}"),
+            "made on one server",
+        ),
+        (
+            clustered.clone(),
+            clustered_base.to_owned(),
+            "made in cluster mode",
+        ),
+    ] {
+        connect(&Location::parse(&made).unwrap().unwrap()).unwrap();
+        match connect(&Location::parse(&reopened).unwrap().unwrap()) {
+            Err(StoreError::Invalid(message)) => assert!(message.contains(why), "{message}"),
+            Err(other) => panic!("{reopened}: {other:?}"),
+            Ok(_) => panic!("{reopened}: accepted"),
+        }
+    }
+}
