@@ -61,6 +61,31 @@ pub enum StoreError {
     },
     #[error("storage backend error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The backend did not answer (connection refused, timed out, cut off) or failed on its
+    /// side: the same request may succeed later, with nothing to change in it.
+    #[error("the storage backend is unavailable")]
+    Unavailable(#[source] Outage),
+}
+
+/// Why a backend is unavailable, in its own words ("ClickHouse at 127.0.0.1:8123: connection
+/// refused"). Its own type, so that [`StoreError::is_unavailable`] finds it below error types
+/// that wrap a `StoreError` transparently.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Outage(pub String);
+
+impl StoreError {
+    /// Whether `e`, or an error it wraps, is an [`Outage`] of the store.
+    pub fn is_unavailable(e: &(dyn std::error::Error + 'static)) -> bool {
+        let mut next = Some(e);
+        while let Some(e) = next {
+            if e.is::<Outage>() {
+                return true;
+            }
+            next = e.source();
+        }
+        false
+    }
 }
 
 /// A repository as the dashboard and the export see it.

@@ -5,6 +5,10 @@
 //! a JSON body `{"error": "..."}`; the [`render_errors`] middleware turns it into a small HTML
 //! page when the client is a browser (it asks for `text/html`) and the path is not under
 //! `/api/`. Scripts (`curl`, API clients) therefore always get JSON, also from the CSV endpoint.
+//!
+//! A store that does not answer ([`StoreError::Unavailable`], wherever it is wrapped) is a 503
+//! with `Retry-After` and a message saying so, not a 500: nothing is wrong with the request,
+//! and the same request succeeds once the store is back.
 
 use std::error::Error as StdError;
 use std::sync::{Arc, OnceLock};
@@ -70,12 +74,21 @@ impl ApiError {
                 AccessError::Unauthenticated => StatusCode::UNAUTHORIZED,
                 AccessError::UnknownOrg(_) => StatusCode::NOT_FOUND,
                 AccessError::NotMember(_) | AccessError::NotPaid(_) => StatusCode::FORBIDDEN,
+                AccessError::Store(e) if StoreError::is_unavailable(e) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 AccessError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
+            ApiError::Internal(e) if StoreError::is_unavailable(e.as_ref()) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
+
+/// `Retry-After` of a 503 for a store that does not answer, in seconds.
+const STORE_RETRY_AFTER: &str = "10";
 
 /// What [`render_errors`] needs to re-render an error for a browser.
 #[derive(Debug, Clone)]
@@ -98,7 +111,12 @@ pub fn error_chain(e: &dyn StdError) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = %error_chain(&self), "request failed: the store is unavailable");
+            "the database is not answering at the moment; try again in a few seconds (the details \
+             are in the server log under the request id)"
+                .to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %error_chain(&self), "request failed");
             "internal server error; the details are in the server log under the request id"
                 .to_owned()
@@ -111,8 +129,23 @@ impl IntoResponse for ApiError {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(STORE_RETRY_AFTER),
+            );
+        }
         res.extensions_mut().insert(ErrorInfo { message });
         res
+    }
+}
+
+/// The headers of an error response that its re-rendered form keeps.
+fn kept_headers(from: &Response, to: &mut Response) {
+    for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+        if let Some(value) = from.headers().get(&name) {
+            to.headers_mut().insert(name, value.clone());
+        }
     }
 }
 
@@ -179,7 +212,9 @@ pub async fn render_errors(mut req: Request, next: Next) -> Response {
         return match request_id {
             Some(id) => {
                 let body = serde_json::json!({ "error": info.message, "request_id": id });
-                (status, axum::Json(body)).into_response()
+                let mut json = (status, axum::Json(body)).into_response();
+                kept_headers(&res, &mut json);
+                json
             }
             None => res,
         };
@@ -199,10 +234,7 @@ pub async fn render_errors(mut req: Request, next: Next) -> Response {
     match page.render() {
         Ok(body) => {
             let mut page = (status, Html(body)).into_response();
-            if let Some(challenge) = res.headers().get(header::WWW_AUTHENTICATE) {
-                page.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, challenge.clone());
-            }
+            kept_headers(&res, &mut page);
             page
         }
         Err(e) => {

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Outage, StoreError, StoreResult};
 
-/// Where a ClickHouse store lives: `clickhouse://[user[:password]@]host:port/database`.
+/// Where a ClickHouse store lives:
+/// `clickhouse://[user[:password]@]host:port/database[?option=value&…]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub host: String,
@@ -20,7 +21,24 @@ pub struct Location {
     pub user: Option<String>,
     pub password: Option<String>,
     pub database: String,
+    /// How long to wait for a connection (`connect_timeout`, seconds).
+    pub connect_timeout: Duration,
+    /// How long a request may wait for the next byte of an answer, or to send the next byte
+    /// of its body (`timeout`, seconds).
+    pub timeout: Duration,
+    /// The cluster (a name in the servers' `remote_servers`) whose shards hold the tables
+    /// (`cluster`); `None`: this one server holds them.
+    pub cluster: Option<String>,
+    /// The HTTP addresses of the cluster's servers (`nodes=host:port,host:port`); empty: each
+    /// shard's host (from `system.clusters`) on this location's port.
+    pub nodes: Vec<(String, u16)>,
 }
+
+/// Default of `connect_timeout`: a server that is up accepts within milliseconds.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default of `timeout`: ClickHouse sends nothing until an insert is written or a query's first
+/// block is ready, so this bounds the longest single statement (a large import's insert).
+pub const TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Location {
     /// Parses a `clickhouse://` location (`None` for anything else, such as a file path).
@@ -34,7 +52,7 @@ impl Location {
     fn parse_url(s: &str) -> StoreResult<Self> {
         let invalid = |why: &str| {
             StoreError::Invalid(format!(
-                "store location {:?}: {why} (expected clickhouse://[user[:password]@]host:port/database)",
+                "store location {:?}: {why} (expected clickhouse://[user[:password]@]host:port/database[?option=value&…])",
                 redact(s)
             ))
         };
@@ -56,8 +74,8 @@ impl Location {
                 "the database name must be letters, digits and underscores, not starting with a digit",
             ));
         }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(invalid("unexpected query or fragment"));
+        if url.fragment().is_some() {
+            return Err(invalid("unexpected fragment"));
         }
         let decode = |part: &str| {
             percent_decode(part).ok_or_else(|| invalid("bad percent-encoding in user or password"))
@@ -67,7 +85,7 @@ impl Location {
             u => Some(decode(u)?),
         };
         let password = url.password().map(decode).transpose()?;
-        Ok(Location {
+        let mut location = Location {
             host: host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
@@ -76,8 +94,74 @@ impl Location {
             user,
             password,
             database: database.to_owned(),
-        })
+            connect_timeout: CONNECT_TIMEOUT,
+            timeout: TIMEOUT,
+            cluster: None,
+            nodes: Vec::new(),
+        };
+        for (name, value) in url.query_pairs() {
+            location
+                .set_option(&name, &value)
+                .map_err(|why| invalid(&why))?;
+        }
+        if !location.nodes.is_empty() && location.cluster.is_none() {
+            return Err(invalid("nodes without cluster"));
+        }
+        Ok(location)
     }
+
+    fn set_option(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let seconds = || match value.parse::<u64>() {
+            Ok(n) if (1..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err(format!(
+                "{name} must be a number of seconds from 1 to 86400"
+            )),
+        };
+        match name {
+            "connect_timeout" => self.connect_timeout = seconds()?,
+            "timeout" => self.timeout = seconds()?,
+            "cluster" => {
+                let plain = !value.is_empty()
+                    && value.len() <= 64
+                    && (value.bytes()).all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+                if !plain {
+                    return Err("the cluster name must be letters, digits, '_', '-' or '.'".into());
+                }
+                self.cluster = Some(value.to_owned());
+            }
+            "nodes" => {
+                self.nodes = (value.split(','))
+                    .map(parse_address)
+                    .collect::<Option<_>>()
+                    .ok_or("nodes must be host:port addresses separated by commas")?;
+            }
+            _ => {
+                return Err(format!(
+                    "unknown option {name:?} (known: connect_timeout, timeout, cluster, nodes)"
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// The same location on another server (another server of its cluster).
+    pub fn at(&self, host: &str, port: u16) -> Location {
+        Location {
+            host: host.to_owned(),
+            port,
+            ..self.clone()
+        }
+    }
+}
+
+/// `host:port` (an IPv6 host in brackets).
+fn parse_address(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.trim().rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_owned(), port.parse().ok()?))
 }
 
 /// A `--store` value as messages and logs show it: a ClickHouse location's password replaced
@@ -221,12 +305,23 @@ pub fn backend(msg: impl Into<String>) -> StoreError {
     StoreError::Backend(msg.into().into())
 }
 
-/// The connection to one database of one server.
+/// An error reading an answer: the server went away or stopped sending mid-answer.
+fn cut_off(e: std::io::Error) -> StoreError {
+    StoreError::Unavailable(Outage(format!("reading ClickHouse's answer: {e}")))
+}
+
+/// The connection to one database of one server; in cluster mode, to the server that
+/// `Distributed` queries and inserts go through, holding clients of every shard's server.
 pub struct Client {
     agent: ureq::Agent,
     url: String,
+    /// `host:port`, for messages.
+    address: String,
     auth: Option<String>,
     pub database: String,
+    cluster: bool,
+    /// In cluster mode, a client of each shard's server, by shard number.
+    shards: Vec<Client>,
 }
 
 /// Inserts larger than ClickHouse's default block (about a million rows) would be split into
@@ -235,12 +330,12 @@ const ONE_BLOCK: &str = "1000000000";
 
 impl Client {
     pub fn new(location: &Location) -> Self {
-        // A read or write that waits longer than this for the next byte fails rather than
-        // holding a request's thread for ever (ClickHouse streams results block by block).
+        // A read or write that waits longer than the timeout for the next byte fails rather
+        // than holding a request's thread for ever (ClickHouse streams results block by block).
         let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(300))
-            .timeout_write(Duration::from_secs(300))
+            .timeout_connect(location.connect_timeout)
+            .timeout_read(location.timeout)
+            .timeout_write(location.timeout)
             .max_idle_connections_per_host(16)
             .build();
         let auth = location.user.as_ref().map(|user| {
@@ -258,9 +353,44 @@ impl Client {
         Client {
             agent,
             url: format!("http://{host}:{}/", location.port),
+            address: format!("{host}:{}", location.port),
             auth,
             database: location.database.clone(),
+            cluster: location.cluster.is_some(),
+            shards: Vec::new(),
         }
+    }
+
+    pub(super) fn set_shards(&mut self, shards: Vec<Client>) {
+        self.shards = shards;
+    }
+
+    /// Whether the tables are spread over a cluster's shards.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    /// The servers holding the tables' rows: every shard's in cluster mode, else this one.
+    pub fn servers(&self) -> Vec<&Client> {
+        if self.shards.is_empty() {
+            vec![self]
+        } else {
+            self.shards.iter().collect()
+        }
+    }
+
+    /// The name of `table`'s local table on each server (the table itself on one server).
+    pub fn local_table(&self, table: &str) -> String {
+        if self.cluster {
+            super::cluster::local_table(table)
+        } else {
+            table.to_owned()
+        }
+    }
+
+    /// `host:port` of the server, for messages.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     fn request(&self, database: bool) -> ureq::Request {
@@ -268,30 +398,50 @@ impl Client {
         if database {
             req = req.query("database", &self.database);
         }
+        if self.cluster {
+            // An insert into a `Distributed` table returns once every shard wrote its rows
+            // (not when they are queued on this server), and a subquery reads the local table
+            // of the shard it runs on (an organization's rows are all on one shard).
+            req = req
+                .query("insert_distributed_sync", "1")
+                .query("distributed_product_mode", "local");
+        }
         if let Some(auth) = &self.auth {
             req = req.set("Authorization", auth);
         }
         req
     }
 
+    /// Sends a request. No answer (refused, timed out, cut off) and a server error (5xx but
+    /// 501: an overloaded server, a shard of a cluster down) are [`StoreError::Unavailable`];
+    /// other refusals (4xx: a wrong password, a missing table; 501) are errors of the store.
     fn send(&self, req: ureq::Request, body: &[u8], what: &str) -> StoreResult<ureq::Response> {
         req.send_bytes(body).map_err(|e| match e {
             ureq::Error::Status(code, response) => {
                 let text = response.into_string().unwrap_or_default();
-                backend(format!(
-                    "ClickHouse answered {code} to {what}: {}",
+                let message = format!(
+                    "ClickHouse at {} answered {code} to {what}: {}",
+                    self.address,
                     text.trim()
-                ))
+                );
+                // 501: a statement the server does not implement, which retrying will not fix.
+                if code >= 500 && code != 501 {
+                    StoreError::Unavailable(Outage(message))
+                } else {
+                    backend(message)
+                }
             }
-            ureq::Error::Transport(t) => backend(format!("ClickHouse: {t}")),
+            ureq::Error::Transport(t) => StoreError::Unavailable(Outage(format!(
+                "ClickHouse at {} did not answer {what}: {t}",
+                self.address
+            ))),
         })
     }
 
     /// Runs a statement that returns nothing (DDL, `ALTER`, `INSERT … SELECT`).
     pub fn execute(&self, sql: &str) -> StoreResult<()> {
         let response = self.send(self.request(true), sql.as_bytes(), &describe(sql))?;
-        std::io::copy(&mut response.into_reader(), &mut std::io::sink())
-            .map_err(|e| backend(format!("reading ClickHouse's answer: {e}")))?;
+        std::io::copy(&mut response.into_reader(), &mut std::io::sink()).map_err(cut_off)?;
         Ok(())
     }
 
@@ -336,9 +486,7 @@ impl Client {
         let mut line = String::new();
         loop {
             line.clear();
-            let n = reader
-                .read_line(&mut line)
-                .map_err(|e| backend(format!("reading ClickHouse's answer: {e}")))?;
+            let n = reader.read_line(&mut line).map_err(cut_off)?;
             if n == 0 {
                 return Ok(());
             }
@@ -392,7 +540,77 @@ fn describe(sql: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
     use super::*;
+
+    fn client_on(port: u16, options: &str) -> Client {
+        let location = format!("clickhouse://127.0.0.1:{port}/db{options}");
+        Client::new(&Location::parse(&location).unwrap().unwrap())
+    }
+
+    /// A server on a free port that reads one request and answers it with `status` (or does
+    /// not answer, for `None`, until the client gives up).
+    fn answering(status: Option<u16>) -> (u16, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The request line, headers and the short body arrive before the answer is due.
+            while !request.ends_with(b"SELECT 1") {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "the client closed before sending its request");
+                request.extend_from_slice(&buf[..n]);
+            }
+            match status {
+                Some(code) => {
+                    let body = "Code: 999, e.displayText() = DB::Exception: failed";
+                    let answer = format!(
+                        "HTTP/1.1 {code} Failed\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    stream.write_all(answer.as_bytes()).unwrap();
+                }
+                // Holds the connection until the client's timeout closes it.
+                None => while stream.read(&mut buf).is_ok_and(|n| n > 0) {},
+            }
+        });
+        (port, server)
+    }
+
+    #[test]
+    fn no_answer_and_server_errors_are_unavailable_other_refusals_are_not() {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let refused = client_on(port, "").execute("SELECT 1").unwrap_err();
+        assert!(matches!(refused, StoreError::Unavailable(_)), "{refused:?}");
+        assert!(StoreError::is_unavailable(&refused));
+        for (status, unavailable) in [(Some(500), true), (Some(503), true), (None, true)] {
+            let (port, server) = answering(status);
+            let err = client_on(port, "?timeout=1")
+                .execute("SELECT 1")
+                .unwrap_err();
+            assert_eq!(
+                StoreError::is_unavailable(&err),
+                unavailable,
+                "{status:?}: {err:?}"
+            );
+            server.join().unwrap();
+        }
+        for code in [404, 501] {
+            let (port, server) = answering(Some(code));
+            let err = client_on(port, "").execute("SELECT 1").unwrap_err();
+            assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+            let message = err.source().unwrap().to_string();
+            assert!(message.contains(&format!("answered {code}")), "{message}");
+            server.join().unwrap();
+        }
+    }
 
     #[test]
     fn quote_escapes_everything_that_could_end_or_change_a_literal() {
@@ -438,8 +656,24 @@ mod tests {
                 port: 8123,
                 user: None,
                 password: None,
-                database: "hubstats".into()
+                database: "hubstats".into(),
+                connect_timeout: CONNECT_TIMEOUT,
+                timeout: TIMEOUT,
+                cluster: None,
+                nodes: Vec::new(),
             }
+        );
+        let l = Location::parse("clickhouse://h:1/db?cluster=pair&nodes=h:1,[::1]:8124")
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.cluster.as_deref(), Some("pair"));
+        assert_eq!(l.nodes, [("h".to_owned(), 1), ("::1".to_owned(), 8124)]);
+        let l = Location::parse("clickhouse://h:1/db?connect_timeout=2&timeout=600")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (l.connect_timeout, l.timeout),
+            (Duration::from_secs(2), Duration::from_secs(600))
         );
         let l = Location::parse("clickhouse://ann:p%40ss@db.example:9123/stats_1")
             .unwrap()
@@ -453,6 +687,11 @@ mod tests {
             "clickhouse://127.0.0.1:8123/",
             "clickhouse://127.0.0.1:8123/a-b",
             "clickhouse://127.0.0.1:8123/db?x=1",
+            "clickhouse://127.0.0.1:8123/db?timeout=0",
+            "clickhouse://127.0.0.1:8123/db?connect_timeout=soon",
+            "clickhouse://127.0.0.1:8123/db?cluster=a'b",
+            "clickhouse://127.0.0.1:8123/db?cluster=pair&nodes=h",
+            "clickhouse://127.0.0.1:8123/db?nodes=h:1",
         ] {
             assert!(
                 matches!(Location::parse(bad), Some(Err(StoreError::Invalid(_)))),

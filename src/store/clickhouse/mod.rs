@@ -3,9 +3,14 @@
 //! Written for and tested on ClickHouse 18.16 (Debian's): no transactions, no server-side
 //! query parameters, no `LowCardinality`. How the counts contract is kept without
 //! transactions is in `docs/ARCHITECTURE.md` ("How ClickHouse implements the same contract").
+//!
+//! On one server every [`Table`] is created as it is; on a cluster (`?cluster=NAME`, see
+//! [`cluster`]) as a local table on every shard with a `Distributed` table of the same name
+//! over them, so the queries are the same in both modes.
 
 mod accounts;
 pub mod client;
+pub mod cluster;
 mod counts;
 pub mod testing;
 
@@ -18,25 +23,69 @@ pub use counts::ClickHouseCounts;
 
 use super::{StoreError, StoreResult};
 
-/// Schema migrations of a ClickHouse database, applied in order; each is a list of
-/// statements (the HTTP interface runs one per request). Applied versions are recorded in
-/// `schema_migrations`.
-const MIGRATIONS: &[&[&str]] = &[
+/// A table of the schema.
+pub(crate) struct Table {
+    pub name: &'static str,
+    pub columns: &'static str,
+    /// `ENGINE = …` and what follows it.
+    pub engine: &'static str,
+    /// The `Distributed` table's sharding expression in cluster mode.
+    pub shard_by: &'static str,
+}
+
+impl Table {
+    /// The statements creating the table: the table itself on one server; in cluster mode
+    /// (the cluster's name given) the local table and the `Distributed` table over the
+    /// cluster's local tables, each run on every server of the cluster.
+    fn create(&self, database: &str, cluster: Option<&str>) -> Vec<String> {
+        let Some(cluster) = cluster else {
+            return vec![format!(
+                "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = {}",
+                self.name, self.columns, self.engine
+            )];
+        };
+        let local = cluster::local_table(self.name);
+        vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {local} ({}) ENGINE = {}",
+                self.columns, self.engine
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} AS {local} ENGINE = Distributed({}, {}, {}, {})",
+                self.name,
+                client::quote(cluster),
+                client::quote(database),
+                client::quote(&local),
+                self.shard_by
+            ),
+        ]
+    }
+}
+
+/// Schema migrations of a ClickHouse database, applied in order; each is a list of tables.
+/// Applied versions are recorded in `schema_migrations`, on each server of a cluster.
+const MIGRATIONS: &[&[Table]] = &[
     // 1: counts.
     &[counts::TABLE],
     // 2: accounts.
     accounts::TABLES,
 ];
 
-/// Opens the database `location` names (creating it if needed) and brings its schema up to
-/// date; the client is shared by both backends.
+/// Opens the database `location` names (creating it if needed, on every server of its
+/// cluster) and brings its schema up to date; the client is shared by both backends.
 pub fn connect(location: &Location) -> StoreResult<Arc<Client>> {
-    let client = Client::new(location);
-    client.execute_server(&format!(
-        "CREATE DATABASE IF NOT EXISTS {}",
-        location.database
-    ))?;
-    migrate(&client)?;
+    let mut client = Client::new(location);
+    if let Some(name) = &location.cluster {
+        client.set_shards(cluster::shards(&client, location, name)?);
+    }
+    check_mode(&client)?;
+    for server in client.servers() {
+        server.execute_server(&format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            location.database
+        ))?;
+        migrate(server, location.cluster.as_deref())?;
+    }
     Ok(Arc::new(client))
 }
 
@@ -52,7 +101,36 @@ pub fn database_exists(location: &Location) -> StoreResult<bool> {
     Ok(found.first().copied().unwrap_or(0) > 0)
 }
 
-fn migrate(client: &Client) -> StoreResult<()> {
+/// Refuses a database made in the other mode: one server's tables opened as a cluster's, or a
+/// cluster's `Distributed` tables opened as one server's (queries would run, but deletions and
+/// the schema would go to the wrong tables).
+fn check_mode(client: &Client) -> StoreResult<()> {
+    let engine = client.query_server(
+        &format!(
+            "SELECT engine FROM system.tables WHERE database = {} AND name = 'counts'",
+            client::quote(&client.database)
+        ),
+        |r| r.str(0),
+    )?;
+    let Some(engine) = engine.first() else {
+        return Ok(());
+    };
+    match (engine == "Distributed", client.is_cluster()) {
+        (true, false) => Err(StoreError::Invalid(format!(
+            "ClickHouse database {} was made in cluster mode: add ?cluster=NAME to the location",
+            client.database
+        ))),
+        (false, true) => Err(StoreError::Invalid(format!(
+            "ClickHouse database {} was made on one server, not in cluster mode: remove the \
+             cluster option",
+            client.database
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Applies the migrations `client`'s server has not recorded yet.
+fn migrate(client: &Client, cluster: Option<&str>) -> StoreResult<()> {
     client.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_unix Int64) \
          ENGINE = MergeTree ORDER BY version",
@@ -66,9 +144,11 @@ fn migrate(client: &Client) -> StoreResult<()> {
             known: MIGRATIONS.len() as i64,
         });
     }
-    for (i, statements) in MIGRATIONS.iter().enumerate().skip(applied) {
-        for sql in statements.iter() {
-            client.execute(sql)?;
+    for (i, tables) in MIGRATIONS.iter().enumerate().skip(applied) {
+        for table in tables.iter() {
+            for sql in table.create(&client.database, cluster) {
+                client.execute(&sql)?;
+            }
         }
         client.execute(&format!(
             "INSERT INTO schema_migrations VALUES ({}, {})",

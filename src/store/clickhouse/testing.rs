@@ -2,7 +2,11 @@
 //! the system's configuration (`/etc/clickhouse-server/config.xml`) whose data and log paths
 //! are moved into that directory, listening on 127.0.0.1 only, on free ports of its own. It is
 //! killed (by its process id) when dropped. Each [`ClickHouseServer::location`] names a fresh
-//! database, so every test store starts empty.
+//! database, so every test store starts empty. [`ClickHouseServer::stop`] and
+//! [`ClickHouseServer::restart`] take it down and bring it back on the same data and ports,
+//! for tests of what hubstats does while its store is away. [`ClickHouseCluster`] starts
+//! two such servers whose `remote_servers` name both as the shards of [`TEST_CLUSTER`] (one
+//! server per shard, no replicas).
 //!
 //! A missing `clickhouse-server` is an error, not a skip: the tests that use this are
 //! `#[ignore]`d so that a plain `cargo test` passes without it, and fail when asked to run.
@@ -58,8 +62,10 @@ fn set_tag(config: &str, tag: &str, value: &str) -> Result<String, String> {
 }
 
 pub struct ClickHouseServer {
-    child: Child,
+    /// The running server; `None` while stopped.
+    child: Option<Child>,
     dir: tempfile::TempDir,
+    binary: PathBuf,
     pub http_port: u16,
 }
 
@@ -68,10 +74,16 @@ static DATABASES: AtomicU32 = AtomicU32::new(0);
 impl ClickHouseServer {
     /// Starts a server and waits until it answers `SELECT 1`; panics when it cannot.
     pub fn start() -> Self {
-        Self::try_start().unwrap_or_else(|e| panic!("cannot start a test ClickHouse: {e}"))
+        with_fresh_ports(Self::try_start)
+            .unwrap_or_else(|e| panic!("cannot start a test ClickHouse: {e}"))
     }
 
     pub fn try_start() -> Result<Self, String> {
+        Self::try_start_with(Ports::free()?, "")
+    }
+
+    /// Starts a server on `ports` with `clusters` (XML elements) added to its `remote_servers`.
+    fn try_start_with(ports: Ports, clusters: &str) -> Result<Self, String> {
         let binary = server_binary()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let root = dir.path();
@@ -80,35 +92,83 @@ impl ClickHouseServer {
         let data = format!("{}/data/", root.display());
         let logs = format!("{}/log/", root.display());
         std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
-        let http_port = free_port()?;
+        let http_port = ports.http;
         let mut config = system
             .replace("/var/lib/clickhouse/", &data)
             .replace("/var/log/clickhouse-server/", &logs)
             .replace("<listen_host>::1</listen_host>", "");
         config = set_tag(&config, "http_port", &http_port.to_string())?;
-        config = set_tag(&config, "tcp_port", &free_port()?.to_string())?;
-        config = set_tag(&config, "interserver_http_port", &free_port()?.to_string())?;
+        config = set_tag(&config, "tcp_port", &ports.tcp.to_string())?;
+        config = set_tag(
+            &config,
+            "interserver_http_port",
+            &ports.interserver.to_string(),
+        )?;
+        if !clusters.is_empty() {
+            let open = "<remote_servers incl=\"clickhouse_remote_servers\" >";
+            if !config.contains(open) {
+                return Err(format!("no {open} in {SYSTEM_CONFIG}"));
+            }
+            config = config.replacen(open, &format!("{open}{clusters}"), 1);
+        }
         let config_path = root.join("config.xml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let users = Path::new(SYSTEM_CONFIG).with_file_name("users.xml");
         std::fs::copy(&users, root.join("users.xml"))
             .map_err(|e| format!("copying {}: {e}", users.display()))?;
-        let output = std::fs::File::create(root.join("server.out")).map_err(|e| e.to_string())?;
-        let child = Command::new(&binary)
-            .arg(format!("--config-file={}", config_path.display()))
+        let mut server = ClickHouseServer {
+            child: None,
+            dir,
+            binary,
+            http_port,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// Starts the server on the configuration in its directory and waits until it answers.
+    fn spawn(&mut self) -> Result<(), String> {
+        let root = self.dir.path();
+        let output = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join("server.out"))
+            .map_err(|e| e.to_string())?;
+        let child = Command::new(&self.binary)
+            .arg(format!(
+                "--config-file={}",
+                root.join("config.xml").display()
+            ))
             .current_dir(root)
             .stdin(Stdio::null())
             .stdout(output.try_clone().map_err(|e| e.to_string())?)
             .stderr(output)
             .spawn()
-            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
-        let mut server = ClickHouseServer {
-            child,
-            dir,
-            http_port,
-        };
-        server.wait_until_ready()?;
-        Ok(server)
+            .map_err(|e| format!("starting {}: {e}", self.binary.display()))?;
+        self.child = Some(child);
+        self.wait_until_ready()
+    }
+
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the server (SIGKILL to its process id: no clean shut-down) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // `Child::kill` sends SIGKILL to this child's process id, and only to it.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the stopped server again on the same data directory and ports; panics when it
+    /// does not come up.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn()
+            .unwrap_or_else(|e| panic!("cannot restart the test ClickHouse: {e}"));
     }
 
     fn wait_until_ready(&mut self) -> Result<(), String> {
@@ -118,7 +178,11 @@ impl ClickHouseServer {
         let url = format!("http://127.0.0.1:{}/", self.http_port);
         let started = Instant::now();
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            let exited = match self.child.as_mut() {
+                Some(child) => child.try_wait().ok().flatten(),
+                None => return Err("the server is not running".to_owned()),
+            };
+            if let Some(status) = exited {
                 return Err(format!(
                     "clickhouse-server exited ({status}) before answering: {}",
                     self.log_tail()
@@ -157,28 +221,119 @@ impl ClickHouseServer {
 
     /// A `clickhouse://` location naming a database no one used before.
     pub fn location(&self) -> String {
-        let n = DATABASES.fetch_add(1, Ordering::Relaxed);
         format!(
-            "clickhouse://127.0.0.1:{}/test_{}_{n}",
+            "clickhouse://127.0.0.1:{}/{}",
             self.http_port,
-            std::process::id()
+            fresh_database()
         )
     }
 
     /// A connected, migrated client of a fresh database.
     pub fn client(&self) -> std::sync::Arc<super::Client> {
-        let location = self.location();
-        let parsed = Location::parse(&location)
-            .expect("a clickhouse location")
-            .expect("a valid location");
-        connect(&parsed).unwrap_or_else(|e| panic!("connecting to {location}: {e}"))
+        connected(&self.location())
+    }
+}
+
+/// A database name no test used before.
+fn fresh_database() -> String {
+    let n = DATABASES.fetch_add(1, Ordering::Relaxed);
+    format!("test_{}_{n}", std::process::id())
+}
+
+fn connected(location: &str) -> std::sync::Arc<super::Client> {
+    let parsed = Location::parse(location)
+        .expect("a clickhouse location")
+        .expect("a valid location");
+    connect(&parsed).unwrap_or_else(|e| panic!("connecting to {location}: {e}"))
+}
+
+/// Runs `start` up to three times: a port found free can be taken (by another test's server,
+/// or as the local port of a connection) before the server binds it, and the next attempt
+/// picks new ones.
+fn with_fresh_ports<T>(start: impl Fn() -> Result<T, String>) -> Result<T, String> {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        match start() {
+            Ok(started) => return Ok(started),
+            Err(e) => failures.push(e),
+        }
+    }
+    Err(failures.join("\n--- then ---\n"))
+}
+
+/// A server's free loopback ports.
+#[derive(Clone, Copy)]
+struct Ports {
+    http: u16,
+    tcp: u16,
+    interserver: u16,
+}
+
+impl Ports {
+    fn free() -> Result<Self, String> {
+        Ok(Ports {
+            http: free_port()?,
+            tcp: free_port()?,
+            interserver: free_port()?,
+        })
+    }
+}
+
+/// The cluster every [`ClickHouseCluster`] server knows: shard 1 on the first, shard 2 on the
+/// second.
+pub const TEST_CLUSTER: &str = "hubstats_test";
+
+/// Two test servers, each a shard of [`TEST_CLUSTER`].
+pub struct ClickHouseCluster {
+    pub servers: Vec<ClickHouseServer>,
+}
+
+impl ClickHouseCluster {
+    /// Starts both servers and waits until they answer; panics when they cannot.
+    pub fn start() -> Self {
+        with_fresh_ports(Self::try_start)
+            .unwrap_or_else(|e| panic!("cannot start a test ClickHouse cluster: {e}"))
+    }
+
+    fn try_start() -> Result<Self, String> {
+        let ports = [Ports::free()?, Ports::free()?];
+        let shards: String = (ports.iter())
+            .map(|p| {
+                format!(
+                    "<shard><replica><host>127.0.0.1</host><port>{}</port></replica></shard>",
+                    p.tcp
+                )
+            })
+            .collect();
+        let clusters = format!("<{TEST_CLUSTER}>{shards}</{TEST_CLUSTER}>");
+        let servers = (ports.iter())
+            .map(|p| ClickHouseServer::try_start_with(*p, &clusters))
+            .collect::<Result<_, _>>()?;
+        Ok(ClickHouseCluster { servers })
+    }
+
+    /// A `clickhouse://` location of a fresh database on the cluster, through the first server,
+    /// listing both servers' HTTP addresses (they differ in port only).
+    pub fn location(&self) -> String {
+        let nodes: Vec<String> = (self.servers.iter())
+            .map(|s| format!("127.0.0.1:{}", s.http_port))
+            .collect();
+        format!(
+            "clickhouse://127.0.0.1:{}/{}?cluster={TEST_CLUSTER}&nodes={}",
+            self.servers[0].http_port,
+            fresh_database(),
+            nodes.join(",")
+        )
+    }
+
+    /// A connected client of a fresh database, its tables created on both servers.
+    pub fn client(&self) -> std::sync::Arc<super::Client> {
+        connected(&self.location())
     }
 }
 
 impl Drop for ClickHouseServer {
     fn drop(&mut self) {
-        // `Child::kill` sends SIGKILL to this child's process id, and only to it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

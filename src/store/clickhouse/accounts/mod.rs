@@ -13,28 +13,56 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::client::{backend, quote, tsv_field, Client, Row};
-use super::{next_version, now_unix};
+use super::{next_version, now_unix, Table};
 use crate::domain::{IngestKeyName, OrgName, Plan, Role, Username};
 use crate::store::{
     Accounts, IngestKeyInfo, OrgInfo, StoreError, StoreResult, TokenInfo, UserInfo,
 };
 
-/// Accounts migration (see `super::MIGRATIONS`).
-pub(super) const TABLES: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS orgs (name String, plan String, created_unix Int64, \
-     deleted UInt8, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY name",
-    "CREATE TABLE IF NOT EXISTS users (name String, password_hash String, created_unix Int64, \
-     deleted UInt8, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY name",
-    "CREATE TABLE IF NOT EXISTS memberships (org String, user String, role String, \
-     deleted UInt8, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY (org, user)",
-    "CREATE TABLE IF NOT EXISTS tokens (hash String, user String, prefix String, \
-     created_unix Int64, last_used_unix Nullable(Int64), revoked_unix Nullable(Int64), \
-     deleted UInt8, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY hash",
-    "CREATE TABLE IF NOT EXISTS sessions (hash String, user String, expires_unix Int64, \
-     deleted UInt8, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY hash",
-    "CREATE TABLE IF NOT EXISTS ingest_keys (hash String, name String, prefix String, \
-     created_unix Int64, last_used_unix Nullable(Int64), revoked_unix Nullable(Int64), \
-     version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY hash",
+/// Accounts migration (see `super::MIGRATIONS`). In cluster mode each table is sharded by
+/// (the first column of) its key, so every version of a record lives on one shard and `FINAL`,
+/// which each shard applies to its own rows, still keeps only the latest.
+pub(super) const TABLES: &[Table] = &[
+    Table {
+        name: "orgs",
+        columns: "name String, plan String, created_unix Int64, deleted UInt8, version UInt64",
+        engine: "ReplacingMergeTree(version) ORDER BY name",
+        shard_by: "sipHash64(name)",
+    },
+    Table {
+        name: "users",
+        columns: "name String, password_hash String, created_unix Int64, deleted UInt8, \
+                  version UInt64",
+        engine: "ReplacingMergeTree(version) ORDER BY name",
+        shard_by: "sipHash64(name)",
+    },
+    Table {
+        name: "memberships",
+        columns: "org String, user String, role String, deleted UInt8, version UInt64",
+        engine: "ReplacingMergeTree(version) ORDER BY (org, user)",
+        shard_by: "sipHash64(org)",
+    },
+    Table {
+        name: "tokens",
+        columns: "hash String, user String, prefix String, created_unix Int64, \
+                  last_used_unix Nullable(Int64), revoked_unix Nullable(Int64), deleted UInt8, \
+                  version UInt64",
+        engine: "ReplacingMergeTree(version) ORDER BY hash",
+        shard_by: "sipHash64(hash)",
+    },
+    Table {
+        name: "sessions",
+        columns: "hash String, user String, expires_unix Int64, deleted UInt8, version UInt64",
+        engine: "ReplacingMergeTree(version) ORDER BY hash",
+        shard_by: "sipHash64(hash)",
+    },
+    Table {
+        name: "ingest_keys",
+        columns: "hash String, name String, prefix String, created_unix Int64, \
+                  last_used_unix Nullable(Int64), revoked_unix Nullable(Int64), version UInt64",
+        engine: "ReplacingMergeTree(version) ORDER BY hash",
+        shard_by: "sipHash64(hash)",
+    },
 ];
 
 pub struct ClickHouseAccounts {

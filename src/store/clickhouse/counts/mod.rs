@@ -18,6 +18,7 @@ mod write;
 use std::sync::{Arc, Mutex};
 
 use super::client::{backend, quote, Client};
+use super::Table;
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
 use crate::store::index::{IndexCache, IndexedCounts, OrgIndex, RepoSeries, DEFAULT_INDEX_BUDGET};
 use crate::store::{
@@ -26,21 +27,16 @@ use crate::store::{
 };
 
 /// Counts migration (see `super::MIGRATIONS`). Days are `UInt32` days since 1970-01-01:
-/// ClickHouse's `Date` ends in 2149, the product's days in 2999.
-pub(super) const TABLE: &str = "CREATE TABLE IF NOT EXISTS counts (
-    org String,
-    kind UInt8,
-    repo_type UInt8,
-    repo String,
-    day UInt32,
-    source String,
-    downloads UInt64,
-    adjustment Int64,
-    generation UInt64,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-PARTITION BY tuple()
-ORDER BY (org, kind, repo_type, repo, day, source)";
+/// ClickHouse's `Date` ends in 2149, the product's days in 2999. In cluster mode sharded by
+/// organization: all rows of one organization, its version row included, live on one shard.
+pub(super) const TABLE: Table = Table {
+    name: "counts",
+    columns: "org String, kind UInt8, repo_type UInt8, repo String, day UInt32, source String, \
+              downloads UInt64, adjustment Int64, generation UInt64, version UInt64",
+    engine: "ReplacingMergeTree(version) PARTITION BY tuple() \
+             ORDER BY (org, kind, repo_type, repo, day, source)",
+    shard_by: "sipHash64(org)",
+};
 
 const DAY: u8 = 0;
 const REPO: u8 = 1;
@@ -207,15 +203,16 @@ impl ClickHouseCounts {
 
     /// Waits for the server's pending mutations of the `counts` table (`ALTER … DELETE`
     /// is asynchronous on 18.16, and has no setting to wait for it).
-    fn wait_for_mutations(&self) -> StoreResult<()> {
+    fn wait_for_mutations(server: &Client, table: &str) -> StoreResult<()> {
         let sql = format!(
-            "SELECT count() FROM system.mutations WHERE database = {} AND table = 'counts' \
+            "SELECT count() FROM system.mutations WHERE database = {} AND table = {} \
              AND is_done = 0",
-            quote(&self.client.database)
+            quote(&server.database),
+            quote(table)
         );
         let started = std::time::Instant::now();
         loop {
-            let pending = self.client.query(&sql, |r| r.u64(0))?;
+            let pending = server.query(&sql, |r| r.u64(0))?;
             if pending.first().copied().unwrap_or(0) == 0 {
                 return Ok(());
             }
@@ -355,11 +352,17 @@ impl Counts for ClickHouseCounts {
 
     fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        self.client.execute(&format!(
-            "ALTER TABLE counts DELETE WHERE org = {}",
-            quote(org.as_str())
-        ))?;
-        self.wait_for_mutations()?;
+        // `Distributed` tables take no mutations: each server deletes from its own rows.
+        let table = self.client.local_table("counts");
+        for server in self.client.servers() {
+            server.execute(&format!(
+                "ALTER TABLE {table} DELETE WHERE org = {}",
+                quote(org.as_str())
+            ))?;
+        }
+        for server in self.client.servers() {
+            Self::wait_for_mutations(server, &table)?;
+        }
         self.indexes.remove(org.as_str());
         Ok(())
     }

@@ -2,6 +2,12 @@
 //! source and the other sources hold for the touched repositories, checks the sums, and
 //! inserts every changed row — day values and tombstones, repositories, organizations'
 //! new versions, the source — as one block. A write dropped without `commit` sent nothing.
+//!
+//! In cluster mode the insert goes through the `Distributed` table, which writes each shard's
+//! rows as one block on that shard: each organization's rows (on one shard) appear at once or
+//! not at all, but a commit touching organizations on several shards can be cut off between
+//! shards. The source's row then goes last, in its own insert, so that such a commit is not
+//! recorded as applied; writing it again sets the same values and counts them once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -337,6 +343,10 @@ impl CountsWrite for ClickHouseWrite<'_> {
                 );
                 committed.versions.push((org.clone(), version));
             }
+        }
+        if self.client.is_cluster() {
+            self.client.insert("counts", COLUMNS, &body)?;
+            body.clear();
         }
         push_line(
             &mut body,
