@@ -1,9 +1,11 @@
 //! The conformance suite every [`Counts`] backend passes: each check takes a constructor of
 //! fresh, empty stores and panics with a message on the first difference from the contract
 //! (written out as the brute-force [`MemCounts`]). A backend's test file calls [`run_all`];
-//! `tests/store_conformance.rs` does it for SQLite. [`accounts`] is the same for [`Accounts`](super::Accounts).
+//! `tests/store_conformance.rs` does it for SQLite. [`accounts`] is the same for [`Accounts`](super::Accounts),
+//! [`events`] for [`LogEvents`](super::LogEvents).
 
 pub mod accounts;
+pub mod events;
 
 use std::collections::BTreeMap;
 
