@@ -7,6 +7,8 @@
 mod accounts;
 pub mod client;
 mod counts;
+mod events;
+mod mutations;
 pub mod testing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +28,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[counts::TABLE],
     // 2: accounts.
     accounts::TABLES,
+    // 3: kept request-log events, log files, libraries.
+    events::TABLES,
 ];
 
 /// Opens the database `location` names (creating it if needed) and brings its schema up to

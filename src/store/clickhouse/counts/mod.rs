@@ -18,10 +18,12 @@ mod write;
 use std::sync::{Arc, Mutex};
 
 use super::client::{backend, quote, Client};
+use super::events::ClickHouseEvents;
+use super::mutations;
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
 use crate::store::index::{IndexCache, IndexedCounts, OrgIndex, RepoSeries, DEFAULT_INDEX_BUDGET};
 use crate::store::{
-    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummaries,
+    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, LogEvents, PeriodSums, RepoSummaries,
     RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
 };
 
@@ -52,17 +54,19 @@ pub struct ClickHouseCounts {
     indexes: IndexCache,
     /// Writes of this process, one at a time (see `docs/ARCHITECTURE.md` on writers).
     writer: Mutex<()>,
+    /// The kept request-log events, in tables of their own on the same database.
+    events: ClickHouseEvents,
 }
 
 /// Repository types as stored: 0 = model, 1 = dataset, so `(repo_type, repo)` is export order.
-fn type_code(t: RepoType) -> u8 {
+pub(super) fn type_code(t: RepoType) -> u8 {
     match t {
         RepoType::Model => 0,
         RepoType::Dataset => 1,
     }
 }
 
-fn repo_key(code: u64, name: &str) -> StoreResult<RepoKey> {
+pub(super) fn repo_key(code: u64, name: &str) -> StoreResult<RepoKey> {
     let repo_type = match code {
         0 => RepoType::Model,
         1 => RepoType::Dataset,
@@ -90,6 +94,7 @@ struct OrgRow {
 impl ClickHouseCounts {
     pub fn new(client: Arc<Client>) -> Self {
         ClickHouseCounts {
+            events: ClickHouseEvents::new(Arc::clone(&client)),
             client,
             indexes: IndexCache::new(DEFAULT_INDEX_BUDGET),
             writer: Mutex::new(()),
@@ -203,29 +208,6 @@ impl ClickHouseCounts {
         let index = Arc::new(index);
         self.indexes.put(org.as_str(), index.clone());
         Ok(Some(index))
-    }
-
-    /// Waits for the server's pending mutations of the `counts` table (`ALTER … DELETE`
-    /// is asynchronous on 18.16, and has no setting to wait for it).
-    fn wait_for_mutations(&self) -> StoreResult<()> {
-        let sql = format!(
-            "SELECT count() FROM system.mutations WHERE database = {} AND table = 'counts' \
-             AND is_done = 0",
-            quote(&self.client.database)
-        );
-        let started = std::time::Instant::now();
-        loop {
-            let pending = self.client.query(&sql, |r| r.u64(0))?;
-            if pending.first().copied().unwrap_or(0) == 0 {
-                return Ok(());
-            }
-            if started.elapsed() > std::time::Duration::from_secs(600) {
-                return Err(backend(
-                    "ClickHouse did not finish deleting the organization's rows within 10 minutes",
-                ));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
     }
 }
 
@@ -355,13 +337,18 @@ impl Counts for ClickHouseCounts {
 
     fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        self.client.execute(&format!(
-            "ALTER TABLE counts DELETE WHERE org = {}",
-            quote(org.as_str())
-        ))?;
-        self.wait_for_mutations()?;
+        mutations::delete(
+            &self.client,
+            "counts",
+            &format!("org = {}", quote(org.as_str())),
+        )?;
         self.indexes.remove(org.as_str());
+        self.events.remove_org(org)?;
         Ok(())
+    }
+
+    fn log_events(&self) -> Option<&dyn LogEvents> {
+        Some(&self.events)
     }
 }
 
