@@ -1,5 +1,6 @@
-//! The ClickHouse backend: counts ([`ClickHouseCounts`]) and accounts ([`ClickHouseAccounts`])
-//! in one database of a ClickHouse server, reached over its HTTP interface ([`client`]).
+//! The ClickHouse backend: counts ([`ClickHouseCounts`], with the kept request-log events) and
+//! accounts ([`ClickHouseAccounts`]) in one database of a ClickHouse server, reached over its
+//! HTTP interface ([`client`]).
 //! Written for and tested on ClickHouse 18.16 (Debian's): no transactions, no server-side
 //! query parameters, no `LowCardinality`. How the counts contract is kept without
 //! transactions is in `docs/ARCHITECTURE.md` ("How ClickHouse implements the same contract").
