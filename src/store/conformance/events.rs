@@ -15,6 +15,7 @@ type OneWrite<'a> = &'a dyn Fn(&dyn LogEvents);
 /// Runs every check against stores made by `make`.
 pub fn run_all(make: MakeStore<'_>) {
     an_event_is_stored_once_whatever_the_writes(make);
+    a_large_write_counts_each_new_event_once(make);
     added_events_say_whether_the_store_held_them(make);
     an_event_keeps_its_greatest_class_in_any_order(make);
     a_dropped_write_stores_nothing(make);
@@ -112,6 +113,32 @@ fn an_event_is_stored_once_whatever_the_writes(make: MakeStore<'_>) {
         0,
         "an empty write adds nothing"
     );
+}
+
+/// More events than a backend buffers at once (SQLite sorts 65,536 at a time, ClickHouse
+/// sends about 8 MB at a time), some held before and some pushed twice.
+fn a_large_write_counts_each_new_event_once(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let repos = [key("model", "acme/big"), key("dataset", "acme/big")];
+    let batch = |from: i64, to: i64| -> Vec<LogEvent> {
+        (from..to)
+            .map(|i| {
+                let repo = &repos[(i % 2) as usize];
+                event(repo, "2024-05-01", i % 86_400, &format!("user-{i}"))
+            })
+            .collect()
+    };
+    assert_eq!(push_all(events, &batch(0, 10_000), Some("a")), 10_000);
+    let mut large = batch(5_000, 80_000);
+    large.extend(batch(70_000, 75_000));
+    assert_eq!(push_all(events, &large, Some("b")), 70_000);
+    let total: u64 = repos
+        .iter()
+        .flat_map(|r| classes(events, r, "2024-05-01"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(total, 80_000);
 }
 
 fn added_events_say_whether_the_store_held_them(make: MakeStore<'_>) {
