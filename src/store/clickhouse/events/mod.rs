@@ -14,11 +14,12 @@
 //! its marker is in. Details in `docs/ARCHITECTURE.md`.
 
 mod libraries;
+mod staging;
 mod write;
 
 use std::sync::{Arc, Mutex};
 
-use super::client::{quote, tsv_field, Client};
+use super::client::{backend, quote, tsv_field, Client, Row};
 use super::counts::{repo_key, type_code};
 use super::{mutations, next_version, now_unix};
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
@@ -75,26 +76,10 @@ pub(super) const TABLES: &[&str] = &[
     libraries::COUNTED,
 ];
 
-/// Committed writes whose events are not all in `log_events` yet.
-const UNMOVED: &str = "SELECT write_id FROM log_writes GROUP BY write_id HAVING max(moved) = 0";
-
-/// Staged writes older than this without a commit marker belong to a process that died.
-const ABANDONED_AFTER_NS: u64 = 24 * 3600 * 1_000_000_000;
-
 pub struct ClickHouseEvents {
     client: Arc<Client>,
     /// Event writes of this process, one at a time.
     writer: Mutex<()>,
-}
-
-/// The rows readers see: `log_events` and the staged rows of committed writes not moved yet,
-/// both filtered by `condition` (a key may be in both while a write is moved).
-fn visible(condition: &str) -> String {
-    format!(
-        "(SELECT {EVENT_COLUMNS} FROM log_events WHERE {condition} \
-         UNION ALL SELECT {EVENT_COLUMNS} FROM log_event_staging \
-         WHERE {condition} AND write_id IN ({UNMOVED}))"
-    )
 }
 
 /// The condition that selects a repository's rows.
@@ -128,16 +113,15 @@ fn opt_field(body: &mut String, value: Option<&str>) {
 }
 
 fn day_of(stored: u64) -> StoreResult<Day> {
-    let days = i32::try_from(stored)
-        .map_err(|_| super::client::backend("stored event day out of range"))?;
+    let days = i32::try_from(stored).map_err(|_| backend("stored event day out of range"))?;
     Ok(Day::from_epoch_days(days))
 }
 
 /// The event of `repo` in a row whose columns from `at` on are `at_ms, method, status, path,
 /// user_hash, ip_hash`.
-fn event_at(repo: &RepoKey, r: &super::client::Row<'_>, at: usize) -> StoreResult<LogEvent> {
-    let status = u16::try_from(r.u64(at + 2)?)
-        .map_err(|_| super::client::backend("stored status out of range"))?;
+fn event_at(repo: &RepoKey, r: &Row<'_>, at: usize) -> StoreResult<LogEvent> {
+    let status =
+        u16::try_from(r.u64(at + 2)?).map_err(|_| backend("stored status out of range"))?;
     Ok(LogEvent {
         repo: repo.clone(),
         at_ms: r.i64(at)?,
@@ -149,26 +133,6 @@ fn event_at(repo: &RepoKey, r: &super::client::Row<'_>, at: usize) -> StoreResul
     })
 }
 
-/// Finishes every committed write whose events are not all moved yet (the caller's, or one
-/// of a process stopped midway): moving again is harmless, the rows have the same keys.
-fn settle(client: &Client) -> StoreResult<()> {
-    for id in client.query(UNMOVED, |r| r.u64(0))? {
-        client.execute(&format!(
-            "INSERT INTO log_events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} \
-             FROM log_event_staging WHERE write_id = {id}"
-        ))?;
-        client.execute(&format!("INSERT INTO log_writes VALUES ({id}, 1)"))?;
-        drop_staged(client, id)?;
-    }
-    Ok(())
-}
-
-fn drop_staged(client: &Client, id: u64) -> StoreResult<()> {
-    client.execute(&format!(
-        "ALTER TABLE log_event_staging DROP PARTITION {id}"
-    ))
-}
-
 impl ClickHouseEvents {
     pub fn new(client: Arc<Client>) -> Self {
         ClickHouseEvents {
@@ -177,47 +141,11 @@ impl ClickHouseEvents {
         }
     }
 
-    /// Drops the staging partitions left behind: of moved writes, and of writes never
-    /// committed and older than a day (a process stopped before its commit).
-    fn clean_up(&self) -> StoreResult<()> {
-        let staged = self.client.query(
-            &format!(
-                "SELECT DISTINCT partition FROM system.parts WHERE database = {} \
-                 AND table = 'log_event_staging' AND active",
-                quote(&self.client.database)
-            ),
-            |r| r.str(0),
-        )?;
-        let staged: Vec<u64> = staged.iter().filter_map(|p| p.parse().ok()).collect();
-        if staged.is_empty() {
-            return Ok(());
-        }
-        let list: Vec<String> = staged.iter().map(u64::to_string).collect();
-        let markers = self.client.query(
-            &format!(
-                "SELECT write_id, max(moved) FROM log_writes WHERE write_id IN ({}) \
-                 GROUP BY write_id",
-                list.join(", ")
-            ),
-            |r| Ok((r.u64(0)?, r.u64(1)?)),
-        )?;
-        let markers: std::collections::HashMap<u64, u64> = markers.into_iter().collect();
-        let now = next_version();
-        for id in staged {
-            let abandoned =
-                !markers.contains_key(&id) && now.saturating_sub(id) > ABANDONED_AFTER_NS;
-            if markers.get(&id) == Some(&1) || abandoned {
-                drop_staged(&self.client, id)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Removes the organization's events and libraries, and the record of ingested files
     /// (any of them may have held its events: ingesting one again restores them).
     pub fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        settle(&self.client)?;
+        staging::settle(&self.client)?;
         let condition = format!("org = {}", quote(org.as_str()));
         mutations::delete(&self.client, "log_events", &condition)?;
         libraries::remove_org(&self.client, &condition)?;
@@ -228,8 +156,8 @@ impl ClickHouseEvents {
 impl LogEvents for ClickHouseEvents {
     fn add_events(&self) -> StoreResult<Box<dyn EventsWrite + '_>> {
         let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        settle(&self.client)?;
-        self.clean_up()?;
+        staging::settle(&self.client)?;
+        staging::clean_up(&self.client)?;
         Ok(Box::new(write::ClickHouseEventsWrite::new(
             &self.client,
             guard,
@@ -252,7 +180,7 @@ impl LogEvents for ClickHouseEvents {
         let sql = format!(
             "SELECT DISTINCT day, key, at_ms, method, status, path, user_hash, ip_hash \
              FROM {} ORDER BY day, key",
-            visible(&condition)
+            staging::visible(&condition)
         );
         self.client
             .query_each(&sql, &mut |r| f(day_of(r.u64(0)?)?, event_at(repo, r, 2)?))
@@ -268,7 +196,7 @@ impl LogEvents for ClickHouseEvents {
         let sql = format!(
             "SELECT key, max(agent), any(at_ms), any(method), any(status), any(path), \
              any(user_hash), any(ip_hash) FROM {} GROUP BY key ORDER BY key",
-            visible(&condition)
+            staging::visible(&condition)
         );
         self.client.query_each(&sql, &mut |r| {
             let class = Some(r.str(1)?).filter(|c| !c.is_empty());
@@ -286,7 +214,7 @@ impl LogEvents for ClickHouseEvents {
         let condition = format!("{} AND day >= {from}", of_org(org));
         let sql = format!(
             "SELECT DISTINCT repo_type, repo, day FROM {} ORDER BY repo_type, repo, day",
-            visible(&condition)
+            staging::visible(&condition)
         );
         self.client.query_each(&sql, &mut |r| {
             f(repo_key(r.u64(0)?, &r.str(1)?)?, day_of(r.u64(2)?)?)
@@ -348,10 +276,10 @@ impl LogEvents for ClickHouseEvents {
                 read()?
                     .into_iter()
                     .next()
-                    .ok_or_else(|| super::client::backend("the stored secret vanished"))?
+                    .ok_or_else(|| backend("the stored secret vanished"))?
             }
         };
-        hex::decode(stored).map_err(|e| super::client::backend(format!("stored secret: {e}")))
+        hex::decode(stored).map_err(|e| backend(format!("stored secret: {e}")))
     }
 
     fn agent_classes(
@@ -364,7 +292,7 @@ impl LogEvents for ClickHouseEvents {
         let sql = format!(
             "SELECT class, count() FROM (SELECT key, max(agent) AS class FROM {} GROUP BY key) \
              GROUP BY class ORDER BY class",
-            visible(&condition)
+            staging::visible(&condition)
         );
         self.client.query_each(&sql, &mut |r| {
             f(Some(r.str(0)?).filter(|c| !c.is_empty()), r.u64(1)?)
@@ -378,7 +306,7 @@ impl LogEvents for ClickHouseEvents {
     ) -> StoreResult<()> {
         let sql = format!(
             "SELECT DISTINCT day FROM {} ORDER BY day",
-            visible(&of_repo(repo))
+            staging::visible(&of_repo(repo))
         );
         self.client.query_each(&sql, &mut |r| f(day_of(r.u64(0)?)?))
     }
@@ -417,7 +345,7 @@ impl LogEvents for ClickHouseEvents {
 
     fn prune_before(&self, first_kept: Day) -> StoreResult<u64> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        settle(&self.client)?;
+        staging::settle(&self.client)?;
         let first = first_kept.epoch_days().max(0);
         let dropped = self.client.query(
             &format!("SELECT uniqExact(key) FROM log_events WHERE day < {first}"),

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use super::staging::{drop_staged, UNMOVED};
 use super::write::ClickHouseEventsWrite;
-use super::{drop_staged, ClickHouseEvents, EVENT_COLUMNS, UNMOVED};
+use super::{ClickHouseEvents, EVENT_COLUMNS};
 use crate::domain::LogEvent;
 use crate::store::clickhouse::testing::ClickHouseServer;
 use crate::store::clickhouse::{ClickHouseCounts, Client};

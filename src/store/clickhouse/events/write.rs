@@ -9,7 +9,8 @@ use std::sync::MutexGuard;
 
 use super::super::client::{quote, tsv_field, Client};
 use super::super::next_version;
-use super::{hex_key, libraries, of_repo, opt_field, type_code, visible, EVENT_COLUMNS};
+use super::staging::{self, visible};
+use super::{hex_key, libraries, of_repo, opt_field, type_code, EVENT_COLUMNS};
 use crate::domain::{LibraryName, LogEvent, RepoKey};
 use crate::store::{EventsWrite, StoreResult};
 
@@ -188,7 +189,7 @@ impl EventsWrite for ClickHouseEventsWrite<'_> {
         self.client
             .execute(&format!("INSERT INTO log_writes VALUES ({}, 0)", self.id))?;
         self.committed = true;
-        super::settle(self.client)?;
+        staging::settle(self.client)?;
         Ok(new)
     }
 }
@@ -197,7 +198,7 @@ impl Drop for ClickHouseEventsWrite<'_> {
     fn drop(&mut self) {
         if !self.committed && self.staged {
             // Unread without a commit marker; a failure leaves it to a later clean-up.
-            let _ = super::drop_staged(self.client, self.id);
+            let _ = staging::drop_staged(self.client, self.id);
         }
     }
 }
