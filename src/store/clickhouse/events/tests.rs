@@ -6,10 +6,10 @@ use std::sync::Arc;
 use super::staging::{drop_staged, UNMOVED};
 use super::write::ClickHouseEventsWrite;
 use super::{ClickHouseEvents, EVENT_COLUMNS};
-use crate::domain::LogEvent;
+use crate::domain::{Day, LogEvent};
 use crate::store::clickhouse::testing::ClickHouseServer;
 use crate::store::clickhouse::{ClickHouseCounts, Client};
-use crate::store::reference::key;
+use crate::store::reference::{day, key};
 use crate::store::{conformance, EventsWrite, LogEvents};
 
 #[test]
@@ -122,4 +122,53 @@ fn clickhouse_a_write_stopped_after_its_commit_is_read_whole_and_moved_by_the_ne
         .query("SELECT count() FROM log_events", |r| r.u64(0))
         .unwrap();
     assert_eq!(moved, [2]);
+}
+
+// Two processes ingesting overlapping events at once (their writes are not serialized with
+// each other): the store holds the union, each event once, and nothing is left staged.
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_overlapping_writes_of_two_processes_keep_the_union() {
+    let server = ClickHouseServer::start();
+    let client = server.client();
+    let m = key("model", "acme/m");
+    let event = |i: i64| LogEvent {
+        repo: m.clone(),
+        at_ms: 1_714_521_600_000 + i * 1000,
+        method: "GET".into(),
+        status: 200,
+        path: None,
+        user: Some(format!("u{i}")),
+        ip: None,
+    };
+    std::thread::scope(|scope| {
+        for range in [0..3_000, 2_000..5_000] {
+            let (client, event) = (Arc::clone(&client), &event);
+            scope.spawn(move || {
+                let events = ClickHouseEvents::new(client);
+                for chunk in range.collect::<Vec<i64>>().chunks(500) {
+                    let mut write = events.add_events().unwrap();
+                    for &i in chunk {
+                        write.push(event(i), Some("bot")).unwrap();
+                    }
+                    write.commit().unwrap();
+                }
+            });
+        }
+    });
+    let events = ClickHouseEvents::new(Arc::clone(&client));
+    let mut classes = Vec::new();
+    events
+        .agent_classes(&m, m_day(), &mut |class, n| {
+            classes.push((class, n));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(classes, [(Some("bot".to_owned()), 5_000)]);
+    assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
+    assert_eq!(staged_partitions(&client), 0);
+}
+
+fn m_day() -> Day {
+    day("2024-05-01")
 }
