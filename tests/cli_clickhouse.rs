@@ -296,3 +296,118 @@ fn clickhouse_store_takes_the_demo_and_prunes_events_as_sqlite_does() {
     both(d, stores, &["recount"]);
     assert_eq!(both(d, stores, &["export", "--org", &logs_org]), exported);
 }
+
+/// The status of the analytics API of `org` with `token` on the store at `location`.
+async fn api_status(location: &str, token: &str, org: &str) -> u16 {
+    let mut config = Config::load(&Overrides::default(), |_| None).unwrap();
+    config.today = Some(TODAY.parse().unwrap());
+    let state = AppState {
+        store: hubstats::store::open(location).unwrap(),
+        config: Arc::new(config),
+    };
+    let router = router_with_throttle(state, Arc::default());
+    let req = Request::get(format!("/api/organizations/{org}/analytics"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    router.oneshot(req).await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+#[ignore = "needs clickhouse-server"]
+async fn clickhouse_migrate_copies_a_whole_store_there_and_back() {
+    let server = ClickHouseServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("seed.csv"), SEED).unwrap();
+    std::fs::write(d.join("app.jsonl"), JSONL).unwrap();
+    let original = d.join("original.db").to_string_lossy().into_owned();
+    let demo = ok(d, &original, &["demo", "--no-serve", "--repos", "5"]);
+    let token = demo
+        .split_whitespace()
+        .find_map(|w| w.trim_end_matches('"').strip_prefix("hs_"))
+        .map(|t| format!("hs_{t}"))
+        .unwrap_or_else(|| panic!("no token in {demo}"));
+    ok(d, &original, &["import", "seed.csv"]);
+    ok(d, &original, &["ingest", "--format", "jsonl", "app.jsonl"]);
+    ok(
+        d,
+        &original,
+        &["repo", "set-library", "model", "acme/bert", "peft"],
+    );
+    ok(d, &original, &["ingest-key", "create", "shipper"]);
+    ok(d, &original, &["ingest-key", "revoke", "shipper"]);
+    ok(d, &original, &["ingest-key", "create", "shipper"]);
+    ok(d, &original, &["events", "prune", "--retention-days", "10"]);
+
+    let clickhouse = server.location();
+    let back = d.join("back.db").to_string_lossy().into_owned();
+    let there = ok(
+        d,
+        &original,
+        &["migrate", "--from", &original, "--to", &clickhouse],
+    );
+    assert!(
+        there.starts_with("copied 6 organizations, 1 user, 3 tokens and ingest keys, 3 sources"),
+        "{there}"
+    );
+    ok(
+        d,
+        &original,
+        &["migrate", "--from", &clickhouse, "--to", &back],
+    );
+
+    let views = |store: &str| {
+        let orgs = ok(d, store, &["org", "list"]);
+        let mut view = vec![orgs.clone(), ok(d, store, &["user", "list"])];
+        view.push(ok(d, store, &["ingest-key", "list"]));
+        for org in orgs
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+        {
+            if OrgName::parse(org).is_ok() {
+                view.push(ok(d, store, &["export", "--org", org]));
+            }
+        }
+        view
+    };
+    let before = views(&original);
+    assert!(before.len() > 4, "{before:?}");
+    assert_eq!(views(&clickhouse), before, "SQLite to ClickHouse");
+    assert_eq!(views(&back), before, "and back");
+    let secret = |location: &str| {
+        let store = hubstats::store::open(location).unwrap();
+        store.log_events().unwrap().downloader_secret().unwrap()
+    };
+    assert_eq!(
+        secret(&clickhouse),
+        secret(&original),
+        "nginx downloaders hash the same"
+    );
+    assert_eq!(secret(&back), secret(&original));
+    assert_eq!(
+        api_status(&original, &token, "acme-ai").await,
+        200,
+        "{token}"
+    );
+    for store in [&clickhouse, &back] {
+        assert_eq!(api_status(store, &token, "acme-ai").await, 200, "{store}");
+        let again = ok(d, store, &["ingest", "--format", "jsonl", "app.jsonl"]);
+        assert!(again.contains("already ingested"), "{again}");
+        let recount = ok(d, store, &["recount"]);
+        assert_eq!(recount, ok(d, &original, &["recount"]));
+        assert_eq!(views(store), before, "recounted from the copied events");
+    }
+    let refused = hubstats(
+        d,
+        &original,
+        &["migrate", "--from", &original, "--to", &back],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

@@ -350,6 +350,27 @@ impl Counts for ClickHouseCounts {
     fn log_events(&self) -> Option<&dyn LogEvents> {
         Some(&self.events)
     }
+
+    fn source_days(
+        &self,
+        source: &SourceId,
+        f: &mut dyn FnMut(&RepoKey, Day, u64) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let sql = format!(
+            "SELECT repo_type, repo, day, argMax(downloads, version) AS n FROM counts \
+             WHERE kind = {DAY} AND source = {} GROUP BY org, repo_type, repo, day \
+             HAVING n > 0 ORDER BY repo_type, repo, day",
+            quote(source.as_str())
+        );
+        self.client.query_each(&sql, &mut |r| {
+            let day = i32::try_from(r.u64(2)?).map_err(|_| backend("stored day out of range"))?;
+            f(
+                &repo_key(r.u64(0)?, &r.str(1)?)?,
+                Day::from_epoch_days(day),
+                r.u64(3)?,
+            )
+        })
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::super::client::{backend, tsv_field, Client};
 use super::super::{mutations, next_version};
 use super::{of_repo, repo_key, type_code};
 use crate::domain::{LibraryName, RepoKey};
-use crate::store::{RepoLibrary, StoreResult};
+use crate::store::{LibraryRecord, RepoLibrary, StoreResult};
 
 pub(super) const SET: &str = "CREATE TABLE IF NOT EXISTS library_set (org String, \
     repo_type UInt8, repo String, library String, version UInt64) \
@@ -30,6 +30,8 @@ pub(super) const COUNTED: &str = "CREATE TABLE IF NOT EXISTS library_counted (or
 struct State {
     set: Option<String>,
     from_logs: Option<String>,
+    /// The instant of the naming `from_logs` comes from.
+    named_at: i64,
     counted: String,
 }
 
@@ -51,7 +53,8 @@ fn states(client: &Client, condition: &str) -> StoreResult<BTreeMap<(u64, String
              WHERE {condition} GROUP BY repo_type, repo"
         ),
         format!(
-            "SELECT repo_type, repo, argMax(library, (at_ms, library)) FROM library_namings \
+            "SELECT repo_type, repo, argMax(library, (at_ms, library)), max(at_ms) \
+             FROM library_namings \
              WHERE {condition} AND write_id IN (SELECT write_id FROM log_writes) \
              GROUP BY repo_type, repo"
         ),
@@ -66,7 +69,10 @@ fn states(client: &Client, condition: &str) -> StoreResult<BTreeMap<(u64, String
             let library = r.str(2)?;
             match i {
                 0 => state.set = Some(library),
-                1 => state.from_logs = Some(library),
+                1 => {
+                    state.from_logs = Some(library);
+                    state.named_at = r.i64(3)?;
+                }
                 _ => state.counted = library,
             }
             Ok(())
@@ -135,6 +141,23 @@ pub(super) fn changes(
     for ((code, name), state) in states(client, condition)? {
         if state.effective() != state.counted {
             f(repo_key(code, &name)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every repository with a library set by hand or named by its logs, in export order.
+pub(super) fn records(
+    client: &Client,
+    f: &mut dyn FnMut(RepoKey, LibraryRecord) -> StoreResult<()>,
+) -> StoreResult<()> {
+    for ((code, name), state) in states(client, "1")? {
+        let record = LibraryRecord {
+            set: library_name(state.set.as_deref())?,
+            named: library_name(state.from_logs.as_deref())?.map(|l| (state.named_at, l)),
+        };
+        if record != LibraryRecord::default() {
+            f(repo_key(code, &name)?, record)?;
         }
     }
     Ok(())

@@ -23,7 +23,7 @@ use super::client::{backend, quote, tsv_field, Client, Row};
 use super::counts::{repo_key, type_code};
 use super::{mutations, next_version, now_unix};
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
-use crate::store::{EventsWrite, LogEvents, LogFileInfo, RepoLibrary, StoreResult};
+use crate::store::{EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary, StoreResult};
 
 /// The columns of an event, in both event tables. `agent` is `''` for an event kept without
 /// a class (a sorting-key column cannot be `Nullable` on 18.16).
@@ -341,6 +341,35 @@ impl LogEvents for ClickHouseEvents {
             |r| day_of(r.u64(0)?),
         )?;
         Ok(rows.into_iter().next())
+    }
+
+    fn log_files(
+        &self,
+        f: &mut dyn FnMut(&str, LogFileInfo) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let sql = "SELECT name, argMax(rows, rank), argMax(events, rank), \
+                   argMax(ingested_unix, rank) FROM log_files GROUP BY name ORDER BY name";
+        self.client.query_each(sql, &mut |r| {
+            let info = LogFileInfo {
+                rows: r.u64(1)?,
+                events: r.u64(2)?,
+                ingested_unix: r.i64(3)?,
+            };
+            f(&r.str(0)?, info)
+        })
+    }
+
+    fn set_downloader_secret(&self, secret: &[u8]) -> StoreResult<()> {
+        // The greatest rank: it wins over every secret made before or after.
+        let body = format!("{}\t{}\n", hex::encode(secret), u64::MAX);
+        self.client.insert("log_secret", "secret, rank", &body)
+    }
+
+    fn libraries(
+        &self,
+        f: &mut dyn FnMut(RepoKey, LibraryRecord) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        libraries::records(&self.client, f)
     }
 
     fn prune_before(&self, first_kept: Day) -> StoreResult<u64> {

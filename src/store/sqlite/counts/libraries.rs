@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{repo_type_code, repo_type_from_code, SqliteCounts};
 use crate::domain::{LibraryName, OrgName, RepoKey, RepoName};
-use crate::store::{RepoLibrary, StoreError, StoreResult};
+use crate::store::{LibraryRecord, RepoLibrary, StoreError, StoreResult};
 
 /// Migration 8: the repositories' libraries, and the user-agent class of each kept event
 /// (`log_events.agent`, `NULL` for events kept before; written by `events.rs`).
@@ -152,6 +152,37 @@ impl SqliteCounts {
         )?;
         Ok(())
     }
+}
+
+/// Every repository's libraries, in export order (for a copy of the store).
+pub(super) fn records(
+    conn: &Connection,
+    f: &mut dyn FnMut(RepoKey, LibraryRecord) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare(
+        "SELECT repo_type, repo, set_library, logs_library, logs_at_ms FROM repo_libraries \
+         WHERE set_library IS NOT NULL OR logs_library IS NOT NULL ORDER BY repo_type, repo",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let name: String = r.get(1)?;
+        let name = RepoName::parse(&name)
+            .map_err(|e| StoreError::Backend(format!("stored library repository: {e}").into()))?;
+        let repo = RepoKey {
+            repo_type: repo_type_from_code(r.get(0)?)?,
+            name,
+        };
+        let named = match (library_name(r.get(3)?)?, r.get::<_, Option<i64>>(4)?) {
+            (Some(library), Some(at_ms)) => Some((at_ms, library)),
+            _ => None,
+        };
+        let record = LibraryRecord {
+            set: library_name(r.get(2)?)?,
+            named,
+        };
+        f(repo, record)?;
+    }
+    Ok(())
 }
 
 /// Removes the organization's libraries (inside the caller's transaction).
