@@ -5,7 +5,7 @@
 
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
 use crate::store::reference::{day, key};
-use crate::store::{Counts, LogEvents, RepoLibrary};
+use crate::store::{Counts, LibraryRecord, LogEvents, RepoLibrary};
 
 type MakeStore<'a> = &'a dyn Fn() -> Box<dyn Counts>;
 
@@ -349,6 +349,22 @@ fn log_files_are_recorded_once(make: MakeStore<'_>) {
     assert_eq!((info.rows, info.events), (10, 7), "the first record stays");
     assert!(info.ingested_unix >= before && info.ingested_unix <= before + 60);
     assert_eq!(events.log_file("hf-csv:0123abce").unwrap(), None);
+    events.record_log_file("jsonl:00ff", 3, 2).unwrap();
+    let mut listed = Vec::new();
+    events
+        .log_files(&mut |name, info| {
+            listed.push((name.to_owned(), info.rows, info.events));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        listed,
+        [
+            ("hf-csv:0123abcd".to_owned(), 10, 7),
+            ("jsonl:00ff".to_owned(), 3, 2)
+        ],
+        "by name"
+    );
 }
 
 fn the_downloader_secret_is_made_once(make: MakeStore<'_>) {
@@ -360,9 +376,13 @@ fn the_downloader_secret_is_made_once(make: MakeStore<'_>) {
         secret
     );
     let other = make();
-    assert_ne!(
-        events_of(other.as_ref()).downloader_secret().unwrap(),
-        secret
+    let other = events_of(other.as_ref());
+    assert_ne!(other.downloader_secret().unwrap(), secret);
+    other.set_downloader_secret(&secret).unwrap();
+    assert_eq!(
+        other.downloader_secret().unwrap(),
+        secret,
+        "a copy's secret"
     );
 }
 
@@ -446,6 +466,28 @@ fn a_library_set_by_hand_wins_and_changes_are_marked_until_counted(make: MakeSto
         RepoLibrary::default()
     );
     assert_eq!(marked(events, Some("acme")), ["model acme/m"]);
+    events
+        .set_library(&key("model", "beta/m"), Some(&lib("timm")))
+        .unwrap();
+    let mut records = Vec::new();
+    events
+        .libraries(&mut |repo, record| {
+            records.push((repo.name.as_str().to_owned(), record));
+            Ok(())
+        })
+        .unwrap();
+    let record = |set: Option<&str>, named: Option<(i64, &str)>| LibraryRecord {
+        set: set.map(lib),
+        named: named.map(|(at, l)| (at, lib(l))),
+    };
+    assert_eq!(
+        records,
+        [
+            ("acme/m".to_owned(), record(None, Some((2, "spacy")))),
+            ("beta/m".to_owned(), record(Some("timm"), Some((1, "timm")))),
+        ],
+        "every repository with a library, in export order"
+    );
 }
 
 fn pruning_drops_earlier_days_and_moves_the_horizon_forward_only(make: MakeStore<'_>) {
