@@ -1,8 +1,10 @@
 //! The CLI and the HTTP API on a `clickhouse://` store: a breakdown CSV imported through the
 //! built binary exports back byte for byte, and the analytics API answers what it answers on
-//! SQLite for the same file; while the server is down, pages and the API answer 503 and
-//! recover by themselves when it is back. `#[ignore]`d: each test starts its own
-//! `clickhouse-server` (see `hubstats::store::clickhouse::testing`) and fails without one.
+//! SQLite for the same file; request logs (`ingest`, `recount`, `repo set-library`,
+//! `POST /api/ingest`, `demo`, `events prune`) answer and export what they do on SQLite; while
+//! the server is down, pages and the API answer 503 and recover by themselves when it is back.
+//! `#[ignore]`d: each test starts its own `clickhouse-server` (see
+//! `hubstats::store::clickhouse::testing`) and fails without one.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -131,7 +133,7 @@ async fn clickhouse_store_imports_exports_and_serves_what_sqlite_does() {
 
 #[test]
 #[ignore = "needs clickhouse-server"]
-fn clickhouse_store_refuses_ingest_and_a_missing_database() {
+fn clickhouse_store_refuses_a_missing_database() {
     let server = ClickHouseServer::start();
     let dir = tempfile::tempdir().unwrap();
     let missing = server.location();
@@ -142,17 +144,298 @@ fn clickhouse_store_refuses_ingest_and_a_missing_database() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(dir.path().join("log.jsonl"), "").unwrap();
-    let out = hubstats(
-        dir.path(),
-        &server.location(),
-        &["ingest", "log.jsonl", "--format", "jsonl"],
-    );
-    assert!(!out.status.success());
+}
+
+const HF_CSV: &str =
+    "timestamp,status,method,repoName,repoType,hashedUserId,hashedIp,country,region,userAgent\n\
+    2024-05-01T10:00:00.000Z,200,GET,acme/bert,model,u1,ip1,FR,IDF,hf_hub\n\
+    2024-05-01T10:01:00.000Z,206,GET,acme/bert,model,u1,ip1,FR,IDF,hf_hub\n\
+    2024-05-01T10:02:00.000Z,200,GET,acme/data,dataset,u1,ip1,FR,IDF,curl/8\n\
+    2024-05-01T10:04:59.000Z,302,HEAD,acme/data,dataset,u1,ip2,FR,IDF,curl/8\n\
+    2024-05-01T10:03:00.000Z,200,GET,acme/app,space,u1,ip1,FR,IDF,hf_hub\n\
+    2024-05-02T09:00:00Z,200,GET,acme/bert,model,,ip9,US,CA,curl/8\n";
+
+/// Two models' requests with paths (the first names `peft`), and a dataset's.
+const JSONL: &str = concat!(
+    r#"{"timestamp":"2024-05-01T11:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"acme/lora","path":"adapter_config.json","library":"peft"}"#,
+    "\n",
+    r#"{"timestamp":"2024-05-01T11:00:01Z","method":"GET","status":200,"repoType":"model","repoName":"acme/lora","path":"config.json"}"#,
+    "\n",
+    r#"{"timestamp":"2024-05-02T11:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"acme/bert","path":"adapter_config.json"}"#,
+    "\n",
+    r#"{"timestamp":"2024-05-02T11:00:01Z","method":"GET","status":304,"repoType":"model","repoName":"acme/bert","path":"config.json"}"#,
+    "\n",
+    r#"{"timestamp":"2024-05-02T11:00:02Z","method":"GET","status":200,"repoType":"model","repoName":"acme/bert","path":"q4/model.gguf"}"#,
+    "\n",
+    r#"{"timestamp":"2024-05-02T11:00:03Z","method":"GET","status":200,"repoType":"model","repoName":"acme/bert","path":"config.json"}"#,
+    "\n",
+    r#"{"timestamp":"2024-05-03T00:00:00Z","method":"GET","status":200,"repoType":"dataset","repoName":"acme/data","hashedIp":"ip7"}"#,
+    "\n",
+);
+
+/// The same command on both stores: the same output.
+fn both(dir: &Path, stores: [&str; 2], args: &[&str]) -> String {
+    let [sqlite, clickhouse] = stores.map(|store| ok(dir, store, args));
+    assert_eq!(clickhouse, sqlite, "{args:?}: ClickHouse answers as SQLite");
+    clickhouse
+}
+
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_store_ingests_recounts_and_sets_libraries_as_sqlite_does() {
+    let server = ClickHouseServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("hub.csv"), HF_CSV).unwrap();
+    std::fs::write(d.join("app.jsonl"), JSONL).unwrap();
+    let sqlite = d.join("store.db").to_string_lossy().into_owned();
+    let clickhouse = server.location();
+    let stores = [sqlite.as_str(), clickhouse.as_str()];
+    let export = |label: &str| {
+        let csv = both(d, stores, &["export", "--org", "acme"]);
+        assert!(csv.lines().count() > 1, "{label}: {csv}");
+        csv
+    };
+
+    let out = both(d, stores, &["ingest", "--format", "hf-csv", "hub.csv"]);
+    assert!(out.contains("5 new events"), "{out}");
+    both(d, stores, &["ingest", "--format", "jsonl", "app.jsonl"]);
+    let ingested = export("ingested");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("does not keep log events"),
+        ingested.contains("model,acme/lora,1,2024-05-01"),
+        "{ingested}"
+    );
+
+    let again = both(d, stores, &["ingest", "--format", "jsonl", "app.jsonl"]);
+    assert!(again.contains("already ingested"), "{again}");
+    // The same requests in another file: kept once, counted once.
+    std::fs::write(d.join("copy.jsonl"), format!("{JSONL}\n")).unwrap();
+    let copy = both(d, stores, &["ingest", "--format", "jsonl", "copy.jsonl"]);
+    assert!(copy.contains("0 new events"), "{copy}");
+    assert_eq!(export("again"), ingested);
+
+    both(
+        d,
+        stores,
+        &["repo", "set-library", "model", "acme/bert", "peft"],
+    );
+    let under_peft = export("set by hand");
+    assert_ne!(
+        under_peft, ingested,
+        "acme/bert counts adapter_config.json now"
+    );
+    both(
+        d,
+        stores,
+        &["repo", "set-library", "model", "acme/lora", "--clear"],
+    );
+    both(d, stores, &["recount"]);
+    assert_eq!(export("recounted"), under_peft);
+    both(
+        d,
+        stores,
+        &["repo", "set-library", "model", "acme/bert", "--clear"],
+    );
+    assert_eq!(export("cleared"), ingested);
+}
+
+/// Posts `body` as a JSON-lines batch under `key` with the ingest key `secret`.
+async fn post_batch(router: &axum::Router, secret: &str, key: &str, body: &str) -> (u16, String) {
+    let req = Request::post("/api/ingest")
+        .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .header("idempotency-key", key)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Sends batches (a retry, a reused key) to a router over `location` and returns every
+/// answer and the export after them.
+async fn batches_on(dir: &Path, location: &str) -> (Vec<(u16, String)>, String) {
+    let store = hubstats::store::open(location).unwrap();
+    let name = hubstats::domain::IngestKeyName::parse("shipper").unwrap();
+    let secret = hubstats::accounts::create_ingest_key(store.as_ref(), &name).unwrap();
+    let mut config = Config::load(&Overrides::default(), |_| None).unwrap();
+    config.today = Some(TODAY.parse().unwrap());
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config),
+    };
+    let router = router_with_throttle(state, Arc::default());
+    let first: String = JSONL.lines().take(3).collect::<Vec<_>>().join("\n");
+    let rest: String = JSONL.lines().skip(3).collect::<Vec<_>>().join("\n");
+    let answers = vec![
+        post_batch(&router, &secret, "batch-1", &first).await,
+        post_batch(&router, &secret, "batch-1", &first).await,
+        post_batch(&router, &secret, "batch-1", &rest).await,
+        post_batch(&router, &secret, "batch-2", &rest).await,
+    ];
+    drop(router);
+    drop(store);
+    let csv = ok(dir, location, &["export", "--org", "acme"]);
+    (answers, csv)
+}
+
+#[tokio::test]
+#[ignore = "needs clickhouse-server"]
+async fn clickhouse_store_takes_batches_with_an_idempotency_key_as_sqlite_does() {
+    let server = ClickHouseServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = dir.path().join("store.db").to_string_lossy().into_owned();
+    let (answers, csv) = batches_on(dir.path(), &server.location()).await;
+    assert_eq!(
+        answers
+            .iter()
+            .map(|(status, _)| *status)
+            .collect::<Vec<_>>(),
+        [200, 200, 422, 200],
+        "{answers:?}"
+    );
+    assert!(answers[1].1.contains(r#""duplicate":true"#), "{answers:?}");
+    assert!(csv.contains("model,acme/lora,1,2024-05-01"), "{csv}");
+    assert_eq!((answers, csv), batches_on(dir.path(), &sqlite).await);
+}
+
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_store_takes_the_demo_and_prunes_events_as_sqlite_does() {
+    let server = ClickHouseServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sqlite = d.join("demo.db").to_string_lossy().into_owned();
+    let clickhouse = server.location();
+    let stores = [sqlite.as_str(), clickhouse.as_str()];
+    let [on_sqlite, on_clickhouse] =
+        stores.map(|store| ok(d, store, &["demo", "--no-serve", "--repos", "5"]));
+    let logs_line = |out: &str| {
+        let line = out.lines().find(|l| l.contains("request-log rows"));
+        line.unwrap_or_else(|| panic!("{out}")).to_owned()
+    };
+    assert_eq!(logs_line(&on_clickhouse), logs_line(&on_sqlite));
+    let logs_org = logs_line(&on_sqlite).split(' ').next().unwrap().to_owned();
+    let exported = both(d, stores, &["export", "--org", &logs_org]);
+    let pruned = both(d, stores, &["events", "prune", "--retention-days", "10"]);
+    assert!(pruned.starts_with("dropped "), "{pruned}");
+    both(d, stores, &["recount"]);
+    assert_eq!(both(d, stores, &["export", "--org", &logs_org]), exported);
+}
+
+/// The status of the analytics API of `org` with `token` on the store at `location`.
+async fn api_status(location: &str, token: &str, org: &str) -> u16 {
+    let mut config = Config::load(&Overrides::default(), |_| None).unwrap();
+    config.today = Some(TODAY.parse().unwrap());
+    let state = AppState {
+        store: hubstats::store::open(location).unwrap(),
+        config: Arc::new(config),
+    };
+    let router = router_with_throttle(state, Arc::default());
+    let req = Request::get(format!("/api/organizations/{org}/analytics"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    router.oneshot(req).await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+#[ignore = "needs clickhouse-server"]
+async fn clickhouse_migrate_copies_a_whole_store_there_and_back() {
+    let server = ClickHouseServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("seed.csv"), SEED).unwrap();
+    std::fs::write(d.join("app.jsonl"), JSONL).unwrap();
+    let original = d.join("original.db").to_string_lossy().into_owned();
+    let demo = ok(d, &original, &["demo", "--no-serve", "--repos", "5"]);
+    let token = demo
+        .split_whitespace()
+        .find_map(|w| w.trim_end_matches('"').strip_prefix("hs_"))
+        .map(|t| format!("hs_{t}"))
+        .unwrap_or_else(|| panic!("no token in {demo}"));
+    ok(d, &original, &["import", "seed.csv"]);
+    ok(d, &original, &["ingest", "--format", "jsonl", "app.jsonl"]);
+    ok(
+        d,
+        &original,
+        &["repo", "set-library", "model", "acme/bert", "peft"],
+    );
+    ok(d, &original, &["ingest-key", "create", "shipper"]);
+    ok(d, &original, &["ingest-key", "revoke", "shipper"]);
+    ok(d, &original, &["ingest-key", "create", "shipper"]);
+    ok(d, &original, &["events", "prune", "--retention-days", "10"]);
+
+    let clickhouse = server.location();
+    let back = d.join("back.db").to_string_lossy().into_owned();
+    let there = ok(
+        d,
+        &original,
+        &["migrate", "--from", &original, "--to", &clickhouse],
+    );
+    assert!(
+        there.starts_with("copied 6 organizations, 1 user, 3 tokens and ingest keys, 3 sources"),
+        "{there}"
+    );
+    ok(
+        d,
+        &original,
+        &["migrate", "--from", &clickhouse, "--to", &back],
+    );
+
+    let views = |store: &str| {
+        let orgs = ok(d, store, &["org", "list"]);
+        let mut view = vec![orgs.clone(), ok(d, store, &["user", "list"])];
+        view.push(ok(d, store, &["ingest-key", "list"]));
+        for org in orgs
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+        {
+            if OrgName::parse(org).is_ok() {
+                view.push(ok(d, store, &["export", "--org", org]));
+            }
+        }
+        view
+    };
+    let before = views(&original);
+    assert!(before.len() > 4, "{before:?}");
+    assert_eq!(views(&clickhouse), before, "SQLite to ClickHouse");
+    assert_eq!(views(&back), before, "and back");
+    let secret = |location: &str| {
+        let store = hubstats::store::open(location).unwrap();
+        store.log_events().unwrap().downloader_secret().unwrap()
+    };
+    assert_eq!(
+        secret(&clickhouse),
+        secret(&original),
+        "nginx downloaders hash the same"
+    );
+    assert_eq!(secret(&back), secret(&original));
+    assert_eq!(
+        api_status(&original, &token, "acme-ai").await,
+        200,
+        "{token}"
+    );
+    for store in [&clickhouse, &back] {
+        assert_eq!(api_status(store, &token, "acme-ai").await, 200, "{store}");
+        let again = ok(d, store, &["ingest", "--format", "jsonl", "app.jsonl"]);
+        assert!(again.contains("already ingested"), "{again}");
+        let recount = ok(d, store, &["recount"]);
+        assert_eq!(recount, ok(d, &original, &["recount"]));
+        assert_eq!(views(store), before, "recounted from the copied events");
+    }
+    let refused = hubstats(
+        d,
+        &original,
+        &["migrate", "--from", &original, "--to", &back],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not empty"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&refused.stderr)
     );
 }
 
@@ -241,4 +524,20 @@ async fn clickhouse_cluster_store_imports_exports_and_serves_what_one_server_doe
     assert_eq!(headers[header::RETRY_AFTER], "10");
     cluster.servers[1].restart();
     assert_eq!(get(&router, api, &token, false).await.0, 200);
+    // A cluster keeps no request-log events: ingest says so and counts nothing.
+    std::fs::write(
+        dir.path().join("log.jsonl"),
+        r#"{"timestamp":"2024-03-01T10:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"huggingface/x"}"#,
+    )
+    .unwrap();
+    let out = hubstats(
+        dir.path(),
+        &location,
+        &["ingest", "--format", "jsonl", "log.jsonl"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not keep log events"), "{stderr}");
+    let exported = ok(dir.path(), &location, &["export", "--org", "huggingface"]);
+    assert_eq!(exported, SEED, "nothing counted");
 }

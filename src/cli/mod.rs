@@ -7,6 +7,7 @@ mod generate;
 mod ingest_keys;
 mod logging;
 mod logs;
+mod migrate;
 mod output;
 mod repo;
 mod serve;
@@ -99,6 +100,17 @@ pub enum Command {
     /// The kept log events
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Copy a whole store (accounts, counts with their sources, kept events, libraries, log
+    /// files, the downloader secret) into a new one, e.g. from SQLite to ClickHouse or back;
+    /// sign-in sessions are not copied
+    Migrate {
+        /// The store to copy: a SQLite file path or a clickhouse:// location
+        #[arg(long)]
+        from: String,
+        /// The store to create (it must not hold anything yet)
+        #[arg(long)]
+        to: String,
+    },
     /// Recompute the downloads counted from logs from the kept events, under the current
     /// rules (run it after changing the rules file)
     Recount {
@@ -362,7 +374,9 @@ pub fn run(cli: Cli) -> Result<()> {
     if !creates_store(&cli.command)
         && !matches!(
             cli.command,
-            Command::Repo(RepoCommand::Libraries { .. }) | Command::DemoLogs { .. }
+            Command::Repo(RepoCommand::Libraries { .. })
+                | Command::DemoLogs { .. }
+                | Command::Migrate { .. }
         )
     {
         require_store(config.store_or(DEFAULT_STORE))?;
@@ -378,6 +392,10 @@ pub fn run(cli: Cli) -> Result<()> {
             logs::recount(&config, org.as_deref(), from, rules.as_deref())
         }
         Command::Events(EventsCommand::Prune) => logs::prune(&config),
+        Command::Migrate { from, to } => {
+            require_store(&from)?;
+            migrate::migrate(&from, &to)
+        }
         Command::Export { org, output } => data::export(&config, &org, output.as_deref()),
         Command::Org(c) => admin::org(&config, c),
         Command::Repo(c) => repo::repo(&config, c),

@@ -1,9 +1,11 @@
 //! The conformance suite every [`Counts`] backend passes: each check takes a constructor of
 //! fresh, empty stores and panics with a message on the first difference from the contract
 //! (written out as the brute-force [`MemCounts`]). A backend's test file calls [`run_all`];
-//! `tests/store_conformance.rs` does it for SQLite. [`accounts`] is the same for [`Accounts`](super::Accounts).
+//! `tests/store_conformance.rs` does it for SQLite. [`accounts`] is the same for [`Accounts`](super::Accounts),
+//! [`events`] for [`LogEvents`](super::LogEvents).
 
 pub mod accounts;
+pub mod events;
 
 use std::collections::BTreeMap;
 
@@ -313,10 +315,31 @@ fn sources_add_up(make: &dyn Fn() -> Box<dyn Counts>) {
             (day("2024-02-01"), RepoType::Model, 2)
         ]
     );
+    let mut logs = Vec::new();
+    s.source_days(&source("logs"), &mut |repo, d, n| {
+        logs.push((repo.clone(), d, n));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        logs,
+        [
+            (a.clone(), day("2024-01-01"), 3),
+            (a.clone(), day("2024-02-01"), 2)
+        ],
+        "a source's own values, for a copy"
+    );
     batch("logs", WriteMode::Replace, &[])
         .apply(s.as_ref())
         .unwrap();
     assert_eq!(s.repo(&a).unwrap().unwrap().total, 10);
+    let mut left = 0;
+    s.source_days(&source("logs"), &mut |_, _, _| {
+        left += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(left, 0, "a replaced source's removed values are not listed");
 }
 
 fn versions_move_only_for_touched_organizations(make: &dyn Fn() -> Box<dyn Counts>) {

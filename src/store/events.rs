@@ -111,6 +111,31 @@ pub trait LogEvents: Send + Sync {
     /// Drops every event of a day before `first_kept` and moves the horizon there (never
     /// back); returns how many events were dropped. Counts are not touched.
     fn prune_before(&self, first_kept: Day) -> StoreResult<u64>;
+
+    // ---- a copy of the whole store (`hubstats migrate`) ----
+
+    /// Calls `f` with every log file recorded, by name.
+    fn log_files(&self, f: &mut dyn FnMut(&str, LogFileInfo) -> StoreResult<()>)
+        -> StoreResult<()>;
+
+    /// Replaces the downloader secret (a copy keeps the original's, so downloaders hashed by
+    /// either store are the same).
+    fn set_downloader_secret(&self, secret: &[u8]) -> StoreResult<()>;
+
+    /// Calls `f` with every repository that has a library set by hand or named by its logs,
+    /// in export order.
+    fn libraries(
+        &self,
+        f: &mut dyn FnMut(RepoKey, LibraryRecord) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+}
+
+/// What a store keeps of a repository's library: the one set by hand, and the latest naming
+/// in its logs with the instant of the naming event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LibraryRecord {
+    pub set: Option<LibraryName>,
+    pub named: Option<(i64, LibraryName)>,
 }
 
 /// A model repository's library: the one set by hand wins over the one its logs name (the

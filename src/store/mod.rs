@@ -25,6 +25,7 @@
 
 pub mod clickhouse;
 pub mod conformance;
+pub mod copy;
 pub mod events;
 pub mod index;
 pub mod reference;
@@ -37,7 +38,7 @@ use crate::domain::{
     Day, DayRange, IngestKeyName, OrgName, Period, PeriodKind, Plan, RepoKey, RepoType, Role,
     Username,
 };
-pub use events::{EventsWrite, LogEvents, LogFileInfo, RepoLibrary};
+pub use events::{EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -306,6 +307,17 @@ pub trait Counts: Send + Sync {
     fn log_events(&self) -> Option<&dyn LogEvents> {
         None
     }
+
+    /// Calls `f` with every repository-day value `source` holds (not 0), by repository and
+    /// day, for a copy of the store.
+    fn source_days(
+        &self,
+        source: &SourceId,
+        f: &mut dyn FnMut(&RepoKey, Day, u64) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let _ = (source, f);
+        Err(cannot_copy("counts by source"))
+    }
 }
 
 /// An open write of one source. Dropping it without [`CountsWrite::commit`] discards it.
@@ -419,6 +431,31 @@ pub trait Accounts: Send + Sync {
     fn ingest_keys(&self) -> StoreResult<Vec<IngestKeyInfo>>;
     /// Records that a key was used now; best effort, like [`Accounts::touch_token`].
     fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()>;
+
+    // ---- a copy of the whole store (`hubstats migrate`) ----
+
+    /// Every API token with its hash and user, oldest first.
+    fn token_records(&self) -> StoreResult<Vec<CredentialRecord<Username>>> {
+        Err(cannot_copy("API tokens"))
+    }
+    /// Every ingest key with its hash and name, oldest first.
+    fn ingest_key_records(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {
+        Err(cannot_copy("ingest keys"))
+    }
+}
+
+/// A token or an ingest key as a copy of the store needs it: its owner (a user, or the key's
+/// name), its hash, its displayable prefix, and whether it was revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRecord<N> {
+    pub owner: N,
+    pub hash: String,
+    pub prefix: Option<String>,
+    pub revoked: bool,
+}
+
+fn cannot_copy(what: &str) -> StoreError {
+    StoreError::Invalid(format!("this store cannot list its {what} for a copy"))
 }
 
 /// An ingest key as `ingest-key list` shows it (never the key itself).
@@ -604,6 +641,12 @@ impl Accounts for Stores {
     fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()> {
         self.accounts.touch_ingest_key(key_hash, now_unix)
     }
+    fn token_records(&self) -> StoreResult<Vec<CredentialRecord<Username>>> {
+        self.accounts.token_records()
+    }
+    fn ingest_key_records(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {
+        self.accounts.ingest_key_records()
+    }
 }
 
 impl Counts for Stores {
@@ -651,5 +694,12 @@ impl Counts for Stores {
     }
     fn log_events(&self) -> Option<&dyn LogEvents> {
         self.counts.log_events()
+    }
+    fn source_days(
+        &self,
+        source: &SourceId,
+        f: &mut dyn FnMut(&RepoKey, Day, u64) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.counts.source_days(source, f)
     }
 }

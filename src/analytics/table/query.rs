@@ -128,7 +128,9 @@ const NAME_BUFFER: usize = 256;
 fn contains_caseless(haystack: &str, finder: &Finder<'_>) -> bool {
     let h = haystack.as_bytes();
     if h.len() > NAME_BUFFER {
-        return finder.find(haystack.to_ascii_lowercase().as_bytes()).is_some();
+        return finder
+            .find(haystack.to_ascii_lowercase().as_bytes())
+            .is_some();
     }
     // Copied and lower-cased in one loop (`copy_from_slice` calls the C library's `memmove`,
     // whose start-up cost dominated on names this short).
@@ -173,9 +175,16 @@ mod tests {
         ] {
             let want = name.to_ascii_lowercase().contains(needle);
             let finder = Finder::new(needle);
-            assert_eq!(contains_caseless(name, &finder), want, "{name:?} {needle:?}");
+            assert_eq!(
+                contains_caseless(name, &finder),
+                want,
+                "{name:?} {needle:?}"
+            );
             let long = format!("{}{name}", "x".repeat(300));
-            assert_eq!(contains_caseless(&long, &finder), want || long.contains(needle));
+            assert_eq!(
+                contains_caseless(&long, &finder),
+                want || long.contains(needle)
+            );
         }
     }
 }

@@ -276,6 +276,11 @@ impl Row<'_> {
         tsv_value(self.field(i)?).ok_or_else(|| backend("unexpected NULL from ClickHouse"))
     }
 
+    /// A `Nullable(String)` field (`None` for NULL).
+    pub fn opt_str(&self, i: usize) -> StoreResult<Option<String>> {
+        Ok(tsv_value(self.field(i)?))
+    }
+
     pub fn opt_i64(&self, i: usize) -> StoreResult<Option<i64>> {
         match self.field(i)? {
             "\\N" => Ok(None),

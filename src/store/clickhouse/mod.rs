@@ -1,5 +1,6 @@
-//! The ClickHouse backend: counts ([`ClickHouseCounts`]) and accounts ([`ClickHouseAccounts`])
-//! in one database of a ClickHouse server, reached over its HTTP interface ([`client`]).
+//! The ClickHouse backend: counts ([`ClickHouseCounts`], with the kept request-log events) and
+//! accounts ([`ClickHouseAccounts`]) in one database of a ClickHouse server, reached over its
+//! HTTP interface ([`client`]).
 //! Written for and tested on ClickHouse 18.16 (Debian's): no transactions, no server-side
 //! query parameters, no `LowCardinality`. How the counts contract is kept without
 //! transactions is in `docs/ARCHITECTURE.md` ("How ClickHouse implements the same contract").
@@ -12,6 +13,8 @@ mod accounts;
 pub mod client;
 pub mod cluster;
 mod counts;
+mod events;
+mod mutations;
 pub mod testing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,13 +65,26 @@ impl Table {
     }
 }
 
-/// Schema migrations of a ClickHouse database, applied in order; each is a list of tables.
-/// Applied versions are recorded in `schema_migrations`, on each server of a cluster.
-const MIGRATIONS: &[&[Table]] = &[
+/// One schema migration.
+enum Migration {
+    /// Tables that follow the mode: as they are on one server, local and `Distributed` on a
+    /// cluster.
+    Tables(&'static [Table]),
+    /// Statements run as they are on every server. The kept events' tables: their writes
+    /// move rows between partitions of one server's tables, so a cluster does not use them
+    /// (it keeps no events) and they stay empty there.
+    PerServer(&'static [&'static str]),
+}
+
+/// Schema migrations of a ClickHouse database, applied in order. Applied versions are
+/// recorded in `schema_migrations`, on each server of a cluster.
+const MIGRATIONS: &[Migration] = &[
     // 1: counts.
-    &[counts::TABLE],
+    Migration::Tables(&[counts::TABLE]),
     // 2: accounts.
-    accounts::TABLES,
+    Migration::Tables(accounts::TABLES),
+    // 3: kept request-log events, log files, libraries.
+    Migration::PerServer(events::TABLES),
 ];
 
 /// Opens the database `location` names (creating it if needed, on every server of its
@@ -144,11 +160,15 @@ fn migrate(client: &Client, cluster: Option<&str>) -> StoreResult<()> {
             known: MIGRATIONS.len() as i64,
         });
     }
-    for (i, tables) in MIGRATIONS.iter().enumerate().skip(applied) {
-        for table in tables.iter() {
-            for sql in table.create(&client.database, cluster) {
-                client.execute(&sql)?;
-            }
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let statements: Vec<String> = match migration {
+            Migration::Tables(tables) => (tables.iter())
+                .flat_map(|t| t.create(&client.database, cluster))
+                .collect(),
+            Migration::PerServer(statements) => statements.iter().map(|s| s.to_string()).collect(),
+        };
+        for sql in statements {
+            client.execute(&sql)?;
         }
         client.execute(&format!(
             "INSERT INTO schema_migrations VALUES ({}, {})",

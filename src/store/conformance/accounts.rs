@@ -144,6 +144,28 @@ fn revoked_tokens_no_longer_name_a_user(make: &dyn Fn() -> Box<dyn Accounts>) {
     assert_eq!(tokens[0].prefix.as_deref(), Some("hs_t1"));
     assert_eq!(tokens[0].last_used_unix, Some(1_000));
     assert!(tokens[0].revoked_unix.is_some());
+    s.create_token(&user("alice"), "t3", "hs_t3").unwrap();
+    let mut records = s.token_records().unwrap();
+    records.sort_by(|a, b| a.hash.cmp(&b.hash));
+    let listed: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.owner.as_str(),
+                r.hash.as_str(),
+                r.prefix.as_deref(),
+                r.revoked,
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("alice", "t1", Some("hs_t1"), true),
+            ("alice", "t3", Some("hs_t3"), false)
+        ],
+        "a copy lists every token with its hash"
+    );
 }
 
 fn sessions_expire_and_can_be_deleted(make: &dyn Fn() -> Box<dyn Accounts>) {
@@ -226,5 +248,25 @@ fn ingest_keys_are_found_by_hash_until_revoked_and_names_are_unique_among_live_k
     assert_eq!(
         (live[0].prefix.as_str(), live[0].last_used_unix),
         ("hsi_2", Some(1_000))
+    );
+    let mut records = s.ingest_key_records().unwrap();
+    records.sort_by(|a, b| a.hash.cmp(&b.hash));
+    let listed: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.owner.as_str(),
+                r.hash.as_str(),
+                r.prefix.as_deref(),
+                r.revoked,
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("cdn", "hash-1", Some("hsi_1"), true),
+            ("cdn", "hash-2", Some("hsi_2"), false)
+        ]
     );
 }

@@ -10,7 +10,8 @@ use super::{now_unix, Db};
 use crate::domain::IngestKeyName;
 use crate::domain::{OrgName, Plan, Role, Username};
 use crate::store::{
-    Accounts, IngestKeyInfo, OrgInfo, StoreError, StoreResult, TokenInfo, UserInfo,
+    Accounts, CredentialRecord, IngestKeyInfo, OrgInfo, StoreError, StoreResult, TokenInfo,
+    UserInfo,
 };
 
 mod ingest_keys;
@@ -449,6 +450,30 @@ impl Accounts for SqliteAccounts {
     }
     fn ingest_keys(&self) -> StoreResult<Vec<IngestKeyInfo>> {
         self.list_ingest_keys()
+    }
+    fn token_records(&self) -> StoreResult<Vec<CredentialRecord<Username>>> {
+        type Row = (String, String, Option<String>, bool);
+        let rows: Vec<Row> = self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT u.name, t.hash, t.prefix, t.revoked_unix IS NOT NULL
+                 FROM tokens t JOIN users u ON u.id = t.user_id ORDER BY t.created_unix, t.hash",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        rows.into_iter()
+            .map(|(user, hash, prefix, revoked)| {
+                Ok(CredentialRecord {
+                    owner: to_username(user)?,
+                    hash,
+                    prefix,
+                    revoked,
+                })
+            })
+            .collect()
+    }
+    fn ingest_key_records(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {
+        self.ingest_key_hashes()
     }
     fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()> {
         self.try_execute(

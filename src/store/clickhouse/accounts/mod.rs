@@ -16,7 +16,8 @@ use super::client::{backend, quote, tsv_field, Client, Row};
 use super::{next_version, now_unix, Table};
 use crate::domain::{IngestKeyName, OrgName, Plan, Role, Username};
 use crate::store::{
-    Accounts, IngestKeyInfo, OrgInfo, StoreError, StoreResult, TokenInfo, UserInfo,
+    Accounts, CredentialRecord, IngestKeyInfo, OrgInfo, StoreError, StoreResult, TokenInfo,
+    UserInfo,
 };
 
 /// Accounts migration (see `super::MIGRATIONS`). In cluster mode each table is sharded by
@@ -659,6 +660,32 @@ impl Accounts for ClickHouseAccounts {
                     created_unix: k.created_unix,
                     last_used_unix: k.last_used_unix,
                     revoked_unix: k.revoked_unix,
+                })
+            })
+            .collect()
+    }
+
+    fn token_records(&self) -> StoreResult<Vec<CredentialRecord<Username>>> {
+        (self.tokens_where("")?.into_iter())
+            .map(|t| {
+                Ok(CredentialRecord {
+                    owner: Username::parse(&t.owner).map_err(|e| corrupt("token user", e))?,
+                    hash: t.hash,
+                    prefix: Some(t.prefix),
+                    revoked: t.revoked_unix.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    fn ingest_key_records(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {
+        (self.keys_where("")?.into_iter())
+            .map(|k| {
+                Ok(CredentialRecord {
+                    owner: IngestKeyName::parse(&k.owner).map_err(|e| corrupt("ingest key", e))?,
+                    hash: k.hash,
+                    prefix: Some(k.prefix),
+                    revoked: k.revoked_unix.is_some(),
                 })
             })
             .collect()

@@ -18,11 +18,13 @@ mod write;
 use std::sync::{Arc, Mutex};
 
 use super::client::{backend, quote, Client};
+use super::events::ClickHouseEvents;
+use super::mutations;
 use super::Table;
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
 use crate::store::index::{IndexCache, IndexedCounts, OrgIndex, RepoSeries, DEFAULT_INDEX_BUDGET};
 use crate::store::{
-    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummaries,
+    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, LogEvents, PeriodSums, RepoSummaries,
     RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
 };
 
@@ -48,17 +50,20 @@ pub struct ClickHouseCounts {
     indexes: IndexCache,
     /// Writes of this process, one at a time (see `docs/ARCHITECTURE.md` on writers).
     writer: Mutex<()>,
+    /// The kept request-log events, in tables of their own on the same database; none in
+    /// cluster mode (their writes move rows between partitions of one server's tables).
+    events: Option<ClickHouseEvents>,
 }
 
 /// Repository types as stored: 0 = model, 1 = dataset, so `(repo_type, repo)` is export order.
-fn type_code(t: RepoType) -> u8 {
+pub(super) fn type_code(t: RepoType) -> u8 {
     match t {
         RepoType::Model => 0,
         RepoType::Dataset => 1,
     }
 }
 
-fn repo_key(code: u64, name: &str) -> StoreResult<RepoKey> {
+pub(super) fn repo_key(code: u64, name: &str) -> StoreResult<RepoKey> {
     let repo_type = match code {
         0 => RepoType::Model,
         1 => RepoType::Dataset,
@@ -86,6 +91,7 @@ struct OrgRow {
 impl ClickHouseCounts {
     pub fn new(client: Arc<Client>) -> Self {
         ClickHouseCounts {
+            events: (!client.is_cluster()).then(|| ClickHouseEvents::new(Arc::clone(&client))),
             client,
             indexes: IndexCache::new(DEFAULT_INDEX_BUDGET),
             writer: Mutex::new(()),
@@ -199,30 +205,6 @@ impl ClickHouseCounts {
         let index = Arc::new(index);
         self.indexes.put(org.as_str(), index.clone());
         Ok(Some(index))
-    }
-
-    /// Waits for the server's pending mutations of the `counts` table (`ALTER … DELETE`
-    /// is asynchronous on 18.16, and has no setting to wait for it).
-    fn wait_for_mutations(server: &Client, table: &str) -> StoreResult<()> {
-        let sql = format!(
-            "SELECT count() FROM system.mutations WHERE database = {} AND table = {} \
-             AND is_done = 0",
-            quote(&server.database),
-            quote(table)
-        );
-        let started = std::time::Instant::now();
-        loop {
-            let pending = server.query(&sql, |r| r.u64(0))?;
-            if pending.first().copied().unwrap_or(0) == 0 {
-                return Ok(());
-            }
-            if started.elapsed() > std::time::Duration::from_secs(600) {
-                return Err(backend(
-                    "ClickHouse did not finish deleting the organization's rows within 10 minutes",
-                ));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
     }
 }
 
@@ -361,10 +343,38 @@ impl Counts for ClickHouseCounts {
             ))?;
         }
         for server in self.client.servers() {
-            Self::wait_for_mutations(server, &table)?;
+            mutations::wait_for(server, &table)?;
         }
         self.indexes.remove(org.as_str());
+        if let Some(events) = &self.events {
+            events.remove_org(org)?;
+        }
         Ok(())
+    }
+
+    fn log_events(&self) -> Option<&dyn LogEvents> {
+        self.events.as_ref().map(|e| e as &dyn LogEvents)
+    }
+
+    fn source_days(
+        &self,
+        source: &SourceId,
+        f: &mut dyn FnMut(&RepoKey, Day, u64) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let sql = format!(
+            "SELECT repo_type, repo, day, argMax(downloads, version) AS n FROM counts \
+             WHERE kind = {DAY} AND source = {} GROUP BY org, repo_type, repo, day \
+             HAVING n > 0 ORDER BY repo_type, repo, day",
+            quote(source.as_str())
+        );
+        self.client.query_each(&sql, &mut |r| {
+            let day = i32::try_from(r.u64(2)?).map_err(|_| backend("stored day out of range"))?;
+            f(
+                &repo_key(r.u64(0)?, &r.str(1)?)?,
+                Day::from_epoch_days(day),
+                r.u64(3)?,
+            )
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{conflict_on_unique, now_unix, SqliteAccounts};
 use crate::domain::IngestKeyName;
-use crate::store::{IngestKeyInfo, StoreError, StoreResult};
+use crate::store::{CredentialRecord, IngestKeyInfo, StoreError, StoreResult};
 
 /// Accounts migration 3.
 pub(super) const MIGRATION: &str = r#"
@@ -57,6 +57,28 @@ impl SqliteAccounts {
             Ok(conn.query_row(sql, [hash], |r| r.get(0)).optional()?)
         })?;
         name.map(to_name).transpose()
+    }
+
+    /// Every key with its hash, oldest first (for a copy of the store).
+    pub(super) fn ingest_key_hashes(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {
+        let rows: Vec<(String, String, String, bool)> = self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT name, hash, prefix, revoked_unix IS NOT NULL
+                 FROM ingest_keys ORDER BY created_unix, name, hash",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        rows.into_iter()
+            .map(|(name, hash, prefix, revoked)| {
+                Ok(CredentialRecord {
+                    owner: to_name(name)?,
+                    hash,
+                    prefix: Some(prefix),
+                    revoked,
+                })
+            })
+            .collect()
     }
 
     pub(super) fn list_ingest_keys(&self) -> StoreResult<Vec<IngestKeyInfo>> {

@@ -9,7 +9,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::super::now_unix;
 use super::{libraries, repo_type_code, repo_type_from_code, SqliteCounts};
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoName, RepoType};
-use crate::store::{EventsWrite, LogEvents, LogFileInfo, RepoLibrary, StoreError, StoreResult};
+use crate::store::{
+    EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary, StoreError, StoreResult,
+};
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE log_events (
@@ -406,6 +408,42 @@ impl LogEvents for SqliteCounts {
                 .optional()?;
             Ok(day.map(Day::from_epoch_days))
         })
+    }
+
+    fn log_files(
+        &self,
+        f: &mut dyn FnMut(&str, LogFileInfo) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.db.read(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT name, rows, events, ingested_unix FROM log_files ORDER BY name")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let name: String = r.get(0)?;
+                let info = LogFileInfo {
+                    rows: r.get::<_, i64>(1)? as u64,
+                    events: r.get::<_, i64>(2)? as u64,
+                    ingested_unix: r.get(3)?,
+                };
+                f(&name, info)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_downloader_secret(&self, secret: &[u8]) -> StoreResult<()> {
+        self.db.writer().execute(
+            "INSERT OR REPLACE INTO log_secret (id, secret) VALUES (1, ?1)",
+            [secret],
+        )?;
+        Ok(())
+    }
+
+    fn libraries(
+        &self,
+        f: &mut dyn FnMut(RepoKey, LibraryRecord) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.db.read(|conn| libraries::records(conn, f))
     }
 
     fn prune_before(&self, first_kept: Day) -> StoreResult<u64> {

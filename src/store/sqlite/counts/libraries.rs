@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{repo_type_code, repo_type_from_code, SqliteCounts};
 use crate::domain::{LibraryName, OrgName, RepoKey, RepoName};
-use crate::store::{RepoLibrary, StoreError, StoreResult};
+use crate::store::{LibraryRecord, RepoLibrary, StoreError, StoreResult};
 
 /// Migration 8: the repositories' libraries, and the user-agent class of each kept event
 /// (`log_events.agent`, `NULL` for events kept before; written by `events.rs`).
@@ -154,6 +154,37 @@ impl SqliteCounts {
     }
 }
 
+/// Every repository's libraries, in export order (for a copy of the store).
+pub(super) fn records(
+    conn: &Connection,
+    f: &mut dyn FnMut(RepoKey, LibraryRecord) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare(
+        "SELECT repo_type, repo, set_library, logs_library, logs_at_ms FROM repo_libraries \
+         WHERE set_library IS NOT NULL OR logs_library IS NOT NULL ORDER BY repo_type, repo",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let name: String = r.get(1)?;
+        let name = RepoName::parse(&name)
+            .map_err(|e| StoreError::Backend(format!("stored library repository: {e}").into()))?;
+        let repo = RepoKey {
+            repo_type: repo_type_from_code(r.get(0)?)?,
+            name,
+        };
+        let named = match (library_name(r.get(3)?)?, r.get::<_, Option<i64>>(4)?) {
+            (Some(library), Some(at_ms)) => Some((at_ms, library)),
+            _ => None,
+        };
+        let record = LibraryRecord {
+            set: library_name(r.get(2)?)?,
+            named,
+        };
+        f(repo, record)?;
+    }
+    Ok(())
+}
+
 /// Removes the organization's libraries (inside the caller's transaction).
 pub(super) fn remove_org(conn: &Connection, org: &OrgName) -> StoreResult<()> {
     conn.execute(
@@ -161,82 +192,4 @@ pub(super) fn remove_org(conn: &Connection, org: &OrgName) -> StoreResult<()> {
         params![format!("{org}/"), format!("{org}0")],
     )?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::reference::key;
-    use crate::store::{Counts, LogEvents};
-
-    fn lib(s: &str) -> LibraryName {
-        LibraryName::parse(s).unwrap()
-    }
-
-    fn name_all(store: &SqliteCounts, repo: &RepoKey, namings: &[(i64, &str)]) {
-        let mut write = store.add_events().unwrap();
-        for (at, l) in namings {
-            write.name_library(repo, *at, &lib(l)).unwrap();
-        }
-        write.commit().unwrap();
-    }
-
-    fn marked(store: &SqliteCounts) -> Vec<String> {
-        let mut out = Vec::new();
-        store
-            .library_changes(None, &mut |r| {
-                out.push(r.name.as_str().to_owned());
-                Ok(())
-            })
-            .unwrap();
-        out
-    }
-
-    #[test]
-    fn the_latest_naming_wins_in_any_order_and_ties_go_to_the_greatest_name() {
-        let namings = [(5, "timm"), (9, "peft"), (9, "flair"), (1, "spacy")];
-        for rotation in 0..namings.len() {
-            let store = SqliteCounts::memory().unwrap();
-            let repo = key("model", "acme/m");
-            let mut order = namings.to_vec();
-            order.rotate_left(rotation);
-            for one in &order {
-                name_all(&store, &repo, &[*one]);
-            }
-            let now = store.library(&repo).unwrap();
-            assert_eq!(now.from_logs, Some(lib("peft")), "{order:?}");
-            assert_eq!(now.effective(), Some(&lib("peft")));
-        }
-    }
-
-    #[test]
-    fn a_library_set_by_hand_wins_and_changes_are_marked_until_counted() {
-        let store = SqliteCounts::memory().unwrap();
-        let repo = key("model", "acme/m");
-        assert_eq!(store.library(&repo).unwrap(), RepoLibrary::default());
-        name_all(&store, &repo, &[(1, "peft")]);
-        assert_eq!(marked(&store), ["acme/m"]);
-        // Counted under another library than the current one: still marked.
-        store.library_counted(&repo, Some(&lib("timm"))).unwrap();
-        assert_eq!(marked(&store), ["acme/m"]);
-        store.library_counted(&repo, Some(&lib("peft"))).unwrap();
-        assert!(marked(&store).is_empty());
-        // Set by hand to the same library: nothing to recount.
-        store.set_library(&repo, Some(&lib("peft"))).unwrap();
-        assert!(marked(&store).is_empty());
-        let now = store.set_library(&repo, Some(&lib("timm"))).unwrap();
-        assert_eq!(now.effective(), Some(&lib("timm")));
-        assert_eq!(marked(&store), ["acme/m"]);
-        store.library_counted(&repo, Some(&lib("timm"))).unwrap();
-        // A later naming in logs does not change a library set by hand.
-        name_all(&store, &repo, &[(2, "spacy")]);
-        assert!(marked(&store).is_empty());
-        let now = store.set_library(&repo, None).unwrap();
-        assert_eq!((&now.set, now.effective()), (&None, Some(&lib("spacy"))));
-        assert_eq!(marked(&store), ["acme/m"]);
-        // An organization's deletion takes its libraries.
-        store.remove_org(&OrgName::parse("acme").unwrap()).unwrap();
-        assert_eq!(store.library(&repo).unwrap(), RepoLibrary::default());
-        assert!(marked(&store).is_empty());
-    }
 }

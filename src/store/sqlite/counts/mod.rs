@@ -229,6 +229,14 @@ impl Counts for SqliteCounts {
     fn log_events(&self) -> Option<&dyn crate::store::LogEvents> {
         Some(self)
     }
+
+    fn source_days(
+        &self,
+        source: &SourceId,
+        f: &mut dyn FnMut(&RepoKey, Day, u64) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.db.read(|conn| read::source_days(conn, source, f))
+    }
 }
 
 /// Repository types as stored: 0 = model, 1 = dataset, so `(repo_type, name)` is export order.

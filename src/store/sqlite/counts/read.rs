@@ -217,3 +217,36 @@ pub(super) fn stream_org(
     });
     result
 }
+
+/// Every repository-day value of `source`, by repository and day (for a copy of the store).
+pub(super) fn source_days(
+    conn: &Connection,
+    source: &SourceId,
+    f: &mut dyn FnMut(&RepoKey, Day, u64) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare(
+        "SELECT r.repo_type, r.name, c.span, c.data FROM chunks c \
+         JOIN count_repos r ON r.id = c.repo_id JOIN sources s ON s.id = c.source_id \
+         WHERE s.name = ?1 ORDER BY r.repo_type, r.name, c.span",
+    )?;
+    let mut rows = stmt.query([source.as_str()])?;
+    let mut days = Vec::new();
+    while let Some(r) = rows.next()? {
+        let name: String = r.get(1)?;
+        let name = RepoName::parse(&name)
+            .map_err(|e| StoreError::Backend(format!("stored repository: {e}").into()))?;
+        let repo = RepoKey {
+            repo_type: repo_type_from_code(r.get(0)?)?,
+            name,
+        };
+        days.clear();
+        let data: Vec<u8> = r.get(3)?;
+        chunk::decode(r.get(2)?, &data, &mut days)?;
+        for &(day, n) in &days {
+            if n > 0 {
+                f(&repo, Day::from_epoch_days(day), n)?;
+            }
+        }
+    }
+    Ok(())
+}

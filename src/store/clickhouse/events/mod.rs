@@ -1,0 +1,393 @@
+//! [`LogEvents`] on ClickHouse. Kept events live in `log_events`, a `ReplacingMergeTree`
+//! partitioned by month and ordered by (organization, repository, day, event key, class), so
+//! an event ingested twice is one row once merged, and every read takes one row per key
+//! (`DISTINCT` / `GROUP BY key`, the greatest class) so it is one before any merge too.
+//!
+//! A write is all or nothing without transactions: its events go first to
+//! `log_event_staging` under the write's id (one partition per write), invisible to readers.
+//! The commit inserts one row into `log_writes` (write id, `moved = 0`): from then on readers
+//! see the write's staged events beside `log_events`. The commit then copies them into
+//! `log_events`, marks the write `moved = 1` and drops its staging partition. A process killed
+//! before the marker leaves staged rows nobody reads (dropped by a later write once a day
+//! old); one killed after it leaves a committed write that readers see through staging and
+//! the next write finishes moving. Library namings carry the write id too and count once
+//! its marker is in. Details in `docs/ARCHITECTURE.md`.
+
+mod libraries;
+mod staging;
+mod write;
+
+use std::sync::{Arc, Mutex};
+
+use super::client::{backend, quote, tsv_field, Client, Row};
+use super::counts::{repo_key, type_code};
+use super::{mutations, next_version, now_unix};
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
+use crate::store::{EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary, StoreResult};
+
+/// The columns of an event, in both event tables. `agent` is `''` for an event kept without
+/// a class (a sorting-key column cannot be `Nullable` on 18.16).
+const EVENT_COLUMNS: &str =
+    "org, repo_type, repo, day, key, agent, at_ms, method, status, path, user_hash, ip_hash";
+
+/// The column definitions of an event (a macro, so `concat!` can build the DDL with them).
+macro_rules! event_fields {
+    () => {
+        "org String,
+    repo_type UInt8,
+    repo String,
+    day UInt32,
+    key String,
+    agent String,
+    at_ms Int64,
+    method String,
+    status UInt16,
+    path Nullable(String),
+    user_hash Nullable(String),
+    ip_hash Nullable(String)"
+    };
+}
+
+/// Events migration (see `super::MIGRATIONS`). Days are days since 1970-01-01 as in
+/// `counts`; the month partition of days past `Date`'s end (2149) is its last month.
+pub(super) const TABLES: &[&str] = &[
+    concat!(
+        "CREATE TABLE IF NOT EXISTS log_events (",
+        event_fields!(),
+        ") ENGINE = ReplacingMergeTree \
+         PARTITION BY toYYYYMM(toDate(toUInt16(least(day, 65535)))) \
+         ORDER BY (org, repo_type, repo, day, key, agent)"
+    ),
+    concat!(
+        "CREATE TABLE IF NOT EXISTS log_event_staging (write_id UInt64, pushed UInt8, ",
+        event_fields!(),
+        ") ENGINE = MergeTree PARTITION BY write_id ORDER BY (org, repo_type, repo, day, key)"
+    ),
+    "CREATE TABLE IF NOT EXISTS log_writes (write_id UInt64, moved UInt8) \
+     ENGINE = ReplacingMergeTree(moved) ORDER BY write_id",
+    "CREATE TABLE IF NOT EXISTS log_files (name String, rows UInt64, events UInt64, \
+     ingested_unix Int64, rank UInt64) ENGINE = ReplacingMergeTree(rank) ORDER BY name",
+    "CREATE TABLE IF NOT EXISTS log_secret (secret String, rank UInt64) \
+     ENGINE = ReplacingMergeTree(rank) ORDER BY tuple()",
+    "CREATE TABLE IF NOT EXISTS log_horizon (first_day UInt32) \
+     ENGINE = MergeTree ORDER BY first_day",
+    libraries::SET,
+    libraries::NAMINGS,
+    libraries::COUNTED,
+];
+
+pub struct ClickHouseEvents {
+    client: Arc<Client>,
+    /// Event writes of this process, one at a time.
+    writer: Mutex<()>,
+}
+
+/// The condition that selects a repository's rows.
+fn of_repo(repo: &RepoKey) -> String {
+    format!(
+        "org = {} AND repo_type = {} AND repo = {}",
+        quote(repo.name.org().as_str()),
+        type_code(repo.repo_type),
+        quote(repo.name.as_str())
+    )
+}
+
+fn of_org(org: Option<&OrgName>) -> String {
+    org.map_or_else(
+        || "1".to_owned(),
+        |o| format!("org = {}", quote(o.as_str())),
+    )
+}
+
+/// An event's key as stored: lower-case hex.
+fn hex_key(e: &LogEvent) -> String {
+    hex::encode(e.key())
+}
+
+/// Appends an optional value as a `TabSeparated` field (`\N` for none).
+fn opt_field(body: &mut String, value: Option<&str>) {
+    match value {
+        Some(v) => tsv_field(body, v),
+        None => body.push_str("\\N"),
+    }
+}
+
+fn day_of(stored: u64) -> StoreResult<Day> {
+    let days = i32::try_from(stored).map_err(|_| backend("stored event day out of range"))?;
+    Ok(Day::from_epoch_days(days))
+}
+
+/// The event of `repo` in a row whose columns from `at` on are `at_ms, method, status, path,
+/// user_hash, ip_hash`.
+fn event_at(repo: &RepoKey, r: &Row<'_>, at: usize) -> StoreResult<LogEvent> {
+    let status =
+        u16::try_from(r.u64(at + 2)?).map_err(|_| backend("stored status out of range"))?;
+    Ok(LogEvent {
+        repo: repo.clone(),
+        at_ms: r.i64(at)?,
+        method: r.str(at + 1)?,
+        status,
+        path: r.opt_str(at + 3)?,
+        user: r.opt_str(at + 4)?,
+        ip: r.opt_str(at + 5)?,
+    })
+}
+
+impl ClickHouseEvents {
+    pub fn new(client: Arc<Client>) -> Self {
+        ClickHouseEvents {
+            client,
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// Removes the organization's events and libraries, and the record of ingested files
+    /// (any of them may have held its events: ingesting one again restores them).
+    pub fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        staging::settle(&self.client)?;
+        let condition = format!("org = {}", quote(org.as_str()));
+        mutations::delete(&self.client, "log_events", &condition)?;
+        libraries::remove_org(&self.client, &condition)?;
+        self.client.execute("TRUNCATE TABLE log_files")
+    }
+}
+
+impl LogEvents for ClickHouseEvents {
+    fn add_events(&self) -> StoreResult<Box<dyn EventsWrite + '_>> {
+        let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        staging::settle(&self.client)?;
+        staging::clean_up(&self.client)?;
+        Ok(Box::new(write::ClickHouseEventsWrite::new(
+            &self.client,
+            guard,
+        )))
+    }
+
+    fn events_of_days(
+        &self,
+        repo: &RepoKey,
+        first: Day,
+        last: Day,
+        f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let condition = format!(
+            "{} AND day BETWEEN {} AND {}",
+            of_repo(repo),
+            first.epoch_days().max(0),
+            last.epoch_days().max(0)
+        );
+        let sql = format!(
+            "SELECT DISTINCT day, key, at_ms, method, status, path, user_hash, ip_hash \
+             FROM {} ORDER BY day, key",
+            staging::visible(&condition)
+        );
+        self.client
+            .query_each(&sql, &mut |r| f(day_of(r.u64(0)?)?, event_at(repo, r, 2)?))
+    }
+
+    fn classified_events_of(
+        &self,
+        repo: &RepoKey,
+        day: Day,
+        f: &mut dyn FnMut(LogEvent, Option<String>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let condition = format!("{} AND day = {}", of_repo(repo), day.epoch_days().max(0));
+        let sql = format!(
+            "SELECT key, max(agent), any(at_ms), any(method), any(status), any(path), \
+             any(user_hash), any(ip_hash) FROM {} GROUP BY key ORDER BY key",
+            staging::visible(&condition)
+        );
+        self.client.query_each(&sql, &mut |r| {
+            let class = Some(r.str(1)?).filter(|c| !c.is_empty());
+            f(event_at(repo, r, 2)?, class)
+        })
+    }
+
+    fn event_days(
+        &self,
+        org: Option<&OrgName>,
+        from: Option<Day>,
+        f: &mut dyn FnMut(RepoKey, Day) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let from = from.map_or(0, |d| d.epoch_days().max(0));
+        let condition = format!("{} AND day >= {from}", of_org(org));
+        let sql = format!(
+            "SELECT DISTINCT repo_type, repo, day FROM {} ORDER BY repo_type, repo, day",
+            staging::visible(&condition)
+        );
+        self.client.query_each(&sql, &mut |r| {
+            f(repo_key(r.u64(0)?, &r.str(1)?)?, day_of(r.u64(2)?)?)
+        })
+    }
+
+    fn log_file(&self, name: &str) -> StoreResult<Option<LogFileInfo>> {
+        let rows = self.client.query(
+            &format!(
+                "SELECT count(), argMax(rows, rank), argMax(events, rank), \
+                 argMax(ingested_unix, rank) FROM log_files WHERE name = {}",
+                quote(name)
+            ),
+            |r| {
+                Ok((r.u64(0)? > 0).then_some(LogFileInfo {
+                    rows: r.u64(1)?,
+                    events: r.u64(2)?,
+                    ingested_unix: r.i64(3)?,
+                }))
+            },
+        )?;
+        Ok(rows.into_iter().next().flatten())
+    }
+
+    fn record_log_file(&self, name: &str, rows: u64, events: u64) -> StoreResult<()> {
+        if self.log_file(name)?.is_some() {
+            return Ok(());
+        }
+        // The earliest record has the greatest rank: it stays, whatever merges keep.
+        let mut body = String::new();
+        tsv_field(&mut body, name);
+        body.push_str(&format!(
+            "\t{rows}\t{events}\t{}\t{}\n",
+            now_unix(),
+            u64::MAX - next_version()
+        ));
+        self.client.insert(
+            "log_files",
+            "name, rows, events, ingested_unix, rank",
+            &body,
+        )
+    }
+
+    fn downloader_secret(&self) -> StoreResult<Vec<u8>> {
+        let read = || {
+            self.client.query(
+                "SELECT argMax(secret, rank) FROM log_secret HAVING count() > 0",
+                |r| r.str(0),
+            )
+        };
+        let stored = match read()?.into_iter().next() {
+            Some(secret) => secret,
+            None => {
+                let mut fresh = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+                // Two processes making one at once: the earlier (greater rank) stays for both.
+                let body = format!("{}\t{}\n", hex::encode(fresh), u64::MAX - next_version());
+                self.client.insert("log_secret", "secret, rank", &body)?;
+                read()?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| backend("the stored secret vanished"))?
+            }
+        };
+        hex::decode(stored).map_err(|e| backend(format!("stored secret: {e}")))
+    }
+
+    fn agent_classes(
+        &self,
+        repo: &RepoKey,
+        day: Day,
+        f: &mut dyn FnMut(Option<String>, u64) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let condition = format!("{} AND day = {}", of_repo(repo), day.epoch_days().max(0));
+        let sql = format!(
+            "SELECT class, count() FROM (SELECT key, max(agent) AS class FROM {} GROUP BY key) \
+             GROUP BY class ORDER BY class",
+            staging::visible(&condition)
+        );
+        self.client.query_each(&sql, &mut |r| {
+            f(Some(r.str(0)?).filter(|c| !c.is_empty()), r.u64(1)?)
+        })
+    }
+
+    fn days_of(
+        &self,
+        repo: &RepoKey,
+        f: &mut dyn FnMut(Day) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let sql = format!(
+            "SELECT DISTINCT day FROM {} ORDER BY day",
+            staging::visible(&of_repo(repo))
+        );
+        self.client.query_each(&sql, &mut |r| f(day_of(r.u64(0)?)?))
+    }
+
+    fn library(&self, repo: &RepoKey) -> StoreResult<RepoLibrary> {
+        libraries::library(&self.client, repo)
+    }
+
+    fn set_library(
+        &self,
+        repo: &RepoKey,
+        library: Option<&LibraryName>,
+    ) -> StoreResult<RepoLibrary> {
+        libraries::set(&self.client, repo, library)
+    }
+
+    fn library_changes(
+        &self,
+        org: Option<&OrgName>,
+        f: &mut dyn FnMut(RepoKey) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        libraries::changes(&self.client, &of_org(org), f)
+    }
+
+    fn library_counted(&self, repo: &RepoKey, library: Option<&LibraryName>) -> StoreResult<()> {
+        libraries::counted(&self.client, repo, library)
+    }
+
+    fn horizon(&self) -> StoreResult<Option<Day>> {
+        let rows = self.client.query(
+            "SELECT max(first_day) FROM log_horizon HAVING count() > 0",
+            |r| day_of(r.u64(0)?),
+        )?;
+        Ok(rows.into_iter().next())
+    }
+
+    fn log_files(
+        &self,
+        f: &mut dyn FnMut(&str, LogFileInfo) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let sql = "SELECT name, argMax(rows, rank), argMax(events, rank), \
+                   argMax(ingested_unix, rank) FROM log_files GROUP BY name ORDER BY name";
+        self.client.query_each(sql, &mut |r| {
+            let info = LogFileInfo {
+                rows: r.u64(1)?,
+                events: r.u64(2)?,
+                ingested_unix: r.i64(3)?,
+            };
+            f(&r.str(0)?, info)
+        })
+    }
+
+    fn set_downloader_secret(&self, secret: &[u8]) -> StoreResult<()> {
+        // The greatest rank: it wins over every secret made before or after.
+        let body = format!("{}\t{}\n", hex::encode(secret), u64::MAX);
+        self.client.insert("log_secret", "secret, rank", &body)
+    }
+
+    fn libraries(
+        &self,
+        f: &mut dyn FnMut(RepoKey, LibraryRecord) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        libraries::records(&self.client, f)
+    }
+
+    fn prune_before(&self, first_kept: Day) -> StoreResult<u64> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        staging::settle(&self.client)?;
+        let first = first_kept.epoch_days().max(0);
+        let dropped = self.client.query(
+            &format!("SELECT uniqExact(key) FROM log_events WHERE day < {first}"),
+            |r| r.u64(0),
+        )?;
+        // The horizon first: a process stopped before the deletion leaves days that are
+        // whole but said not to be, never the other way round.
+        self.client
+            .execute(&format!("INSERT INTO log_horizon VALUES ({first})"))?;
+        mutations::delete(&self.client, "log_events", &format!("day < {first}"))?;
+        Ok(dropped.first().copied().unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,174 @@
+//! The events conformance suite against a real server (`#[ignore]`d: it needs
+//! `clickhouse-server`; `--include-ignored` runs it and fails without one).
+
+use std::sync::Arc;
+
+use super::staging::{drop_staged, UNMOVED};
+use super::write::ClickHouseEventsWrite;
+use super::{ClickHouseEvents, EVENT_COLUMNS};
+use crate::domain::{Day, LogEvent};
+use crate::store::clickhouse::testing::ClickHouseServer;
+use crate::store::clickhouse::{ClickHouseCounts, Client};
+use crate::store::reference::{day, key};
+use crate::store::{conformance, EventsWrite, LogEvents};
+
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_events_conform() {
+    let server = ClickHouseServer::start();
+    conformance::events::run_all(&|| Box::new(ClickHouseCounts::new(server.client())));
+}
+
+fn staged_partitions(client: &Client) -> u64 {
+    let sql = format!(
+        "SELECT count() FROM system.parts WHERE database = '{}' \
+         AND table = 'log_event_staging' AND active",
+        client.database
+    );
+    client.query(&sql, |r| r.u64(0)).unwrap()[0]
+}
+
+/// Stages two events in a write of a separate `ClickHouseEvents` (another process) and
+/// stops that process before its commit; returns the write's id.
+fn die_before_commit(client: &Arc<Client>, age_ns: u64) -> u64 {
+    let other = ClickHouseEvents::new(Arc::clone(client));
+    let guard = other.writer.lock().unwrap();
+    let mut write = ClickHouseEventsWrite::new(client, guard);
+    let m = key("model", "acme/m");
+    for at_ms in [1_714_521_600_000, 1_717_200_000_000] {
+        let e = LogEvent {
+            repo: m.clone(),
+            at_ms,
+            method: "GET".into(),
+            status: 200,
+            path: None,
+            user: Some("u".into()),
+            ip: None,
+        };
+        write.push(e, Some("bot")).unwrap();
+    }
+    let id = write.stage_now().unwrap();
+    std::mem::forget(write); // killed: no commit, no drop
+                             // Its id says when it began.
+    if age_ns > 0 {
+        client
+            .execute(&format!(
+                "INSERT INTO log_event_staging (write_id, pushed, {cols}) \
+                 SELECT {} AS earlier, pushed, {cols} FROM log_event_staging \
+                 WHERE write_id = {id}",
+                id - age_ns,
+                cols = EVENT_COLUMNS
+            ))
+            .unwrap();
+        drop_staged(client, id).unwrap();
+        return id - age_ns;
+    }
+    id
+}
+
+fn event_days(events: &ClickHouseEvents) -> usize {
+    let mut n = 0;
+    events
+        .event_days(None, None, &mut |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+    n
+}
+
+// A process stopped after staging its events but before the commit marker: nothing of the
+// write is read, and the next write drops it once it is a day old (not before: it may be a
+// write still running elsewhere).
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_a_write_stopped_before_its_commit_is_never_read_and_cleaned_up_later() {
+    let server = ClickHouseServer::start();
+    let client = server.client();
+    let events = ClickHouseEvents::new(Arc::clone(&client));
+    die_before_commit(&client, 0);
+    die_before_commit(&client, 2 * 24 * 3600 * 1_000_000_000);
+    assert_eq!(event_days(&events), 0, "an uncommitted write is not read");
+    assert_eq!(staged_partitions(&client), 2);
+    events.add_events().unwrap().commit().unwrap();
+    assert_eq!(staged_partitions(&client), 1, "the day-old one is dropped");
+    assert_eq!(event_days(&events), 0);
+}
+
+// A process stopped between its commit marker and the end of the move: its events are read
+// (from staging) at once, all of them, and the next write finishes the move.
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_a_write_stopped_after_its_commit_is_read_whole_and_moved_by_the_next() {
+    let server = ClickHouseServer::start();
+    let client = server.client();
+    let events = ClickHouseEvents::new(Arc::clone(&client));
+    let id = die_before_commit(&client, 0);
+    client
+        .execute(&format!("INSERT INTO log_writes VALUES ({id}, 0)"))
+        .unwrap();
+    assert_eq!(event_days(&events), 2, "committed: both days read");
+    let unmoved = client.query(UNMOVED, |r| r.u64(0)).unwrap();
+    assert_eq!(unmoved, [id]);
+    events.add_events().unwrap().commit().unwrap();
+    assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
+    assert_eq!(
+        staged_partitions(&client),
+        0,
+        "moved, and its staging dropped"
+    );
+    assert_eq!(event_days(&events), 2);
+    let moved = client
+        .query("SELECT count() FROM log_events", |r| r.u64(0))
+        .unwrap();
+    assert_eq!(moved, [2]);
+}
+
+// Two processes ingesting overlapping events at once (their writes are not serialized with
+// each other): the store holds the union, each event once, and nothing is left staged.
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_overlapping_writes_of_two_processes_keep_the_union() {
+    let server = ClickHouseServer::start();
+    let client = server.client();
+    let m = key("model", "acme/m");
+    let event = |i: i64| LogEvent {
+        repo: m.clone(),
+        at_ms: 1_714_521_600_000 + i * 1000,
+        method: "GET".into(),
+        status: 200,
+        path: None,
+        user: Some(format!("u{i}")),
+        ip: None,
+    };
+    std::thread::scope(|scope| {
+        for range in [0..3_000, 2_000..5_000] {
+            let (client, event) = (Arc::clone(&client), &event);
+            scope.spawn(move || {
+                let events = ClickHouseEvents::new(client);
+                for chunk in range.collect::<Vec<i64>>().chunks(500) {
+                    let mut write = events.add_events().unwrap();
+                    for &i in chunk {
+                        write.push(event(i), Some("bot")).unwrap();
+                    }
+                    write.commit().unwrap();
+                }
+            });
+        }
+    });
+    let events = ClickHouseEvents::new(Arc::clone(&client));
+    let mut classes = Vec::new();
+    events
+        .agent_classes(&m, m_day(), &mut |class, n| {
+            classes.push((class, n));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(classes, [(Some("bot".to_owned()), 5_000)]);
+    assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
+    assert_eq!(staged_partitions(&client), 0);
+}
+
+fn m_day() -> Day {
+    day("2024-05-01")
+}

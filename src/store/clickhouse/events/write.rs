@@ -1,0 +1,204 @@
+//! A write of events: rows are staged under the write's id (buffered, then inserted into
+//! `log_event_staging` a few megabytes at a time), and the commit makes them visible with one
+//! row in `log_writes` (see the module above). Dropped without a commit, the write's staging
+//! partition is dropped too, or, if that fails, left to the next write's clean-up.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::MutexGuard;
+
+use super::super::client::{quote, tsv_field, Client};
+use super::super::next_version;
+use super::staging::{self, visible};
+use super::{hex_key, libraries, of_repo, opt_field, type_code, EVENT_COLUMNS};
+use crate::domain::{LibraryName, LogEvent, RepoKey};
+use crate::store::{EventsWrite, StoreResult};
+
+/// Staged rows are sent once this many bytes are buffered.
+const FLUSH_AT: usize = 8 << 20;
+
+pub(super) struct ClickHouseEventsWrite<'a> {
+    client: &'a Client,
+    _writer: MutexGuard<'a, ()>,
+    /// The write's id: a row version (nanoseconds), so its age is known.
+    id: u64,
+    /// Rows not sent yet (`TabSeparated`).
+    pending: String,
+    /// Some rows were sent to staging.
+    staged: bool,
+    /// Keys added (not pushed) while new to the store and the write: a later push of one
+    /// of them is not new.
+    added_first: Vec<String>,
+    /// The latest naming of each repository's library in this write.
+    namings: BTreeMap<RepoKey, (i64, LibraryName)>,
+    committed: bool,
+}
+
+impl<'a> ClickHouseEventsWrite<'a> {
+    pub(super) fn new(client: &'a Client, writer: MutexGuard<'a, ()>) -> Self {
+        ClickHouseEventsWrite {
+            client,
+            _writer: writer,
+            id: next_version(),
+            pending: String::new(),
+            staged: false,
+            added_first: Vec::new(),
+            namings: BTreeMap::new(),
+            committed: false,
+        }
+    }
+
+    fn stage(&mut self, e: &LogEvent, agent: Option<&str>, pushed: bool) {
+        let body = &mut self.pending;
+        let _ = write!(body, "{}\t{}\t", self.id, u8::from(pushed));
+        tsv_field(body, e.repo.name.org().as_str());
+        let _ = write!(body, "\t{}\t", type_code(e.repo.repo_type));
+        tsv_field(body, e.repo.name.as_str());
+        let _ = write!(body, "\t{}\t{}\t", e.day().epoch_days().max(0), hex_key(e));
+        tsv_field(body, agent.unwrap_or(""));
+        let _ = write!(body, "\t{}\t", e.at_ms);
+        tsv_field(body, &e.method);
+        let _ = write!(body, "\t{}\t", e.status);
+        opt_field(body, e.path.as_deref());
+        body.push('\t');
+        opt_field(body, e.user.as_deref());
+        body.push('\t');
+        opt_field(body, e.ip.as_deref());
+        body.push('\n');
+    }
+
+    fn flush(&mut self) -> StoreResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let columns = format!("write_id, pushed, {EVENT_COLUMNS}");
+        self.client
+            .insert("log_event_staging", &columns, &self.pending)?;
+        self.pending.clear();
+        self.staged = true;
+        Ok(())
+    }
+
+    /// Sends what is buffered and returns the write's id, as a process would just before
+    /// its commit (tests stop it there).
+    #[cfg(test)]
+    pub(super) fn stage_now(&mut self) -> StoreResult<u64> {
+        self.flush()?;
+        Ok(self.id)
+    }
+
+    /// Whether the store or this write already holds the event.
+    fn held(&mut self, e: &LogEvent, key: &str) -> StoreResult<bool> {
+        self.flush()?;
+        let condition = format!(
+            "{} AND day = {} AND key = {}",
+            of_repo(&e.repo),
+            e.day().epoch_days().max(0),
+            quote(key)
+        );
+        let sql = format!(
+            "SELECT count() FROM (SELECT key FROM {} UNION ALL SELECT key \
+             FROM log_event_staging WHERE write_id = {} AND key = {})",
+            visible(&condition),
+            self.id,
+            quote(key)
+        );
+        let n = self.client.query(&sql, |r| r.u64(0))?;
+        Ok(n.first().copied().unwrap_or(0) > 0)
+    }
+
+    fn add_with(&mut self, e: &LogEvent, agent: Option<&str>) -> StoreResult<bool> {
+        let key = hex_key(e);
+        let held = self.held(e, &key)?;
+        self.stage(e, agent, false);
+        if !held {
+            self.added_first.push(key);
+        }
+        Ok(!held)
+    }
+
+    /// How many keys pushed in this write neither the store held nor an earlier `add` of
+    /// this write did (read before the commit marker, so this write's rows are not visible).
+    fn count_new(&self) -> StoreResult<u64> {
+        let added: Vec<String> = self.added_first.iter().map(|k| quote(k)).collect();
+        let not_added = if added.is_empty() {
+            String::new()
+        } else {
+            format!(" AND key NOT IN ({})", added.join(", "))
+        };
+        let days = format!(
+            "(org, repo_type, repo, day) IN (SELECT org, repo_type, repo, day \
+             FROM log_event_staging WHERE write_id = {})",
+            self.id
+        );
+        let sql = format!(
+            "SELECT count() FROM (SELECT DISTINCT key FROM log_event_staging \
+             WHERE write_id = {id} AND pushed = 1{not_added}) \
+             WHERE key NOT IN (SELECT key FROM {held})",
+            id = self.id,
+            held = visible(&days)
+        );
+        let n = self.client.query(&sql, |r| r.u64(0))?;
+        Ok(n.first().copied().unwrap_or(0))
+    }
+}
+
+impl EventsWrite for ClickHouseEventsWrite<'_> {
+    fn add(&mut self, e: &LogEvent) -> StoreResult<bool> {
+        self.add_with(e, None)
+    }
+
+    fn add_classified(&mut self, e: &LogEvent, agent: &str) -> StoreResult<bool> {
+        self.add_with(e, Some(agent))
+    }
+
+    fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()> {
+        self.stage(&event, agent, true);
+        if self.pending.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn name_library(
+        &mut self,
+        repo: &RepoKey,
+        at_ms: i64,
+        library: &LibraryName,
+    ) -> StoreResult<()> {
+        let naming = (at_ms, library.clone());
+        match self.namings.get_mut(repo) {
+            Some(latest) if *latest >= naming => {}
+            Some(latest) => *latest = naming,
+            None => {
+                self.namings.insert(repo.clone(), naming);
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> StoreResult<u64> {
+        self.flush()?;
+        if !self.staged && self.namings.is_empty() {
+            self.committed = true;
+            return Ok(0);
+        }
+        let new = if self.staged { self.count_new()? } else { 0 };
+        libraries::insert_namings(self.client, self.id, &self.namings)?;
+        // The commit: one row, visible at once.
+        self.client
+            .execute(&format!("INSERT INTO log_writes VALUES ({}, 0)", self.id))?;
+        self.committed = true;
+        staging::settle(self.client)?;
+        Ok(new)
+    }
+}
+
+impl Drop for ClickHouseEventsWrite<'_> {
+    fn drop(&mut self) {
+        if !self.committed && self.staged {
+            // Unread without a commit marker; a failure leaves it to a later clean-up.
+            let _ = staging::drop_staged(self.client, self.id);
+        }
+    }
+}

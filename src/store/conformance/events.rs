@@ -1,0 +1,550 @@
+//! The checks every [`LogEvents`] backend passes: each takes a constructor of fresh, empty
+//! stores (a [`Counts`] whose `log_events()` is some) and panics on the first difference from
+//! the contract. SQLite runs them in `sqlite/counts/tests.rs`, ClickHouse in
+//! `clickhouse/events/tests.rs`.
+
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
+use crate::store::reference::{day, key};
+use crate::store::{Counts, LibraryRecord, LogEvents, RepoLibrary};
+
+type MakeStore<'a> = &'a dyn Fn() -> Box<dyn Counts>;
+
+/// One write of the same event, made one way or another.
+type OneWrite<'a> = &'a dyn Fn(&dyn LogEvents);
+
+/// Runs every check against stores made by `make`.
+pub fn run_all(make: MakeStore<'_>) {
+    an_event_is_stored_once_whatever_the_writes(make);
+    a_large_write_counts_each_new_event_once(make);
+    added_events_say_whether_the_store_held_them(make);
+    an_event_keeps_its_greatest_class_in_any_order(make);
+    a_dropped_write_stores_nothing(make);
+    repository_days_are_listed_in_export_order_and_filtered(make);
+    events_are_read_by_day_and_with_their_class(make);
+    log_files_are_recorded_once(make);
+    the_downloader_secret_is_made_once(make);
+    the_latest_naming_wins_in_any_order_and_ties_go_to_the_greatest_name(make);
+    a_library_set_by_hand_wins_and_changes_are_marked_until_counted(make);
+    pruning_drops_earlier_days_and_moves_the_horizon_forward_only(make);
+    a_removed_organization_loses_its_events_and_libraries(make);
+}
+
+fn events_of(store: &dyn Counts) -> &dyn LogEvents {
+    store
+        .log_events()
+        .expect("the backend keeps request-log events")
+}
+
+fn lib(s: &str) -> LibraryName {
+    LibraryName::parse(s).expect("a library name")
+}
+
+fn org(s: &str) -> OrgName {
+    OrgName::parse(s).expect("an organization name")
+}
+
+/// An event of `repo` at `seconds` after midnight of `on`, by `user`.
+fn event(repo: &RepoKey, on: &str, seconds: i64, user: &str) -> LogEvent {
+    LogEvent {
+        repo: repo.clone(),
+        at_ms: i64::from(day(on).epoch_days()) * 86_400_000 + seconds * 1000,
+        method: "GET".to_owned(),
+        status: 200,
+        path: Some("config.json".to_owned()),
+        user: Some(user.to_owned()),
+        ip: None,
+    }
+}
+
+/// Pushes `events` (with `agent`) in one write and commits it; returns what the commit says.
+fn push_all(events: &dyn LogEvents, batch: &[LogEvent], agent: Option<&str>) -> u64 {
+    let mut write = events.add_events().expect("a write");
+    for e in batch {
+        write.push(e.clone(), agent).expect("a push");
+    }
+    write.commit().expect("a commit")
+}
+
+/// Every (repository, day) with events, as `event_days` lists them.
+fn event_days(events: &dyn LogEvents, org: Option<&str>, from: Option<&str>) -> Vec<String> {
+    let org = org.map(self::org);
+    let mut out = Vec::new();
+    events
+        .event_days(org.as_ref(), from.map(day), &mut |repo, d| {
+            out.push(format!("{} {} {d}", repo.repo_type, repo.name));
+            Ok(())
+        })
+        .expect("event days");
+    out
+}
+
+/// The classes of a repository-day's events and how many have each.
+fn classes(events: &dyn LogEvents, repo: &RepoKey, on: &str) -> Vec<(Option<String>, u64)> {
+    let mut out = Vec::new();
+    events
+        .agent_classes(repo, day(on), &mut |class, n| {
+            out.push((class, n));
+            Ok(())
+        })
+        .expect("agent classes");
+    out
+}
+
+fn class(c: Option<&str>, n: u64) -> (Option<String>, u64) {
+    (c.map(str::to_owned), n)
+}
+
+fn an_event_is_stored_once_whatever_the_writes(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let m = key("model", "acme/m");
+    let (a, b, c) = (
+        event(&m, "2024-05-01", 1, "u"),
+        event(&m, "2024-05-01", 2, "u"),
+        event(&m, "2024-05-01", 3, "u"),
+    );
+    let first = push_all(events, &[a.clone(), b.clone(), b.clone()], Some("x"));
+    assert_eq!(first, 2, "an event pushed twice in one write is new once");
+    let second = push_all(events, &[b, c, a], Some("x"));
+    assert_eq!(second, 1, "only the event the store did not hold is new");
+    assert_eq!(classes(events, &m, "2024-05-01"), [class(Some("x"), 3)]);
+    assert_eq!(
+        push_all(events, &[], None),
+        0,
+        "an empty write adds nothing"
+    );
+}
+
+/// More events than a backend buffers at once (SQLite sorts 65,536 at a time, ClickHouse
+/// sends about 8 MB at a time), some held before and some pushed twice.
+fn a_large_write_counts_each_new_event_once(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let repos = [key("model", "acme/big"), key("dataset", "acme/big")];
+    let batch = |from: i64, to: i64| -> Vec<LogEvent> {
+        (from..to)
+            .map(|i| {
+                let repo = &repos[(i % 2) as usize];
+                event(repo, "2024-05-01", i % 86_400, &format!("user-{i}"))
+            })
+            .collect()
+    };
+    assert_eq!(push_all(events, &batch(0, 10_000), Some("a")), 10_000);
+    let mut large = batch(5_000, 80_000);
+    large.extend(batch(70_000, 75_000));
+    assert_eq!(push_all(events, &large, Some("b")), 70_000);
+    let total: u64 = repos
+        .iter()
+        .flat_map(|r| classes(events, r, "2024-05-01"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(total, 80_000);
+}
+
+fn added_events_say_whether_the_store_held_them(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let d = key("dataset", "acme/d");
+    let (a, b) = (
+        event(&d, "2024-05-02", 1, "u"),
+        event(&d, "2024-05-02", 2, "v"),
+    );
+    let mut write = events.add_events().unwrap();
+    assert!(write.add(&a).unwrap(), "new to the store");
+    assert!(!write.add(&a).unwrap(), "added earlier in the same write");
+    write.push(b.clone(), None).unwrap();
+    assert!(!write.add(&b).unwrap(), "pushed earlier in the same write");
+    assert_eq!(write.commit().unwrap(), 1, "the pushed event was new");
+    let mut write = events.add_events().unwrap();
+    assert!(
+        !write.add_classified(&a, "bot").unwrap(),
+        "held since a commit"
+    );
+    let c = event(&d, "2024-05-02", 3, "w");
+    assert!(write.add_classified(&c, "bot").unwrap());
+    write.push(c, Some("bot")).unwrap();
+    assert_eq!(write.commit().unwrap(), 0, "added before it was pushed");
+    assert_eq!(
+        classes(events, &d, "2024-05-02"),
+        [class(None, 1), class(Some("bot"), 2)]
+    );
+}
+
+fn an_event_keeps_its_greatest_class_in_any_order(make: MakeStore<'_>) {
+    let m = key("model", "acme/m");
+    let e = event(&m, "2024-05-03", 1, "u");
+    let writes: [OneWrite<'_>; 4] = [
+        &|s| assert_eq!(push_all(s, std::slice::from_ref(&e), Some("browser")), 0),
+        &|s| {
+            let mut w = s.add_events().unwrap();
+            w.add_classified(&e, "mirror").unwrap();
+            w.commit().unwrap();
+        },
+        &|s| {
+            let mut w = s.add_events().unwrap();
+            w.add(&e).unwrap();
+            w.commit().unwrap();
+        },
+        &|s| assert_eq!(push_all(s, std::slice::from_ref(&e), None), 0),
+    ];
+    for rotation in 0..writes.len() {
+        let store = make();
+        let events = events_of(store.as_ref());
+        // The event is held before the rotated writes, so each one finds it.
+        assert_eq!(push_all(events, std::slice::from_ref(&e), Some("bot")), 1);
+        for i in 0..writes.len() {
+            writes[(i + rotation) % writes.len()](events);
+        }
+        assert_eq!(
+            classes(events, &m, "2024-05-03"),
+            [class(Some("mirror"), 1)],
+            "rotation {rotation}"
+        );
+    }
+}
+
+fn a_dropped_write_stores_nothing(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let m = key("model", "acme/m");
+    {
+        let mut write = events.add_events().unwrap();
+        for i in 0..500 {
+            write
+                .push(event(&m, "2024-05-04", i, "u"), Some("bot"))
+                .unwrap();
+        }
+        assert!(write.add(&event(&m, "2024-05-04", 999, "u")).unwrap());
+        write.name_library(&m, 1, &lib("peft")).unwrap();
+    }
+    assert!(event_days(events, None, None).is_empty(), "no event kept");
+    assert_eq!(events.library(&m).unwrap(), RepoLibrary::default());
+    let mut changed = 0;
+    events
+        .library_changes(None, &mut |_| {
+            changed += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(changed, 0, "no library change marked");
+    let again = push_all(events, &[event(&m, "2024-05-04", 1, "u")], None);
+    assert_eq!(
+        again, 1,
+        "an event of a dropped write is new to a later one"
+    );
+}
+
+fn repository_days_are_listed_in_export_order_and_filtered(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let batch = [
+        event(&key("dataset", "acme/d"), "2024-05-01", 1, "u"),
+        event(&key("model", "beta/z"), "2024-05-02", 1, "u"),
+        event(&key("model", "acme/b"), "2024-05-03", 1, "u"),
+        event(&key("model", "acme/b"), "2024-05-01", 1, "u"),
+        event(&key("model", "acme/b"), "2024-05-01", 2, "u"),
+        event(&key("model", "acme/B"), "2024-05-09", 1, "u"),
+        event(&key("model", "acme-x/a"), "2024-05-01", 1, "u"),
+    ];
+    assert_eq!(push_all(events, &batch, None), 7);
+    assert_eq!(
+        event_days(events, None, None),
+        [
+            "model acme-x/a 2024-05-01",
+            "model acme/B 2024-05-09",
+            "model acme/b 2024-05-01",
+            "model acme/b 2024-05-03",
+            "model beta/z 2024-05-02",
+            "dataset acme/d 2024-05-01",
+        ]
+    );
+    assert_eq!(
+        event_days(events, Some("acme"), None),
+        [
+            "model acme/B 2024-05-09",
+            "model acme/b 2024-05-01",
+            "model acme/b 2024-05-03",
+            "dataset acme/d 2024-05-01",
+        ],
+        "acme's only, not acme-x's"
+    );
+    assert_eq!(
+        event_days(events, Some("acme"), Some("2024-05-02")),
+        ["model acme/B 2024-05-09", "model acme/b 2024-05-03"]
+    );
+    let mut days = Vec::new();
+    let b = key("model", "acme/b");
+    events
+        .days_of(&b, &mut |d| {
+            days.push(d);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(days, [day("2024-05-01"), day("2024-05-03")]);
+}
+
+fn events_are_read_by_day_and_with_their_class(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let m = key("model", "acme/m");
+    let mut batch: Vec<LogEvent> = ["2024-05-03", "2024-05-01", "2024-05-02", "2024-05-05"]
+        .iter()
+        .enumerate()
+        .map(|(i, d)| event(&m, d, i as i64, "u"))
+        .collect();
+    let mut odd = event(&m, "2024-05-02", 7, "u");
+    (odd.method, odd.status, odd.path, odd.user, odd.ip) = (
+        "HEAD".into(),
+        302,
+        None,
+        None,
+        Some("ip\tw\\ith\nodd bytes é".into()),
+    );
+    batch.push(odd.clone());
+    push_all(events, &batch, Some("bot"));
+    push_all(
+        events,
+        &[event(&key("model", "acme/n"), "2024-05-02", 1, "u")],
+        None,
+    );
+    let mut read: Vec<(Day, LogEvent)> = Vec::new();
+    events
+        .events_of_days(&m, day("2024-05-02"), day("2024-05-04"), &mut |d, e| {
+            read.push((d, e));
+            Ok(())
+        })
+        .unwrap();
+    let read_days: Vec<Day> = read.iter().map(|(d, _)| *d).collect();
+    assert_eq!(
+        read_days,
+        [day("2024-05-02"), day("2024-05-02"), day("2024-05-03")],
+        "the range's days in order, every event of each"
+    );
+    let mut expected = vec![batch[0].clone(), batch[2].clone(), odd.clone()];
+    let mut got: Vec<LogEvent> = read.into_iter().map(|(_, e)| e).collect();
+    expected.sort_by_key(|e| e.at_ms);
+    got.sort_by_key(|e| e.at_ms);
+    assert_eq!(got, expected, "every field read back");
+    let mut of_day = Vec::new();
+    events
+        .classified_events_of(&m, day("2024-05-02"), &mut |e, c| {
+            of_day.push((e, c));
+            Ok(())
+        })
+        .unwrap();
+    of_day.sort_by_key(|(e, _)| e.at_ms);
+    let bot = Some("bot".to_owned());
+    assert_eq!(of_day, [(batch[2].clone(), bot.clone()), (odd, bot)]);
+}
+
+fn log_files_are_recorded_once(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let name = "hf-csv:0123abcd";
+    assert_eq!(events.log_file(name).unwrap(), None);
+    let before = time::OffsetDateTime::now_utc().unix_timestamp();
+    events.record_log_file(name, 10, 7).unwrap();
+    events.record_log_file(name, 99, 99).unwrap();
+    let info = events.log_file(name).unwrap().expect("recorded");
+    assert_eq!((info.rows, info.events), (10, 7), "the first record stays");
+    assert!(info.ingested_unix >= before && info.ingested_unix <= before + 60);
+    assert_eq!(events.log_file("hf-csv:0123abce").unwrap(), None);
+    events.record_log_file("jsonl:00ff", 3, 2).unwrap();
+    let mut listed = Vec::new();
+    events
+        .log_files(&mut |name, info| {
+            listed.push((name.to_owned(), info.rows, info.events));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        listed,
+        [
+            ("hf-csv:0123abcd".to_owned(), 10, 7),
+            ("jsonl:00ff".to_owned(), 3, 2)
+        ],
+        "by name"
+    );
+}
+
+fn the_downloader_secret_is_made_once(make: MakeStore<'_>) {
+    let store = make();
+    let secret = events_of(store.as_ref()).downloader_secret().unwrap();
+    assert_eq!(secret.len(), 32);
+    assert_eq!(
+        events_of(store.as_ref()).downloader_secret().unwrap(),
+        secret
+    );
+    let other = make();
+    let other = events_of(other.as_ref());
+    assert_ne!(other.downloader_secret().unwrap(), secret);
+    other.set_downloader_secret(&secret).unwrap();
+    assert_eq!(
+        other.downloader_secret().unwrap(),
+        secret,
+        "a copy's secret"
+    );
+}
+
+fn name_all(events: &dyn LogEvents, repo: &RepoKey, namings: &[(i64, &str)]) {
+    let mut write = events.add_events().unwrap();
+    for (at, l) in namings {
+        write.name_library(repo, *at, &lib(l)).unwrap();
+    }
+    write.commit().unwrap();
+}
+
+fn marked(events: &dyn LogEvents, org: Option<&str>) -> Vec<String> {
+    let org = org.map(self::org);
+    let mut out = Vec::new();
+    events
+        .library_changes(org.as_ref(), &mut |r| {
+            out.push(format!("{} {}", r.repo_type, r.name));
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+fn the_latest_naming_wins_in_any_order_and_ties_go_to_the_greatest_name(make: MakeStore<'_>) {
+    let namings = [(5, "timm"), (9, "peft"), (9, "flair"), (1, "spacy")];
+    for rotation in 0..namings.len() {
+        let store = make();
+        let events = events_of(store.as_ref());
+        let repo = key("model", "acme/m");
+        let mut order = namings.to_vec();
+        order.rotate_left(rotation);
+        // One naming per write, and all of them in one write.
+        for one in &order {
+            name_all(events, &repo, &[*one]);
+        }
+        let other = key("model", "acme/n");
+        name_all(events, &other, &order);
+        for r in [&repo, &other] {
+            let now = events.library(r).unwrap();
+            assert_eq!(now.from_logs, Some(lib("peft")), "{order:?}");
+            assert_eq!((&now.set, now.effective()), (&None, Some(&lib("peft"))));
+        }
+    }
+}
+
+fn a_library_set_by_hand_wins_and_changes_are_marked_until_counted(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let repo = key("model", "acme/m");
+    assert_eq!(events.library(&repo).unwrap(), RepoLibrary::default());
+    name_all(events, &repo, &[(1, "peft")]);
+    name_all(events, &key("model", "beta/m"), &[(1, "timm")]);
+    assert_eq!(marked(events, None), ["model acme/m", "model beta/m"]);
+    assert_eq!(marked(events, Some("acme")), ["model acme/m"]);
+    // Counted under another library than the current one: still marked.
+    events.library_counted(&repo, Some(&lib("timm"))).unwrap();
+    assert_eq!(marked(events, Some("acme")), ["model acme/m"]);
+    events.library_counted(&repo, Some(&lib("peft"))).unwrap();
+    assert!(marked(events, Some("acme")).is_empty());
+    // Set by hand to the library it is counted under: nothing to recount.
+    events.set_library(&repo, Some(&lib("peft"))).unwrap();
+    assert!(marked(events, Some("acme")).is_empty());
+    let now = events.set_library(&repo, Some(&lib("timm"))).unwrap();
+    assert_eq!(
+        (now.set.as_ref(), now.effective()),
+        (Some(&lib("timm")), Some(&lib("timm")))
+    );
+    assert_eq!(now.from_logs, Some(lib("peft")));
+    assert_eq!(marked(events, Some("acme")), ["model acme/m"]);
+    events.library_counted(&repo, Some(&lib("timm"))).unwrap();
+    // A later naming in logs does not change a library set by hand.
+    name_all(events, &repo, &[(2, "spacy")]);
+    assert!(marked(events, Some("acme")).is_empty());
+    let now = events.set_library(&repo, None).unwrap();
+    assert_eq!((&now.set, now.effective()), (&None, Some(&lib("spacy"))));
+    assert_eq!(marked(events, Some("acme")), ["model acme/m"]);
+    // Removing a library by hand from a repository that has none marks nothing.
+    let bare = key("model", "acme/bare");
+    assert_eq!(
+        events.set_library(&bare, None).unwrap(),
+        RepoLibrary::default()
+    );
+    assert_eq!(marked(events, Some("acme")), ["model acme/m"]);
+    events
+        .set_library(&key("model", "beta/m"), Some(&lib("timm")))
+        .unwrap();
+    let mut records = Vec::new();
+    events
+        .libraries(&mut |repo, record| {
+            records.push((repo.name.as_str().to_owned(), record));
+            Ok(())
+        })
+        .unwrap();
+    let record = |set: Option<&str>, named: Option<(i64, &str)>| LibraryRecord {
+        set: set.map(lib),
+        named: named.map(|(at, l)| (at, lib(l))),
+    };
+    assert_eq!(
+        records,
+        [
+            ("acme/m".to_owned(), record(None, Some((2, "spacy")))),
+            ("beta/m".to_owned(), record(Some("timm"), Some((1, "timm")))),
+        ],
+        "every repository with a library, in export order"
+    );
+}
+
+fn pruning_drops_earlier_days_and_moves_the_horizon_forward_only(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    assert_eq!(events.horizon().unwrap(), None);
+    let m = key("model", "acme/m");
+    let batch = [
+        event(&m, "2024-04-30", 1, "u"),
+        event(&m, "2024-05-01", 1, "u"),
+        event(&m, "2024-05-01", 2, "u"),
+        event(&m, "2024-05-02", 1, "u"),
+        event(&key("dataset", "beta/d"), "2024-04-01", 1, "u"),
+    ];
+    push_all(events, &batch, None);
+    assert_eq!(events.prune_before(day("2024-05-01")).unwrap(), 2);
+    assert_eq!(events.horizon().unwrap(), Some(day("2024-05-01")));
+    assert_eq!(
+        event_days(events, None, None),
+        ["model acme/m 2024-05-01", "model acme/m 2024-05-02"]
+    );
+    assert_eq!(events.prune_before(day("2024-04-01")).unwrap(), 0);
+    assert_eq!(
+        events.horizon().unwrap(),
+        Some(day("2024-05-01")),
+        "never back"
+    );
+    assert_eq!(events.prune_before(day("2024-05-02")).unwrap(), 2);
+    assert_eq!(events.horizon().unwrap(), Some(day("2024-05-02")));
+    assert_eq!(event_days(events, None, None), ["model acme/m 2024-05-02"]);
+}
+
+fn a_removed_organization_loses_its_events_and_libraries(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let (a, b) = (key("model", "acme/m"), key("model", "acmex/m"));
+    push_all(
+        events,
+        &[
+            event(&a, "2024-05-01", 1, "u"),
+            event(&b, "2024-05-01", 1, "u"),
+        ],
+        None,
+    );
+    name_all(events, &a, &[(1, "peft")]);
+    name_all(events, &b, &[(1, "peft")]);
+    events.record_log_file("hf-csv:feed", 2, 2).unwrap();
+    store.remove_org(&org("acme")).unwrap();
+    assert_eq!(event_days(events, None, None), ["model acmex/m 2024-05-01"]);
+    assert_eq!(events.library(&a).unwrap(), RepoLibrary::default());
+    assert_eq!(events.library(&b).unwrap().from_logs, Some(lib("peft")));
+    assert_eq!(marked(events, None), ["model acmex/m"]);
+    assert_eq!(
+        events.log_file("hf-csv:feed").unwrap(),
+        None,
+        "a file that held the organization's events may be ingested again"
+    );
+    let again = push_all(events, &[event(&a, "2024-05-01", 1, "u")], None);
+    assert_eq!(again, 1, "the organization's events come back as new");
+}
