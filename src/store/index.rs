@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{
-    DailyFilter, DailyRow, PeriodSums, RepoSummaries, RepoSummary, StoreError, StoreResult,
-    MAX_COUNT,
+    DailyFilter, DailyRow, PeriodSums, RepoNames, RepoSummaries, RepoSummary, StoreError,
+    StoreResult, MAX_COUNT,
 };
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
 
@@ -156,6 +156,8 @@ pub struct OrgIndex {
     sums: SumsMemo,
     /// The repositories' summaries at this version, made on first use.
     summaries: Summaries,
+    /// Their names for a search, made on first use.
+    names: OnceLock<RepoNames>,
 }
 
 /// A repository of an index: the backend's id and its series.
@@ -214,6 +216,7 @@ impl OrgIndex {
             daily,
             sums: SumsMemo::default(),
             summaries: Summaries::default(),
+            names: OnceLock::new(),
         })
     }
 
@@ -242,6 +245,7 @@ impl OrgIndex {
             daily: self.daily.clone(),
             sums: SumsMemo::default(),
             summaries: Summaries::default(),
+            names: OnceLock::new(),
         };
         // The changed repositories by the chunk they fall in (the last one for keys past it),
         // each chunk rewritten once: replaced and new repositories merged in key order.
@@ -313,6 +317,13 @@ impl OrgIndex {
             .clone()
     }
 
+    /// The names for a search, aligned with [`OrgIndex::summaries`]; made on first use.
+    pub fn repo_names(&self) -> RepoNames {
+        (self.names)
+            .get_or_init(|| RepoNames::new(self.summaries()))
+            .clone()
+    }
+
     /// Aligned with [`OrgIndex::summaries`] (the same shared list).
     pub fn period_sums(&self, range: DayRange) -> PeriodSums {
         self.sums.get_or(range, || {
@@ -372,9 +383,10 @@ impl OrgIndex {
 
     /// Approximate heap size, for the cache's budget (kept period sums counted as full).
     pub fn bytes(&self) -> usize {
-        let sums = SumsMemo::KEPT * self.len * std::mem::size_of::<(RepoKey, u64)>()
+        let sums = SumsMemo::KEPT * self.len * std::mem::size_of::<u64>()
             + self.len * std::mem::size_of::<RepoSummary>();
-        self.series_bytes + self.len * 48 + self.daily.len() * 40 + sums
+        let names = self.names.get().map_or(0, RepoNames::bytes);
+        self.series_bytes + self.len * 48 + self.daily.len() * 40 + sums + names
     }
 }
 
@@ -399,6 +411,13 @@ pub trait IndexedCounts {
         Ok(self
             .org_index(org)?
             .map_or_else(PeriodSums::empty, |i| i.period_sums(range)))
+    }
+
+    fn indexed_repo_names(&self, org: &OrgName) -> StoreResult<RepoNames> {
+        Ok(self.org_index(org)?.map_or_else(
+            || RepoNames::new(RepoSummaries::from([])),
+            |i| i.repo_names(),
+        ))
     }
 
     fn indexed_org_daily(

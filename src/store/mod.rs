@@ -28,6 +28,7 @@ pub mod conformance;
 pub mod copy;
 pub mod events;
 pub mod index;
+mod names;
 pub mod reference;
 pub mod sqlite;
 
@@ -39,6 +40,7 @@ use crate::domain::{
     Username,
 };
 pub use events::{EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary};
+pub use names::RepoNames;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -279,6 +281,13 @@ pub trait Counts: Send + Sync {
     /// read `repos` at the same version reads sums by position. Shared, so that a backend may
     /// keep the answers of its recent ranges and hand them out without copying.
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums>;
+
+    /// The organization's repository names for a search, aligned with [`Counts::repos`] as
+    /// [`Counts::period_sums`] is. A backend that keeps one list per data version builds them
+    /// once per version; by default they are built on every call.
+    fn repo_names(&self, org: &OrgName) -> StoreResult<RepoNames> {
+        Ok(RepoNames::new(self.repos(org)?))
+    }
 
     /// Organization-wide downloads per day and repository type within `range` (all days when
     /// `None`), days ascending, days without downloads omitted.
@@ -673,6 +682,9 @@ impl Counts for Stores {
     }
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
         self.counts.period_sums(org, range)
+    }
+    fn repo_names(&self, org: &OrgName) -> StoreResult<RepoNames> {
+        self.counts.repo_names(org)
     }
     fn org_daily(
         &self,

@@ -144,10 +144,7 @@ impl Analytics<'_> {
         repos: &'r [RepoSummary],
         query: &TableQuery,
     ) -> AnalyticsResult<Figures<'r>> {
-        let matches = query.matcher();
-        let matching: Vec<(usize, &RepoSummary)> = (repos.iter().enumerate())
-            .filter(|(_, r)| matches(&r.key))
-            .collect();
+        let matching = self.matching(org, repos, query)?;
         let sums::PeriodFigures { now, before } = self.period_figures(org, period, query.sort)?;
         let aligned =
             |sums: &sums::Sums| sums.aligned(repos, matching.iter().map(|(at, r)| (*at, &r.key)));
@@ -171,6 +168,33 @@ impl Analytics<'_> {
             now_known: period.range.is_none() || now.is_some(),
             previous_known: before.is_some(),
         })
+    }
+
+    /// The repositories `query`'s search and type filter match, with their positions, in
+    /// export order. A search scans the store's contiguous names when they belong to `repos`
+    /// (read at the same version); else each name is searched on its own.
+    fn matching<'r>(
+        &self,
+        org: &OrgName,
+        repos: &'r [RepoSummary],
+        query: &TableQuery,
+    ) -> AnalyticsResult<Vec<(usize, &'r RepoSummary)>> {
+        let of_type = |r: &RepoSummary| query.repo_type.is_none_or(|t| r.key.repo_type == t);
+        if let Some(needle) = query.needle() {
+            let names = self.counts.repo_names(org)?;
+            if names.aligned_with(repos) {
+                if let Some(found) = names.matching(&needle) {
+                    return Ok((found.into_iter())
+                        .map(|at| (at, &repos[at]))
+                        .filter(|(_, r)| of_type(r))
+                        .collect());
+                }
+            }
+        }
+        let matches = query.matcher();
+        Ok((repos.iter().enumerate())
+            .filter(|(_, r)| matches(&r.key))
+            .collect())
     }
 
     /// Reads the daily rows of the page's repositories within `range` into their series and,

@@ -103,12 +103,18 @@ pub struct TableQuery {
 }
 
 impl TableQuery {
+    /// The search, lower-cased (ASCII, as names are compared); `None` without one.
+    pub fn needle(&self) -> Option<String> {
+        (self.q.as_deref())
+            .map(str::to_ascii_lowercase)
+            .filter(|q| !q.is_empty())
+    }
+
     /// Whether a repository passes the search and the type filter (what the table lists and
     /// what the CSV of a view exports). The search is lower-cased once, here.
     pub fn matcher(&self) -> impl Fn(&RepoKey) -> bool + '_ {
-        let needle = (self.q.as_deref())
-            .map(str::to_ascii_lowercase)
-            .filter(|q| !q.is_empty())
+        let needle = self
+            .needle()
             .map(|q| Finder::new(q.as_bytes()).into_owned());
         move |key| {
             self.repo_type.is_none_or(|t| key.repo_type == t)

@@ -24,8 +24,8 @@ use super::Table;
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
 use crate::store::index::{IndexCache, IndexedCounts, OrgIndex, RepoSeries, DEFAULT_INDEX_BUDGET};
 use crate::store::{
-    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, LogEvents, PeriodSums, RepoSummaries,
-    RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
+    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, LogEvents, PeriodSums, RepoNames,
+    RepoSummaries, RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
 };
 
 /// Counts migration (see `super::MIGRATIONS`). Days are `UInt32` days since 1970-01-01:
@@ -310,6 +310,10 @@ impl Counts for ClickHouseCounts {
 
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
         self.indexed_period_sums(org, range)
+    }
+
+    fn repo_names(&self, org: &OrgName) -> StoreResult<RepoNames> {
+        self.indexed_repo_names(org)
     }
 
     fn org_daily(

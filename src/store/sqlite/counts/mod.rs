@@ -28,7 +28,7 @@ use super::{Db, SqliteAccounts};
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
 use crate::store::index::{IndexCache, IndexedCounts, OrgIndex, DEFAULT_INDEX_BUDGET};
 use crate::store::{
-    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummaries,
+    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoNames, RepoSummaries,
     RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
 };
 
@@ -179,6 +179,10 @@ impl Counts for SqliteCounts {
 
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
         self.indexed_period_sums(org, range)
+    }
+
+    fn repo_names(&self, org: &OrgName) -> StoreResult<RepoNames> {
+        self.indexed_repo_names(org)
     }
 
     fn org_daily(
