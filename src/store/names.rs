@@ -103,6 +103,7 @@ mod tests {
         assert_eq!(names.matching("llacme"), Some(vec![]));
         assert_eq!(names.matching("ll\nacme"), None);
         assert!(names.aligned_with(&repos));
-        assert!(!names.aligned_with(&repos.to_vec()));
+        let copy: Vec<RepoSummary> = repos.to_vec();
+        assert!(!names.aligned_with(&copy), "another list of the same names");
     }
 }

@@ -230,7 +230,13 @@ fn narrow_searches_give_the_same_figures_as_the_whole_table() {
 fn aligned_reads_answer_as_the_reference_does() {
     use crate::store::sqlite::SqliteCounts;
     use crate::store::{Batch, Counts, SourceId, WriteMode};
-    let repos: [(&str, &str, u64, &[(&str, u64)]); 6] = [
+    type Repo = (
+        &'static str,
+        &'static str,
+        u64,
+        &'static [(&'static str, u64)],
+    );
+    let repos: [Repo; 6] = [
         (
             "model",
             "acme/Alpha",
