@@ -6,8 +6,10 @@
 //! `#[ignore]`d: each test starts its own `clickhouse-server` (see
 //! `hubstats::store::clickhouse::testing`) and fails without one.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -25,24 +27,11 @@ const SEED: &str = include_str!("data/seed.csv");
 const TODAY: &str = "2021-12-31";
 
 fn hubstats(dir: &Path, store: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hubstats"))
-        .current_dir(dir)
-        .env_remove("HUBSTATS_STORE")
-        .env_remove("HUBSTATS_CONFIG")
-        .args(["--store", store, "--today", TODAY])
-        .args(args)
-        .output()
-        .unwrap()
+    common::hubstats_in(dir, store, TODAY, args)
 }
 
 fn ok(dir: &Path, store: &str, args: &[&str]) -> String {
-    let out = hubstats(dir, store, args);
-    assert!(
-        out.status.success(),
-        "{args:?} on {store} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::hubstats_ok(dir, store, TODAY, args)
 }
 
 /// The router of a server on `store_location`, with `org` on the Team plan and a token of its

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 /// Runs `hubstats --store <dir>/hubstats.db args...` in `dir` with `stdin` as standard input.
 fn hubstats(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = common::hubstats_command(&dir.join("hubstats.db"))
+    let mut child = common::hubstats_command(dir.join("hubstats.db"))
         .current_dir(dir)
         .args(args)
         .stdin(Stdio::piped())

@@ -16,12 +16,13 @@
 //! `hubstats::store::clickhouse::testing`) and fails without one.
 
 mod child;
+mod common;
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,25 +41,8 @@ const TODAY: &str = "2024-05-31";
 /// The organization of the generated breakdown CSV; the demo logs also have requests of it.
 const ORG: &str = "acme-ai";
 
-fn hubstats(dir: &Path, store: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hubstats"))
-        .current_dir(dir)
-        .env_remove("HUBSTATS_STORE")
-        .env_remove("HUBSTATS_CONFIG")
-        .args(["--store", store, "--today", TODAY])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn ok(dir: &Path, store: &str, args: &[&str]) -> String {
-    let out = hubstats(dir, store, args);
-    assert!(
-        out.status.success(),
-        "{args:?} on {store} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::hubstats_ok(dir, store, TODAY, args)
 }
 
 /// A deterministic breakdown CSV of `ORG`: 36 repositories (models and datasets, names in

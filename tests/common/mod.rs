@@ -287,7 +287,7 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
 
 /// `hubstats --store STORE` from the built binary, with no `HUBSTATS_*` or `RUST_LOG` from the
 /// environment that runs the tests.
-pub fn hubstats_command(store: &std::path::Path) -> std::process::Command {
+pub fn hubstats_command(store: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hubstats"));
     for var in [
         "HUBSTATS_STORE",
@@ -299,6 +299,33 @@ pub fn hubstats_command(store: &std::path::Path) -> std::process::Command {
     }
     cmd.arg("--store").arg(store);
     cmd
+}
+
+/// Runs `hubstats --store STORE --today TODAY args...` in `dir` (STORE a file or a
+/// `clickhouse://` location).
+pub fn hubstats_in(
+    dir: &std::path::Path,
+    store: &str,
+    today: &str,
+    args: &[&str],
+) -> std::process::Output {
+    hubstats_command(store)
+        .current_dir(dir)
+        .args(["--today", today])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// [`hubstats_in`] that must succeed; its standard output.
+pub fn hubstats_ok(dir: &std::path::Path, store: &str, today: &str, args: &[&str]) -> String {
+    let out = hubstats_in(dir, store, today, args);
+    assert!(
+        out.status.success(),
+        "{args:?} on {store} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs `hubstats --store STORE args...` with `stdin` as standard input.
