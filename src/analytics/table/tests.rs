@@ -272,6 +272,11 @@ fn aligned_reads_answer_as_the_reference_does() {
         batch.totals.push((key, sum + adjustment));
     }
     batch.apply(&embedded as &dyn Counts).unwrap();
+    // The embedded store's reads are aligned (else this would only compare two fallbacks).
+    let listed = embedded.repos(&org()).unwrap();
+    assert!(embedded.repo_names(&org()).unwrap().aligned_with(&listed));
+    let sums = embedded.period_sums(&org(), last_month().range.unwrap());
+    assert!(sums.unwrap().aligned_with(&listed).is_some());
     let (a, b) = (
         Analytics::new(&mem, day("2024-03-01")),
         Analytics::new(&embedded, day("2024-03-01")),
