@@ -89,6 +89,11 @@ fn run_server(
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Store reads run on the blocking pool, which grows to one thread per request in
+        // flight (30 under `scripts/load`); each idle thread keeps its stack and allocator
+        // caches, about 1 MiB. Ended after a second idle (tokio's default: ten), the memory of
+        // a burst is given back with the rest of it (see `main.rs`).
+        .thread_keep_alive(std::time::Duration::from_secs(1))
         .build()
         .context("starting the async runtime")?;
     let state = AppState {

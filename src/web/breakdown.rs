@@ -1,6 +1,9 @@
 //! `GET /organizations/{org}/settings/publisher-analytics/download-breakdown`: the breakdown CSV,
-//! streamed. The export runs on the blocking pool and writes into a bounded channel, so memory
-//! stays flat however many rows there are, and a slow client slows the export down.
+//! streamed. The export runs on a thread of its own and writes into a bounded channel, so memory
+//! stays flat however many rows there are, and a slow client slows the export down. The thread
+//! runs at the lowest scheduling priority ([`super::priority`]): an export is seconds of CPU
+//! that nobody watches, while page and API requests are waited for, so on a busy machine they
+//! get the cores first and the download takes a little longer.
 //!
 //! Without query parameters it is the full, Hub-compatible export. With the dashboard's
 //! `period` (`from`, `to`), `q` and `type`, or `repo` (a full name, exactly), it is the "CSV of
@@ -29,6 +32,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::auth::OrgAccess;
 use super::error::{error_chain, ApiError};
 use super::params::{self, RawParams};
+use super::priority::spawn_low_priority;
 use super::AppState;
 use crate::breakdown::export::write_breakdown_filtered;
 use crate::domain::{DayRange, OrgName, RepoKey};
@@ -119,10 +123,11 @@ async fn download(
     let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
     let org = access.org.clone();
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || {
+    spawn_low_priority(format!("hubstats-export-{org}"), move || {
         export(store, org, selection, tx);
         drop(slot);
-    });
+    })
+    .map_err(|e| anyhow::Error::new(e).context("starting a CSV export"))?;
     // Wait for the first chunk, so an export that fails before writing anything gets an error
     // status rather than a truncated 200.
     let first = match rx.recv().await {

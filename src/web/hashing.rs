@@ -12,7 +12,7 @@
 //! A worker idle for a second frees that buffer, so the memory of a burst of sign-ins is
 //! given back once it is over.
 //!
-//! The threads run at the lowest scheduling priority (nice 19 on Linux): while sign-ins
+//! The threads run at the lowest scheduling priority ([`super::priority`]): while sign-ins
 //! queue, dashboard and API requests still get the CPU first, so a flood of sign-ins slows
 //! sign-ins, not the pages. An idle machine runs a hash at full speed all the same.
 
@@ -20,6 +20,7 @@ use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::priority::spawn_low_priority;
 use crate::accounts::release_password_memory;
 
 /// A worker with nothing to do for this long frees its argon2 memory (19 MiB): kept across a
@@ -45,15 +46,6 @@ impl Default for HashingPool {
     }
 }
 
-/// Gives the calling thread the lowest priority of its scheduling policy; where that is not
-/// allowed the thread keeps its priority (hashing still works, only less politely).
-fn lower_priority() {
-    use thread_priority::{set_current_thread_priority, ThreadPriority};
-    if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
-        tracing::warn!(error = ?e, "could not lower the priority of a password-hashing thread");
-    }
-}
-
 impl HashingPool {
     /// Starts `workers` threads (at least one) that take jobs from a queue of `queue`.
     pub fn new(workers: usize, queue: usize) -> Self {
@@ -63,26 +55,23 @@ impl HashingPool {
         let mut started = 0;
         for i in 0..workers {
             let rx = Arc::clone(&rx);
-            let spawned = std::thread::Builder::new()
-                .name(format!("hubstats-hash-{i}"))
-                .spawn(move || {
-                    lower_priority();
-                    loop {
-                        let job = rx
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .recv_timeout(IDLE);
-                        match job {
-                            // A panicking job loses its answer (the caller sees `Busy`), not
-                            // the worker.
-                            Ok(job) => {
-                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                            }
-                            Err(RecvTimeoutError::Timeout) => release_password_memory(),
-                            Err(RecvTimeoutError::Disconnected) => break, // the pool was dropped
+            let spawned = spawn_low_priority(format!("hubstats-hash-{i}"), move || {
+                loop {
+                    let job = rx
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .recv_timeout(IDLE);
+                    match job {
+                        // A panicking job loses its answer (the caller sees `Busy`), not
+                        // the worker.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                         }
+                        Err(RecvTimeoutError::Timeout) => release_password_memory(),
+                        Err(RecvTimeoutError::Disconnected) => break, // the pool was dropped
                     }
-                });
+                }
+            });
             match spawned {
                 Ok(_) => started += 1,
                 Err(e) => tracing::error!(error = %e, "starting a password-hashing thread"),
@@ -128,16 +117,8 @@ impl HashingPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The niceness of the calling thread, from `/proc` (field 19 of its `stat`).
     #[cfg(target_os = "linux")]
-    fn own_niceness() -> i64 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("/proc is readable");
-        // The command name (field 2) is parenthesised and may hold spaces: count after it.
-        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
-        let fields: Vec<&str> = after_name.split(' ').collect();
-        fields[16].parse().expect("a niceness") // field 19 overall
-    }
+    use crate::web::priority::own_niceness;
 
     /// Sign-ins must not compete with pages for the CPU: hashing threads run at nice 19.
     #[cfg(target_os = "linux")]

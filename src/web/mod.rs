@@ -20,6 +20,7 @@ pub mod throttle;
 pub mod hashing;
 pub mod metrics;
 pub mod observe;
+pub mod priority;
 pub mod server;
 
 pub mod charts;

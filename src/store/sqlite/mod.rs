@@ -145,10 +145,12 @@ impl Db {
 }
 
 /// Page cache per connection. The writer's is large (an import rewrites chunks it just read);
-/// readers mostly build and patch indexes, which read each page once, so theirs is small and
-/// a server's memory does not grow by 64 MiB per reader it ever opened.
+/// readers build and patch indexes and stream exports, which read each page once (the
+/// operating system's file cache serves a page read again), so theirs is small: a server that
+/// kept a full 8 MiB cache in each of its idle readers grew by tens of MiB after a burst of
+/// concurrent downloads and kept it.
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
-const READER_CACHE_KIB: i64 = 8 * 1024;
+const READER_CACHE_KIB: i64 = 2 * 1024;
 
 fn configure(conn: &Connection, cache_kib: i64) -> StoreResult<()> {
     conn.busy_handler(Some(wait_for_writer))?;
