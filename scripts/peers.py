@@ -5,8 +5,9 @@
     peers.py export DB OUT          COPY the table to CSV in the export's order and format
     peers.py query DB FROM TO       best of five: downloads per repository in FROM..TO
     peers.py views DB FROM TO REPO  best of five of each dashboard view's questions (below)
-    peers.py table RESULTS          print RESULTS (lines `measure<TAB>tool<TAB>value<TAB>unit`)
-                                    with each peer's ratio hubstats/peer
+    peers.py table RESULTS [TOOL PEER...]
+                                    print RESULTS (lines `measure<TAB>tool<TAB>value<TAB>unit`)
+                                    with each peer's ratio hubstats/peer (or TOOL/PEER)
     peers.py ingest FORMAT LOG OUT  downloads per repository-day of a request log (hf-csv, jsonl
                                     or nginx) under the Hub's rules, as CSV
                                     `repoType,repoName,day,downloads`
@@ -226,19 +227,22 @@ def show(value, unit):
     return f"{value:g} {unit}"
 
 
-def table(path):
+def table(path, *tools):
+    """The figures of each measure by tool; TOOLS unless others are given, the first being
+    ours and each other a peer with the ratio ours/peer."""
+    tools = tools or TOOLS
     rows, units = {}, {}
     for line in open(path, encoding="utf-8"):
         measure, tool, value, unit = line.rstrip("\n").split("\t")
         rows.setdefault(measure, {})[tool] = float(value)
         units[measure] = unit
     width = max(len(m) for m in rows) + 2
-    print(f"{'measurement':<{width}}{'hubstats':>12}{'sqlite3':>24}{'duckdb':>24}")
+    print(f"{'measurement':<{width}}{tools[0]:>12}" + "".join(f"{t:>24}" for t in tools[1:]))
     for measure, by_tool in rows.items():
         unit = units[measure]
-        ours = by_tool.get("hubstats")
+        ours = by_tool.get(tools[0])
         cells = [show(ours, unit) if ours is not None else "-"]
-        for peer in TOOLS[1:]:
+        for peer in tools[1:]:
             theirs = by_tool.get(peer)
             if theirs is None:
                 cells.append("-")
@@ -246,11 +250,12 @@ def table(path):
                 cells.append(show(theirs, unit))
             else:
                 cells.append(f"{show(theirs, unit)} ({ours / theirs:.2f}x)")
-        print(f"{measure:<{width}}{cells[0]:>12}{cells[1]:>24}{cells[2]:>24}")
-    print("(x) = hubstats / peer: below 1 means hubstats took less time or memory.")
-    print("DuckDB's import and export include starting Python and loading duckdb. The HTTP")
-    print("rows time one API table page (sums, sort, 50 rows with their series) against the")
-    print("peers' bare GROUP BY.")
+        print(f"{measure:<{width}}{cells[0]:>12}" + "".join(f"{c:>24}" for c in cells[1:]))
+    print(f"(x) = {tools[0]} / peer: below 1 means {tools[0]} took less time or memory.")
+    if tools == TOOLS:
+        print("DuckDB's import and export include starting Python and loading duckdb. The HTTP")
+        print("rows time one API table page (sums, sort, 50 rows with their series) against the")
+        print("peers' bare GROUP BY.")
 
 
 def main(args):
@@ -259,7 +264,7 @@ def main(args):
         "export": (export_csv, 2),
         "query": (query, 3),
         "views": (views, 4),
-        "table": (table, 1),
+        "table": (table, (1, None)),
         "ingest": (ingest, 3),
         "same-counts": (same_counts, None),
     }
@@ -267,7 +272,10 @@ def main(args):
         sys.exit(__doc__)
     run, arity = commands[args[0]]
     given = len(args) - 1
-    if given != arity if arity is not None else given < 2:
+    if arity is None:
+        arity = (2, None)
+    low, high = arity if isinstance(arity, tuple) else (arity, arity)
+    if given < low or (high is not None and given > high):
         sys.exit(__doc__)
     run(*args[1:])
 

@@ -15,6 +15,7 @@
 
 mod write;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::client::{backend, quote, Client};
@@ -48,6 +49,8 @@ const SOURCE: u8 = 3;
 pub struct ClickHouseCounts {
     client: Arc<Client>,
     indexes: IndexCache,
+    /// Per organization, held while its index is read (see [`ClickHouseCounts::index`]).
+    reads: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// Writes of this process, one at a time (see `docs/ARCHITECTURE.md` on writers).
     writer: Mutex<()>,
     /// The kept request-log events, in tables of their own on the same database; none in
@@ -63,16 +66,18 @@ pub(super) fn type_code(t: RepoType) -> u8 {
     }
 }
 
+fn repo_type(code: u64) -> StoreResult<RepoType> {
+    match code {
+        0 => Ok(RepoType::Model),
+        1 => Ok(RepoType::Dataset),
+        other => Err(backend(format!(
+            "stored repository type {other} is unknown"
+        ))),
+    }
+}
+
 pub(super) fn repo_key(code: u64, name: &str) -> StoreResult<RepoKey> {
-    let repo_type = match code {
-        0 => RepoType::Model,
-        1 => RepoType::Dataset,
-        other => {
-            return Err(backend(format!(
-                "stored repository type {other} is unknown"
-            )))
-        }
-    };
+    let repo_type = repo_type(code)?;
     let name =
         RepoName::parse(name).map_err(|e| backend(format!("stored repository name: {e}")))?;
     Ok(RepoKey { repo_type, name })
@@ -94,6 +99,7 @@ impl ClickHouseCounts {
             events: (!client.is_cluster()).then(|| ClickHouseEvents::new(Arc::clone(&client))),
             client,
             indexes: IndexCache::new(DEFAULT_INDEX_BUDGET),
+            reads: Mutex::default(),
             writer: Mutex::new(()),
         }
     }
@@ -129,13 +135,17 @@ impl ClickHouseCounts {
             None => String::new(),
         };
         let repos_sql = format!(
-            "SELECT repo_type, repo, argMax(adjustment, version) FROM counts \
+            "SELECT repo_type, repo, argMax(adjustment, version), cityHash64(repo) FROM counts \
              WHERE org = {org_q} AND kind = {REPO} AND version <= {version}{changed} \
              GROUP BY repo_type, repo ORDER BY repo_type, repo"
         );
-        let mut repos: Vec<RepoDays> = self.client.query(&repos_sql, |r| {
-            Ok((repo_key(r.u64(0)?, &r.str(1)?)?, r.i64(2)?, Vec::new()))
-        })?;
+        let (mut repos, hashes): (Vec<RepoDays>, Vec<u64>) =
+            (self.client.query(&repos_sql, |r| {
+                let repo = (repo_key(r.u64(0)?, &r.str(1)?)?, r.i64(2)?, Vec::new());
+                Ok((repo, r.u64(3)?))
+            })?)
+            .into_iter()
+            .unzip();
         if repos.is_empty() {
             return Ok(Vec::new());
         }
@@ -146,31 +156,57 @@ impl ClickHouseCounts {
             ),
             None => String::new(),
         };
+        // Each source's latest value of each day, grouped by the repository's type and name
+        // hash rather than its name: 18.16 groups fixed-width keys several times faster than
+        // strings. The sum over sources and the order of days are made here: summing in a
+        // second GROUP BY and sorting by name took 18.16 longer than the grouping itself (for
+        // 8 million days, 67 s in all against 6.5 s for this query). Should two names of the
+        // organization share a hash, the names themselves are the key.
+        let mut by_hash = HashMap::with_capacity(repos.len());
+        let hashed = (repos.iter().zip(&hashes))
+            .enumerate()
+            .all(|(i, (repo, h))| by_hash.insert((repo.0.repo_type, *h), i).is_none());
+        let name = if hashed { "cityHash64(repo)" } else { "repo" };
         let days_sql = format!(
-            "SELECT repo_type, repo, day, sum(n) AS downloads FROM ( \
-               SELECT repo_type, repo, day, source, argMax(downloads, version) AS n FROM counts \
-               WHERE org = {org_q} AND kind = {DAY} AND version <= {version}{only} \
-               GROUP BY repo_type, repo, day, source) \
-             GROUP BY repo_type, repo, day HAVING downloads > 0 \
-             ORDER BY repo_type, repo, day"
+            "SELECT repo_type, {name} AS name, day, argMax(downloads, version) AS n FROM counts \
+             WHERE org = {org_q} AND kind = {DAY} AND version <= {version}{only} \
+             GROUP BY repo_type, name, day, source HAVING n > 0"
         );
-        // Both answers come in export order: walk them together.
-        let mut at = 0;
+        let by_name: HashMap<RepoKey, usize> = if hashed {
+            HashMap::new()
+        } else {
+            (repos.iter().enumerate())
+                .map(|(i, repo)| (repo.0.clone(), i))
+                .collect()
+        };
         self.client.query_each(&days_sql, &mut |r| {
-            let key = repo_key(r.u64(0)?, &r.str(1)?)?;
-            while at < repos.len() && repos[at].0 < key {
-                at += 1;
-            }
-            let Some(repo) = repos.get_mut(at).filter(|repo| repo.0 == key) else {
+            let at = if hashed {
+                by_hash.get(&(repo_type(r.u64(0)?)?, r.u64(1)?)).copied()
+            } else {
+                by_name.get(&repo_key(r.u64(0)?, &r.str(1)?)?).copied()
+            };
+            let Some(repo) = at.map(|i| &mut repos[i]) else {
                 return Err(backend(format!(
-                    "days of {} {} without its repository row",
-                    key.repo_type, key.name
+                    "days of repository {} (type {}) without its repository row",
+                    r.str(1)?,
+                    r.u64(0)?
                 )));
             };
             let day = i32::try_from(r.u64(2)?).map_err(|_| backend("stored day out of range"))?;
             repo.2.push((day, r.u64(3)?));
             Ok(())
         })?;
+        for repo in &mut repos {
+            // Days in order, each day's sources summed (RepoSeries checks the sums' bound).
+            repo.2.sort_unstable_by_key(|&(day, _)| day);
+            repo.2.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    kept.1 = kept.1.saturating_add(later.1);
+                }
+                same
+            });
+        }
         repos
             .into_iter()
             .enumerate()
@@ -189,9 +225,22 @@ impl ClickHouseCounts {
             return Ok(None);
         };
         let org_id = row.generation as i64;
+        let current = |c: &OrgIndex| c.org_id == org_id && c.version >= row.version;
+        if let Some(c) = self.indexes.get(org.as_str()).filter(|c| current(c)) {
+            return Ok(Some(c));
+        }
+        // One read of an organization at a time: a request arriving during another's read
+        // waits for it and takes its index, rather than sending the same query again (a whole
+        // organization of 8 million days takes 18.16 a minute and gigabytes, and a query keeps
+        // running after its client gave up, so repeated reads pile up on the server).
+        let reading = {
+            let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(reads.entry(org.as_str().to_owned()).or_default())
+        };
+        let _reading = reading.lock().unwrap_or_else(|p| p.into_inner());
         let cached = self.indexes.get(org.as_str());
         let index = match cached {
-            Some(c) if c.org_id == org_id && c.version == row.version => return Ok(Some(c)),
+            Some(c) if current(&c) => return Ok(Some(c)),
             Some(c) if c.org_id == org_id && c.version < row.version => {
                 let changed = self.read_repos(org, row.version, Some(c.version))?;
                 c.updated(row.version, changed)?

@@ -49,6 +49,10 @@ fn check_count(what: &str, n: u64) -> StoreResult<()> {
     Ok(())
 }
 
+/// Up to this many repositories, a `Merge` write reads what the source holds of those
+/// repositories only (a list well under ClickHouse's 256 KiB query limit).
+const FEW_REPOS: usize = 500;
+
 fn in_list<'a>(values: impl Iterator<Item = &'a str>) -> String {
     values.map(quote).collect::<Vec<_>>().join(", ")
 }
@@ -114,10 +118,27 @@ impl<'a> ClickHouseWrite<'a> {
                 in_list(self.orgs.iter().map(OrgName::as_str))
             ),
         };
+        // A small write reads only its own repositories' days, not all its organizations'
+        // (a one-row import into an organization of 8 million days read them all).
+        let only = match self.mode {
+            WriteMode::Merge if self.repos.len() <= FEW_REPOS => format!(
+                " AND (repo_type, repo) IN ({})",
+                (self.repos.iter())
+                    .map(|(key, _)| format!(
+                        "({}, {})",
+                        type_code(key.repo_type),
+                        quote(key.name.as_str())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => String::new(),
+        };
         let sql = format!(
             "SELECT repo_type, repo, day, n FROM ( \
                SELECT repo_type, repo, day, argMax(downloads, version) AS n FROM counts \
-               WHERE kind = {DAY} AND source = {}{orgs} GROUP BY org, repo_type, repo, day) \
+               WHERE kind = {DAY} AND source = {}{orgs}{only} \
+               GROUP BY org, repo_type, repo, day) \
              WHERE n > 0",
             quote(self.source.as_str())
         );
