@@ -3,8 +3,8 @@
 //! SQLite for the same file; request logs (`ingest`, `recount`, `repo set-library`,
 //! `POST /api/ingest`, `demo`, `events prune`) answer and export what they do on SQLite; while
 //! the server is down, pages and the API answer 503 and recover by themselves when it is back.
-//! `#[ignore]`d: each test starts its own `clickhouse-server` (see
-//! `hubstats::store::clickhouse::testing`) and fails without one.
+//! Marked `#[ignore = "needs clickhouse-server"]`: each test starts its own `clickhouse-server`
+//! (see `hubstats::store::clickhouse::testing`) and fails without one.
 
 mod common;
 

@@ -12,15 +12,15 @@
 //!   answer alike, see a token created or revoked by the CLI on their next request, and see
 //!   counts imported by the CLI or posted to one of them within a second on the other.
 //!
-//! `#[ignore]`d: each test starts its own `clickhouse-server` (see
-//! `hubstats::store::clickhouse::testing`) and fails without one.
+//! Marked `#[ignore = "needs clickhouse-server"]`: each test starts its own `clickhouse-server`
+//! (see `hubstats::store::clickhouse::testing`) and fails without one.
 
 mod child;
 mod common;
 
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -444,7 +444,7 @@ async fn clickhouse_cluster_answers_every_api_call_and_export_as_sqlite_does() {
 
 // ---- Two application servers on one ClickHouse database ----
 
-/// A plain HTTP/1.0 request (the server closes the connection after the body).
+/// A plain HTTP/1.0 request: its status and body.
 fn http(
     addr: SocketAddr,
     method: &str,
@@ -452,31 +452,10 @@ fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
-    for (name, value) in headers {
-        write!(head, "{name}: {value}\r\n").unwrap();
-    }
-    write!(head, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read response");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let status = String::from_utf8_lossy(&raw[..split])
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
+    let answer = child::http_request(addr, method, path, headers, body);
     (
-        status,
-        String::from_utf8_lossy(&raw[split + 4..]).into_owned(),
+        answer.status,
+        String::from_utf8_lossy(&answer.body).into_owned(),
     )
 }
 

@@ -9,7 +9,8 @@
 //! server per shard, no replicas).
 //!
 //! A missing `clickhouse-server` is an error, not a skip: the tests that use this are
-//! `#[ignore]`d so that a plain `cargo test` passes without it, and fail when asked to run.
+//! marked `#[ignore = "needs clickhouse-server"]` so that a plain `cargo test` passes without
+//! it, and fail when asked to run.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
-//! The accounts checks every backend passes, against a real server (`#[ignore]`d: it needs
-//! `clickhouse-server`; `--include-ignored` runs it and fails without one).
+//! The accounts checks every backend passes, against a real server (marked
+//! `#[ignore = "needs clickhouse-server"]`; `--include-ignored` runs it and fails without one).
 
 use super::ClickHouseAccounts;
 use crate::domain::{Plan, Username};

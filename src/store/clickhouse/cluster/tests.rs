@@ -1,5 +1,5 @@
-//! Cluster mode on two real servers, one per shard (`#[ignore]`d: it needs
-//! `clickhouse-server`; `--include-ignored` runs it and fails without one).
+//! Cluster mode on two real servers, one per shard (marked
+//! `#[ignore = "needs clickhouse-server"]`; `--include-ignored` runs it and fails without one).
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
-//! The counts conformance suite against a real server (`#[ignore]`d: it needs
-//! `clickhouse-server`; `--include-ignored` runs it and fails without one).
+//! The counts conformance suite against a real server (marked
+//! `#[ignore = "needs clickhouse-server"]`; `--include-ignored` runs it and fails without one).
 
 use std::sync::Arc;
 
