@@ -97,7 +97,7 @@ struct RowWriter {
 impl RowWriter {
     fn format(&mut self, row: &DailyRow<'_>) -> &[u8] {
         if self.stamp_day != Some(row.day) {
-            self.stamp = timestamp(row.day);
+            self.stamp = row.day.timestamp();
             self.stamp_day = Some(row.day);
         }
         self.buf.clear();
@@ -115,38 +115,5 @@ impl RowWriter {
             .extend_from_slice(self.numbers.format(row.downloads).as_bytes());
         self.buf.push(b'\n');
         &self.buf
-    }
-}
-
-/// `YYYY-MM-DDT00:00:00.000Z` (days are within years 2000..=2999, so four-digit years).
-fn timestamp(day: Day) -> [u8; 24] {
-    let date = day.date();
-    let mut out = *b"0000-00-00T00:00:00.000Z";
-    let digits = |out: &mut [u8], mut n: u32| {
-        for slot in out.iter_mut().rev() {
-            *slot = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-    };
-    digits(&mut out[0..4], date.year().unsigned_abs());
-    digits(&mut out[5..7], u32::from(date.month() as u8));
-    digits(&mut out[8..10], u32::from(date.day()));
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn timestamp_matches_the_domain_formatting(n in Day::MIN.epoch_days()..=Day::MAX.epoch_days()) {
-            let day = Day::from_epoch_days(n);
-            let mut expected = String::new();
-            day.write_timestamp(&mut expected).unwrap();
-            let stamp = timestamp(day);
-            prop_assert_eq!(std::str::from_utf8(&stamp).unwrap(), expected);
-        }
     }
 }

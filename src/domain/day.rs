@@ -72,10 +72,37 @@ impl Day {
         Self::from_ymd(d.year(), d.month() as u8, 1).unwrap_or(self)
     }
 
+    /// `YYYY-MM-DDT00:00:00.000Z`, the CSV timestamp form, as ASCII bytes; its first ten are
+    /// the `YYYY-MM-DD` form. Written digit by digit: the export formats one per row and the
+    /// API one per series point.
+    pub fn timestamp(self) -> [u8; 24] {
+        let date = self.date();
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let digits = |out: &mut [u8], mut n: u32| {
+            for slot in out.iter_mut().rev() {
+                *slot = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        digits(&mut out[0..4], date.year().unsigned_abs());
+        digits(&mut out[5..7], u32::from(date.month() as u8));
+        digits(&mut out[8..10], u32::from(date.day()));
+        out
+    }
+
     /// `YYYY-MM-DDT00:00:00.000Z`, the CSV timestamp form.
     pub fn write_timestamp(self, out: &mut impl fmt::Write) -> fmt::Result {
-        write!(out, "{self}T00:00:00.000Z")
+        out.write_str(ascii(&self.timestamp()))
     }
+
+    fn with_iso<R>(self, f: impl FnOnce(&str) -> R) -> R {
+        f(ascii(&self.timestamp()[..10]))
+    }
+}
+
+/// The digits and separators [`Day::timestamp`] writes are ASCII.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 impl FromStr for Day {
@@ -105,14 +132,13 @@ impl FromStr for Day {
 
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.date();
-        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+        self.with_iso(|iso| f.write_str(iso))
     }
 }
 
 impl serde::Serialize for Day {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        self.with_iso(|iso| s.serialize_str(iso))
     }
 }
 
@@ -168,6 +194,23 @@ mod tests {
             let d = Day(n);
             prop_assert_eq!(d.to_string().parse::<Day>().unwrap(), d);
             prop_assert!(d.week_start() <= d && d.days_until(d.week_start()) > -7);
+        }
+
+        #[test]
+        fn timestamp_matches_the_calendar(n in Day::MIN.0..=Day::MAX.0) {
+            let date = Day(n).date();
+            let expected = format!(
+                "{:04}-{:02}-{:02}T00:00:00.000Z",
+                date.year(),
+                date.month() as u8,
+                date.day()
+            );
+            prop_assert_eq!(&Day(n).timestamp()[..], expected.as_bytes());
+            prop_assert_eq!(Day(n).to_string(), &expected[..10]);
+            prop_assert_eq!(
+                serde_json::to_string(&Day(n)).unwrap(),
+                format!("\"{}\"", &expected[..10])
+            );
         }
     }
 }

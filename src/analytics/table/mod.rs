@@ -227,8 +227,18 @@ impl Analytics<'_> {
             repos: Some(&keys),
             range: Some(read),
         };
+        // A repository's rows come one after another: look its row up once, not per day.
+        let mut last: Option<(RepoType, String, Option<usize>)> = None;
         self.counts.for_each_daily(org, filter, &mut |row| {
-            if let Some(&i) = index.get(&(row.repo_type, row.repo_name)) {
+            let found = match &last {
+                Some((t, name, i)) if *t == row.repo_type && name == row.repo_name => *i,
+                _ => {
+                    let i = index.get(&(row.repo_type, row.repo_name)).copied();
+                    last = Some((row.repo_type, row.repo_name.to_owned(), i));
+                    i
+                }
+            };
+            if let Some(i) = found {
                 builders[i].add(row.day, row.downloads);
                 if previous.is_some_and(|p| p.contains(row.day)) {
                     before[i] = before[i].saturating_add(row.downloads);
