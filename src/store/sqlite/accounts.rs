@@ -96,7 +96,7 @@ impl SqliteAccounts {
             return Ok(());
         };
         conn.busy_timeout(std::time::Duration::ZERO)?;
-        let updated = conn.execute(sql, params);
+        let updated = conn.prepare_cached(sql).and_then(|mut s| s.execute(params));
         conn.busy_handler(Some(super::wait_for_writer))?;
         match updated {
             Err(rusqlite::Error::SqliteFailure(f, _))
@@ -109,7 +109,13 @@ impl SqliteAccounts {
     }
 }
 
-const ORG_INFO_SQL: &str = "SELECT o.name, o.plan FROM orgs o";
+/// The columns [`org_info`] reads (a macro, so the statements below are constants that the
+/// connection's statement cache keeps prepared).
+macro_rules! org_info_sql {
+    () => {
+        "SELECT o.name, o.plan FROM orgs o"
+    };
+}
 
 fn org_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
     Ok((row.get(0)?, row.get(1)?))
@@ -130,21 +136,17 @@ fn to_username(name: String) -> StoreResult<Username> {
 }
 
 fn org_id(conn: &Connection, org: &OrgName) -> StoreResult<i64> {
-    conn.query_row("SELECT id FROM orgs WHERE name = ?1", [org.as_str()], |r| {
-        r.get(0)
-    })
-    .optional()?
-    .ok_or_else(|| StoreError::NotFound(format!("organization {org}")))
+    conn.prepare_cached("SELECT id FROM orgs WHERE name = ?1")?
+        .query_row([org.as_str()], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("organization {org}")))
 }
 
 fn user_id(conn: &Connection, user: &Username) -> StoreResult<i64> {
-    conn.query_row(
-        "SELECT id FROM users WHERE name = ?1",
-        [user.as_str()],
-        |r| r.get(0),
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::NotFound(format!("user {user}")))
+    conn.prepare_cached("SELECT id FROM users WHERE name = ?1")?
+        .query_row([user.as_str()], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("user {user}")))
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -190,15 +192,15 @@ impl Accounts for SqliteAccounts {
 
     fn org(&self, org: &OrgName) -> StoreResult<Option<OrgInfo>> {
         let row = self.read(|conn| {
-            let sql = format!("{ORG_INFO_SQL} WHERE o.name = ?1");
-            Ok(conn.query_row(&sql, [org.as_str()], org_info).optional()?)
+            let mut stmt = conn.prepare_cached(concat!(org_info_sql!(), " WHERE o.name = ?1"))?;
+            Ok(stmt.query_row([org.as_str()], org_info).optional()?)
         })?;
         row.map(to_org_info).transpose()
     }
 
     fn orgs(&self) -> StoreResult<Vec<OrgInfo>> {
         let rows = self.read(|conn| {
-            let mut stmt = conn.prepare(&format!("{ORG_INFO_SQL} ORDER BY o.name"))?;
+            let mut stmt = conn.prepare(concat!(org_info_sql!(), " ORDER BY o.name"))?;
             let rows = stmt
                 .query_map([], org_info)?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -258,7 +260,8 @@ impl Accounts for SqliteAccounts {
                        JOIN orgs o ON o.id = m.org_id JOIN users u ON u.id = m.user_id
                        WHERE o.name = ?1 AND u.name = ?2";
             Ok(conn
-                .query_row(sql, [org.as_str(), user.as_str()], |r| r.get(0))
+                .prepare_cached(sql)?
+                .query_row([org.as_str(), user.as_str()], |r| r.get(0))
                 .optional()?)
         })?;
         role.map(|r| r.parse().map_err(|e: String| StoreError::Backend(e.into())))
@@ -288,7 +291,10 @@ impl Accounts for SqliteAccounts {
         let name: Option<String> = self.read(|conn| {
             let sql = "SELECT u.name FROM tokens t JOIN users u ON u.id = t.user_id
                        WHERE t.hash = ?1 AND t.revoked_unix IS NULL";
-            Ok(conn.query_row(sql, [token_hash], |r| r.get(0)).optional()?)
+            Ok(conn
+                .prepare_cached(sql)?
+                .query_row([token_hash], |r| r.get(0))
+                .optional()?)
         })?;
         name.map(to_username).transpose()
     }
@@ -319,7 +325,8 @@ impl Accounts for SqliteAccounts {
             let sql = "SELECT u.name FROM sessions s JOIN users u ON u.id = s.user_id
                        WHERE s.hash = ?1 AND s.expires_unix > ?2";
             Ok(conn
-                .query_row(sql, params![session_hash, now_unix], |r| r.get(0))
+                .prepare_cached(sql)?
+                .query_row(params![session_hash, now_unix], |r| r.get(0))
                 .optional()?)
         })?;
         name.map(to_username).transpose()

@@ -54,7 +54,10 @@ impl SqliteAccounts {
     pub(super) fn ingest_key_name(&self, hash: &str) -> StoreResult<Option<IngestKeyName>> {
         let name: Option<String> = self.read(|conn| {
             let sql = "SELECT name FROM ingest_keys WHERE hash = ?1 AND revoked_unix IS NULL";
-            Ok(conn.query_row(sql, [hash], |r| r.get(0)).optional()?)
+            Ok(conn
+                .prepare_cached(sql)?
+                .query_row([hash], |r| r.get(0))
+                .optional()?)
         })?;
         name.map(to_name).transpose()
     }
