@@ -158,6 +158,37 @@ pub struct OrgIndex {
     summaries: Summaries,
     /// Their names for a search, made on first use.
     names: OnceLock<RepoNames>,
+    /// What an earlier version had made, to copy the parts of every chunk this version shares
+    /// with it instead of visiting those repositories again (`None` for a fresh build).
+    base: Option<Arc<Base>>,
+}
+
+/// The summaries, names and period sums an earlier version made, with the chunks they were
+/// made of: after a write, a new version copies the runs of unchanged chunks out of these
+/// (a few contiguous copies) and makes only the rewritten chunks' parts, so the first read
+/// after a write costs what the write touched rather than a visit to every repository.
+#[derive(Debug)]
+struct Base {
+    chunks: Vec<Arc<[Entry]>>,
+    summaries: RepoSummaries,
+    names: Option<RepoNames>,
+    sums: Vec<(DayRange, PeriodSums)>,
+}
+
+impl Base {
+    fn bytes(&self) -> usize {
+        let sums = self.sums.len() * self.summaries.len() * std::mem::size_of::<u64>();
+        let names = self.names.as_ref().map_or(0, RepoNames::bytes);
+        self.summaries.len() * std::mem::size_of::<RepoSummary>() + sums + names
+    }
+}
+
+/// A run of an index's repositories (in export order): `len` of them, copied from the
+/// base's list at position `Some(from)` or made afresh (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Run {
+    pub from: Option<usize>,
+    pub len: usize,
 }
 
 /// A repository of an index: the backend's id and its series.
@@ -183,6 +214,10 @@ struct SumsMemo(Mutex<Vec<(DayRange, PeriodSums)>>);
 
 impl SumsMemo {
     const KEPT: usize = 4;
+
+    fn kept(&self) -> Vec<(DayRange, PeriodSums)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 
     fn get_or(&self, range: DayRange, compute: impl FnOnce() -> PeriodSums) -> PeriodSums {
         let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -217,15 +252,16 @@ impl OrgIndex {
             sums: SumsMemo::default(),
             summaries: Summaries::default(),
             names: OnceLock::new(),
+            base: None,
         })
     }
 
     /// A copy at `version` in which the `changed` repositories (new or rewritten) replace
     /// their earlier series; every other repository, and every chunk without a changed one,
-    /// is shared with `self`. The summaries and period sums start empty: patching `self`'s
-    /// copies was measured no cheaper than computing them again (both touch every
-    /// repository's name), and it charged the cost to reads that need neither, such as one
-    /// repository's page.
+    /// is shared with `self`. The summaries, names and period sums are made on first use, as
+    /// in a fresh build, but copied for every shared chunk from what `self` (or the version
+    /// it was made from, if `self` made none) had made ([`Base`]): patching them here would
+    /// charge the cost to reads that need none of them, such as one repository's page.
     pub fn updated(&self, version: u64, changed: Vec<(i64, RepoSeries)>) -> StoreResult<Self> {
         let mut changed: Vec<Entry> = changed
             .into_iter()
@@ -246,6 +282,7 @@ impl OrgIndex {
             sums: SumsMemo::default(),
             summaries: Summaries::default(),
             names: OnceLock::new(),
+            base: self.base_for_next(),
         };
         // The changed repositories by the chunk they fall in (the last one for keys past it),
         // each chunk rewritten once: replaced and new repositories merged in key order.
@@ -313,23 +350,118 @@ impl OrgIndex {
 
     pub fn summaries(&self) -> RepoSummaries {
         (self.summaries.0)
-            .get_or_init(|| self.series().map(RepoSeries::summary).collect())
+            .get_or_init(|| match &self.base {
+                None => self.series().map(RepoSeries::summary).collect(),
+                Some(base) => {
+                    let mut out = Vec::with_capacity(self.len);
+                    self.patch(base, |run, made| match run.from {
+                        Some(from) => out.extend_from_slice(&base.summaries[from..][..run.len]),
+                        None => out.extend(made.map(RepoSeries::summary)),
+                    });
+                    out.into()
+                }
+            })
             .clone()
     }
 
     /// The names for a search, aligned with [`OrgIndex::summaries`]; made on first use.
     pub fn repo_names(&self) -> RepoNames {
         (self.names)
-            .get_or_init(|| RepoNames::new(self.summaries()))
+            .get_or_init(|| {
+                let base = self.base.as_ref();
+                match base.and_then(|b| Some((b, b.names.as_ref()?))) {
+                    None => RepoNames::new(self.summaries()),
+                    Some((base, names)) => {
+                        let mut runs = Vec::new();
+                        self.patch(base, |run, _| runs.push(run));
+                        RepoNames::patched(self.summaries(), names, &runs)
+                    }
+                }
+            })
             .clone()
     }
 
     /// Aligned with [`OrgIndex::summaries`] (the same shared list).
     pub fn period_sums(&self, range: DayRange) -> PeriodSums {
         self.sums.get_or(range, || {
-            let sums = self.series().map(|s| s.sum(range)).collect();
+            let kept = self.base.as_ref().and_then(|b| {
+                let (_, sums) = b.sums.iter().find(|(r, _)| *r == range)?;
+                Some((b, sums.aligned_with(&b.summaries)?))
+            });
+            let sums = match kept {
+                None => self.series().map(|s| s.sum(range)).collect(),
+                Some((base, kept)) => {
+                    let mut out = Vec::with_capacity(self.len);
+                    self.patch(base, |run, made| match run.from {
+                        Some(from) => out.extend_from_slice(&kept[from..][..run.len]),
+                        None => out.extend(made.map(|s| s.sum(range))),
+                    });
+                    out.into()
+                }
+            };
             PeriodSums::new(self.summaries(), sums)
         })
+    }
+
+    /// What the next version takes as its [`Base`]: what this one made, or, if it made no
+    /// summaries (so nothing), its own base.
+    fn base_for_next(&self) -> Option<Arc<Base>> {
+        let Some(summaries) = self.summaries.0.get() else {
+            return self.base.clone();
+        };
+        Some(Arc::new(Base {
+            chunks: self.chunks.clone(),
+            summaries: summaries.clone(),
+            names: self.names.get().cloned(),
+            sums: self.sums.kept(),
+        }))
+    }
+
+    /// Walks this version's repositories as runs: each chunk shared with `base` (the same
+    /// allocation) is a run copied from its position in the base's list; each other chunk is
+    /// a run to make, handed over with its repositories. Neighbouring copied chunks form one
+    /// run.
+    fn patch<'a>(
+        &'a self,
+        base: &Base,
+        mut f: impl FnMut(Run, &mut dyn Iterator<Item = &'a RepoSeries>),
+    ) {
+        let mut starts: HashMap<*const Entry, usize> = HashMap::with_capacity(base.chunks.len());
+        let mut at = 0;
+        for c in &base.chunks {
+            starts.insert(c.as_ptr(), at);
+            at += c.len();
+        }
+        let mut pending: Option<Run> = None;
+        for chunk in &self.chunks {
+            match starts.get(&chunk.as_ptr()) {
+                Some(&from) => match &mut pending {
+                    Some(Run { from: Some(f), len }) if *f + *len == from => *len += chunk.len(),
+                    _ => {
+                        if let Some(run) = pending.take() {
+                            f(run, &mut std::iter::empty());
+                        }
+                        pending = Some(Run {
+                            from: Some(from),
+                            len: chunk.len(),
+                        });
+                    }
+                },
+                None => {
+                    if let Some(run) = pending.take() {
+                        f(run, &mut std::iter::empty());
+                    }
+                    let run = Run {
+                        from: None,
+                        len: chunk.len(),
+                    };
+                    f(run, &mut chunk.iter().map(|(_, s)| s.as_ref()));
+                }
+            }
+        }
+        if let Some(run) = pending {
+            f(run, &mut std::iter::empty());
+        }
     }
 
     pub fn org_daily(&self, range: Option<DayRange>) -> Vec<(Day, RepoType, u64)> {
@@ -381,8 +513,14 @@ impl OrgIndex {
         }
     }
 
-    /// Approximate heap size, for the cache's budget (kept period sums counted as full).
+    /// Approximate heap size, for the cache's budget (kept period sums counted as full; a
+    /// base's products as they are, though shared with the version it came from while that
+    /// one is cached too).
     pub fn bytes(&self) -> usize {
+        self.own_bytes() + self.base.as_ref().map_or(0, |b| b.bytes())
+    }
+
+    fn own_bytes(&self) -> usize {
         let sums = SumsMemo::KEPT * self.len * std::mem::size_of::<u64>()
             + self.len * std::mem::size_of::<RepoSummary>();
         let names = self.names.get().map_or(0, RepoNames::bytes);
@@ -567,23 +705,34 @@ mod tests {
             }
             let before_all: Vec<(i64, RepoSeries)> = all.values().cloned().collect();
             let old = OrgIndex::build(7, 1, before_all.clone()).unwrap();
-            let _ = old.summaries();
+            let _ = old.repo_names();
             for r in &ranges {
                 let _ = old.period_sums(*r);
             }
+            // The write in two parts, the first of which nobody reads: the second version
+            // then copies from what the first version (the one read) made.
             let changed: Vec<(i64, RepoSeries)> =
                 write.iter().enumerate().map(|(i, r)| (100 + i as i64, series(r))).collect();
+            let (unread, second) = changed.split_at(changed.len() / 2);
             for (id, s) in &changed {
                 all.insert(s.key.clone(), (*id, s.clone()));
             }
-            let new = old.updated(2, changed).unwrap();
-            let fresh = OrgIndex::build(7, 2, all.into_values().collect()).unwrap();
+            let unread = old.updated(2, unread.to_vec()).unwrap();
+            let new = unread.updated(3, second.to_vec()).unwrap();
+            let fresh = OrgIndex::build(7, 3, all.into_values().collect()).unwrap();
             prop_assert_eq!(new.summaries(), fresh.summaries());
             for r in &ranges {
                 prop_assert_eq!(new.period_sums(*r), fresh.period_sums(*r));
             }
+            for needle in ["r1", "acme/r", "5", "zz"] {
+                prop_assert_eq!(
+                    new.repo_names().matching(needle),
+                    fresh.repo_names().matching(needle)
+                );
+            }
+            prop_assert!(new.repo_names().aligned_with(&new.summaries()));
             prop_assert_eq!(new.org_daily(None), fresh.org_daily(None));
-            prop_assert_eq!(new.bytes(), fresh.bytes());
+            prop_assert_eq!(new.own_bytes(), fresh.bytes());
             prop_assert!(new.chunks.iter().all(|c| !c.is_empty() && c.len() <= CHUNK));
             for s in fresh.series() {
                 prop_assert_eq!(new.repo(&s.key), Some(s));

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use memchr::memmem::Finder;
 
+use super::index::Run;
 use super::{RepoSummaries, RepoSummary};
 
 /// The names of a [`RepoSummaries`] list, position by position: `text` holds every full name
@@ -24,11 +25,37 @@ impl RepoNames {
         let mut text =
             Vec::with_capacity(repos.iter().map(|r| r.key.name.as_str().len() + 1).sum());
         let mut starts = Vec::with_capacity(repos.len() + 1);
-        for r in repos.iter() {
-            starts.push(text.len());
-            text.extend(r.key.name.as_str().bytes().map(|b| b.to_ascii_lowercase()));
-            text.push(b'\n');
+        push_names(&repos, &mut text, &mut starts);
+        Self::finish(repos, text, starts)
+    }
+
+    /// The names of `repos`, a list made of runs (in order) that are either copied from
+    /// `base`'s list (so their names are copied as bytes from `base`) or new.
+    pub(super) fn patched(repos: RepoSummaries, base: &RepoNames, runs: &[Run]) -> Self {
+        let mut text = Vec::with_capacity(base.text.len());
+        let mut starts = Vec::with_capacity(repos.len() + 1);
+        let mut at = 0;
+        for run in runs {
+            match run.from {
+                Some(from) => {
+                    let (first, end) = (base.starts[from], base.starts[from + run.len]);
+                    let shift = text.len();
+                    text.extend_from_slice(&base.text[first..end]);
+                    starts.extend(
+                        base.starts[from..][..run.len]
+                            .iter()
+                            .map(|s| s - first + shift),
+                    );
+                }
+                None => push_names(&repos[at..][..run.len], &mut text, &mut starts),
+            }
+            at += run.len;
         }
+        debug_assert_eq!(at, repos.len(), "the runs cover the list");
+        Self::finish(repos, text, starts)
+    }
+
+    fn finish(repos: RepoSummaries, text: Vec<u8>, mut starts: Vec<usize>) -> Self {
         starts.push(text.len());
         RepoNames {
             repos,
@@ -62,6 +89,16 @@ impl RepoNames {
     /// Approximate heap size.
     pub fn bytes(&self) -> usize {
         self.text.len() + self.starts.len() * std::mem::size_of::<usize>()
+    }
+}
+
+/// Appends the lower-cased names of `repos` to `text`, each followed by `\n`, and where
+/// each begins to `starts`.
+fn push_names(repos: &[RepoSummary], text: &mut Vec<u8>, starts: &mut Vec<usize>) {
+    for r in repos {
+        starts.push(text.len());
+        text.extend(r.key.name.as_str().bytes().map(|b| b.to_ascii_lowercase()));
+        text.push(b'\n');
     }
 }
 
