@@ -145,6 +145,16 @@ fn revoked_tokens_no_longer_name_a_user(make: &dyn Fn() -> Box<dyn Accounts>) {
     assert_eq!(tokens[0].last_used_unix, Some(1_000));
     assert!(tokens[0].revoked_unix.is_some());
     s.create_token(&user("alice"), "t3", "hs_t3").unwrap();
+    // A use is recorded at most once a minute.
+    let t3_last_used = |s: &dyn Accounts| {
+        let tokens = s.tokens(&user("alice")).unwrap();
+        let t3 = tokens.iter().find(|t| t.prefix.as_deref() == Some("hs_t3"));
+        t3.unwrap().last_used_unix
+    };
+    for (now, recorded) in [(2_000, 2_000), (2_030, 2_000), (2_061, 2_061)] {
+        s.touch_token("t3", now).unwrap();
+        assert_eq!(t3_last_used(&*s), Some(recorded), "used at {now}");
+    }
     let mut records = s.token_records().unwrap();
     records.sort_by(|a, b| a.hash.cmp(&b.hash));
     let listed: Vec<_> = records

@@ -2,7 +2,9 @@
 //! memberships, token and session hashes. Secrets never reach this module; callers pass
 //! SHA-256 hashes (see `crate::accounts`).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -63,21 +65,37 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteAccounts {
     pub(super) db: Db,
+    /// The credentials (by hash) this process recorded as used, and when: another use within
+    /// [`TOUCH_EVERY`] seconds would write nothing, so it runs no statement either (which
+    /// would take the file's write lock on every API request).
+    touched: Mutex<HashMap<String, i64>>,
 }
+
+/// A credential's last use is recorded at most this often (seconds).
+const TOUCH_EVERY: i64 = 60;
+
+/// How many recent uses [`SqliteAccounts::touched`] keeps before forgetting the old ones.
+const TOUCHED_KEPT: usize = 4096;
 
 impl SqliteAccounts {
     /// Opens (creating if needed) the accounts file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let db = Db::open(path)?;
         db.migrate(MIGRATIONS)?;
-        Ok(SqliteAccounts { db })
+        Ok(SqliteAccounts {
+            db,
+            touched: Mutex::default(),
+        })
     }
 
     /// A private accounts store in a temporary file; for tests.
     pub fn memory() -> StoreResult<Self> {
         let db = Db::memory()?;
         db.migrate(MIGRATIONS)?;
-        Ok(SqliteAccounts { db })
+        Ok(SqliteAccounts {
+            db,
+            touched: Mutex::default(),
+        })
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -88,12 +106,35 @@ impl SqliteAccounts {
         self.db.read(f)
     }
 
-    /// Runs one statement if the writer is free right now, else skips it: for best-effort
-    /// bookkeeping (when a credential was last used) that must never delay a request. A busy
-    /// writer (an import) or a lock held by another process skips the update.
-    fn try_execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
-        let Ok(conn) = self.db.writer.try_lock() else {
+    /// Records that the credential with `hash` was used at `now_unix`, with `sql` (an UPDATE
+    /// of `last_used_unix` from `?2` where it is older than `?3` seconds), unless this process
+    /// did so less than [`TOUCH_EVERY`] seconds before.
+    fn touch(&self, sql: &str, hash: &str, now_unix: i64) -> StoreResult<()> {
+        let recent = |t: &i64| now_unix.saturating_sub(*t) < TOUCH_EVERY && *t <= now_unix;
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        if touched.get(hash).is_some_and(recent) {
             return Ok(());
+        }
+        drop(touched);
+        if self.try_execute(sql, params![hash, now_unix, TOUCH_EVERY])? {
+            touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+            if touched.len() >= TOUCHED_KEPT {
+                touched.retain(|_, t| recent(t));
+                if touched.len() >= TOUCHED_KEPT {
+                    touched.clear();
+                }
+            }
+            touched.insert(hash.to_owned(), now_unix);
+        }
+        Ok(())
+    }
+
+    /// Runs one statement if the writer is free right now, else skips it (`false`): for
+    /// best-effort bookkeeping (when a credential was last used) that must never delay a
+    /// request. A busy writer (an import) or a lock held by another process skips it.
+    fn try_execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<bool> {
+        let Ok(conn) = self.db.writer.try_lock() else {
+            return Ok(false);
         };
         conn.busy_timeout(std::time::Duration::ZERO)?;
         let updated = conn.prepare_cached(sql).and_then(|mut s| s.execute(params));
@@ -102,9 +143,9 @@ impl SqliteAccounts {
             Err(rusqlite::Error::SqliteFailure(f, _))
                 if f.code == rusqlite::ErrorCode::DatabaseBusy =>
             {
-                Ok(())
+                Ok(false)
             }
-            other => other.map(|_| ()).map_err(StoreError::from),
+            other => other.map(|_| true).map_err(StoreError::from),
         }
     }
 }
@@ -429,10 +470,11 @@ impl Accounts for SqliteAccounts {
     }
 
     fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()> {
-        self.try_execute(
+        self.touch(
             "UPDATE tokens SET last_used_unix = ?2
-             WHERE hash = ?1 AND (last_used_unix IS NULL OR last_used_unix <= ?2 - 60)",
-            params![token_hash, now_unix],
+             WHERE hash = ?1 AND (last_used_unix IS NULL OR last_used_unix <= ?2 - ?3)",
+            token_hash,
+            now_unix,
         )
     }
 
@@ -483,10 +525,11 @@ impl Accounts for SqliteAccounts {
         self.ingest_key_hashes()
     }
     fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()> {
-        self.try_execute(
+        self.touch(
             "UPDATE ingest_keys SET last_used_unix = ?2
-             WHERE hash = ?1 AND (last_used_unix IS NULL OR last_used_unix <= ?2 - 60)",
-            params![key_hash, now_unix],
+             WHERE hash = ?1 AND (last_used_unix IS NULL OR last_used_unix <= ?2 - ?3)",
+            key_hash,
+            now_unix,
         )
     }
 }
