@@ -31,6 +31,7 @@ pub mod index;
 mod names;
 pub mod reference;
 pub mod sqlite;
+mod touches;
 
 use std::fmt;
 use std::sync::Arc;

@@ -2,15 +2,14 @@
 //! memberships, token and session hashes. Secrets never reach this module; callers pass
 //! SHA-256 hashes (see `crate::accounts`).
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_unix, Db};
 use crate::domain::IngestKeyName;
 use crate::domain::{OrgName, Plan, Role, Username};
+use crate::store::touches::Touches;
 use crate::store::{
     Accounts, CredentialRecord, IngestKeyInfo, OrgInfo, StoreError, StoreResult, TokenInfo,
     UserInfo,
@@ -65,17 +64,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteAccounts {
     pub(super) db: Db,
-    /// The credentials (by hash) this process recorded as used, and when: another use within
-    /// [`TOUCH_EVERY`] seconds would write nothing, so it runs no statement either (which
-    /// would take the file's write lock on every API request).
-    touched: Mutex<HashMap<String, i64>>,
+    touches: Touches,
 }
-
-/// A credential's last use is recorded at most this often (seconds).
-const TOUCH_EVERY: i64 = 60;
-
-/// How many recent uses [`SqliteAccounts::touched`] keeps before forgetting the old ones.
-const TOUCHED_KEPT: usize = 4096;
 
 impl SqliteAccounts {
     /// Opens (creating if needed) the accounts file and brings its schema up to date.
@@ -84,7 +74,7 @@ impl SqliteAccounts {
         db.migrate(MIGRATIONS)?;
         Ok(SqliteAccounts {
             db,
-            touched: Mutex::default(),
+            touches: Touches::default(),
         })
     }
 
@@ -94,7 +84,7 @@ impl SqliteAccounts {
         db.migrate(MIGRATIONS)?;
         Ok(SqliteAccounts {
             db,
-            touched: Mutex::default(),
+            touches: Touches::default(),
         })
     }
 
@@ -107,26 +97,11 @@ impl SqliteAccounts {
     }
 
     /// Records that the credential with `hash` was used at `now_unix`, with `sql` (an UPDATE
-    /// of `last_used_unix` from `?2` where it is older than `?3` seconds), unless this process
-    /// did so less than [`TOUCH_EVERY`] seconds before.
+    /// of `last_used_unix` to `?2` where it is `?3` seconds older or more); see [`Touches`].
     fn touch(&self, sql: &str, hash: &str, now_unix: i64) -> StoreResult<()> {
-        let recent = |t: &i64| now_unix.saturating_sub(*t) < TOUCH_EVERY && *t <= now_unix;
-        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        if touched.get(hash).is_some_and(recent) {
-            return Ok(());
-        }
-        drop(touched);
-        if self.try_execute(sql, params![hash, now_unix, TOUCH_EVERY])? {
-            touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-            if touched.len() >= TOUCHED_KEPT {
-                touched.retain(|_, t| recent(t));
-                if touched.len() >= TOUCHED_KEPT {
-                    touched.clear();
-                }
-            }
-            touched.insert(hash.to_owned(), now_unix);
-        }
-        Ok(())
+        self.touches.touch(hash, now_unix, || {
+            self.try_execute(sql, params![hash, now_unix, Touches::EVERY])
+        })
     }
 
     /// Runs one statement if the writer is free right now, else skips it (`false`): for

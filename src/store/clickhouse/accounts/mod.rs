@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::client::{backend, quote, tsv_field, Client, Row};
 use super::{next_version, now_unix, Table};
 use crate::domain::{IngestKeyName, OrgName, Plan, Role, Username};
+use crate::store::touches::Touches;
 use crate::store::{
     Accounts, CredentialRecord, IngestKeyInfo, OrgInfo, StoreError, StoreResult, TokenInfo,
     UserInfo,
@@ -69,6 +70,7 @@ pub(super) const TABLES: &[Table] = &[
 pub struct ClickHouseAccounts {
     client: Arc<Client>,
     writer: Mutex<()>,
+    touches: Touches,
 }
 
 /// Values of one inserted row, written as `TabSeparated`.
@@ -76,6 +78,16 @@ enum V<'a> {
     S(&'a str),
     I(i64),
     N(Option<i64>),
+}
+
+/// The credential `hash` if its last recorded use is [`Touches::EVERY`] seconds before
+/// `now_unix` or more (or none was recorded).
+fn stale_use(hash: &str, now_unix: i64) -> String {
+    eq("hash", hash)
+        + &format!(
+            " AND (last_used_unix IS NULL OR last_used_unix <= {now_unix} - {})",
+            Touches::EVERY
+        )
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -118,6 +130,7 @@ impl ClickHouseAccounts {
         ClickHouseAccounts {
             client,
             writer: Mutex::new(()),
+            touches: Touches::default(),
         }
     }
 
@@ -585,17 +598,17 @@ impl Accounts for ClickHouseAccounts {
     }
 
     fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()> {
-        // Best effort, like SQLite's: skipped when another write of this process is running.
-        let Ok(_w) = self.writer.try_lock() else {
-            return Ok(());
-        };
-        let filter = eq("hash", token_hash)
-            + &format!(" AND (last_used_unix IS NULL OR last_used_unix <= {now_unix} - 60)");
-        for mut token in self.tokens_where(&filter)? {
-            token.last_used_unix = Some(now_unix);
-            self.write_token(&token, false)?;
-        }
-        Ok(())
+        self.touches.touch(token_hash, now_unix, || {
+            // Best effort, like SQLite's: skipped when another write of this process runs.
+            let Ok(_w) = self.writer.try_lock() else {
+                return Ok(false);
+            };
+            for mut token in self.tokens_where(&stale_use(token_hash, now_unix))? {
+                token.last_used_unix = Some(now_unix);
+                self.write_token(&token, false)?;
+            }
+            Ok(true)
+        })
     }
 
     fn delete_org(&self, org: &OrgName) -> StoreResult<()> {
@@ -692,16 +705,16 @@ impl Accounts for ClickHouseAccounts {
     }
 
     fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()> {
-        let Ok(_w) = self.writer.try_lock() else {
-            return Ok(());
-        };
-        let filter = eq("hash", key_hash)
-            + &format!(" AND (last_used_unix IS NULL OR last_used_unix <= {now_unix} - 60)");
-        for mut key in self.keys_where(&filter)? {
-            key.last_used_unix = Some(now_unix);
-            self.write_key(&key)?;
-        }
-        Ok(())
+        self.touches.touch(key_hash, now_unix, || {
+            let Ok(_w) = self.writer.try_lock() else {
+                return Ok(false);
+            };
+            for mut key in self.keys_where(&stale_use(key_hash, now_unix))? {
+                key.last_used_unix = Some(now_unix);
+                self.write_key(&key)?;
+            }
+            Ok(true)
+        })
     }
 }
 
