@@ -100,10 +100,56 @@ fn memory_stays_bounded() {
     for i in 0..MAX_KEYS / 2 + 10 {
         drop(t.begin(&format!("user{i}"), None).unwrap());
     }
-    assert_eq!(t.len(), MAX_KEYS);
+    let full = t.len();
+    assert!(
+        (MAX_KEYS - MAX_KEYS / 10..=MAX_KEYS).contains(&full),
+        "{full} keys"
+    );
     secs.store(16 * 60, Ordering::SeqCst);
-    drop(t.begin("late", None).unwrap());
-    assert_eq!(t.len(), 2, "expired windows are dropped first");
+    // Enough new user names to fill the map again: the sweep then drops every expired window.
+    let late = (MAX_KEYS - full) / 2 + 1;
+    for i in 0..late {
+        drop(t.begin(&format!("late{i}"), None).unwrap());
+    }
+    assert!(
+        t.len() <= 2 * late,
+        "expired windows are dropped first: {}",
+        t.len()
+    );
+}
+
+#[test]
+fn a_full_map_forgets_the_oldest_windows_first() {
+    let limits = Limits::default();
+    let (t, secs) = throttle(limits);
+    let ip = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
+    let fail = |user: &str, from| {
+        for _ in 0..limits.per_pair {
+            drop(t.begin(user, from).unwrap());
+        }
+        assert!(t.begin(user, from).is_err(), "{user} is throttled");
+    };
+    fail("early", ip(1));
+    secs.store(60, Ordering::SeqCst);
+    for i in 0..MAX_KEYS / 2 - 10 {
+        drop(t.begin(&format!("flood{i}"), None).unwrap());
+    }
+    secs.store(120, Ordering::SeqCst);
+    fail("recent", ip(2));
+    secs.store(180, Ordering::SeqCst);
+    // Half the room again: the flood's first keys (and the early ones) make way.
+    for i in 0..MAX_KEYS / 4 {
+        drop(t.begin(&format!("more{i}"), None).unwrap());
+        assert!(t.len() <= MAX_KEYS);
+    }
+    assert!(
+        t.begin("recent", ip(2)).is_err(),
+        "kept: newer than the flood's first keys"
+    );
+    assert!(
+        t.begin("early", ip(1)).is_ok(),
+        "forgotten: the oldest window"
+    );
 }
 
 #[test]
