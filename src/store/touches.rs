@@ -19,9 +19,11 @@ impl Touches {
     /// How many recent uses are kept before the old ones are forgotten.
     const KEPT: usize = 4096;
 
-    /// Runs `record` (the backend's update; `false` when it skipped it, say for a busy writer)
-    /// unless this process recorded a use of `hash` less than [`Touches::EVERY`] seconds
-    /// before `now_unix`, which the update would leave as it is.
+    /// Runs `record` (the backend's update; `true` when it stored `now_unix`) unless this
+    /// process stored a use of `hash` less than [`Touches::EVERY`] seconds before `now_unix`,
+    /// which the update would leave as it is. An update that stored nothing (a busy writer,
+    /// or a use another process stored within the minute, whose time is not known here) is
+    /// not remembered, so the next use runs it again.
     pub fn touch(
         &self,
         hash: &str,
@@ -66,7 +68,7 @@ mod tests {
                 })
                 .unwrap()
         };
-        touch(100, false); // skipped (busy): the next use tries again
+        touch(100, false); // stored nothing (busy, or another process's recent use)
         touch(101, true);
         touch(130, true);
         touch(160, true);

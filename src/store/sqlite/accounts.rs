@@ -104,9 +104,10 @@ impl SqliteAccounts {
         })
     }
 
-    /// Runs one statement if the writer is free right now, else skips it (`false`): for
-    /// best-effort bookkeeping (when a credential was last used) that must never delay a
-    /// request. A busy writer (an import) or a lock held by another process skips it.
+    /// Runs one statement if the writer is free right now, else skips it; `true` when it
+    /// changed a row. For best-effort bookkeeping (when a credential was last used) that must
+    /// never delay a request: a busy writer (an import) or a lock held by another process
+    /// skips it.
     fn try_execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<bool> {
         let Ok(conn) = self.db.writer.try_lock() else {
             return Ok(false);
@@ -120,7 +121,7 @@ impl SqliteAccounts {
             {
                 Ok(false)
             }
-            other => other.map(|_| true).map_err(StoreError::from),
+            other => other.map(|changed| changed > 0).map_err(StoreError::from),
         }
     }
 }

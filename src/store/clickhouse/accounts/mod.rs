@@ -603,11 +603,13 @@ impl Accounts for ClickHouseAccounts {
             let Ok(_w) = self.writer.try_lock() else {
                 return Ok(false);
             };
-            for mut token in self.tokens_where(&stale_use(token_hash, now_unix))? {
+            let stale = self.tokens_where(&stale_use(token_hash, now_unix))?;
+            let stored = !stale.is_empty();
+            for mut token in stale {
                 token.last_used_unix = Some(now_unix);
                 self.write_token(&token, false)?;
             }
-            Ok(true)
+            Ok(stored)
         })
     }
 
@@ -709,11 +711,13 @@ impl Accounts for ClickHouseAccounts {
             let Ok(_w) = self.writer.try_lock() else {
                 return Ok(false);
             };
-            for mut key in self.keys_where(&stale_use(key_hash, now_unix))? {
+            let stale = self.keys_where(&stale_use(key_hash, now_unix))?;
+            let stored = !stale.is_empty();
+            for mut key in stale {
                 key.last_used_unix = Some(now_unix);
                 self.write_key(&key)?;
             }
-            Ok(true)
+            Ok(stored)
         })
     }
 }
