@@ -244,6 +244,30 @@ impl ClickHouseAccounts {
         )
     }
 
+    /// Records a use of the credential `hash` (a token or an ingest key, read and written
+    /// with `read` and `write`), through [`Touches`]. Best effort, like SQLite's: skipped when
+    /// another write of this process runs.
+    fn touch(
+        &self,
+        hash: &str,
+        now_unix: i64,
+        read: impl Fn(&str) -> StoreResult<Vec<Credential>>,
+        write: impl Fn(&Credential) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.touches.touch(hash, now_unix, || {
+            let Ok(_w) = self.writer.try_lock() else {
+                return Ok(false);
+            };
+            let stale = read(&stale_use(hash, now_unix))?;
+            let stored = !stale.is_empty();
+            for mut credential in stale {
+                credential.last_used_unix = Some(now_unix);
+                write(&credential)?;
+            }
+            Ok(stored)
+        })
+    }
+
     fn write_key(&self, k: &Credential) -> StoreResult<()> {
         self.insert(
             "ingest_keys",
@@ -598,19 +622,12 @@ impl Accounts for ClickHouseAccounts {
     }
 
     fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()> {
-        self.touches.touch(token_hash, now_unix, || {
-            // Best effort, like SQLite's: skipped when another write of this process runs.
-            let Ok(_w) = self.writer.try_lock() else {
-                return Ok(false);
-            };
-            let stale = self.tokens_where(&stale_use(token_hash, now_unix))?;
-            let stored = !stale.is_empty();
-            for mut token in stale {
-                token.last_used_unix = Some(now_unix);
-                self.write_token(&token, false)?;
-            }
-            Ok(stored)
-        })
+        self.touch(
+            token_hash,
+            now_unix,
+            |filter| self.tokens_where(filter),
+            |t| self.write_token(t, false),
+        )
     }
 
     fn delete_org(&self, org: &OrgName) -> StoreResult<()> {
@@ -707,18 +724,12 @@ impl Accounts for ClickHouseAccounts {
     }
 
     fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()> {
-        self.touches.touch(key_hash, now_unix, || {
-            let Ok(_w) = self.writer.try_lock() else {
-                return Ok(false);
-            };
-            let stale = self.keys_where(&stale_use(key_hash, now_unix))?;
-            let stored = !stale.is_empty();
-            for mut key in stale {
-                key.last_used_unix = Some(now_unix);
-                self.write_key(&key)?;
-            }
-            Ok(stored)
-        })
+        self.touch(
+            key_hash,
+            now_unix,
+            |filter| self.keys_where(filter),
+            |k| self.write_key(k),
+        )
     }
 }
 
