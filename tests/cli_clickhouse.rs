@@ -484,7 +484,8 @@ async fn clickhouse_down_answers_503_and_recovers_when_back() {
 }
 
 // The same import and export on a two-shard cluster (`?cluster=…&nodes=…` in the location),
-// the analytics API answering what it answers on one server, and 503 while a shard is down.
+// the analytics API answering what it answers on one server, 503 while a shard is down, and
+// request logs counted as on one server.
 #[tokio::test]
 #[ignore = "needs clickhouse-server"]
 async fn clickhouse_cluster_store_imports_exports_and_serves_what_one_server_does() {
@@ -513,20 +514,28 @@ async fn clickhouse_cluster_store_imports_exports_and_serves_what_one_server_doe
     assert_eq!(headers[header::RETRY_AFTER], "10");
     cluster.servers[1].restart();
     assert_eq!(get(&router, api, &token, false).await.0, 200);
-    // A cluster keeps no request-log events: ingest says so and counts nothing.
+    // Request logs on the cluster count what they count on one server, once.
     std::fs::write(
         dir.path().join("log.jsonl"),
-        r#"{"timestamp":"2024-03-01T10:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"huggingface/x"}"#,
+        concat!(
+            r#"{"timestamp":"2024-03-01T10:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"huggingface/x"}"#,
+            "\n",
+            r#"{"timestamp":"2024-03-02T10:00:00Z","method":"GET","status":200,"repoType":"dataset","repoName":"huggingface/d","hashedUserId":"u"}"#,
+            "\n",
+        ),
     )
     .unwrap();
-    let out = hubstats(
-        dir.path(),
-        &location,
-        &["ingest", "--format", "jsonl", "log.jsonl"],
-    );
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("does not keep log events"), "{stderr}");
+    let ingest = ["ingest", "--format", "jsonl", "log.jsonl"];
+    ok(dir.path(), &location, &ingest);
+    ok(dir.path(), &single, &ingest);
     let exported = ok(dir.path(), &location, &["export", "--org", "huggingface"]);
-    assert_eq!(exported, SEED, "nothing counted");
+    assert_ne!(exported, SEED, "the log's downloads counted");
+    assert_eq!(
+        exported,
+        ok(dir.path(), &single, &["export", "--org", "huggingface"])
+    );
+    let again = ok(dir.path(), &location, &ingest);
+    assert!(again.contains("already ingested"), "{again}");
+    let after = ok(dir.path(), &location, &["export", "--org", "huggingface"]);
+    assert_eq!(after, exported, "counted once");
 }

@@ -70,10 +70,11 @@ enum Migration {
     /// Tables that follow the mode: as they are on one server, local and `Distributed` on a
     /// cluster.
     Tables(&'static [Table]),
-    /// Statements run as they are on every server. The kept events' tables: their writes
-    /// move rows between partitions of one server's tables, so a cluster does not use them
-    /// (it keeps no events) and they stay empty there.
-    PerServer(&'static [&'static str]),
+    /// Tables that earlier versions made as they are on every server even in cluster mode
+    /// (a cluster kept no events then, so they are empty): on a cluster, each one still made
+    /// so is dropped and made again as a local and a `Distributed` table; nothing to do on
+    /// one server.
+    RemadeOnClusters(&'static [Table]),
 }
 
 /// Schema migrations of a ClickHouse database, applied in order. Applied versions are
@@ -84,7 +85,9 @@ const MIGRATIONS: &[Migration] = &[
     // 2: accounts.
     Migration::Tables(accounts::TABLES),
     // 3: kept request-log events, log files, libraries.
-    Migration::PerServer(events::TABLES),
+    Migration::Tables(events::TABLES),
+    // 4: the same, sharded on clusters made before they kept events.
+    Migration::RemadeOnClusters(events::TABLES),
 ];
 
 /// Opens the database `location` names (creating it if needed, on every server of its
@@ -161,11 +164,21 @@ fn migrate(client: &Client, cluster: Option<&str>) -> StoreResult<()> {
         });
     }
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let statements: Vec<String> = match migration {
-            Migration::Tables(tables) => (tables.iter())
+        let statements: Vec<String> = match (migration, cluster) {
+            (Migration::Tables(tables), _) => (tables.iter())
                 .flat_map(|t| t.create(&client.database, cluster))
                 .collect(),
-            Migration::PerServer(statements) => statements.iter().map(|s| s.to_string()).collect(),
+            (Migration::RemadeOnClusters(_), None) => Vec::new(),
+            (Migration::RemadeOnClusters(tables), Some(_)) => {
+                let mut statements = Vec::new();
+                for table in tables.iter() {
+                    if let Some(drop) = drop_unsharded(client, table.name)? {
+                        statements.push(drop);
+                    }
+                    statements.extend(table.create(&client.database, cluster));
+                }
+                statements
+            }
         };
         for sql in statements {
             client.execute(&sql)?;
@@ -177,6 +190,34 @@ fn migrate(client: &Client, cluster: Option<&str>) -> StoreResult<()> {
         ))?;
     }
     Ok(())
+}
+
+/// On a cluster's server, the statement dropping `table` if it is still a table of its own
+/// rather than `Distributed`; refused if it holds rows (it never did in cluster mode).
+fn drop_unsharded(client: &Client, table: &str) -> StoreResult<Option<String>> {
+    let engine = client.query(
+        &format!(
+            "SELECT engine FROM system.tables WHERE database = {} AND name = {}",
+            client::quote(&client.database),
+            client::quote(table)
+        ),
+        |r| r.str(0),
+    )?;
+    match engine.first() {
+        None => Ok(None),
+        Some(engine) if engine == "Distributed" => Ok(None),
+        Some(_) => {
+            let rows = client.query(&format!("SELECT count() FROM {table}"), |r| r.u64(0))?;
+            if rows.first().copied().unwrap_or(0) > 0 {
+                return Err(StoreError::Invalid(format!(
+                    "ClickHouse table {table} on the server at {} holds rows but is not \
+                     sharded; hubstats will not drop it",
+                    client.address()
+                )));
+            }
+            Ok(Some(format!("DROP TABLE {table}")))
+        }
+    }
 }
 
 fn now_unix() -> i64 {

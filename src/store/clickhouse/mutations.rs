@@ -1,5 +1,6 @@
-//! Waiting for `ALTER … DELETE`: on 18.16 a mutation runs in the background and there is no
-//! setting to wait for it, so deletions poll `system.mutations` until the table has none left.
+//! Deleting rows: `ALTER … DELETE` on every server's own table. On 18.16 a mutation runs in
+//! the background and there is no setting to wait for it, so deletions poll
+//! `system.mutations` until the table has none left.
 
 use std::time::{Duration, Instant};
 
@@ -30,8 +31,26 @@ pub(super) fn wait_for(client: &Client, table: &str) -> StoreResult<()> {
     }
 }
 
-/// Deletes the rows of `table` that `condition` selects, and waits until they are gone.
+/// Deletes the rows of `table` that `condition` selects, and waits until they are gone. A
+/// `Distributed` table takes no mutations: in cluster mode each server deletes from its
+/// local table.
 pub(super) fn delete(client: &Client, table: &str, condition: &str) -> StoreResult<()> {
-    client.execute(&format!("ALTER TABLE {table} DELETE WHERE {condition}"))?;
-    wait_for(client, table)
+    let local = client.local_table(table);
+    for server in client.servers() {
+        server.execute(&format!("ALTER TABLE {local} DELETE WHERE {condition}"))?;
+    }
+    for server in client.servers() {
+        wait_for(server, &local)?;
+    }
+    Ok(())
+}
+
+/// Empties `table` (each server its local table in cluster mode: `Distributed` tables
+/// cannot be truncated).
+pub(super) fn truncate(client: &Client, table: &str) -> StoreResult<()> {
+    let local = client.local_table(table);
+    for server in client.servers() {
+        server.execute(&format!("TRUNCATE TABLE {local}"))?;
+    }
+    Ok(())
 }

@@ -53,9 +53,8 @@ pub struct ClickHouseCounts {
     reads: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// Writes of this process, one at a time (see `docs/ARCHITECTURE.md` on writers).
     writer: Mutex<()>,
-    /// The kept request-log events, in tables of their own on the same database; none in
-    /// cluster mode (their writes move rows between partitions of one server's tables).
-    events: Option<ClickHouseEvents>,
+    /// The kept request-log events, in tables of their own on the same database.
+    events: ClickHouseEvents,
 }
 
 /// Repository types as stored: 0 = model, 1 = dataset, so `(repo_type, repo)` is export order.
@@ -96,7 +95,7 @@ struct OrgRow {
 impl ClickHouseCounts {
     pub fn new(client: Arc<Client>) -> Self {
         ClickHouseCounts {
-            events: (!client.is_cluster()).then(|| ClickHouseEvents::new(Arc::clone(&client))),
+            events: ClickHouseEvents::new(Arc::clone(&client)),
             client,
             indexes: IndexCache::new(DEFAULT_INDEX_BUDGET),
             reads: Mutex::default(),
@@ -387,26 +386,17 @@ impl Counts for ClickHouseCounts {
 
     fn remove_org(&self, org: &OrgName) -> StoreResult<()> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        // `Distributed` tables take no mutations: each server deletes from its own rows.
-        let table = self.client.local_table("counts");
-        for server in self.client.servers() {
-            server.execute(&format!(
-                "ALTER TABLE {table} DELETE WHERE org = {}",
-                quote(org.as_str())
-            ))?;
-        }
-        for server in self.client.servers() {
-            mutations::wait_for(server, &table)?;
-        }
+        mutations::delete(
+            &self.client,
+            "counts",
+            &format!("org = {}", quote(org.as_str())),
+        )?;
         self.indexes.remove(org.as_str());
-        if let Some(events) = &self.events {
-            events.remove_org(org)?;
-        }
-        Ok(())
+        self.events.remove_org(org)
     }
 
     fn log_events(&self) -> Option<&dyn LogEvents> {
-        self.events.as_ref().map(|e| e as &dyn LogEvents)
+        Some(&self.events)
     }
 
     fn source_days(

@@ -10,20 +10,30 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::super::client::{backend, tsv_field, Client};
-use super::super::{mutations, next_version};
+use super::super::{mutations, next_version, Table};
 use super::{of_repo, repo_key, type_code};
 use crate::domain::{LibraryName, RepoKey};
 use crate::store::{LibraryRecord, RepoLibrary, StoreResult};
 
-pub(super) const SET: &str = "CREATE TABLE IF NOT EXISTS library_set (org String, \
-    repo_type UInt8, repo String, library String, version UInt64) \
-    ENGINE = ReplacingMergeTree(version) ORDER BY (org, repo_type, repo)";
-pub(super) const NAMINGS: &str = "CREATE TABLE IF NOT EXISTS library_namings (org String, \
-    repo_type UInt8, repo String, at_ms Int64, library String, write_id UInt64) \
-    ENGINE = ReplacingMergeTree ORDER BY (org, repo_type, repo, at_ms, library, write_id)";
-pub(super) const COUNTED: &str = "CREATE TABLE IF NOT EXISTS library_counted (org String, \
-    repo_type UInt8, repo String, library String, version UInt64) \
-    ENGINE = ReplacingMergeTree(version) ORDER BY (org, repo_type, repo)";
+pub(super) const SET: Table = Table {
+    name: "library_set",
+    columns: "org String, repo_type UInt8, repo String, library String, version UInt64",
+    engine: "ReplacingMergeTree(version) ORDER BY (org, repo_type, repo)",
+    shard_by: "sipHash64(org)",
+};
+pub(super) const NAMINGS: Table = Table {
+    name: "library_namings",
+    columns: "org String, repo_type UInt8, repo String, at_ms Int64, library String, \
+              write_id UInt64",
+    engine: "ReplacingMergeTree ORDER BY (org, repo_type, repo, at_ms, library, write_id)",
+    shard_by: "sipHash64(org)",
+};
+pub(super) const COUNTED: Table = Table {
+    name: "library_counted",
+    columns: "org String, repo_type UInt8, repo String, library String, version UInt64",
+    engine: "ReplacingMergeTree(version) ORDER BY (org, repo_type, repo)",
+    shard_by: "sipHash64(org)",
+};
 
 /// What the three tables say of one repository (`''`: no library).
 #[derive(Default)]
@@ -55,7 +65,7 @@ fn states(client: &Client, condition: &str) -> StoreResult<BTreeMap<(u64, String
         format!(
             "SELECT repo_type, repo, argMax(library, (at_ms, library)), max(at_ms) \
              FROM library_namings \
-             WHERE {condition} AND write_id IN (SELECT write_id FROM log_writes) \
+             WHERE {condition} AND write_id GLOBAL IN (SELECT write_id FROM log_writes) \
              GROUP BY repo_type, repo"
         ),
         format!(

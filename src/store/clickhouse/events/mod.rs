@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use super::client::{backend, quote, tsv_field, Client, Row};
 use super::counts::{repo_key, type_code};
-use super::{mutations, next_version, now_unix};
+use super::{mutations, next_version, now_unix, Table};
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
 use crate::store::{EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary, StoreResult};
 
@@ -49,28 +49,50 @@ macro_rules! event_fields {
 }
 
 /// Events migration (see `super::MIGRATIONS`). Days are days since 1970-01-01 as in
-/// `counts`; the month partition of days past `Date`'s end (2149) is its last month.
-pub(super) const TABLES: &[&str] = &[
-    concat!(
-        "CREATE TABLE IF NOT EXISTS log_events (",
-        event_fields!(),
-        ") ENGINE = ReplacingMergeTree \
-         PARTITION BY toYYYYMM(toDate(toUInt16(least(day, 65535)))) \
-         ORDER BY (org, repo_type, repo, day, key, agent)"
-    ),
-    concat!(
-        "CREATE TABLE IF NOT EXISTS log_event_staging (write_id UInt64, pushed UInt8, ",
-        event_fields!(),
-        ") ENGINE = MergeTree PARTITION BY write_id ORDER BY (org, repo_type, repo, day, key)"
-    ),
-    "CREATE TABLE IF NOT EXISTS log_writes (write_id UInt64, moved UInt8) \
-     ENGINE = ReplacingMergeTree(moved) ORDER BY write_id",
-    "CREATE TABLE IF NOT EXISTS log_files (name String, rows UInt64, events UInt64, \
-     ingested_unix Int64, rank UInt64) ENGINE = ReplacingMergeTree(rank) ORDER BY name",
-    "CREATE TABLE IF NOT EXISTS log_secret (secret String, rank UInt64) \
-     ENGINE = ReplacingMergeTree(rank) ORDER BY tuple()",
-    "CREATE TABLE IF NOT EXISTS log_horizon (first_day UInt32) \
-     ENGINE = MergeTree ORDER BY first_day",
+/// `counts`; the month partition of days past `Date`'s end (2149) is its last month. In
+/// cluster mode an organization's events, staged or kept, and its libraries live on its
+/// shard (`sipHash64(org)`, as its counts), so their reads and moves stay on one server; the
+/// small tables of writes, files, the secret and the horizon are read whole through their
+/// `Distributed` table (`argMax`, `GROUP BY`, `GLOBAL IN`), wherever their rows are.
+pub(super) const TABLES: &[Table] = &[
+    Table {
+        name: "log_events",
+        columns: event_fields!(),
+        engine: "ReplacingMergeTree \
+                 PARTITION BY toYYYYMM(toDate(toUInt16(least(day, 65535)))) \
+                 ORDER BY (org, repo_type, repo, day, key, agent)",
+        shard_by: "sipHash64(org)",
+    },
+    Table {
+        name: "log_event_staging",
+        columns: concat!("write_id UInt64, pushed UInt8, ", event_fields!()),
+        engine: "MergeTree PARTITION BY write_id ORDER BY (org, repo_type, repo, day, key)",
+        shard_by: "sipHash64(org)",
+    },
+    Table {
+        name: "log_writes",
+        columns: "write_id UInt64, moved UInt8",
+        engine: "ReplacingMergeTree(moved) ORDER BY write_id",
+        shard_by: "write_id",
+    },
+    Table {
+        name: "log_files",
+        columns: "name String, rows UInt64, events UInt64, ingested_unix Int64, rank UInt64",
+        engine: "ReplacingMergeTree(rank) ORDER BY name",
+        shard_by: "sipHash64(name)",
+    },
+    Table {
+        name: "log_secret",
+        columns: "secret String, rank UInt64",
+        engine: "ReplacingMergeTree(rank) ORDER BY tuple()",
+        shard_by: "rank",
+    },
+    Table {
+        name: "log_horizon",
+        columns: "first_day UInt32",
+        engine: "MergeTree ORDER BY first_day",
+        shard_by: "first_day",
+    },
     libraries::SET,
     libraries::NAMINGS,
     libraries::COUNTED,
@@ -149,7 +171,7 @@ impl ClickHouseEvents {
         let condition = format!("org = {}", quote(org.as_str()));
         mutations::delete(&self.client, "log_events", &condition)?;
         libraries::remove_org(&self.client, &condition)?;
-        self.client.execute("TRUNCATE TABLE log_files")
+        mutations::truncate(&self.client, "log_files")
     }
 }
 

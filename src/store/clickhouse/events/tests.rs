@@ -7,7 +7,7 @@ use super::staging::{drop_staged, UNMOVED};
 use super::write::ClickHouseEventsWrite;
 use super::{ClickHouseEvents, EVENT_COLUMNS};
 use crate::domain::{Day, LogEvent};
-use crate::store::clickhouse::testing::ClickHouseServer;
+use crate::store::clickhouse::testing::{ClickHouseCluster, ClickHouseServer};
 use crate::store::clickhouse::{ClickHouseCounts, Client};
 use crate::store::reference::{day, key};
 use crate::store::{conformance, EventsWrite, LogEvents};
@@ -171,4 +171,61 @@ fn clickhouse_overlapping_writes_of_two_processes_keep_the_union() {
 
 fn m_day() -> Day {
     day("2024-05-01")
+}
+
+/// Each server's count of its own rows of `table` (`filter`), in shard order.
+fn per_shard_rows(client: &Client, table: &str, filter: &str) -> Vec<u64> {
+    let sql = format!(
+        "SELECT count() FROM {} WHERE {filter}",
+        client.local_table(table)
+    );
+    (client.servers().into_iter())
+        .map(|server| server.query(&sql, |r| r.u64(0)).unwrap()[0])
+        .collect()
+}
+
+// On a two-shard cluster, a write whose events are staged on both shards and whose marker is
+// on one of them, stopped before the move: every shard's staged events are read at once (the
+// marker is looked up on the server running the query, not on each shard), and the next
+// write moves each shard's own.
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_cluster_write_stopped_after_its_commit_is_read_whole_on_every_shard() {
+    let cluster = ClickHouseCluster::start();
+    let client = cluster.client();
+    let orgs = [
+        "acme", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+    ];
+    let other = ClickHouseEvents::new(Arc::clone(&client));
+    let guard = other.writer.lock().unwrap();
+    let mut write = ClickHouseEventsWrite::new(&client, guard);
+    for org in orgs {
+        let e = LogEvent {
+            repo: key("model", &format!("{org}/m")),
+            at_ms: 1_714_521_600_000,
+            method: "GET".into(),
+            status: 200,
+            path: None,
+            user: Some("u".into()),
+            ip: None,
+        };
+        write.push(e, Some("bot")).unwrap();
+    }
+    let id = write.stage_now().unwrap();
+    std::mem::forget(write); // killed after its marker
+    client
+        .execute(&format!("INSERT INTO log_writes VALUES ({id}, 0)"))
+        .unwrap();
+    let staged = per_shard_rows(&client, "log_event_staging", &format!("write_id = {id}"));
+    assert!(staged.iter().all(|&n| n > 0), "{staged:?}");
+    let markers = per_shard_rows(&client, "log_writes", "1");
+    assert!(markers.contains(&0), "the marker on one shard: {markers:?}");
+
+    let events = ClickHouseEvents::new(Arc::clone(&client));
+    assert_eq!(event_days(&events), orgs.len(), "every shard's events read");
+    events.add_events().unwrap().commit().unwrap();
+    assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
+    assert_eq!(event_days(&events), orgs.len());
+    assert_eq!(per_shard_rows(&client, "log_events", "1"), staged);
+    assert_eq!(per_shard_rows(&client, "log_event_staging", "1"), [0, 0]);
 }
