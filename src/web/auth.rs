@@ -27,6 +27,7 @@ use super::session::SESSION_COOKIE;
 use super::AppState;
 use crate::accounts::{self, Access, AccessError, Principal, SessionId};
 use crate::domain::OrgName;
+use crate::store::Accounts;
 
 /// The credential a request presents, before it is checked.
 enum Credential {
@@ -55,6 +56,24 @@ pub(super) fn bearer_token(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The principal `credential` names (a blocking store read).
+fn principal_of(store: &dyn Accounts, credential: Credential) -> Result<Principal, ApiError> {
+    Ok(match credential {
+        Credential::None => Principal::Anonymous,
+        Credential::Malformed => Principal::Rejected,
+        Credential::Token(t) => accounts::principal_from_token(store, &t)?,
+        Credential::Session(id) => accounts::principal_from_session(store, &id)?,
+    })
+}
+
+/// Keeps the request's principal for later extractors and for the error page.
+fn remember(parts: &mut Parts, principal: &Principal) {
+    parts.extensions.insert(principal.clone());
+    if let Some(slot) = parts.extensions.get::<PrincipalSlot>() {
+        let _ = slot.0.set(principal.clone());
+    }
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -62,28 +81,17 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(p) = parts.extensions.get::<Principal>() {
             return Ok(p.clone());
         }
-        let cookies = CookieJar::from_headers(&parts.headers);
-        let store = state.store.clone();
-        let principal = match credential(&parts.headers, &cookies) {
+        let credential = credential(&parts.headers, &CookieJar::from_headers(&parts.headers));
+        let principal = match credential {
             Credential::None => Principal::Anonymous,
             Credential::Malformed => Principal::Rejected,
-            Credential::Token(t) => {
-                tokio::task::spawn_blocking(move || {
-                    accounts::principal_from_token(store.as_ref(), &t)
-                })
-                .await??
-            }
-            Credential::Session(id) => {
-                tokio::task::spawn_blocking(move || {
-                    accounts::principal_from_session(store.as_ref(), &id)
-                })
-                .await??
+            credential => {
+                let store = state.store.clone();
+                tokio::task::spawn_blocking(move || principal_of(store.as_ref(), credential))
+                    .await??
             }
         };
-        parts.extensions.insert(principal.clone());
-        if let Some(slot) = parts.extensions.get::<PrincipalSlot>() {
-            let _ = slot.0.set(principal.clone());
-        }
+        remember(parts, &principal);
         Ok(principal)
     }
 }
@@ -99,18 +107,34 @@ impl FromRequestParts<AppState> for OrgAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let principal = Principal::from_request_parts(parts, state).await?;
-        if principal.user().is_none() {
-            // Before looking at the organization: anonymous callers learn nothing about it.
-            return Err(AccessError::Unauthenticated.into());
-        }
-        let org = org_param(parts, state).await?;
+        // An invalid name is a 404, but only for callers who may learn it (below).
+        let org = org_param(parts, state).await;
+        let known = parts.extensions.get::<Principal>().cloned();
+        let credential = credential(&parts.headers, &CookieJar::from_headers(&parts.headers));
         let store = state.store.clone();
-        let p = principal.clone();
-        let access =
-            tokio::task::spawn_blocking(move || accounts::authorize(store.as_ref(), &org, &p))
-                .await??;
-        Ok(OrgAccess { access, principal })
+        // The principal and its access in one trip to the blocking pool: most requests are
+        // one store lookup each, and the hand-offs cost as much as the lookups.
+        let (principal, access) = tokio::task::spawn_blocking(move || {
+            let principal = match known {
+                Some(p) => p,
+                None => principal_of(store.as_ref(), credential)?,
+            };
+            if principal.user().is_none() {
+                // Before looking at the organization: anonymous callers learn nothing about it.
+                let denied: ApiError = AccessError::Unauthenticated.into();
+                return Ok::<_, ApiError>((principal, Err(denied)));
+            }
+            let access = org.and_then(|org| {
+                accounts::authorize(store.as_ref(), &org, &principal).map_err(ApiError::from)
+            });
+            Ok((principal, access))
+        })
+        .await??;
+        remember(parts, &principal);
+        Ok(OrgAccess {
+            access: access?,
+            principal,
+        })
     }
 }
 
