@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::staging::{drop_staged, UNMOVED};
 use super::write::ClickHouseEventsWrite;
 use super::{ClickHouseEvents, EVENT_COLUMNS};
-use crate::domain::{Day, LogEvent};
+use crate::domain::{Day, LogEvent, RepoKey};
 use crate::store::clickhouse::testing::{ClickHouseCluster, ClickHouseServer};
 use crate::store::clickhouse::{ClickHouseCounts, Client};
 use crate::store::reference::{day, key};
@@ -28,24 +28,29 @@ fn staged_partitions(client: &Client) -> u64 {
     client.query(&sql, |r| r.u64(0)).unwrap()[0]
 }
 
+/// A `GET` of `repo` at `at_ms` by user `u`.
+fn get_by_u(repo: RepoKey, at_ms: i64) -> LogEvent {
+    LogEvent {
+        repo,
+        at_ms,
+        method: "GET".into(),
+        status: 200,
+        path: None,
+        user: Some("u".into()),
+        ip: None,
+    }
+}
+
 /// Stages two events in a write of a separate `ClickHouseEvents` (another process) and
 /// stops that process before its commit; returns the write's id.
 fn die_before_commit(client: &Arc<Client>, age_ns: u64) -> u64 {
     let other = ClickHouseEvents::new(Arc::clone(client));
     let guard = other.writer.lock().unwrap();
     let mut write = ClickHouseEventsWrite::new(client, guard);
-    let m = key("model", "acme/m");
     for at_ms in [1_714_521_600_000, 1_717_200_000_000] {
-        let e = LogEvent {
-            repo: m.clone(),
-            at_ms,
-            method: "GET".into(),
-            status: 200,
-            path: None,
-            user: Some("u".into()),
-            ip: None,
-        };
-        write.push(e, Some("bot")).unwrap();
+        write
+            .push(get_by_u(key("model", "acme/m"), at_ms), Some("bot"))
+            .unwrap();
     }
     let id = write.stage_now().unwrap();
     std::mem::forget(write); // killed: no commit, no drop
@@ -200,15 +205,7 @@ fn clickhouse_cluster_write_stopped_after_its_commit_is_read_whole_on_every_shar
     let guard = other.writer.lock().unwrap();
     let mut write = ClickHouseEventsWrite::new(&client, guard);
     for org in orgs {
-        let e = LogEvent {
-            repo: key("model", &format!("{org}/m")),
-            at_ms: 1_714_521_600_000,
-            method: "GET".into(),
-            status: 200,
-            path: None,
-            user: Some("u".into()),
-            ip: None,
-        };
+        let e = get_by_u(key("model", &format!("{org}/m")), 1_714_521_600_000);
         write.push(e, Some("bot")).unwrap();
     }
     let id = write.stage_now().unwrap();
