@@ -260,7 +260,7 @@ pub fn create_user(
     user: &Username,
     password: &str,
 ) -> Result<(), AccountError> {
-    store.create_user(user, &hash_password(password)?)?;
+    store.create_user(user, &hash_password(password)?, now_unix())?;
     Ok(())
 }
 
@@ -299,7 +299,7 @@ pub fn secret_hash(secret: &str) -> String {
 /// Creates an API token for `user` and returns it; it cannot be shown again.
 pub fn create_token(store: &dyn Accounts, user: &Username) -> Result<String, AccountError> {
     let token = format!("{TOKEN_PREFIX}{}", random_hex());
-    store.create_token(user, &secret_hash(&token), token_prefix(&token))?;
+    store.create_token(user, &secret_hash(&token), token_prefix(&token), now_unix())?;
     Ok(token)
 }
 
@@ -312,7 +312,7 @@ pub fn token_prefix(token: &str) -> &str {
 
 /// Revokes a token; `false` when no live token matches.
 pub fn revoke_token(store: &dyn Accounts, token: &str) -> Result<bool, AccountError> {
-    Ok(store.revoke_token(&secret_hash(token.trim()))?)
+    Ok(store.revoke_token(&secret_hash(token.trim()), now_unix())?)
 }
 
 /// Who a presented API token belongs to (revoked and unknown tokens → `Rejected`).
@@ -372,7 +372,7 @@ pub fn create_ingest_key(
 ) -> Result<String, AccountError> {
     let key = format!("{INGEST_KEY_PREFIX}{}", random_hex());
     let end = INGEST_KEY_PREFIX.len() + 8;
-    store.create_ingest_key(name, &secret_hash(&key), &key[..end])?;
+    store.create_ingest_key(name, &secret_hash(&key), &key[..end], now_unix())?;
     Ok(key)
 }
 
@@ -404,7 +404,7 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn now_unix() -> i64 {
+pub fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 

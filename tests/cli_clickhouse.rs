@@ -173,13 +173,24 @@ fn both(dir: &Path, stores: [&str; 2], args: &[&str]) -> String {
 #[ignore = "needs clickhouse-server"]
 fn clickhouse_store_ingests_recounts_and_sets_libraries_as_sqlite_does() {
     let server = ClickHouseServer::start();
+    ingests_recounts_and_sets_libraries_as_sqlite_does(&server.location());
+}
+
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_cluster_ingests_recounts_and_sets_libraries_as_sqlite_does() {
+    let cluster = ClickHouseCluster::start();
+    ingests_recounts_and_sets_libraries_as_sqlite_does(&cluster.location());
+}
+
+/// Request logs, the same commands on SQLite and on the ClickHouse store at `clickhouse`.
+fn ingests_recounts_and_sets_libraries_as_sqlite_does(clickhouse: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("hub.csv"), HF_CSV).unwrap();
     std::fs::write(d.join("app.jsonl"), JSONL).unwrap();
     let sqlite = d.join("store.db").to_string_lossy().into_owned();
-    let clickhouse = server.location();
-    let stores = [sqlite.as_str(), clickhouse.as_str()];
+    let stores = [sqlite.as_str(), clickhouse];
     let export = |label: &str| {
         let csv = both(d, stores, &["export", "--org", "acme"]);
         assert!(csv.lines().count() > 1, "{label}: {csv}");
@@ -333,6 +344,18 @@ async fn api_status(location: &str, token: &str, org: &str) -> u16 {
 #[ignore = "needs clickhouse-server"]
 async fn clickhouse_migrate_copies_a_whole_store_there_and_back() {
     let server = ClickHouseServer::start();
+    migrates_there_and_back(server.location()).await;
+}
+
+#[tokio::test]
+#[ignore = "needs clickhouse-server"]
+async fn clickhouse_cluster_migrate_copies_a_whole_store_there_and_back() {
+    let cluster = ClickHouseCluster::start();
+    migrates_there_and_back(cluster.location()).await;
+}
+
+/// A whole SQLite store copied to the ClickHouse store at `clickhouse` and back.
+async fn migrates_there_and_back(clickhouse: String) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("seed.csv"), SEED).unwrap();
@@ -356,7 +379,8 @@ async fn clickhouse_migrate_copies_a_whole_store_there_and_back() {
     ok(d, &original, &["ingest-key", "create", "shipper"]);
     ok(d, &original, &["events", "prune", "--retention-days", "10"]);
 
-    let clickhouse = server.location();
+    // The token used once: the copies keep when.
+    assert_eq!(api_status(&original, &token, "acme-ai").await, 200);
     let back = d.join("back.db").to_string_lossy().into_owned();
     let there = ok(
         d,
@@ -392,6 +416,10 @@ async fn clickhouse_migrate_copies_a_whole_store_there_and_back() {
     assert!(before.len() > 4, "{before:?}");
     assert_eq!(views(&clickhouse), before, "SQLite to ClickHouse");
     assert_eq!(views(&back), before, "and back");
+    // Tokens keep when they were made and last used (before the API calls below use one).
+    let tokens = |store: &str| ok(d, store, &["token", "list", "demo"]);
+    assert_eq!(tokens(&clickhouse), tokens(&original));
+    assert_eq!(tokens(&back), tokens(&original));
     let secret = |location: &str| {
         let store = hubstats::store::open(location).unwrap();
         store.log_events().unwrap().downloader_secret().unwrap()

@@ -273,7 +273,11 @@ async fn only_a_live_ingest_key_may_send_batches() {
     let second = new_key(&t.app, "second");
     assert_eq!(send(Auth::Bearer(second.clone()), "k2").await.status, 200);
     let name = IngestKeyName::parse("second").unwrap();
-    assert!(t.app.store.revoke_ingest_key(&name).unwrap());
+    assert!(t
+        .app
+        .store
+        .revoke_ingest_key(&name, hubstats::accounts::now_unix())
+        .unwrap());
     let res = send(Auth::Bearer(second), "k3").await;
     assert_eq!(res.status, 401, "{}", res.text());
     assert!(res.text().contains("revoked"), "{}", res.text());

@@ -49,7 +49,7 @@ pub fn ingest_key(config: &Config, c: IngestKeyCommand) -> Result<()> {
         }
         IngestKeyCommand::Revoke { name } => {
             let name = key_name(&name)?;
-            if !store.revoke_ingest_key(&name)? {
+            if !store.revoke_ingest_key(&name, crate::accounts::now_unix())? {
                 bail!("no live ingest key named {name}");
             }
             output::line(format_args!("revoked ingest key {name}"))?;

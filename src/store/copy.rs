@@ -99,7 +99,7 @@ fn copy_accounts(
         let hash = from.password_hash(&user.name)?.ok_or_else(|| {
             StoreError::Backend(format!("user {} has no password hash", user.name).into())
         })?;
-        to.create_user(&user.name, &hash)?;
+        to.create_user(&user.name, &hash, user.created_unix)?;
         report.users += 1;
     }
     for org in &orgs {
@@ -107,22 +107,29 @@ fn copy_accounts(
             to.set_member(&org.name, &user, role)?;
         }
     }
+    // Each credential with the instants it was made, last used and revoked.
     for token in from.token_records()? {
         let prefix = token.prefix.as_deref().unwrap_or("");
-        to.create_token(&token.owner, &token.hash, prefix)?;
-        if token.revoked {
-            to.revoke_token(&token.hash)?;
+        to.create_token(&token.owner, &token.hash, prefix, token.created_unix)?;
+        if let Some(used) = token.last_used_unix {
+            to.touch_token(&token.hash, used)?;
+        }
+        if let Some(revoked) = token.revoked_unix {
+            to.revoke_token(&token.hash, revoked)?;
         }
         report.credentials += 1;
     }
     // Revoked keys first: a live key's name may be one a revoked key had.
     let mut keys = from.ingest_key_records()?;
-    keys.sort_by_key(|k| !k.revoked);
+    keys.sort_by_key(|k| k.revoked_unix.is_none());
     for key in keys {
         let prefix = key.prefix.as_deref().unwrap_or("");
-        to.create_ingest_key(&key.owner, &key.hash, prefix)?;
-        if key.revoked {
-            to.revoke_ingest_key(&key.owner)?;
+        to.create_ingest_key(&key.owner, &key.hash, prefix, key.created_unix)?;
+        if let Some(used) = key.last_used_unix {
+            to.touch_ingest_key(&key.hash, used)?;
+        }
+        if let Some(revoked) = key.revoked_unix {
+            to.revoke_ingest_key(&key.owner, revoked)?;
         }
         report.credentials += 1;
     }

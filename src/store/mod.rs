@@ -384,17 +384,29 @@ pub trait Accounts: Send + Sync {
     fn org(&self, org: &OrgName) -> StoreResult<Option<OrgInfo>>;
     fn orgs(&self) -> StoreResult<Vec<OrgInfo>>;
 
-    fn create_user(&self, user: &Username, password_hash: &str) -> StoreResult<()>;
+    /// Creates a user, created at `created_unix` (now, or the instant a copied store says).
+    fn create_user(
+        &self,
+        user: &Username,
+        password_hash: &str,
+        created_unix: i64,
+    ) -> StoreResult<()>;
     fn password_hash(&self, user: &Username) -> StoreResult<Option<String>>;
 
     fn set_member(&self, org: &OrgName, user: &Username, role: Role) -> StoreResult<()>;
     fn remove_member(&self, org: &OrgName, user: &Username) -> StoreResult<()>;
     fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>>;
 
-    /// Stores a token's hash and its displayable `prefix`.
-    fn create_token(&self, user: &Username, token_hash: &str, prefix: &str) -> StoreResult<()>;
-    /// Returns `false` when no live token has this hash.
-    fn revoke_token(&self, token_hash: &str) -> StoreResult<bool>;
+    /// Stores a token's hash and its displayable `prefix`, created at `created_unix`.
+    fn create_token(
+        &self,
+        user: &Username,
+        token_hash: &str,
+        prefix: &str,
+        created_unix: i64,
+    ) -> StoreResult<()>;
+    /// Revokes the token as of `at_unix`; `false` when no live token has this hash.
+    fn revoke_token(&self, token_hash: &str, at_unix: i64) -> StoreResult<bool>;
     fn token_user(&self, token_hash: &str) -> StoreResult<Option<Username>>;
 
     fn create_session(
@@ -425,16 +437,17 @@ pub trait Accounts: Send + Sync {
 
     // ---- ingest keys (`POST /api/ingest`; `ingest-key create/list/revoke`) ----
 
-    /// Stores an ingest key's hash and its displayable `prefix` under `name`; `Conflict` when
-    /// a live key already has that name.
+    /// Stores an ingest key's hash and its displayable `prefix` under `name`, created at
+    /// `created_unix`; `Conflict` when a live key already has that name.
     fn create_ingest_key(
         &self,
         name: &IngestKeyName,
         key_hash: &str,
         prefix: &str,
+        created_unix: i64,
     ) -> StoreResult<()>;
-    /// Revokes the live key named `name`; `false` when there is none.
-    fn revoke_ingest_key(&self, name: &IngestKeyName) -> StoreResult<bool>;
+    /// Revokes the live key named `name` as of `at_unix`; `false` when there is none.
+    fn revoke_ingest_key(&self, name: &IngestKeyName, at_unix: i64) -> StoreResult<bool>;
     /// The name of the live key with this hash (revoked and unknown keys: `None`).
     fn ingest_key(&self, key_hash: &str) -> StoreResult<Option<IngestKeyName>>;
     /// Every ingest key (live and revoked), oldest first.
@@ -455,13 +468,15 @@ pub trait Accounts: Send + Sync {
 }
 
 /// A token or an ingest key as a copy of the store needs it: its owner (a user, or the key's
-/// name), its hash, its displayable prefix, and whether it was revoked.
+/// name), its hash, its displayable prefix, and when it was made, last used and revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialRecord<N> {
     pub owner: N,
     pub hash: String,
     pub prefix: Option<String>,
-    pub revoked: bool,
+    pub created_unix: i64,
+    pub last_used_unix: Option<i64>,
+    pub revoked_unix: Option<i64>,
 }
 
 fn cannot_copy(what: &str) -> StoreError {
@@ -577,8 +592,8 @@ impl Accounts for Stores {
     fn orgs(&self) -> StoreResult<Vec<OrgInfo>> {
         self.accounts.orgs()
     }
-    fn create_user(&self, user: &Username, password_hash: &str) -> StoreResult<()> {
-        self.accounts.create_user(user, password_hash)
+    fn create_user(&self, user: &Username, password_hash: &str, created: i64) -> StoreResult<()> {
+        self.accounts.create_user(user, password_hash, created)
     }
     fn password_hash(&self, user: &Username) -> StoreResult<Option<String>> {
         self.accounts.password_hash(user)
@@ -592,11 +607,18 @@ impl Accounts for Stores {
     fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>> {
         self.accounts.role(org, user)
     }
-    fn create_token(&self, user: &Username, token_hash: &str, prefix: &str) -> StoreResult<()> {
-        self.accounts.create_token(user, token_hash, prefix)
+    fn create_token(
+        &self,
+        user: &Username,
+        token_hash: &str,
+        prefix: &str,
+        created_unix: i64,
+    ) -> StoreResult<()> {
+        self.accounts
+            .create_token(user, token_hash, prefix, created_unix)
     }
-    fn revoke_token(&self, token_hash: &str) -> StoreResult<bool> {
-        self.accounts.revoke_token(token_hash)
+    fn revoke_token(&self, token_hash: &str, at_unix: i64) -> StoreResult<bool> {
+        self.accounts.revoke_token(token_hash, at_unix)
     }
     fn token_user(&self, token_hash: &str) -> StoreResult<Option<Username>> {
         self.accounts.token_user(token_hash)
@@ -636,11 +658,18 @@ impl Accounts for Stores {
         self.counts.remove_org(org)?;
         self.accounts.delete_org(org)
     }
-    fn create_ingest_key(&self, name: &IngestKeyName, hash: &str, prefix: &str) -> StoreResult<()> {
-        self.accounts.create_ingest_key(name, hash, prefix)
+    fn create_ingest_key(
+        &self,
+        name: &IngestKeyName,
+        hash: &str,
+        prefix: &str,
+        created_unix: i64,
+    ) -> StoreResult<()> {
+        self.accounts
+            .create_ingest_key(name, hash, prefix, created_unix)
     }
-    fn revoke_ingest_key(&self, name: &IngestKeyName) -> StoreResult<bool> {
-        self.accounts.revoke_ingest_key(name)
+    fn revoke_ingest_key(&self, name: &IngestKeyName, at_unix: i64) -> StoreResult<bool> {
+        self.accounts.revoke_ingest_key(name, at_unix)
     }
     fn ingest_key(&self, key_hash: &str) -> StoreResult<Option<IngestKeyName>> {
         self.accounts.ingest_key(key_hash)

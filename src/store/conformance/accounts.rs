@@ -32,7 +32,7 @@ fn now_unix() -> i64 {
 fn store_with_alice_in_acme(make: &dyn Fn() -> Box<dyn Accounts>) -> Box<dyn Accounts> {
     let s = make();
     s.create_org(&org("acme"), Plan::Team).unwrap();
-    s.create_user(&user("alice"), "hash-a").unwrap();
+    s.create_user(&user("alice"), "hash-a", 1_234).unwrap();
     s.set_member(&org("acme"), &user("alice"), Role::Read)
         .unwrap();
     s
@@ -80,7 +80,7 @@ fn orgs_are_unique_and_listed_by_name_with_plan(make: &dyn Fn() -> Box<dyn Accou
 fn users_are_unique_and_keep_their_hash(make: &dyn Fn() -> Box<dyn Accounts>) {
     let s = store_with_alice_in_acme(make);
     assert!(matches!(
-        s.create_user(&user("alice"), "x"),
+        s.create_user(&user("alice"), "x", now_unix()),
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
@@ -89,9 +89,9 @@ fn users_are_unique_and_keep_their_hash(make: &dyn Fn() -> Box<dyn Accounts>) {
     );
     assert_eq!(s.password_hash(&user("bob")).unwrap(), None);
     let listed: Vec<_> = (s.users().unwrap().into_iter())
-        .map(|u| (u.name.to_string(), u.orgs))
+        .map(|u| (u.name.to_string(), u.created_unix, u.orgs))
         .collect();
-    assert_eq!(listed, [("alice".to_owned(), 1)]);
+    assert_eq!(listed, [("alice".to_owned(), 1_234, 1)]);
 }
 
 fn membership_role_changes_and_removal(make: &dyn Fn() -> Box<dyn Accounts>) {
@@ -128,23 +128,30 @@ fn membership_role_changes_and_removal(make: &dyn Fn() -> Box<dyn Accounts>) {
 
 fn revoked_tokens_no_longer_name_a_user(make: &dyn Fn() -> Box<dyn Accounts>) {
     let s = store_with_alice_in_acme(make);
-    s.create_token(&user("alice"), "t1", "hs_t1").unwrap();
+    s.create_token(&user("alice"), "t1", "hs_t1", 100).unwrap();
     assert!(matches!(
-        s.create_token(&user("bob"), "t2", "hs_t2"),
+        s.create_token(&user("bob"), "t2", "hs_t2", 100),
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(s.token_user("t1").unwrap(), Some(user("alice")));
     assert_eq!(s.token_user("t2").unwrap(), None);
     s.touch_token("t1", 1_000).unwrap();
-    assert!(s.revoke_token("t1").unwrap());
-    assert!(!s.revoke_token("t1").unwrap(), "a token is revoked once");
+    assert!(s.revoke_token("t1", 1_500).unwrap());
+    assert!(
+        !s.revoke_token("t1", 1_600).unwrap(),
+        "a token is revoked once"
+    );
     assert_eq!(s.token_user("t1").unwrap(), None);
     let tokens = s.tokens(&user("alice")).unwrap();
     assert_eq!(tokens.len(), 1, "a revoked token stays listed");
     assert_eq!(tokens[0].prefix.as_deref(), Some("hs_t1"));
     assert_eq!(tokens[0].last_used_unix, Some(1_000));
-    assert!(tokens[0].revoked_unix.is_some());
-    s.create_token(&user("alice"), "t3", "hs_t3").unwrap();
+    assert_eq!(
+        (tokens[0].created_unix, tokens[0].revoked_unix),
+        (100, Some(1_500))
+    );
+    s.create_token(&user("alice"), "t3", "hs_t3", 1_800)
+        .unwrap();
     // A use is recorded at most once a minute.
     let t3_last_used = |s: &dyn Accounts| {
         let tokens = s.tokens(&user("alice")).unwrap();
@@ -164,15 +171,17 @@ fn revoked_tokens_no_longer_name_a_user(make: &dyn Fn() -> Box<dyn Accounts>) {
                 r.owner.as_str(),
                 r.hash.as_str(),
                 r.prefix.as_deref(),
-                r.revoked,
+                r.created_unix,
+                r.last_used_unix,
+                r.revoked_unix,
             )
         })
         .collect();
     assert_eq!(
         listed,
         [
-            ("alice", "t1", Some("hs_t1"), true),
-            ("alice", "t3", Some("hs_t3"), false)
+            ("alice", "t1", Some("hs_t1"), 100, Some(1_000), Some(1_500)),
+            ("alice", "t3", Some("hs_t3"), 1_800, Some(2_061), None)
         ],
         "a copy lists every token with its hash"
     );
@@ -205,14 +214,15 @@ fn a_new_password_ends_sessions_and_a_deleted_user_loses_everything(
         Some("hash-b")
     );
     s.create_session("s2", &user("alice"), now + 100).unwrap();
-    s.create_token(&user("alice"), "t1", "hs_t1").unwrap();
+    s.create_token(&user("alice"), "t1", "hs_t1", now_unix())
+        .unwrap();
     s.delete_user(&user("alice")).unwrap();
     assert_eq!(s.session_user("s2", now).unwrap(), None);
     assert_eq!(s.token_user("t1").unwrap(), None);
     assert_eq!(s.role(&org("acme"), &user("alice")).unwrap(), None);
     assert!(s.users().unwrap().is_empty());
     // A new user of the same name starts with nothing.
-    s.create_user(&user("alice"), "hash-c").unwrap();
+    s.create_user(&user("alice"), "hash-c", now_unix()).unwrap();
     assert_eq!(s.token_user("t1").unwrap(), None);
     assert_eq!(s.role(&org("acme"), &user("alice")).unwrap(), None);
     assert!(s.tokens(&user("alice")).unwrap().is_empty());
@@ -236,19 +246,19 @@ fn ingest_keys_are_found_by_hash_until_revoked_and_names_are_unique_among_live_k
 ) {
     let name = |s: &str| IngestKeyName::parse(s).unwrap();
     let s = make();
-    s.create_ingest_key(&name("cdn"), "hash-1", "hsi_1")
+    s.create_ingest_key(&name("cdn"), "hash-1", "hsi_1", 100)
         .unwrap();
     assert!(matches!(
-        s.create_ingest_key(&name("cdn"), "hash-2", "hsi_2"),
+        s.create_ingest_key(&name("cdn"), "hash-2", "hsi_2", 100),
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(s.ingest_key("hash-1").unwrap(), Some(name("cdn")));
     assert_eq!(s.ingest_key("hash-2").unwrap(), None);
-    assert!(s.revoke_ingest_key(&name("cdn")).unwrap());
-    assert!(!s.revoke_ingest_key(&name("cdn")).unwrap());
+    assert!(s.revoke_ingest_key(&name("cdn"), 500).unwrap());
+    assert!(!s.revoke_ingest_key(&name("cdn"), 550).unwrap());
     assert_eq!(s.ingest_key("hash-1").unwrap(), None);
     // The name is free again; the revoked key stays listed.
-    s.create_ingest_key(&name("cdn"), "hash-2", "hsi_2")
+    s.create_ingest_key(&name("cdn"), "hash-2", "hsi_2", 600)
         .unwrap();
     s.touch_ingest_key("hash-2", 1_000).unwrap();
     let listed = s.ingest_keys().unwrap();
@@ -268,15 +278,17 @@ fn ingest_keys_are_found_by_hash_until_revoked_and_names_are_unique_among_live_k
                 r.owner.as_str(),
                 r.hash.as_str(),
                 r.prefix.as_deref(),
-                r.revoked,
+                r.created_unix,
+                r.last_used_unix,
+                r.revoked_unix,
             )
         })
         .collect();
     assert_eq!(
         listed,
         [
-            ("cdn", "hash-1", Some("hsi_1"), true),
-            ("cdn", "hash-2", Some("hsi_2"), false)
+            ("cdn", "hash-1", Some("hsi_1"), 100, None, Some(500)),
+            ("cdn", "hash-2", Some("hsi_2"), 600, Some(1_000), None)
         ]
     );
 }

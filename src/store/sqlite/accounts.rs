@@ -226,11 +226,11 @@ impl Accounts for SqliteAccounts {
         rows.into_iter().map(to_org_info).collect()
     }
 
-    fn create_user(&self, user: &Username, password_hash: &str) -> StoreResult<()> {
+    fn create_user(&self, user: &Username, password_hash: &str, created: i64) -> StoreResult<()> {
         self.writer()
             .execute(
                 "INSERT INTO users (name, password_hash, created_unix) VALUES (?1, ?2, ?3)",
-                params![user.as_str(), password_hash, now_unix()],
+                params![user.as_str(), password_hash, created],
             )
             .map_err(|e| conflict_on_unique(e, || format!("user {user}")))?;
         Ok(())
@@ -285,21 +285,27 @@ impl Accounts for SqliteAccounts {
             .transpose()
     }
 
-    fn create_token(&self, user: &Username, token_hash: &str, prefix: &str) -> StoreResult<()> {
+    fn create_token(
+        &self,
+        user: &Username,
+        token_hash: &str,
+        prefix: &str,
+        created_unix: i64,
+    ) -> StoreResult<()> {
         let conn = self.writer();
         let user_id = user_id(&conn, user)?;
         conn.execute(
             "INSERT INTO tokens (hash, user_id, created_unix, prefix) VALUES (?1, ?2, ?3, ?4)",
-            params![token_hash, user_id, now_unix(), prefix],
+            params![token_hash, user_id, created_unix, prefix],
         )
         .map_err(|e| conflict_on_unique(e, || "token".to_owned()))?;
         Ok(())
     }
 
-    fn revoke_token(&self, token_hash: &str) -> StoreResult<bool> {
+    fn revoke_token(&self, token_hash: &str, at_unix: i64) -> StoreResult<bool> {
         let changed = self.writer().execute(
             "UPDATE tokens SET revoked_unix = ?2 WHERE hash = ?1 AND revoked_unix IS NULL",
-            params![token_hash, now_unix()],
+            params![token_hash, at_unix],
         )?;
         Ok(changed > 0)
     }
@@ -464,11 +470,17 @@ impl Accounts for SqliteAccounts {
         Ok(())
     }
 
-    fn create_ingest_key(&self, name: &IngestKeyName, hash: &str, prefix: &str) -> StoreResult<()> {
-        self.insert_ingest_key(name, hash, prefix)
+    fn create_ingest_key(
+        &self,
+        name: &IngestKeyName,
+        hash: &str,
+        prefix: &str,
+        created_unix: i64,
+    ) -> StoreResult<()> {
+        self.insert_ingest_key(name, hash, prefix, created_unix)
     }
-    fn revoke_ingest_key(&self, name: &IngestKeyName) -> StoreResult<bool> {
-        self.revoke_ingest_key_named(name)
+    fn revoke_ingest_key(&self, name: &IngestKeyName, at_unix: i64) -> StoreResult<bool> {
+        self.revoke_ingest_key_named(name, at_unix)
     }
     fn ingest_key(&self, key_hash: &str) -> StoreResult<Option<IngestKeyName>> {
         self.ingest_key_name(key_hash)
@@ -477,24 +489,44 @@ impl Accounts for SqliteAccounts {
         self.list_ingest_keys()
     }
     fn token_records(&self) -> StoreResult<Vec<CredentialRecord<Username>>> {
-        type Row = (String, String, Option<String>, bool);
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+        );
         let rows: Vec<Row> = self.read(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT u.name, t.hash, t.prefix, t.revoked_unix IS NOT NULL
+                "SELECT u.name, t.hash, t.prefix, t.created_unix, t.last_used_unix, t.revoked_unix
                  FROM tokens t JOIN users u ON u.id = t.user_id ORDER BY t.created_unix, t.hash",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })?;
         rows.into_iter()
-            .map(|(user, hash, prefix, revoked)| {
-                Ok(CredentialRecord {
-                    owner: to_username(user)?,
-                    hash,
-                    prefix,
-                    revoked,
-                })
-            })
+            .map(
+                |(user, hash, prefix, created_unix, last_used_unix, revoked_unix)| {
+                    Ok(CredentialRecord {
+                        owner: to_username(user)?,
+                        hash,
+                        prefix,
+                        created_unix,
+                        last_used_unix,
+                        revoked_unix,
+                    })
+                },
+            )
             .collect()
     }
     fn ingest_key_records(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {

@@ -375,7 +375,7 @@ impl Accounts for ClickHouseAccounts {
             .collect()
     }
 
-    fn create_user(&self, user: &Username, password_hash: &str) -> StoreResult<()> {
+    fn create_user(&self, user: &Username, password_hash: &str, created: i64) -> StoreResult<()> {
         let _w = self.lock();
         if self.live_user(user)?.is_some() {
             return Err(StoreError::Conflict(format!("user {user}")));
@@ -386,7 +386,7 @@ impl Accounts for ClickHouseAccounts {
             &[vec![
                 V::S(user.as_str()),
                 V::S(password_hash),
-                V::I(now_unix()),
+                V::I(created),
                 V::I(0),
             ]],
         )
@@ -433,7 +433,13 @@ impl Accounts for ClickHouseAccounts {
             .transpose()
     }
 
-    fn create_token(&self, user: &Username, token_hash: &str, prefix: &str) -> StoreResult<()> {
+    fn create_token(
+        &self,
+        user: &Username,
+        token_hash: &str,
+        prefix: &str,
+        created_unix: i64,
+    ) -> StoreResult<()> {
         let _w = self.lock();
         self.require_user(user)?;
         if !self.tokens_where(&eq("hash", token_hash))?.is_empty() {
@@ -444,7 +450,7 @@ impl Accounts for ClickHouseAccounts {
                 hash: token_hash.to_owned(),
                 owner: user.as_str().to_owned(),
                 prefix: prefix.to_owned(),
-                created_unix: now_unix(),
+                created_unix,
                 last_used_unix: None,
                 revoked_unix: None,
             },
@@ -452,13 +458,13 @@ impl Accounts for ClickHouseAccounts {
         )
     }
 
-    fn revoke_token(&self, token_hash: &str) -> StoreResult<bool> {
+    fn revoke_token(&self, token_hash: &str, at_unix: i64) -> StoreResult<bool> {
         let _w = self.lock();
         let live = self.tokens_where(&(eq("hash", token_hash) + " AND revoked_unix IS NULL"))?;
         let Some(mut token) = live.into_iter().next() else {
             return Ok(false);
         };
-        token.revoked_unix = Some(now_unix());
+        token.revoked_unix = Some(at_unix);
         self.write_token(&token, false)?;
         Ok(true)
     }
@@ -646,7 +652,13 @@ impl Accounts for ClickHouseAccounts {
         )
     }
 
-    fn create_ingest_key(&self, name: &IngestKeyName, hash: &str, prefix: &str) -> StoreResult<()> {
+    fn create_ingest_key(
+        &self,
+        name: &IngestKeyName,
+        hash: &str,
+        prefix: &str,
+        created_unix: i64,
+    ) -> StoreResult<()> {
         let _w = self.lock();
         let live = self.keys_where(&(eq("name", name.as_str()) + " AND revoked_unix IS NULL"))?;
         if !live.is_empty() || !self.keys_where(&eq("hash", hash))?.is_empty() {
@@ -658,18 +670,18 @@ impl Accounts for ClickHouseAccounts {
             hash: hash.to_owned(),
             owner: name.as_str().to_owned(),
             prefix: prefix.to_owned(),
-            created_unix: now_unix(),
+            created_unix,
             last_used_unix: None,
             revoked_unix: None,
         })
     }
 
-    fn revoke_ingest_key(&self, name: &IngestKeyName) -> StoreResult<bool> {
+    fn revoke_ingest_key(&self, name: &IngestKeyName, at_unix: i64) -> StoreResult<bool> {
         let _w = self.lock();
         let live = self.keys_where(&(eq("name", name.as_str()) + " AND revoked_unix IS NULL"))?;
         let revoked = !live.is_empty();
         for mut key in live {
-            key.revoked_unix = Some(now_unix());
+            key.revoked_unix = Some(at_unix);
             self.write_key(&key)?;
         }
         Ok(revoked)
@@ -704,7 +716,9 @@ impl Accounts for ClickHouseAccounts {
                     owner: Username::parse(&t.owner).map_err(|e| corrupt("token user", e))?,
                     hash: t.hash,
                     prefix: Some(t.prefix),
-                    revoked: t.revoked_unix.is_some(),
+                    created_unix: t.created_unix,
+                    last_used_unix: t.last_used_unix,
+                    revoked_unix: t.revoked_unix,
                 })
             })
             .collect()
@@ -717,7 +731,9 @@ impl Accounts for ClickHouseAccounts {
                     owner: IngestKeyName::parse(&k.owner).map_err(|e| corrupt("ingest key", e))?,
                     hash: k.hash,
                     prefix: Some(k.prefix),
-                    revoked: k.revoked_unix.is_some(),
+                    created_unix: k.created_unix,
+                    last_used_unix: k.last_used_unix,
+                    revoked_unix: k.revoked_unix,
                 })
             })
             .collect()

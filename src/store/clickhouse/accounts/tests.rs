@@ -25,10 +25,10 @@ fn clickhouse_a_revoked_token_fails_on_every_server() {
         ClickHouseAccounts::new(client),
     );
     let alice = Username::parse("alice").unwrap();
-    one.create_user(&alice, "hash").unwrap();
-    one.create_token(&alice, "t1", "hs_t1").unwrap();
+    one.create_user(&alice, "hash", 100).unwrap();
+    one.create_token(&alice, "t1", "hs_t1", 100).unwrap();
     assert_eq!(two.token_user("t1").unwrap(), Some(alice.clone()));
-    assert!(one.revoke_token("t1").unwrap());
+    assert!(one.revoke_token("t1", 200).unwrap());
     assert_eq!(two.token_user("t1").unwrap(), None);
     // Organizations differing only in case are one, whichever server is asked.
     one.create_org(&crate::domain::OrgName::parse("acme").unwrap(), Plan::Team)

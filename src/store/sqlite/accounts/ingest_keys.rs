@@ -5,7 +5,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{conflict_on_unique, now_unix, SqliteAccounts};
+use super::{conflict_on_unique, SqliteAccounts};
 use crate::domain::IngestKeyName;
 use crate::store::{CredentialRecord, IngestKeyInfo, StoreError, StoreResult};
 
@@ -33,20 +33,25 @@ impl SqliteAccounts {
         name: &IngestKeyName,
         hash: &str,
         prefix: &str,
+        created_unix: i64,
     ) -> StoreResult<()> {
         self.writer()
             .execute(
                 "INSERT INTO ingest_keys (hash, name, prefix, created_unix) VALUES (?1, ?2, ?3, ?4)",
-                params![hash, name.as_str(), prefix, now_unix()],
+                params![hash, name.as_str(), prefix, created_unix],
             )
             .map_err(|e| conflict_on_unique(e, || format!("a live ingest key named {name}")))?;
         Ok(())
     }
 
-    pub(super) fn revoke_ingest_key_named(&self, name: &IngestKeyName) -> StoreResult<bool> {
+    pub(super) fn revoke_ingest_key_named(
+        &self,
+        name: &IngestKeyName,
+        at_unix: i64,
+    ) -> StoreResult<bool> {
         let changed = self.writer().execute(
             "UPDATE ingest_keys SET revoked_unix = ?2 WHERE name = ?1 AND revoked_unix IS NULL",
-            params![name.as_str(), now_unix()],
+            params![name.as_str(), at_unix],
         )?;
         Ok(changed > 0)
     }
@@ -64,23 +69,37 @@ impl SqliteAccounts {
 
     /// Every key with its hash, oldest first (for a copy of the store).
     pub(super) fn ingest_key_hashes(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {
-        let rows: Vec<(String, String, String, bool)> = self.read(|conn| {
+        type Row = (String, String, String, i64, Option<i64>, Option<i64>);
+        let rows: Vec<Row> = self.read(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT name, hash, prefix, revoked_unix IS NOT NULL
+                "SELECT name, hash, prefix, created_unix, last_used_unix, revoked_unix
                  FROM ingest_keys ORDER BY created_unix, name, hash",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })?;
         rows.into_iter()
-            .map(|(name, hash, prefix, revoked)| {
-                Ok(CredentialRecord {
-                    owner: to_name(name)?,
-                    hash,
-                    prefix: Some(prefix),
-                    revoked,
-                })
-            })
+            .map(
+                |(name, hash, prefix, created_unix, last_used_unix, revoked_unix)| {
+                    Ok(CredentialRecord {
+                        owner: to_name(name)?,
+                        hash,
+                        prefix: Some(prefix),
+                        created_unix,
+                        last_used_unix,
+                        revoked_unix,
+                    })
+                },
+            )
             .collect()
     }
 
