@@ -284,9 +284,22 @@ async fn batches_on(dir: &Path, location: &str) -> (Vec<(u16, String)>, String) 
 #[ignore = "needs clickhouse-server"]
 async fn clickhouse_store_takes_batches_with_an_idempotency_key_as_sqlite_does() {
     let server = ClickHouseServer::start();
+    takes_batches_as_sqlite_does(&server.location()).await;
+}
+
+#[tokio::test]
+#[ignore = "needs clickhouse-server"]
+async fn clickhouse_cluster_takes_batches_with_an_idempotency_key_as_sqlite_does() {
+    let cluster = ClickHouseCluster::start();
+    takes_batches_as_sqlite_does(&cluster.location()).await;
+}
+
+/// `POST /api/ingest` batches (a retry under the same key, a bad line) on the ClickHouse
+/// store at `clickhouse` and on SQLite: the same answers and counts.
+async fn takes_batches_as_sqlite_does(clickhouse: &str) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = dir.path().join("store.db").to_string_lossy().into_owned();
-    let (answers, csv) = batches_on(dir.path(), &server.location()).await;
+    let (answers, csv) = batches_on(dir.path(), clickhouse).await;
     assert_eq!(
         answers
             .iter()
@@ -304,11 +317,23 @@ async fn clickhouse_store_takes_batches_with_an_idempotency_key_as_sqlite_does()
 #[ignore = "needs clickhouse-server"]
 fn clickhouse_store_takes_the_demo_and_prunes_events_as_sqlite_does() {
     let server = ClickHouseServer::start();
+    takes_the_demo_and_prunes_events_as_sqlite_does(&server.location());
+}
+
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_cluster_takes_the_demo_and_prunes_events_as_sqlite_does() {
+    let cluster = ClickHouseCluster::start();
+    takes_the_demo_and_prunes_events_as_sqlite_does(&cluster.location());
+}
+
+/// `demo` (with its organization filled from generated request logs), then `events prune`
+/// and `recount`, on SQLite and on the ClickHouse store at `clickhouse`: the same answers.
+fn takes_the_demo_and_prunes_events_as_sqlite_does(clickhouse: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let sqlite = d.join("demo.db").to_string_lossy().into_owned();
-    let clickhouse = server.location();
-    let stores = [sqlite.as_str(), clickhouse.as_str()];
+    let stores = [sqlite.as_str(), clickhouse];
     let [on_sqlite, on_clickhouse] =
         stores.map(|store| ok(d, store, &["demo", "--no-serve", "--repos", "5"]));
     let logs_line = |out: &str| {
