@@ -92,6 +92,51 @@ impl SqliteAccounts {
         self.db.writer()
     }
 
+    /// Tokens or ingest keys as a copy lists them: `sql` selects owner, hash, prefix, and
+    /// the instants made, last used and revoked.
+    fn credential_records<N>(
+        &self,
+        sql: &str,
+        owner: impl Fn(String) -> StoreResult<N>,
+    ) -> StoreResult<Vec<CredentialRecord<N>>> {
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = self.read(|conn| {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        (rows.into_iter())
+            .map(
+                |(name, hash, prefix, created_unix, last_used_unix, revoked_unix)| {
+                    Ok(CredentialRecord {
+                        owner: owner(name)?,
+                        hash,
+                        prefix,
+                        created_unix,
+                        last_used_unix,
+                        revoked_unix,
+                    })
+                },
+            )
+            .collect()
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         self.db.read(f)
     }
@@ -489,45 +534,11 @@ impl Accounts for SqliteAccounts {
         self.list_ingest_keys()
     }
     fn token_records(&self) -> StoreResult<Vec<CredentialRecord<Username>>> {
-        type Row = (
-            String,
-            String,
-            Option<String>,
-            i64,
-            Option<i64>,
-            Option<i64>,
-        );
-        let rows: Vec<Row> = self.read(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT u.name, t.hash, t.prefix, t.created_unix, t.last_used_unix, t.revoked_unix
-                 FROM tokens t JOIN users u ON u.id = t.user_id ORDER BY t.created_unix, t.hash",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })?;
-        rows.into_iter()
-            .map(
-                |(user, hash, prefix, created_unix, last_used_unix, revoked_unix)| {
-                    Ok(CredentialRecord {
-                        owner: to_username(user)?,
-                        hash,
-                        prefix,
-                        created_unix,
-                        last_used_unix,
-                        revoked_unix,
-                    })
-                },
-            )
-            .collect()
+        self.credential_records(
+            "SELECT u.name, t.hash, t.prefix, t.created_unix, t.last_used_unix, t.revoked_unix
+             FROM tokens t JOIN users u ON u.id = t.user_id ORDER BY t.created_unix, t.hash",
+            to_username,
+        )
     }
     fn ingest_key_records(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {
         self.ingest_key_hashes()

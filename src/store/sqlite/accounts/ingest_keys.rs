@@ -69,38 +69,11 @@ impl SqliteAccounts {
 
     /// Every key with its hash, oldest first (for a copy of the store).
     pub(super) fn ingest_key_hashes(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {
-        type Row = (String, String, String, i64, Option<i64>, Option<i64>);
-        let rows: Vec<Row> = self.read(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT name, hash, prefix, created_unix, last_used_unix, revoked_unix
-                 FROM ingest_keys ORDER BY created_unix, name, hash",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })?;
-        rows.into_iter()
-            .map(
-                |(name, hash, prefix, created_unix, last_used_unix, revoked_unix)| {
-                    Ok(CredentialRecord {
-                        owner: to_name(name)?,
-                        hash,
-                        prefix: Some(prefix),
-                        created_unix,
-                        last_used_unix,
-                        revoked_unix,
-                    })
-                },
-            )
-            .collect()
+        self.credential_records(
+            "SELECT name, hash, prefix, created_unix, last_used_unix, revoked_unix
+             FROM ingest_keys ORDER BY created_unix, name, hash",
+            to_name,
+        )
     }
 
     pub(super) fn list_ingest_keys(&self) -> StoreResult<Vec<IngestKeyInfo>> {
