@@ -326,3 +326,39 @@ async fn the_bearer_scheme_is_case_insensitive_and_other_schemes_are_refused() {
         assert_eq!(fx.app.send(req).await.status, 401, "{value:?}");
     }
 }
+
+// Callers without valid credentials learn nothing about an organization: an unknown name and a
+// name that cannot exist answer 401 as a real organization does, whether the credential was
+// missing, malformed, unknown or revoked.
+#[tokio::test]
+async fn callers_without_credentials_learn_nothing_about_organization_names() {
+    let fx = Fixture::new();
+    for caller in ["anonymous", "garbage", "revoked"] {
+        for org in ["acme", "ghost", "not%20a%20name"] {
+            let res = fx
+                .app
+                .get(
+                    &format!("/api/organizations/{org}/analytics"),
+                    &fx.auth(caller),
+                )
+                .await;
+            assert_eq!(res.status, 401, "{caller} on {org}: {}", res.text());
+        }
+        let malformed = axum::http::Request::get("/api/organizations/ghost/analytics")
+            .header(axum::http::header::AUTHORIZATION, "Basic x")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(fx.app.send(malformed).await.status, 401);
+    }
+    // With valid credentials the names are told apart.
+    for (org, status) in [("ghost", 404), ("not%20a%20name", 404)] {
+        let res = fx
+            .app
+            .get(
+                &format!("/api/organizations/{org}/analytics"),
+                &fx.auth("token"),
+            )
+            .await;
+        assert_eq!(res.status, status, "{org}: {}", res.text());
+    }
+}

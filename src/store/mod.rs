@@ -592,8 +592,13 @@ impl Accounts for Stores {
     fn orgs(&self) -> StoreResult<Vec<OrgInfo>> {
         self.accounts.orgs()
     }
-    fn create_user(&self, user: &Username, password_hash: &str, created: i64) -> StoreResult<()> {
-        self.accounts.create_user(user, password_hash, created)
+    fn create_user(
+        &self,
+        user: &Username,
+        password_hash: &str,
+        created_unix: i64,
+    ) -> StoreResult<()> {
+        self.accounts.create_user(user, password_hash, created_unix)
     }
     fn password_hash(&self, user: &Username) -> StoreResult<Option<String>> {
         self.accounts.password_hash(user)

@@ -29,24 +29,26 @@ use crate::accounts::{self, Access, AccessError, Principal, SessionId};
 use crate::domain::OrgName;
 use crate::store::Accounts;
 
-/// The credential a request presents, before it is checked.
+/// A credential a request presents that must be looked up in the store.
 enum Credential {
-    None,
-    Malformed,
     Token(String),
     Session(SessionId),
 }
 
-fn credential(headers: &HeaderMap, cookies: &CookieJar) -> Credential {
+/// The principal of a request that needs no store lookup (no credential: anonymous; a
+/// malformed one: rejected), else the credential to look up.
+fn credential(headers: &HeaderMap, cookies: &CookieJar) -> Result<Principal, Credential> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         return match value.to_str().ok().and_then(bearer_token) {
-            Some(t) if !t.is_empty() => Credential::Token(t.to_owned()),
-            _ => Credential::Malformed,
+            Some(t) if !t.is_empty() => Err(Credential::Token(t.to_owned())),
+            _ => Ok(Principal::Rejected),
         };
     }
     match cookies.get(SESSION_COOKIE) {
-        Some(c) if !c.value().is_empty() => Credential::Session(SessionId::from_cookie(c.value())),
-        _ => Credential::None,
+        Some(c) if !c.value().is_empty() => {
+            Err(Credential::Session(SessionId::from_cookie(c.value())))
+        }
+        _ => Ok(Principal::Anonymous),
     }
 }
 
@@ -59,8 +61,6 @@ pub(super) fn bearer_token(value: &str) -> Option<&str> {
 /// The principal `credential` names (a blocking store read).
 fn principal_of(store: &dyn Accounts, credential: Credential) -> Result<Principal, ApiError> {
     Ok(match credential {
-        Credential::None => Principal::Anonymous,
-        Credential::Malformed => Principal::Rejected,
         Credential::Token(t) => accounts::principal_from_token(store, &t)?,
         Credential::Session(id) => accounts::principal_from_session(store, &id)?,
     })
@@ -81,11 +81,9 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(p) = parts.extensions.get::<Principal>() {
             return Ok(p.clone());
         }
-        let credential = credential(&parts.headers, &CookieJar::from_headers(&parts.headers));
-        let principal = match credential {
-            Credential::None => Principal::Anonymous,
-            Credential::Malformed => Principal::Rejected,
-            credential => {
+        let principal = match credential(&parts.headers, &CookieJar::from_headers(&parts.headers)) {
+            Ok(principal) => principal,
+            Err(credential) => {
                 let store = state.store.clone();
                 tokio::task::spawn_blocking(move || principal_of(store.as_ref(), credential))
                     .await??
@@ -107,20 +105,27 @@ impl FromRequestParts<AppState> for OrgAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let known = match parts.extensions.get::<Principal>() {
+            Some(p) => Ok(p.clone()),
+            None => credential(&parts.headers, &CookieJar::from_headers(&parts.headers)),
+        };
+        if let Some(principal) = known.as_ref().ok().filter(|p| p.user().is_none()) {
+            // Before looking at the organization: anonymous callers learn nothing about it.
+            remember(parts, principal);
+            return Err(AccessError::Unauthenticated.into());
+        }
         // An invalid name is a 404, but only for callers who may learn it (below).
         let org = org_param(parts, state).await;
-        let known = parts.extensions.get::<Principal>().cloned();
-        let credential = credential(&parts.headers, &CookieJar::from_headers(&parts.headers));
         let store = state.store.clone();
         // The principal and its access in one trip to the blocking pool: most requests are
         // one store lookup each, and the hand-offs cost as much as the lookups.
         let (principal, access) = tokio::task::spawn_blocking(move || {
             let principal = match known {
-                Some(p) => p,
-                None => principal_of(store.as_ref(), credential)?,
+                Ok(p) => p,
+                Err(credential) => principal_of(store.as_ref(), credential)?,
             };
             if principal.user().is_none() {
-                // Before looking at the organization: anonymous callers learn nothing about it.
+                // A token or session that did not check out: as anonymous.
                 let denied: ApiError = AccessError::Unauthenticated.into();
                 return Ok::<_, ApiError>((principal, Err(denied)));
             }

@@ -271,11 +271,16 @@ impl Accounts for SqliteAccounts {
         rows.into_iter().map(to_org_info).collect()
     }
 
-    fn create_user(&self, user: &Username, password_hash: &str, created: i64) -> StoreResult<()> {
+    fn create_user(
+        &self,
+        user: &Username,
+        password_hash: &str,
+        created_unix: i64,
+    ) -> StoreResult<()> {
         self.writer()
             .execute(
                 "INSERT INTO users (name, password_hash, created_unix) VALUES (?1, ?2, ?3)",
-                params![user.as_str(), password_hash, created],
+                params![user.as_str(), password_hash, created_unix],
             )
             .map_err(|e| conflict_on_unique(e, || format!("user {user}")))?;
         Ok(())

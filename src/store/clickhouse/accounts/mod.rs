@@ -375,7 +375,12 @@ impl Accounts for ClickHouseAccounts {
             .collect()
     }
 
-    fn create_user(&self, user: &Username, password_hash: &str, created: i64) -> StoreResult<()> {
+    fn create_user(
+        &self,
+        user: &Username,
+        password_hash: &str,
+        created_unix: i64,
+    ) -> StoreResult<()> {
         let _w = self.lock();
         if self.live_user(user)?.is_some() {
             return Err(StoreError::Conflict(format!("user {user}")));
@@ -386,7 +391,7 @@ impl Accounts for ClickHouseAccounts {
             &[vec![
                 V::S(user.as_str()),
                 V::S(password_hash),
-                V::I(created),
+                V::I(created_unix),
                 V::I(0),
             ]],
         )
