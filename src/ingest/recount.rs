@@ -3,10 +3,11 @@
 //! days; [`set_library`], or an ingest whose events name a new library).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc::{self, Receiver};
 
 use super::{retention, IngestError, Rules, LOGS_SOURCE};
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoType};
-use crate::store::{LogEvents, RepoLibrary, SourceId, Store, StoreError, WriteMode};
+use crate::store::{LogEvents, RepoLibrary, SourceId, Store, StoreError, StoreResult, WriteMode};
 
 /// Adds every day of each repository whose library changed since it was last counted (of
 /// `org` only, when given) to `touched`; returns those repositories.
@@ -41,10 +42,23 @@ pub(super) fn library_of(
     }
 }
 
+/// Repositories read at once by a recount: each reader reads and counts every `READERS`th
+/// repository while the write goes on, so the store's answers and the counting overlap.
+const READERS: usize = 2;
+
+/// What a reader found of one repository: the library it is counted under and the downloads
+/// of each of its touched days that has events.
+type Counted = StoreResult<(Option<LibraryName>, BTreeMap<Day, u64>)>;
+
 /// Sets the `logs` downloads of each repository-day from every event kept for it, under the
 /// repository's library, in one write; then clears the library change of each repository in
 /// `changed` (all of whose days are in `touched`). Returns how many repository-days were
 /// recounted.
+///
+/// Libraries and events are read after the write began (no other write can change a library
+/// meanwhile), by [`READERS`] threads a few repositories ahead of the write, which takes
+/// their counts in `touched`'s order. Memory stays one repository-day per reader plus a few
+/// repositories' day counts.
 pub(super) fn recount(
     store: &dyn Store,
     events: &dyn LogEvents,
@@ -54,33 +68,56 @@ pub(super) fn recount(
 ) -> Result<u64, StoreError> {
     let source = SourceId::parse(LOGS_SOURCE)?;
     let mut write = store.write(&source, WriteMode::Merge)?;
+    let repos: Vec<(&RepoKey, &BTreeSet<Day>)> = touched.iter().collect();
     let mut recounted = 0;
     let mut counted_under = BTreeMap::new();
-    for (repo, days) in touched {
-        // Read inside the write: no other write can change the library meanwhile.
-        let library = library_of(events, repo)?;
-        let name = library.as_ref().map(LibraryName::as_str);
-        let counts = count_days(events, rules, repo, name, days)?;
-        // A day that counts nothing (now, under these rules) may have counted before: clear
-        // it, unless the repository has no counts at all (nothing to clear, and writing would
-        // create it).
-        let mut repo_exists: Option<bool> = None;
-        for day in days {
-            let downloads = counts.get(day).copied().unwrap_or(0);
-            let write_it = downloads > 0
-                || match repo_exists {
-                    Some(exists) => exists,
-                    None => *repo_exists.insert(store.repo(repo)?.is_some()),
-                };
-            if write_it {
-                write.set(repo, *day, downloads)?;
+    std::thread::scope(|scope| -> Result<(), StoreError> {
+        let readers: Vec<Receiver<Counted>> = (0..READERS)
+            .map(|first| {
+                let (counts, taken) = mpsc::sync_channel(4);
+                let repos = &repos;
+                scope.spawn(move || {
+                    for (repo, days) in repos.iter().skip(first).step_by(READERS) {
+                        let counted = library_of(events, repo).and_then(|library| {
+                            let name = library.as_ref().map(LibraryName::as_str);
+                            let downloads = count_days(events, rules, repo, name, days)?;
+                            Ok((library, downloads))
+                        });
+                        let failed = counted.is_err();
+                        if counts.send(counted).is_err() || failed {
+                            return; // the write stopped, or must
+                        }
+                    }
+                });
+                taken
+            })
+            .collect();
+        for (i, (repo, days)) in repos.iter().enumerate() {
+            let (library, counts) = readers[i % READERS]
+                .recv()
+                .map_err(|_| StoreError::Invalid("a recount reader stopped".to_owned()))??;
+            // A day that counts nothing (now, under these rules) may have counted before:
+            // clear it, unless the repository has no counts at all (nothing to clear, and
+            // writing would create it).
+            let mut repo_exists: Option<bool> = None;
+            for day in *days {
+                let downloads = counts.get(day).copied().unwrap_or(0);
+                let write_it = downloads > 0
+                    || match repo_exists {
+                        Some(exists) => exists,
+                        None => *repo_exists.insert(store.repo(repo)?.is_some()),
+                    };
+                if write_it {
+                    write.set(repo, *day, downloads)?;
+                }
+                recounted += 1;
             }
-            recounted += 1;
+            if changed.contains(*repo) {
+                counted_under.insert(*repo, library);
+            }
         }
-        if changed.contains(repo) {
-            counted_under.insert(repo, library);
-        }
-    }
+        Ok(())
+    })?;
     write.commit()?;
     for (repo, library) in counted_under {
         events.library_counted(repo, library.as_ref())?;

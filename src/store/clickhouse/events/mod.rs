@@ -199,13 +199,23 @@ impl LogEvents for ClickHouseEvents {
             first.epoch_days().max(0),
             last.epoch_days().max(0)
         );
+        // Rows of one key are the same event (a key is the event's digest) and come one after
+        // the other: the first is kept. Cheaper than `DISTINCT` over every column.
         let sql = format!(
-            "SELECT DISTINCT day, key, at_ms, method, status, path, user_hash, ip_hash \
+            "SELECT day, key, at_ms, method, status, path, user_hash, ip_hash \
              FROM {} ORDER BY day, key",
             staging::visible(&condition)
         );
-        self.client
-            .query_each(&sql, &mut |r| f(day_of(r.u64(0)?)?, event_at(repo, r, 2)?))
+        let mut last: Option<(u64, String)> = None;
+        self.client.query_each(&sql, &mut |r| {
+            let (day, key) = (r.u64(0)?, r.str(1)?);
+            if last.as_ref().is_some_and(|l| l.0 == day && l.1 == key) {
+                return Ok(());
+            }
+            f(day_of(day)?, event_at(repo, r, 2)?)?;
+            last = Some((day, key));
+            Ok(())
+        })
     }
 
     fn classified_events_of(

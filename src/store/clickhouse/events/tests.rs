@@ -226,3 +226,47 @@ fn clickhouse_cluster_write_stopped_after_its_commit_is_read_whole_on_every_shar
     assert_eq!(per_shard_rows(&client, "log_events", "1"), staged);
     assert_eq!(per_shard_rows(&client, "log_event_staging", "1"), [0, 0]);
 }
+
+// Staged rows are sent on a thread of their own while the caller reads on: an insert that
+// fails there fails the write (at the next send or the commit), and nothing of it is read.
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_a_staging_insert_that_fails_while_the_file_is_read_fails_the_write() {
+    let server = ClickHouseServer::start();
+    let client = server.client();
+    let events = ClickHouseEvents::new(Arc::clone(&client));
+    let mut write = events.add_events().unwrap();
+    client
+        .execute("RENAME TABLE log_event_staging TO log_event_staging_away")
+        .unwrap();
+    // More than one send's worth of rows (about 8 MB each).
+    let long_path = "weights/".repeat(40);
+    let mut failed = None;
+    for i in 0..60_000 {
+        let mut e = get_by_u(key("model", "acme/m"), 1_714_521_600_000 + i);
+        e.path = Some(format!("{long_path}{i}.gguf"));
+        if let Err(e) = write.push(e, Some("bot")) {
+            failed = Some(e);
+            break;
+        }
+    }
+    let failed = match failed {
+        Some(e) => e,
+        None => write
+            .commit()
+            .expect_err("a write whose rows were not staged commits"),
+    };
+    assert!(
+        format!("{:?}", failed).contains("log_event_staging"),
+        "the insert's error: {failed:?}"
+    );
+    client
+        .execute("RENAME TABLE log_event_staging_away TO log_event_staging")
+        .unwrap();
+    assert_eq!(
+        event_days(&events),
+        0,
+        "nothing of the failed write is read"
+    );
+    assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
+}

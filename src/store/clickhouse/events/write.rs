@@ -1,13 +1,15 @@
 //! A write of events: rows are staged under the write's id (buffered, then inserted into
-//! `log_event_staging` a few megabytes at a time), and the commit makes them visible with one
-//! row in `log_writes` (see the module above). Dropped without a commit, the write's staging
+//! `log_event_staging` a few megabytes at a time, each insert on its own thread while the
+//! caller goes on reading its file), and the commit makes them visible with one row in
+//! `log_writes` (see the module above). Dropped without a commit, the write's staging
 //! partition is dropped too, or, if that fails, left to the next write's clean-up.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
+use std::thread::JoinHandle;
 
-use super::super::client::{quote, tsv_field, Client};
+use super::super::client::{backend, quote, tsv_field, Client};
 use super::super::next_version;
 use super::staging::{self, visible};
 use super::{hex_key, libraries, of_repo, opt_field, type_code, EVENT_COLUMNS};
@@ -18,7 +20,7 @@ use crate::store::{EventsWrite, StoreResult};
 const FLUSH_AT: usize = 8 << 20;
 
 pub(super) struct ClickHouseEventsWrite<'a> {
-    client: &'a Client,
+    client: &'a Arc<Client>,
     _writer: MutexGuard<'a, ()>,
     /// The write's id: a row version (nanoseconds), so its age is known.
     id: u64,
@@ -26,6 +28,8 @@ pub(super) struct ClickHouseEventsWrite<'a> {
     pending: String,
     /// Some rows were sent to staging.
     staged: bool,
+    /// The insert of the rows sent last, if it may not have finished (one at a time).
+    sending: Option<JoinHandle<StoreResult<()>>>,
     /// Keys added (not pushed) while new to the store and the write: a later push of one
     /// of them is not new.
     added_first: Vec<String>,
@@ -35,13 +39,14 @@ pub(super) struct ClickHouseEventsWrite<'a> {
 }
 
 impl<'a> ClickHouseEventsWrite<'a> {
-    pub(super) fn new(client: &'a Client, writer: MutexGuard<'a, ()>) -> Self {
+    pub(super) fn new(client: &'a Arc<Client>, writer: MutexGuard<'a, ()>) -> Self {
         ClickHouseEventsWrite {
             client,
             _writer: writer,
             id: next_version(),
             pending: String::new(),
             staged: false,
+            sending: None,
             added_first: Vec::new(),
             namings: BTreeMap::new(),
             committed: false,
@@ -67,16 +72,36 @@ impl<'a> ClickHouseEventsWrite<'a> {
         body.push('\n');
     }
 
-    fn flush(&mut self) -> StoreResult<()> {
+    /// Starts sending the buffered rows, once the rows sent before are in.
+    fn send(&mut self) -> StoreResult<()> {
+        self.sent()?;
         if self.pending.is_empty() {
             return Ok(());
         }
-        let columns = format!("write_id, pushed, {EVENT_COLUMNS}");
-        self.client
-            .insert("log_event_staging", &columns, &self.pending)?;
-        self.pending.clear();
+        let rows = std::mem::take(&mut self.pending);
+        let client = Arc::clone(self.client);
         self.staged = true;
+        self.sending = Some(std::thread::spawn(move || {
+            let columns = format!("write_id, pushed, {EVENT_COLUMNS}");
+            client.insert("log_event_staging", &columns, &rows)
+        }));
         Ok(())
+    }
+
+    /// Waits for the rows being sent to be in (or their insert to fail).
+    fn sent(&mut self) -> StoreResult<()> {
+        match self.sending.take() {
+            Some(insert) => insert
+                .join()
+                .unwrap_or_else(|_| Err(backend("the insert of staged events panicked"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends every buffered row and waits until they are in.
+    fn flush(&mut self) -> StoreResult<()> {
+        self.send()?;
+        self.sent()
     }
 
     /// Sends what is buffered and returns the write's id, as a process would just before
@@ -131,10 +156,12 @@ impl<'a> ClickHouseEventsWrite<'a> {
              FROM log_event_staging WHERE write_id = {})",
             self.id
         );
+        // `uniqExact` rather than `count()` of a `DISTINCT` subquery: a third of the time on
+        // 18.16 (5 M keys: 1.9 s against 5.4 s).
         let sql = format!(
-            "SELECT count() FROM (SELECT DISTINCT key FROM log_event_staging \
-             WHERE write_id = {id} AND pushed = 1{not_added}) \
-             WHERE key NOT IN (SELECT key FROM {held})",
+            "SELECT uniqExact(key) FROM log_event_staging \
+             WHERE write_id = {id} AND pushed = 1{not_added} \
+             AND key NOT IN (SELECT key FROM {held})",
             id = self.id,
             held = visible(&days)
         );
@@ -155,7 +182,7 @@ impl EventsWrite for ClickHouseEventsWrite<'_> {
     fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()> {
         self.stage(&event, agent, true);
         if self.pending.len() >= FLUSH_AT {
-            self.flush()?;
+            self.send()?;
         }
         Ok(())
     }
@@ -196,6 +223,7 @@ impl EventsWrite for ClickHouseEventsWrite<'_> {
 
 impl Drop for ClickHouseEventsWrite<'_> {
     fn drop(&mut self) {
+        let _ = self.sent();
         if !self.committed && self.staged {
             // Unread without a commit marker; a failure leaves it to a later clean-up.
             let _ = staging::drop_staged(self.client, self.id);
