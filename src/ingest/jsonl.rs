@@ -5,9 +5,12 @@
 //! `userAgent` (for the event's class), `country`, `region` (not used yet). Unknown keys are
 //! ignored; blank lines are skipped.
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
 
-use serde_json::{Map, Value};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::fields::{self, RowError};
 use super::{Failure, Parsed, Request};
@@ -44,29 +47,35 @@ pub(super) fn read(
 }
 
 fn parse_line(line: &[u8]) -> Result<Parsed, RowError> {
-    let object: Map<String, Value> =
+    // `Line` would also read an array, field by field in order.
+    if line.trim_ascii_start().first() != Some(&b'{') {
+        return Err(RowError::Json("expected a JSON object".to_owned()));
+    }
+    let object: Line<'_> =
         serde_json::from_slice(line).map_err(|e| RowError::Json(e.to_string()))?;
-    let Some(repo_type) = fields::repo_type(required(&object, "repoType")?)? else {
+    let Some(repo_type) = fields::repo_type(required(&object.repo_type, "repoType")?)? else {
         return Ok(Parsed::Space);
     };
-    let status = match object.get("status") {
-        None | Some(Value::Null) => return Err(RowError::Missing { field: "status" }),
-        Some(Value::Number(n)) => fields::status(&n.to_string())?,
-        Some(other) => fields::status(&other.to_string())?,
+    let status = match &object.status {
+        None => return Err(RowError::Missing { field: "status" }),
+        Some(Field::Number(n)) => fields::status(n)?,
+        Some(other) => fields::status(&other.json())?,
     };
     let event = LogEvent {
         repo: RepoKey {
             repo_type,
-            name: fields::repo_name(required(&object, "repoName")?)?,
+            name: fields::repo_name(required(&object.repo_name, "repoName")?)?,
         },
-        at_ms: fields::timestamp(required(&object, "timestamp")?)?,
-        method: fields::method(required(&object, "method")?)?,
+        at_ms: fields::timestamp(required(&object.timestamp, "timestamp")?)?,
+        method: fields::method(required(&object.method, "method")?)?,
         status,
-        path: optional(&object, "path")?.map(fields::path).transpose()?,
-        user: hashed(&object, "hashedUserId")?,
-        ip: hashed(&object, "hashedIp")?,
+        path: optional(&object.path, "path")?
+            .map(fields::path)
+            .transpose()?,
+        user: hashed(&object.hashed_user_id, "hashedUserId")?,
+        ip: hashed(&object.hashed_ip, "hashedIp")?,
     };
-    let library = match optional(&object, "library")? {
+    let library = match optional(&object.library, "library")? {
         None | Some("") => None,
         Some(name) => Some(LibraryName::parse(name).map_err(|_| RowError::Invalid {
             field: "library",
@@ -74,7 +83,7 @@ fn parse_line(line: &[u8]) -> Result<Parsed, RowError> {
             expected: "a library name (letters, digits, '-', '_', '.')",
         })?),
     };
-    let agent = optional(&object, "userAgent")?
+    let agent = optional(&object.user_agent, "userAgent")?
         .filter(|a| !a.is_empty())
         .map(str::to_owned);
     Ok(Parsed::Event(Request {
@@ -84,28 +93,119 @@ fn parse_line(line: &[u8]) -> Result<Parsed, RowError> {
     }))
 }
 
-fn required<'a>(object: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, RowError> {
-    optional(object, field)?.ok_or(RowError::Missing { field })
+/// The fields of a line that are read (absent or `null`: `None`), borrowed from the line
+/// when they hold no escapes; other keys are skipped without being kept. Reading into this
+/// rather than a map of values takes no allocation per key.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow, default)]
+    timestamp: Option<Field<'a>>,
+    #[serde(borrow, default)]
+    method: Option<Field<'a>>,
+    #[serde(borrow, default)]
+    status: Option<Field<'a>>,
+    #[serde(borrow, default, rename = "repoType")]
+    repo_type: Option<Field<'a>>,
+    #[serde(borrow, default, rename = "repoName")]
+    repo_name: Option<Field<'a>>,
+    #[serde(borrow, default)]
+    path: Option<Field<'a>>,
+    #[serde(borrow, default, rename = "hashedUserId")]
+    hashed_user_id: Option<Field<'a>>,
+    #[serde(borrow, default, rename = "hashedIp")]
+    hashed_ip: Option<Field<'a>>,
+    #[serde(borrow, default)]
+    library: Option<Field<'a>>,
+    #[serde(borrow, default, rename = "userAgent")]
+    user_agent: Option<Field<'a>>,
+}
+
+/// A field's value, of whatever JSON type: fields say which they accept.
+enum Field<'a> {
+    Text(Cow<'a, str>),
+    /// An integer, as written.
+    Number(String),
+    /// Anything else, as JSON (an object or array: `{…}`, `[…]`).
+    Other(String),
+}
+
+impl Field<'_> {
+    /// The value as JSON, for an error.
+    fn json(&self) -> String {
+        match self {
+            Field::Text(text) => Value::from(text.as_ref()).to_string(),
+            Field::Number(n) | Field::Other(n) => n.clone(),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Any;
+        impl<'de> Visitor<'de> for Any {
+            type Value = Field<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Field::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Field::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Field::Text(Cow::Owned(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Field::Number(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Field::Number(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Field::Other(Value::from(v).to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Field::Other(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Field::Other("null".to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Field::Other("{…}".to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Field::Other("[…]".to_owned()))
+            }
+        }
+        deserializer.deserialize_any(Any)
+    }
+}
+
+fn required<'a>(value: &'a Option<Field<'_>>, field: &'static str) -> Result<&'a str, RowError> {
+    optional(value, field)?.ok_or(RowError::Missing { field })
 }
 
 /// A string field; absent or `null` is `None`, any other type an error.
 fn optional<'a>(
-    object: &'a Map<String, Value>,
+    value: &'a Option<Field<'_>>,
     field: &'static str,
 ) -> Result<Option<&'a str>, RowError> {
-    match object.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
+    match value {
+        None => Ok(None),
+        Some(Field::Text(text)) => Ok(Some(text)),
         Some(other) => Err(RowError::Invalid {
             field,
-            found: fields::quote(&other.to_string()),
+            found: fields::quote(&other.json()),
             expected: "a string",
         }),
     }
 }
 
-fn hashed(object: &Map<String, Value>, field: &'static str) -> Result<Option<String>, RowError> {
-    match optional(object, field)? {
+fn hashed(value: &Option<Field<'_>>, field: &'static str) -> Result<Option<String>, RowError> {
+    match optional(value, field)? {
         Some(text) => fields::hashed_id(field, text),
         None => Ok(None),
     }
@@ -161,6 +261,42 @@ mod tests {
         let bad_library = good.replace('}', r#","library":"peft adapters"}"#);
         let (_, e) = parse(&bad_library).unwrap_err();
         assert!(e.to_string().starts_with("field library:"), "{e}");
+    }
+
+    #[test]
+    fn fields_of_any_json_type_are_told_apart() {
+        let good = r#"{"timestamp":"2024-05-01T10:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"acme/m"}"#;
+        // Escapes, unknown keys of every type, null optional fields.
+        let escaped = good.replace(
+            r#""repoName":"acme/m""#,
+            r#""repoName":"acme\/m","x":{"a":[1,{"b":null}]},"y":[true,2.5],"path":null,"hashedIp":"i\u0070""#,
+        );
+        let e = parse(&escaped).unwrap()[0].clone().unwrap();
+        assert_eq!(e.repo.name.as_str(), "acme/m");
+        assert_eq!(e.ip.as_deref(), Some("ip"));
+        assert_eq!(e.path, None);
+        for (bad, field) in [
+            (good.replace("200", "200.0"), "status"),
+            (good.replace("200", "true"), "status"),
+            (good.replace(r#""GET""#, "7"), "method"),
+            (good.replace(r#""acme/m""#, r#"{"org":"acme"}"#), "repoName"),
+            (good.replace(r#""acme/m""#, r#"["acme"]"#), "repoName"),
+            (good.replace("200", "null"), "status"),
+        ] {
+            let (_, e) = parse(&bad).unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("field {field}")),
+                "{bad}: {e}"
+            );
+        }
+        for bad in [
+            r#"["2024-05-01T10:00:00Z","GET",200,"model","acme/m"]"#.to_owned(),
+            "\"text\"".to_owned(),
+            good.replace(r#""method":"GET""#, r#""method":"GET","method":"HEAD""#),
+        ] {
+            let (_, e) = parse(&bad).unwrap_err();
+            assert!(matches!(e, RowError::Json(_)), "{bad}: {e}");
+        }
     }
 
     #[test]
