@@ -4,7 +4,7 @@
 //! `log_writes` (see the module above). Dropped without a commit, the write's staging
 //! partition is dropped too, or, if that fails, left to the next write's clean-up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
@@ -33,6 +33,9 @@ pub(super) struct ClickHouseEventsWrite<'a> {
     /// Keys added (not pushed) while new to the store and the write: a later push of one
     /// of them is not new.
     added_first: Vec<String>,
+    /// The organizations and the first and last day of the events pushed.
+    pushed_orgs: BTreeSet<String>,
+    pushed_days: Option<(i32, i32)>,
     /// The latest naming of each repository's library in this write.
     namings: BTreeMap<RepoKey, (i64, LibraryName)>,
     committed: bool,
@@ -48,6 +51,8 @@ impl<'a> ClickHouseEventsWrite<'a> {
             staged: false,
             sending: None,
             added_first: Vec::new(),
+            pushed_orgs: BTreeSet::new(),
+            pushed_days: None,
             namings: BTreeMap::new(),
             committed: false,
         }
@@ -59,7 +64,7 @@ impl<'a> ClickHouseEventsWrite<'a> {
         tsv_field(body, e.repo.name.org().as_str());
         let _ = write!(body, "\t{}\t", type_code(e.repo.repo_type));
         tsv_field(body, e.repo.name.as_str());
-        let _ = write!(body, "\t{}\t{}\t", e.day().epoch_days().max(0), hex_key(e));
+        let _ = write!(body, "\t{}\t{}\t", stored_day(e), hex_key(e));
         tsv_field(body, agent.unwrap_or(""));
         let _ = write!(body, "\t{}\t", e.at_ms);
         tsv_field(body, &e.method);
@@ -118,7 +123,7 @@ impl<'a> ClickHouseEventsWrite<'a> {
         let condition = format!(
             "{} AND day = {} AND key = {}",
             of_repo(&e.repo),
-            e.day().epoch_days().max(0),
+            stored_day(e),
             quote(key)
         );
         let sql = format!(
@@ -151,10 +156,17 @@ impl<'a> ClickHouseEventsWrite<'a> {
         } else {
             format!(" AND key NOT IN ({})", added.join(", "))
         };
+        let Some((first, last)) = self.pushed_days else {
+            return Ok(0);
+        };
+        // Where a pushed key could be held: a key is a digest over the event's repository and
+        // instant, so a held copy is in the same organization and day. A range the index
+        // skips to, rather than the exact repository-days read back from staging (which
+        // took 5 s at 5 M staged rows, even with nothing held).
+        let orgs: Vec<String> = self.pushed_orgs.iter().map(|o| quote(o)).collect();
         let days = format!(
-            "(org, repo_type, repo, day) IN (SELECT org, repo_type, repo, day \
-             FROM log_event_staging WHERE write_id = {})",
-            self.id
+            "org IN ({}) AND day BETWEEN {first} AND {last}",
+            orgs.join(", ")
         );
         // `uniqExact` rather than `count()` of a `DISTINCT` subquery: a third of the time on
         // 18.16 (5 M keys: 1.9 s against 5.4 s).
@@ -170,6 +182,11 @@ impl<'a> ClickHouseEventsWrite<'a> {
     }
 }
 
+/// An event's day as stored (days since 1970-01-01, none before).
+fn stored_day(e: &LogEvent) -> i32 {
+    e.day().epoch_days().max(0)
+}
+
 impl EventsWrite for ClickHouseEventsWrite<'_> {
     fn add(&mut self, e: &LogEvent) -> StoreResult<bool> {
         self.add_with(e, None)
@@ -181,6 +198,15 @@ impl EventsWrite for ClickHouseEventsWrite<'_> {
 
     fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()> {
         self.stage(&event, agent, true);
+        let org = event.repo.name.org();
+        if !self.pushed_orgs.contains(org.as_str()) {
+            self.pushed_orgs.insert(org.as_str().to_owned());
+        }
+        let day = stored_day(&event);
+        self.pushed_days = Some(match self.pushed_days {
+            Some((first, last)) => (first.min(day), last.max(day)),
+            None => (day, day),
+        });
         if self.pending.len() >= FLUSH_AT {
             self.send()?;
         }
