@@ -147,7 +147,8 @@ fn count_days(
         }
         day_events.clear();
     };
-    events.events_of_days(repo, first, last, &mut |day, event| {
+    let fields = rules.fields(repo.repo_type);
+    events.events_of_days(repo, first, last, fields, &mut |day, event| {
         if current != Some(day) {
             finish(current, &mut day_events);
             current = Some(day);

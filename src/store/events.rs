@@ -15,6 +15,17 @@
 use super::StoreResult;
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
 
+/// The fields of the events a reader needs; a backend reads only those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFields {
+    /// Every field.
+    All,
+    /// The request: `method`, `status` and `path`; the instant is 0 and the downloader ids
+    /// are `None` (so the event's key is not its own). What counting a model repository's
+    /// events reads (`Rules::fields`).
+    Request,
+}
+
 /// A log file as recorded once fully ingested.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFileInfo {
@@ -30,12 +41,13 @@ pub trait LogEvents: Send + Sync {
     fn add_events(&self) -> StoreResult<Box<dyn EventsWrite + '_>>;
 
     /// Calls `f` with every stored event of a repository from `first` through `last`, day by
-    /// day (a recount reads a repository's days in one pass).
+    /// day (a recount reads a repository's days in one pass), with the `fields` asked for.
     fn events_of_days(
         &self,
         repo: &RepoKey,
         first: Day,
         last: Day,
+        fields: EventFields,
         f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()>;
 

@@ -40,7 +40,7 @@ use crate::domain::{
     Day, DayRange, IngestKeyName, OrgName, Period, PeriodKind, Plan, RepoKey, RepoType, Role,
     Username,
 };
-pub use events::{EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary};
+pub use events::{EventFields, EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary};
 pub use names::RepoNames;
 
 pub type StoreResult<T> = Result<T, StoreError>;

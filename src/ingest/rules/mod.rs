@@ -21,6 +21,7 @@ pub use libraries::{Libraries, Library};
 pub use query::{PathParts, Query, QueryError};
 
 use crate::domain::{LogEvent, RepoType};
+use crate::store::EventFields;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("rules: {0}")]
@@ -121,6 +122,16 @@ impl Rules {
         match self.library_query(library) {
             Some(query) => query.matches(&parts),
             None => self.model_root_files.iter().any(|f| f == path),
+        }
+    }
+
+    /// The fields of a repository's events that [`Rules::downloads`] reads: a model's are
+    /// counted by their request alone (method, status, path), a dataset's by downloader and
+    /// instant too.
+    pub fn fields(&self, repo_type: RepoType) -> EventFields {
+        match repo_type {
+            RepoType::Model => EventFields::Request,
+            RepoType::Dataset => EventFields::All,
         }
     }
 

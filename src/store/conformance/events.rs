@@ -5,7 +5,7 @@
 
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
 use crate::store::reference::{day, key};
-use crate::store::{Counts, LibraryRecord, LogEvents, RepoLibrary};
+use crate::store::{Counts, EventFields, LibraryRecord, LogEvents, RepoLibrary};
 
 type MakeStore<'a> = &'a dyn Fn() -> Box<dyn Counts>;
 
@@ -307,13 +307,23 @@ fn events_are_read_by_day_and_with_their_class(make: MakeStore<'_>) {
         &[event(&key("model", "acme/n"), "2024-05-02", 1, "u")],
         None,
     );
-    let mut read: Vec<(Day, LogEvent)> = Vec::new();
-    events
-        .events_of_days(&m, day("2024-05-02"), day("2024-05-04"), &mut |d, e| {
-            read.push((d, e));
-            Ok(())
-        })
-        .unwrap();
+    let read_with = |fields| {
+        let mut read: Vec<(Day, LogEvent)> = Vec::new();
+        events
+            .events_of_days(
+                &m,
+                day("2024-05-02"),
+                day("2024-05-04"),
+                fields,
+                &mut |d, e| {
+                    read.push((d, e));
+                    Ok(())
+                },
+            )
+            .unwrap();
+        read
+    };
+    let read = read_with(EventFields::All);
     let read_days: Vec<Day> = read.iter().map(|(d, _)| *d).collect();
     assert_eq!(
         read_days,
@@ -325,6 +335,22 @@ fn events_are_read_by_day_and_with_their_class(make: MakeStore<'_>) {
     expected.sort_by_key(|e| e.at_ms);
     got.sort_by_key(|e| e.at_ms);
     assert_eq!(got, expected, "every field read back");
+    // The request alone: the same events, in the same order of days, without instant or ids.
+    let requests = read_with(EventFields::Request);
+    let request_days: Vec<Day> = requests.iter().map(|(d, _)| *d).collect();
+    assert_eq!(request_days, read_days);
+    let as_request = |e: &LogEvent| (e.repo.clone(), e.method.clone(), e.status, e.path.clone());
+    let mut got: Vec<_> = requests.iter().map(|(_, e)| as_request(e)).collect();
+    let mut expected: Vec<_> = expected.iter().map(as_request).collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected, "the request's fields read back");
+    assert!(
+        requests
+            .iter()
+            .all(|(_, e)| e.at_ms == 0 && e.user.is_none() && e.ip.is_none()),
+        "only the request is read"
+    );
     let mut of_day = Vec::new();
     events
         .classified_events_of(&m, day("2024-05-02"), &mut |e, c| {

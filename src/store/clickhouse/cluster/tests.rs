@@ -7,7 +7,9 @@ use super::super::{connect, ClickHouseAccounts, ClickHouseCounts, Client, Locati
 use crate::domain::{LogEvent, OrgName, Plan};
 use crate::store::clickhouse::testing::{ClickHouseCluster, TEST_CLUSTER};
 use crate::store::reference::{day, key};
-use crate::store::{conformance, Accounts, Batch, Counts, SourceId, StoreError, WriteMode};
+use crate::store::{
+    conformance, Accounts, Batch, Counts, EventFields, SourceId, StoreError, WriteMode,
+};
 
 #[test]
 #[ignore = "needs clickhouse-server"]
@@ -337,10 +339,16 @@ fn clickhouse_cluster_keeps_each_organizations_events_with_its_counts() {
         let mut n = 0;
         let m = key("model", &format!("{org}/m"));
         events
-            .events_of_days(&m, day("2024-01-01"), day("2024-01-01"), &mut |_, _| {
-                n += 1;
-                Ok(())
-            })
+            .events_of_days(
+                &m,
+                day("2024-01-01"),
+                day("2024-01-01"),
+                EventFields::All,
+                &mut |_, _| {
+                    n += 1;
+                    Ok(())
+                },
+            )
             .unwrap();
         assert_eq!(n, 3, "{org}");
     }

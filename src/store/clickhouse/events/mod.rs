@@ -23,7 +23,9 @@ use super::client::{backend, quote, tsv_field, Client, Row};
 use super::counts::{repo_key, type_code};
 use super::{mutations, next_version, now_unix, Table};
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey};
-use crate::store::{EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary, StoreResult};
+use crate::store::{
+    EventFields, EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary, StoreResult,
+};
 
 /// The columns of an event, in both event tables. `agent` is `''` for an event kept without
 /// a class (a sorting-key column cannot be `Nullable` on 18.16).
@@ -191,6 +193,7 @@ impl LogEvents for ClickHouseEvents {
         repo: &RepoKey,
         first: Day,
         last: Day,
+        fields: EventFields,
         f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()> {
         let condition = format!(
@@ -201,9 +204,12 @@ impl LogEvents for ClickHouseEvents {
         );
         // Rows of one key are the same event (a key is the event's digest) and come one after
         // the other: the first is kept. Cheaper than `DISTINCT` over every column.
+        let columns = match fields {
+            EventFields::All => "at_ms, method, status, path, user_hash, ip_hash",
+            EventFields::Request => "0, method, status, path, NULL, NULL",
+        };
         let sql = format!(
-            "SELECT day, key, at_ms, method, status, path, user_hash, ip_hash \
-             FROM {} ORDER BY day, key",
+            "SELECT day, key, {columns} FROM {} ORDER BY day, key",
             staging::visible(&condition)
         );
         let mut last: Option<(u64, String)> = None;

@@ -10,7 +10,8 @@ use super::super::now_unix;
 use super::{libraries, repo_type_code, repo_type_from_code, SqliteCounts};
 use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoName, RepoType};
 use crate::store::{
-    EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary, StoreError, StoreResult,
+    EventFields, EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary, StoreError,
+    StoreResult,
 };
 
 pub(super) const MIGRATION: &str = r#"
@@ -230,13 +231,21 @@ impl LogEvents for SqliteCounts {
         repo: &RepoKey,
         first: Day,
         last: Day,
+        fields: EventFields,
         f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        self.db.read(|conn| {
-            let mut stmt = conn.prepare_cached(
+        let sql = match fields {
+            EventFields::All => {
                 "SELECT day, at_ms, method, status, path, user_hash, ip_hash FROM log_events \
-                 WHERE repo_type = ?1 AND repo = ?2 AND day BETWEEN ?3 AND ?4 ORDER BY day",
-            )?;
+                 WHERE repo_type = ?1 AND repo = ?2 AND day BETWEEN ?3 AND ?4 ORDER BY day"
+            }
+            EventFields::Request => {
+                "SELECT day, 0, method, status, path, NULL, NULL FROM log_events \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day BETWEEN ?3 AND ?4 ORDER BY day"
+            }
+        };
+        self.db.read(|conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
             let mut rows = stmt.query(params![
                 repo_type_code(repo.repo_type),
                 repo.name.as_str(),
