@@ -270,3 +270,27 @@ fn clickhouse_a_staging_insert_that_fails_while_the_file_is_read_fails_the_write
     );
     assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
 }
+
+// The count of new events names the write's organizations in its query while they are few;
+// a log of a whole hub names too many for the server's `max_query_size`, and is counted by
+// its days alone.
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_a_write_of_twenty_thousand_organizations_counts_its_new_events() {
+    let server = ClickHouseServer::start();
+    let client = server.client();
+    let events = ClickHouseEvents::new(Arc::clone(&client));
+    let push = |orgs: std::ops::Range<u32>| {
+        let mut write = events.add_events().unwrap();
+        for i in orgs {
+            let repo = key("model", &format!("organization-{i:05}/m"));
+            write
+                .push(get_by_u(repo, 1_714_521_600_000), Some("bot"))
+                .unwrap();
+        }
+        write.commit().unwrap()
+    };
+    assert_eq!(push(0..20_000), 20_000);
+    assert_eq!(push(10_000..30_000), 10_000, "the first 10,000 were held");
+    assert_eq!(push(0..3), 0, "a few organizations, named in the query");
+}
