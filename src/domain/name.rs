@@ -161,7 +161,12 @@ impl RepoName {
 
     /// The organization: the part before `/`.
     pub fn org(&self) -> OrgName {
-        OrgName(self.0[..self.slash()].to_owned())
+        OrgName(self.org_str().to_owned())
+    }
+
+    /// The organization's name, borrowed (no allocation, for per-event paths).
+    pub fn org_str(&self) -> &str {
+        &self.0[..self.slash()]
     }
 
     /// The part after `/`.

@@ -95,7 +95,7 @@ pub(super) fn recount(
         for (i, (repo, days)) in repos.iter().enumerate() {
             let (library, counts) = readers[i % READERS]
                 .recv()
-                .map_err(|_| StoreError::Invalid("a recount reader stopped".to_owned()))??;
+                .map_err(|_| StoreError::Backend("a recount reader stopped".into()))??;
             // A day that counts nothing (now, under these rules) may have counted before:
             // clear it, unless the repository has no counts at all (nothing to clear, and
             // writing would create it).

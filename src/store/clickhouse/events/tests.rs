@@ -256,8 +256,9 @@ fn clickhouse_a_staging_insert_that_fails_while_the_file_is_read_fails_the_write
             .commit()
             .expect_err("a write whose rows were not staged commits"),
     };
+    // The insert's own error, not a later query's on the missing table.
     assert!(
-        format!("{:?}", failed).contains("log_event_staging"),
+        format!("{:?}", failed).contains("INSERT INTO log_event_staging"),
         "the insert's error: {failed:?}"
     );
     client

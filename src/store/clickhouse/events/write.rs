@@ -62,13 +62,25 @@ impl<'a> ClickHouseEventsWrite<'a> {
         }
     }
 
+    /// Appends the event's row to the buffer; a pushed one also widens the organizations
+    /// and days the count of new events looks in.
     fn stage(&mut self, e: &LogEvent, agent: Option<&str>, pushed: bool) {
+        let (org, day) = (e.repo.name.org_str(), stored_day(e));
+        if pushed {
+            if !self.pushed_orgs.contains(org) {
+                self.pushed_orgs.insert(org.to_owned());
+            }
+            self.pushed_days = Some(match self.pushed_days {
+                Some((first, last)) => (first.min(day), last.max(day)),
+                None => (day, day),
+            });
+        }
         let body = &mut self.pending;
         let _ = write!(body, "{}\t{}\t", self.id, u8::from(pushed));
-        tsv_field(body, e.repo.name.org().as_str());
+        tsv_field(body, org);
         let _ = write!(body, "\t{}\t", type_code(e.repo.repo_type));
         tsv_field(body, e.repo.name.as_str());
-        let _ = write!(body, "\t{}\t{}\t", stored_day(e), hex_key(e));
+        let _ = write!(body, "\t{day}\t{}\t", hex_key(e));
         tsv_field(body, agent.unwrap_or(""));
         let _ = write!(body, "\t{}\t", e.at_ms);
         tsv_field(body, &e.method);
@@ -204,15 +216,6 @@ impl EventsWrite for ClickHouseEventsWrite<'_> {
 
     fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()> {
         self.stage(&event, agent, true);
-        let org = event.repo.name.org();
-        if !self.pushed_orgs.contains(org.as_str()) {
-            self.pushed_orgs.insert(org.as_str().to_owned());
-        }
-        let day = stored_day(&event);
-        self.pushed_days = Some(match self.pushed_days {
-            Some((first, last)) => (first.min(day), last.max(day)),
-            None => (day, day),
-        });
         if self.pending.len() >= FLUSH_AT {
             self.send()?;
         }
