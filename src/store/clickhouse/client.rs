@@ -324,7 +324,7 @@ pub struct Client {
     address: String,
     auth: Option<String>,
     pub database: String,
-    cluster: bool,
+    cluster: Option<String>,
     /// In cluster mode, a client of each shard's server, by shard number.
     shards: Vec<Client>,
 }
@@ -361,7 +361,7 @@ impl Client {
             address: format!("{host}:{}", location.port),
             auth,
             database: location.database.clone(),
-            cluster: location.cluster.is_some(),
+            cluster: location.cluster.clone(),
             shards: Vec::new(),
         }
     }
@@ -372,7 +372,12 @@ impl Client {
 
     /// Whether the tables are spread over a cluster's shards.
     pub fn is_cluster(&self) -> bool {
-        self.cluster
+        self.cluster.is_some()
+    }
+
+    /// The cluster's name (`""` on one server).
+    pub fn cluster_name(&self) -> &str {
+        self.cluster.as_deref().unwrap_or("")
     }
 
     /// The servers holding the tables' rows: every shard's in cluster mode, else this one.
@@ -386,7 +391,7 @@ impl Client {
 
     /// The name of `table`'s local table on each server (the table itself on one server).
     pub fn local_table(&self, table: &str) -> String {
-        if self.cluster {
+        if self.is_cluster() {
             super::cluster::local_table(table)
         } else {
             table.to_owned()
@@ -403,7 +408,7 @@ impl Client {
         if database {
             req = req.query("database", &self.database);
         }
-        if self.cluster {
+        if self.is_cluster() {
             // An insert into a `Distributed` table returns once every shard wrote its rows
             // (not when they are queued on this server), and a subquery reads the local table
             // of the shard it runs on (an organization's rows are all on one shard).

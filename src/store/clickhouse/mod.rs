@@ -75,6 +75,9 @@ enum Migration {
     /// so is dropped and made again as a local and a `Distributed` table; nothing to do on
     /// one server.
     RemadeOnClusters(&'static [Table]),
+    /// Statements and queries of their own, run on each server (given the cluster's name in
+    /// cluster mode); each step can run again after a stop midway.
+    Run(fn(&Client, Option<&str>) -> StoreResult<()>),
 }
 
 /// Schema migrations of a ClickHouse database, applied in order. Applied versions are
@@ -88,6 +91,8 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Tables(events::TABLES),
     // 4: the same, sharded on clusters made before they kept events.
     Migration::RemadeOnClusters(events::TABLES),
+    // 5: each event write staged in a table of its own, attached to `log_events` on commit.
+    Migration::Run(events::migrate_to_write_tables),
 ];
 
 /// Opens the database `location` names (creating it if needed, on every server of its
@@ -165,6 +170,10 @@ fn migrate(client: &Client, cluster: Option<&str>) -> StoreResult<()> {
     }
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         let statements: Vec<String> = match (migration, cluster) {
+            (Migration::Run(run), _) => {
+                run(client, cluster)?;
+                Vec::new()
+            }
             (Migration::Tables(tables), _) => (tables.iter())
                 .flat_map(|t| t.create(&client.database, cluster))
                 .collect(),

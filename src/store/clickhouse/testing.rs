@@ -245,7 +245,7 @@ fn connected(location: &str) -> std::sync::Arc<super::Client> {
     let parsed = Location::parse(location)
         .expect("a clickhouse location")
         .expect("a valid location");
-    connect(&parsed).unwrap_or_else(|e| panic!("connecting to {location}: {e}"))
+    connect(&parsed).unwrap_or_else(|e| panic!("connecting to {location}: {e:?}"))
 }
 
 /// Runs `start` up to three times: a port found free can be taken (by another test's server,

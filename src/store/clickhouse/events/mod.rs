@@ -3,19 +3,25 @@
 //! an event ingested twice is one row once merged, and every read takes one row per key
 //! (`DISTINCT` / `GROUP BY key`, the greatest class) so it is one before any merge too.
 //!
-//! A write is all or nothing without transactions: its events go first to
-//! `log_event_staging` under the write's id (one partition per write), invisible to readers.
+//! A write is all or nothing without transactions: its events go first to a staging table of
+//! its own, `log_event_staging_{id}`, made like `log_events` and read (with every other
+//! write's) through the `Merge` table `log_event_staged` only once the write is committed.
 //! The commit inserts one row into `log_writes` (write id, `moved = 0`): from then on readers
-//! see the write's staged events beside `log_events`. The commit then copies them into
-//! `log_events`, marks the write `moved = 1` and drops its staging partition. A process killed
-//! before the marker leaves staged rows nobody reads (dropped by a later write once a day
-//! old); one killed after it leaves a committed write that readers see through staging and
-//! the next write finishes moving. Library namings carry the write id too and count once
-//! its marker is in. Details in `docs/ARCHITECTURE.md`.
+//! see the write's staged events beside `log_events`. The commit then attaches the staging
+//! table's partitions to `log_events` (`ATTACH PARTITION … FROM`: hard links, no copy), marks
+//! the write `moved = 1` and drops its staging table. A process killed before the marker
+//! leaves staged rows nobody reads (dropped by a later write once a day old); one killed after
+//! it leaves a committed write that readers see through staging and the next write finishes
+//! attaching. Library namings carry the write id too and count once its marker is in.
+//! Details in `docs/ARCHITECTURE.md`.
 
 mod libraries;
 mod staging;
 mod write;
+
+pub(super) use staging::migrate_to_write_tables;
+#[cfg(test)]
+pub(super) use staging::staged_writes;
 
 use std::sync::{Arc, Mutex};
 
@@ -65,6 +71,7 @@ pub(super) const TABLES: &[Table] = &[
                  ORDER BY (org, repo_type, repo, day, key, agent)",
         shard_by: "sipHash64(org)",
     },
+    // Every write's staging partition until migration 5 gave each write a table of its own.
     Table {
         name: "log_event_staging",
         columns: concat!("write_id UInt64, pushed UInt8, ", event_fields!()),

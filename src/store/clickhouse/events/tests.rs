@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use super::staging::{drop_staged, UNMOVED};
+use super::staging::{drop_staged, staged_writes, staging_table, UNMOVED};
 use super::write::ClickHouseEventsWrite;
 use super::{ClickHouseEvents, EVENT_COLUMNS};
 use crate::domain::{Day, LogEvent, RepoKey};
 use crate::store::clickhouse::testing::{ClickHouseCluster, ClickHouseServer};
-use crate::store::clickhouse::{ClickHouseCounts, Client};
+use crate::store::clickhouse::{connect, mutations, ClickHouseCounts, Client, Location};
 use crate::store::reference::{day, key};
 use crate::store::{conformance, EventsWrite, LogEvents};
 
@@ -19,13 +19,9 @@ fn clickhouse_events_conform() {
     conformance::events::run_all(&|| Box::new(ClickHouseCounts::new(server.client())));
 }
 
-fn staged_partitions(client: &Client) -> u64 {
-    let sql = format!(
-        "SELECT count() FROM system.parts WHERE database = '{}' \
-         AND table = 'log_event_staging' AND active",
-        client.database
-    );
-    client.query(&sql, |r| r.u64(0)).unwrap()[0]
+/// How many writes have a staging table.
+fn staged_tables(client: &Client) -> usize {
+    staged_writes(client).unwrap().len()
 }
 
 /// A `GET` of `repo` at `at_ms` by user `u`.
@@ -56,12 +52,15 @@ fn die_before_commit(client: &Arc<Client>, age_ns: u64) -> u64 {
     std::mem::forget(write); // killed: no commit, no drop
                              // Its id says when it began.
     if age_ns > 0 {
+        let earlier = id - age_ns;
+        let table = staging_table(earlier);
+        client
+            .execute(&format!("CREATE TABLE {table} AS log_events"))
+            .unwrap();
         client
             .execute(&format!(
-                "INSERT INTO log_event_staging (write_id, pushed, {cols}) \
-                 SELECT {} AS earlier, pushed, {cols} FROM log_event_staging \
-                 WHERE write_id = {id}",
-                id - age_ns,
+                "INSERT INTO {table} (write_id, {cols}) SELECT {earlier}, {cols} FROM {}",
+                staging_table(id),
                 cols = EVENT_COLUMNS
             ))
             .unwrap();
@@ -94,9 +93,9 @@ fn clickhouse_a_write_stopped_before_its_commit_is_never_read_and_cleaned_up_lat
     die_before_commit(&client, 0);
     die_before_commit(&client, 2 * 24 * 3600 * 1_000_000_000);
     assert_eq!(event_days(&events), 0, "an uncommitted write is not read");
-    assert_eq!(staged_partitions(&client), 2);
+    assert_eq!(staged_tables(&client), 2);
     events.add_events().unwrap().commit().unwrap();
-    assert_eq!(staged_partitions(&client), 1, "the day-old one is dropped");
+    assert_eq!(staged_tables(&client), 1, "the day-old one is dropped");
     assert_eq!(event_days(&events), 0);
 }
 
@@ -117,11 +116,7 @@ fn clickhouse_a_write_stopped_after_its_commit_is_read_whole_and_moved_by_the_ne
     assert_eq!(unmoved, [id]);
     events.add_events().unwrap().commit().unwrap();
     assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
-    assert_eq!(
-        staged_partitions(&client),
-        0,
-        "moved, and its staging dropped"
-    );
+    assert_eq!(staged_tables(&client), 0, "moved, and its staging dropped");
     assert_eq!(event_days(&events), 2);
     let moved = client
         .query("SELECT count() FROM log_events", |r| r.u64(0))
@@ -171,7 +166,7 @@ fn clickhouse_overlapping_writes_of_two_processes_keep_the_union() {
         .unwrap();
     assert_eq!(classes, [(Some("bot".to_owned()), 5_000)]);
     assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
-    assert_eq!(staged_partitions(&client), 0);
+    assert_eq!(staged_tables(&client), 0);
 }
 
 fn m_day() -> Day {
@@ -213,7 +208,7 @@ fn clickhouse_cluster_write_stopped_after_its_commit_is_read_whole_on_every_shar
     client
         .execute(&format!("INSERT INTO log_writes VALUES ({id}, 0)"))
         .unwrap();
-    let staged = per_shard_rows(&client, "log_event_staging", &format!("write_id = {id}"));
+    let staged = per_shard_rows(&client, &staging_table(id), "1");
     assert!(staged.iter().all(|&n| n > 0), "{staged:?}");
     let markers = per_shard_rows(&client, "log_writes", "1");
     assert!(markers.contains(&0), "the marker on one shard: {markers:?}");
@@ -224,7 +219,7 @@ fn clickhouse_cluster_write_stopped_after_its_commit_is_read_whole_on_every_shar
     assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
     assert_eq!(event_days(&events), orgs.len());
     assert_eq!(per_shard_rows(&client, "log_events", "1"), staged);
-    assert_eq!(per_shard_rows(&client, "log_event_staging", "1"), [0, 0]);
+    assert_eq!(staged_tables(&client), 0);
 }
 
 // Staged rows are sent on a thread of their own while the caller reads on: an insert that
@@ -235,9 +230,14 @@ fn clickhouse_a_staging_insert_that_fails_while_the_file_is_read_fails_the_write
     let server = ClickHouseServer::start();
     let client = server.client();
     let events = ClickHouseEvents::new(Arc::clone(&client));
-    let mut write = events.add_events().unwrap();
+    let other = ClickHouseEvents::new(Arc::clone(&client));
+    let mut write = ClickHouseEventsWrite::new(&client, other.writer.lock().unwrap());
+    write
+        .push(get_by_u(key("model", "acme/m"), 1_714_521_500_000), None)
+        .unwrap();
+    let id = write.stage_now().unwrap();
     client
-        .execute("RENAME TABLE log_event_staging TO log_event_staging_away")
+        .execute(&format!("DROP TABLE {}", staging_table(id)))
         .unwrap();
     // More than one send's worth of rows (about 8 MB each).
     let long_path = "weights/".repeat(40);
@@ -252,7 +252,7 @@ fn clickhouse_a_staging_insert_that_fails_while_the_file_is_read_fails_the_write
     }
     let failed = match failed {
         Some(e) => e,
-        None => write
+        None => Box::new(write)
             .commit()
             .expect_err("a write whose rows were not staged commits"),
     };
@@ -261,9 +261,6 @@ fn clickhouse_a_staging_insert_that_fails_while_the_file_is_read_fails_the_write
         format!("{:?}", failed).contains("INSERT INTO log_event_staging"),
         "the insert's error: {failed:?}"
     );
-    client
-        .execute("RENAME TABLE log_event_staging_away TO log_event_staging")
-        .unwrap();
     assert_eq!(
         event_days(&events),
         0,
@@ -294,4 +291,78 @@ fn clickhouse_a_write_of_twenty_thousand_organizations_counts_its_new_events() {
     assert_eq!(push(0..20_000), 20_000);
     assert_eq!(push(10_000..30_000), 10_000, "the first 10,000 were held");
     assert_eq!(push(0..3), 0, "a few organizations, named in the query");
+}
+
+// A database from before each write had a staging table of its own: opening it moves the
+// committed write still in the former shared staging table into `log_events` (read whole,
+// once), drops the uncommitted one with that table, and later writes stage their own way.
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_events_staged_the_former_way_are_migrated() {
+    let server = ClickHouseServer::start();
+    let location = server.location();
+    let parsed = Location::parse(&location).unwrap().unwrap();
+    let client = connect(&parsed).unwrap();
+    // Two days of acme/m, committed; one event of acme/other, never committed.
+    let committed = die_before_commit(&client, 0);
+    let mut other = get_by_u(key("model", "acme/other"), 1_714_521_600_000);
+    other.user = Some("v".into());
+    let uncommitted = {
+        let owner = ClickHouseEvents::new(Arc::clone(&client));
+        let mut write = ClickHouseEventsWrite::new(&client, owner.writer.lock().unwrap());
+        write.push(other, None).unwrap();
+        let id = write.stage_now().unwrap();
+        std::mem::forget(write);
+        id
+    };
+    // Back to schema version 4.
+    client.execute("DROP TABLE log_event_staged").unwrap();
+    client
+        .execute("ALTER TABLE log_events DROP COLUMN write_id")
+        .unwrap();
+    let former = (super::TABLES.iter())
+        .find(|t| t.name == "log_event_staging")
+        .unwrap();
+    for sql in former.create(&client.database, None) {
+        client.execute(&sql).unwrap();
+    }
+    for id in [committed, uncommitted] {
+        client
+            .execute(&format!(
+                "INSERT INTO log_event_staging (write_id, pushed, {EVENT_COLUMNS}) \
+                 SELECT {id}, 1, {EVENT_COLUMNS} FROM {}",
+                staging_table(id)
+            ))
+            .unwrap();
+        drop_staged(&client, id).unwrap();
+    }
+    client
+        .execute(&format!("INSERT INTO log_writes VALUES ({committed}, 0)"))
+        .unwrap();
+    client
+        .execute("ALTER TABLE schema_migrations DELETE WHERE version = 5")
+        .unwrap();
+    mutations::wait_for(&client, "schema_migrations").unwrap();
+
+    let client = connect(&parsed).unwrap();
+    let events = ClickHouseEvents::new(Arc::clone(&client));
+    assert_eq!(event_days(&events), 2, "the committed write, whole");
+    let tables = client
+        .query(
+            &format!(
+                "SELECT count() FROM system.tables WHERE database = '{}' \
+                 AND name = 'log_event_staging'",
+                client.database
+            ),
+            |r| r.u64(0),
+        )
+        .unwrap();
+    assert_eq!(tables, [0], "the former staging table is dropped");
+    let e = get_by_u(key("model", "acme/m"), 1_719_792_000_000);
+    let mut write = events.add_events().unwrap();
+    write.push(e, None).unwrap();
+    assert_eq!(write.commit().unwrap(), 1);
+    assert!(client.query(UNMOVED, |r| r.u64(0)).unwrap().is_empty());
+    assert_eq!(event_days(&events), 3);
+    assert_eq!(staged_tables(&client), 0);
 }

@@ -1,8 +1,8 @@
-//! A write of events: rows are staged under the write's id (buffered, then inserted into
-//! `log_event_staging` a few megabytes at a time, each insert on its own thread while the
-//! caller goes on reading its file), and the commit makes them visible with one row in
-//! `log_writes` (see the module above). Dropped without a commit, the write's staging
-//! partition is dropped too, or, if that fails, left to the next write's clean-up.
+//! A write of events: rows are staged in the write's own table (buffered, then inserted into
+//! `log_event_staging_{id}` a few megabytes at a time, each insert on its own thread while
+//! the caller goes on reading its file), and the commit makes them visible with one row in
+//! `log_writes` (see the module above). Dropped without a commit, the write's staging table
+//! is dropped too, or, if that fails, left to the next write's clean-up.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -37,9 +37,9 @@ pub(super) struct ClickHouseEventsWrite<'a> {
     /// Keys added (not pushed) while new to the store and the write: a later push of one
     /// of them is not new.
     added_first: Vec<String>,
-    /// The organizations and the first and last day of the events pushed.
-    pushed_orgs: BTreeSet<String>,
-    pushed_days: Option<(i32, i32)>,
+    /// The organizations and the first and last day of the events staged.
+    orgs: BTreeSet<String>,
+    days: Option<(i32, i32)>,
     /// The latest naming of each repository's library in this write.
     namings: BTreeMap<RepoKey, (i64, LibraryName)>,
     committed: bool,
@@ -55,28 +55,26 @@ impl<'a> ClickHouseEventsWrite<'a> {
             staged: false,
             sending: None,
             added_first: Vec::new(),
-            pushed_orgs: BTreeSet::new(),
-            pushed_days: None,
+            orgs: BTreeSet::new(),
+            days: None,
             namings: BTreeMap::new(),
             committed: false,
         }
     }
 
-    /// Appends the event's row to the buffer; a pushed one also widens the organizations
-    /// and days the count of new events looks in.
-    fn stage(&mut self, e: &LogEvent, agent: Option<&str>, pushed: bool) {
+    /// Appends the event's row to the buffer and widens the organizations and days the
+    /// count of new events looks in.
+    fn stage(&mut self, e: &LogEvent, agent: Option<&str>) {
         let (org, day) = (e.repo.name.org_str(), stored_day(e));
-        if pushed {
-            if !self.pushed_orgs.contains(org) {
-                self.pushed_orgs.insert(org.to_owned());
-            }
-            self.pushed_days = Some(match self.pushed_days {
-                Some((first, last)) => (first.min(day), last.max(day)),
-                None => (day, day),
-            });
+        if !self.orgs.contains(org) {
+            self.orgs.insert(org.to_owned());
         }
+        self.days = Some(match self.days {
+            Some((first, last)) => (first.min(day), last.max(day)),
+            None => (day, day),
+        });
         let body = &mut self.pending;
-        let _ = write!(body, "{}\t{}\t", self.id, u8::from(pushed));
+        let _ = write!(body, "{}\t", self.id);
         tsv_field(body, org);
         let _ = write!(body, "\t{}\t", type_code(e.repo.repo_type));
         tsv_field(body, e.repo.name.as_str());
@@ -99,12 +97,16 @@ impl<'a> ClickHouseEventsWrite<'a> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        if !self.staged {
+            staging::create(self.client, self.id)?;
+            self.staged = true;
+        }
         let rows = std::mem::take(&mut self.pending);
         let client = Arc::clone(self.client);
-        self.staged = true;
+        let table = staging::staging_table(self.id);
         self.sending = Some(std::thread::spawn(move || {
-            let columns = format!("write_id, pushed, {EVENT_COLUMNS}");
-            client.insert("log_event_staging", &columns, &rows)
+            let columns = format!("write_id, {EVENT_COLUMNS}");
+            client.insert(&table, &columns, &rows)
         }));
         Ok(())
     }
@@ -142,13 +144,19 @@ impl<'a> ClickHouseEventsWrite<'a> {
             stored_day(e),
             quote(key)
         );
-        let sql = format!(
-            "SELECT count() FROM (SELECT key FROM {} UNION ALL SELECT key \
-             FROM log_event_staging WHERE write_id = {} AND key = {})",
-            visible(&condition),
-            self.id,
-            quote(key)
+        let mut sql = format!(
+            "SELECT count() FROM (SELECT key FROM {}",
+            visible(&condition)
         );
+        if self.staged {
+            let _ = write!(
+                sql,
+                " UNION ALL SELECT key FROM {} WHERE key = {}",
+                staging::staging_table(self.id),
+                quote(key)
+            );
+        }
+        sql.push(')');
         let n = self.client.query(&sql, |r| r.u64(0))?;
         Ok(n.first().copied().unwrap_or(0) > 0)
     }
@@ -156,7 +164,7 @@ impl<'a> ClickHouseEventsWrite<'a> {
     fn add_with(&mut self, e: &LogEvent, agent: Option<&str>) -> StoreResult<bool> {
         let key = hex_key(e);
         let held = self.held(e, &key)?;
-        self.stage(e, agent, false);
+        self.stage(e, agent);
         if !held {
             self.added_first.push(key);
         }
@@ -165,6 +173,9 @@ impl<'a> ClickHouseEventsWrite<'a> {
 
     /// How many keys pushed in this write neither the store held nor an earlier `add` of
     /// this write did (read before the commit marker, so this write's rows are not visible).
+    /// The write's keys that were `add`ed rather than pushed are not counted either: each was
+    /// held (by the store, found here since the range covers every staged row, or by this
+    /// write's earlier rows, themselves counted once) or is among the keys `add` found new.
     fn count_new(&self) -> StoreResult<u64> {
         let added: Vec<String> = self.added_first.iter().map(|k| quote(k)).collect();
         let not_added = if added.is_empty() {
@@ -172,7 +183,7 @@ impl<'a> ClickHouseEventsWrite<'a> {
         } else {
             format!(" AND key NOT IN ({})", added.join(", "))
         };
-        let Some((first, last)) = self.pushed_days else {
+        let Some((first, last)) = self.days else {
             return Ok(0);
         };
         // Where a pushed key could be held: a key is a digest over the event's repository and
@@ -182,17 +193,16 @@ impl<'a> ClickHouseEventsWrite<'a> {
         // organizations, the days alone: the list would take the query past the server's
         // `max_query_size` (256 KiB by default).
         let mut days = format!("day BETWEEN {first} AND {last}");
-        if self.pushed_orgs.len() <= MAX_LISTED_ORGS {
-            let orgs: Vec<String> = self.pushed_orgs.iter().map(|o| quote(o)).collect();
+        if self.orgs.len() <= MAX_LISTED_ORGS {
+            let orgs: Vec<String> = self.orgs.iter().map(|o| quote(o)).collect();
             days = format!("org IN ({}) AND {days}", orgs.join(", "));
         }
         // `uniqExact` rather than `count()` of a `DISTINCT` subquery: a third of the time on
         // 18.16 (5 M keys: 1.9 s against 5.4 s).
         let sql = format!(
-            "SELECT uniqExact(key) FROM log_event_staging \
-             WHERE write_id = {id} AND pushed = 1{not_added} \
+            "SELECT uniqExact(key) FROM {staged} WHERE 1{not_added} \
              AND key NOT IN (SELECT key FROM {held})",
-            id = self.id,
+            staged = staging::staging_table(self.id),
             held = visible(&days)
         );
         let n = self.client.query(&sql, |r| r.u64(0))?;
@@ -215,7 +225,7 @@ impl EventsWrite for ClickHouseEventsWrite<'_> {
     }
 
     fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()> {
-        self.stage(&event, agent, true);
+        self.stage(&event, agent);
         if self.pending.len() >= FLUSH_AT {
             self.send()?;
         }
