@@ -17,7 +17,7 @@ use super::params::{self, RawParams};
 use super::AppState;
 use crate::analytics::{
     Analytics, AnalyticsError, AnalyticsResult, Overview, RepoDetail, RepoRow, RepoTable, Series,
-    Totals,
+    SeriesPoint, Totals,
 };
 use crate::domain::{Day, OrgName, Period, RepoKey, RepoName, RepoType};
 use crate::ingest;
@@ -75,6 +75,81 @@ pub async fn run<T: Send + 'static>(
         tokio::task::spawn_blocking(move || f(Analytics::new(store.as_ref(), today))).await;
     drop(slot);
     Ok(answer??)
+}
+
+/// A JSON answer whose last field is a chart's series, written straight into one buffer:
+/// `head` (every other field) through serde, then `"series":[{"date":…,"downloads":…},…]` by
+/// [`write_points`]. Byte for byte what `#[derive(Serialize)]` gives for the whole view (a
+/// test compares); serde's calls per point (two keys, a date and a number, each an escaped
+/// string or a write of its own) were three quarters of the CPU of a one-repository answer
+/// of 1,095 daily points (callgrind: 1.04 M of 1.39 M instructions per request).
+pub struct SeriesJson(Vec<u8>);
+
+impl SeriesJson {
+    pub fn new<T: Serialize>(head: &T, series: &Series) -> Result<Self, ApiError> {
+        let mut buf = Vec::with_capacity(256 + series.points.len() * 40);
+        serde_json::to_writer(&mut buf, head)
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("writing JSON")))?;
+        // `head` is an object: its closing brace makes way for the series.
+        if buf.pop() != Some(b'}') {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "a JSON head that is no object"
+            )));
+        }
+        if buf.last() != Some(&b'{') {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"\"series\":");
+        write_points(&mut buf, &series.points);
+        buf.push(b'}');
+        Ok(SeriesJson(buf))
+    }
+}
+
+/// `[{"date":"YYYY-MM-DD","downloads":N},…]`, as serde writes a [`PointView`] list.
+fn write_points(out: &mut Vec<u8>, points: &[SeriesPoint]) {
+    let mut number = itoa::Buffer::new();
+    // The previous point's day and date: a daily series' next date is mostly the same month's
+    // next day, two digits to bump instead of a calendar conversion (a quarter of the
+    // answer's instructions when each date was converted).
+    let mut last: Option<(i32, [u8; 10])> = None;
+    out.push(b'[');
+    for (i, p) in points.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let day = p.date.epoch_days();
+        let iso = match last {
+            Some((previous, mut iso)) if day == previous + 1 && iso[8..10] < b"28"[..] => {
+                if iso[9] == b'9' {
+                    iso[8] += 1;
+                    iso[9] = b'0';
+                } else {
+                    iso[9] += 1;
+                }
+                iso
+            }
+            _ => {
+                let mut iso = [0; 10];
+                iso.copy_from_slice(&p.date.timestamp()[..10]);
+                iso
+            }
+        };
+        last = Some((day, iso));
+        out.extend_from_slice(b"{\"date\":\"");
+        out.extend_from_slice(&iso);
+        out.extend_from_slice(b"\",\"downloads\":");
+        out.extend_from_slice(number.format(p.downloads).as_bytes());
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+impl axum::response::IntoResponse for SeriesJson {
+    fn into_response(self) -> axum::response::Response {
+        let json = axum::http::HeaderValue::from_static("application/json");
+        ([(axum::http::header::CONTENT_TYPE, json)], self.0).into_response()
+    }
 }
 
 /// A repository addressed by `{repo_type}` (`model`, `models`, …) and its full name, which
@@ -222,9 +297,10 @@ impl RepoTableView {
     }
 }
 
+/// One repository's answer but its series (written after it by [`SeriesJson`]).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RepoDetailView {
+pub struct RepoDetailHead {
     pub repo_type: RepoType,
     pub repo_name: String,
     pub period: PeriodView,
@@ -236,12 +312,11 @@ pub struct RepoDetailView {
     pub first_day: Option<Day>,
     pub last_day: Option<Day>,
     pub granularity: &'static str,
-    pub series: Vec<PointView>,
 }
 
-impl From<&RepoDetail> for RepoDetailView {
+impl From<&RepoDetail> for RepoDetailHead {
     fn from(d: &RepoDetail) -> Self {
-        RepoDetailView {
+        RepoDetailHead {
             repo_type: d.key.repo_type,
             repo_name: d.key.name.to_string(),
             period: d.period.into(),
@@ -253,7 +328,6 @@ impl From<&RepoDetail> for RepoDetailView {
             first_day: d.first_day,
             last_day: d.last_day,
             granularity: d.series.granularity.as_str(),
-            series: points(&d.series),
         }
     }
 }
@@ -303,7 +377,7 @@ async fn repo(
     access: OrgAccess,
     Path((_, repo_type, owner, name)): Path<(String, String, String, String)>,
     Query(raw): Query<RawParams>,
-) -> Result<Json<RepoDetailView>, ApiError> {
+) -> Result<SeriesJson, ApiError> {
     detail(state, access, &repo_type, &format!("{owner}/{name}"), raw).await
 }
 
@@ -312,7 +386,7 @@ async fn repo_encoded(
     access: OrgAccess,
     Path((_, repo_type, repo_name)): Path<(String, String, String)>,
     Query(raw): Query<RawParams>,
-) -> Result<Json<RepoDetailView>, ApiError> {
+) -> Result<SeriesJson, ApiError> {
     detail(state, access, &repo_type, &repo_name, raw).await
 }
 
@@ -322,11 +396,98 @@ async fn detail(
     repo_type: &str,
     full_name: &str,
     raw: RawParams,
-) -> Result<Json<RepoDetailView>, ApiError> {
+) -> Result<SeriesJson, ApiError> {
     let key = repo_key(&access.org, repo_type, full_name)?;
     let period = params::period(&raw, state.config.reference_day())?;
     let granularity = params::granularity(&raw)?;
     params::overview_only(&raw, "exclude")?;
     let d = run(&state, move |a| a.repo_detail(&key, period, granularity)).await?;
-    Ok(Json((&d).into()))
+    SeriesJson::new(&RepoDetailHead::from(&d), &d.series)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::analytics::Granularity;
+
+    /// The whole answer as `#[derive(Serialize)]` writes it: what [`SeriesJson`] must match.
+    #[derive(Serialize)]
+    struct Whole<'a, T: Serialize> {
+        #[serde(flatten)]
+        head: &'a T,
+        series: Vec<PointView>,
+    }
+
+    #[derive(Serialize)]
+    struct Empty {}
+
+    fn series(points: Vec<(i32, u64)>) -> Series {
+        Series {
+            granularity: Granularity::Day,
+            range: None,
+            points: (points.into_iter())
+                .map(|(d, downloads)| SeriesPoint {
+                    date: Day::from_epoch_days(d),
+                    downloads,
+                })
+                .collect(),
+        }
+    }
+
+    proptest! {
+        // Daily series over month, year and leap-day ends.
+        #[test]
+        fn a_daily_series_is_written_as_serde_writes_it(
+            start in Day::MIN.epoch_days()..Day::MAX.epoch_days() - 2_000,
+            len in 0usize..1_500,
+            downloads in any::<u64>(),
+        ) {
+            let s = series((0..len as i32).map(|i| (start + i, downloads >> (i % 64))).collect());
+            let whole = Whole { head: &Empty {}, series: points(&s) };
+            prop_assert_eq!(
+                String::from_utf8(SeriesJson::new(&Empty {}, &s).unwrap().0).unwrap(),
+                serde_json::to_string(&whole).unwrap()
+            );
+        }
+
+        #[test]
+        fn a_series_is_written_as_serde_writes_it(
+            raw in prop::collection::vec((Day::MIN.epoch_days()..=Day::MAX.epoch_days(), any::<u64>()), 0..40),
+            name in "[a-z]{1,8}/[a-z0-9._-]{1,12}",
+            total in any::<u64>(),
+            adjustment in any::<i64>(),
+            first in prop::option::of(0i32..40_000),
+        ) {
+            let s = series(raw);
+            let head = RepoDetailHead {
+                repo_type: RepoType::Model,
+                repo_name: name,
+                period: PeriodView {
+                    name: "all-time",
+                    from: None,
+                    to: Some(Day::from_epoch_days(20_000)),
+                },
+                total,
+                adjustment,
+                downloads: total,
+                previous_downloads: None,
+                previous_complete: first.is_some(),
+                first_day: first.map(Day::from_epoch_days),
+                last_day: None,
+                granularity: "day",
+            };
+            let whole = Whole { head: &head, series: points(&s) };
+            prop_assert_eq!(
+                String::from_utf8(SeriesJson::new(&head, &s).unwrap().0).unwrap(),
+                serde_json::to_string(&whole).unwrap()
+            );
+            let empty = Whole { head: &Empty {}, series: points(&s) };
+            prop_assert_eq!(
+                String::from_utf8(SeriesJson::new(&Empty {}, &s).unwrap().0).unwrap(),
+                serde_json::to_string(&empty).unwrap()
+            );
+        }
+    }
 }
