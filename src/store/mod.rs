@@ -252,6 +252,14 @@ pub struct Committed {
 /// Download counts: written by source through [`Counts::write`]; read per organization, always
 /// in export order (models first, repository names in byte order, days ascending).
 pub trait Counts: Send + Sync {
+    /// Whether this store's reads (its counts', and the accounts' opened with it) wait on
+    /// nothing beyond this machine: an embedded file, not a server over the network. The web
+    /// server runs such reads on the request's own thread; others go to the blocking pool,
+    /// where the request timeout can still answer while one waits.
+    fn reads_are_local(&self) -> bool {
+        false
+    }
+
     /// Starts an all-or-nothing write of one source's values.
     fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>>;
 
@@ -694,6 +702,9 @@ impl Accounts for Stores {
 }
 
 impl Counts for Stores {
+    fn reads_are_local(&self) -> bool {
+        self.counts.reads_are_local()
+    }
     fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>> {
         self.counts.write(source, mode)
     }

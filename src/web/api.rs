@@ -71,8 +71,10 @@ pub async fn run<T: Send + 'static>(
     let slot = query_slots().acquire().await.map_err(|e| {
         ApiError::Internal(anyhow::Error::new(e).context("waiting for a query slot"))
     })?;
-    let answer =
-        tokio::task::spawn_blocking(move || f(Analytics::new(store.as_ref(), today))).await;
+    let answer = super::blocking::blocking(state.store.as_ref(), move || {
+        f(Analytics::new(store.as_ref(), today))
+    })
+    .await;
     drop(slot);
     Ok(answer??)
 }

@@ -22,6 +22,7 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::{header, request::Parts, HeaderMap};
 use axum_extra::extract::CookieJar;
 
+use super::blocking::blocking;
 use super::error::{ApiError, PrincipalSlot};
 use super::session::SESSION_COOKIE;
 use super::AppState;
@@ -85,8 +86,10 @@ impl FromRequestParts<AppState> for Principal {
             Ok(principal) => principal,
             Err(credential) => {
                 let store = state.store.clone();
-                tokio::task::spawn_blocking(move || principal_of(store.as_ref(), credential))
-                    .await??
+                blocking(state.store.as_ref(), move || {
+                    principal_of(store.as_ref(), credential)
+                })
+                .await??
             }
         };
         remember(parts, &principal);
@@ -117,9 +120,9 @@ impl FromRequestParts<AppState> for OrgAccess {
         // An invalid name is a 404, but only for callers who may learn it (below).
         let org = org_param(parts, state).await;
         let store = state.store.clone();
-        // The principal and its access in one trip to the blocking pool: most requests are
-        // one store lookup each, and the hand-offs cost as much as the lookups.
-        let (principal, access) = tokio::task::spawn_blocking(move || {
+        // The principal and its access in one trip (see `blocking`): most requests are one
+        // store lookup each, and hand-offs to the blocking pool cost more than the lookups.
+        let (principal, access) = blocking(state.store.as_ref(), move || {
             let principal = match known {
                 Ok(p) => p,
                 Err(credential) => principal_of(store.as_ref(), credential)?,

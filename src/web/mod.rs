@@ -8,6 +8,7 @@
 
 mod api;
 pub mod auth;
+pub mod blocking;
 pub mod breakdown;
 pub mod error;
 mod fallback;

@@ -144,6 +144,10 @@ impl SqliteCounts {
 }
 
 impl Counts for SqliteCounts {
+    fn reads_are_local(&self) -> bool {
+        true
+    }
+
     fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>> {
         Ok(Box::new(write::SqliteCountsWrite::begin(
             self.db.writer(),
