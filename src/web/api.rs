@@ -66,15 +66,12 @@ pub async fn run<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(Analytics<'_>) -> AnalyticsResult<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let store = state.store.clone();
     let today = state.config.reference_day();
     let slot = query_slots().acquire().await.map_err(|e| {
         ApiError::Internal(anyhow::Error::new(e).context("waiting for a query slot"))
     })?;
-    let answer = super::blocking::blocking(state.store.as_ref(), move || {
-        f(Analytics::new(store.as_ref(), today))
-    })
-    .await;
+    let answer =
+        super::blocking::blocking(&state.store, move |store| f(Analytics::new(store, today))).await;
     drop(slot);
     Ok(answer??)
 }

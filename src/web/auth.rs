@@ -85,11 +85,7 @@ impl FromRequestParts<AppState> for Principal {
         let principal = match credential(&parts.headers, &CookieJar::from_headers(&parts.headers)) {
             Ok(principal) => principal,
             Err(credential) => {
-                let store = state.store.clone();
-                blocking(state.store.as_ref(), move || {
-                    principal_of(store.as_ref(), credential)
-                })
-                .await??
+                blocking(&state.store, move |store| principal_of(store, credential)).await??
             }
         };
         remember(parts, &principal);
@@ -119,13 +115,12 @@ impl FromRequestParts<AppState> for OrgAccess {
         }
         // An invalid name is a 404, but only for callers who may learn it (below).
         let org = org_param(parts, state).await;
-        let store = state.store.clone();
         // The principal and its access in one trip (see `blocking`): most requests are one
         // store lookup each, and hand-offs to the blocking pool cost more than the lookups.
-        let (principal, access) = blocking(state.store.as_ref(), move || {
+        let (principal, access) = blocking(&state.store, move |store| {
             let principal = match known {
                 Ok(p) => p,
-                Err(credential) => principal_of(store.as_ref(), credential)?,
+                Err(credential) => principal_of(store, credential)?,
             };
             if principal.user().is_none() {
                 // A token or session that did not check out: as anonymous.
@@ -133,7 +128,7 @@ impl FromRequestParts<AppState> for OrgAccess {
                 return Ok::<_, ApiError>((principal, Err(denied)));
             }
             let access = org.and_then(|org| {
-                accounts::authorize(store.as_ref(), &org, &principal).map_err(ApiError::from)
+                accounts::authorize(store, &org, &principal).map_err(ApiError::from)
             });
             Ok((principal, access))
         })
