@@ -53,14 +53,7 @@ impl Table {
                 "CREATE TABLE IF NOT EXISTS {local} ({}) ENGINE = {}",
                 self.columns, self.engine
             ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS {} AS {local} ENGINE = Distributed({}, {}, {}, {})",
-                self.name,
-                client::quote(cluster),
-                client::quote(database),
-                client::quote(&local),
-                self.shard_by
-            ),
+            cluster::distributed(self.name, &local, cluster, database, self.shard_by),
         ]
     }
 }
@@ -75,9 +68,9 @@ enum Migration {
     /// so is dropped and made again as a local and a `Distributed` table; nothing to do on
     /// one server.
     RemadeOnClusters(&'static [Table]),
-    /// Statements and queries of their own, run on each server (given the cluster's name in
-    /// cluster mode); each step can run again after a stop midway.
-    Run(fn(&Client, Option<&str>) -> StoreResult<()>),
+    /// Statements and queries of their own, run on each server (whose client knows the
+    /// mode); each step can run again after a stop midway.
+    Run(fn(&Client) -> StoreResult<()>),
 }
 
 /// Schema migrations of a ClickHouse database, applied in order. Applied versions are
@@ -171,7 +164,7 @@ fn migrate(client: &Client, cluster: Option<&str>) -> StoreResult<()> {
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         let statements: Vec<String> = match (migration, cluster) {
             (Migration::Run(run), _) => {
-                run(client, cluster)?;
+                run(client)?;
                 Vec::new()
             }
             (Migration::Tables(tables), _) => (tables.iter())

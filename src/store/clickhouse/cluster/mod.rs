@@ -22,6 +22,24 @@ pub fn local_table(table: &str) -> String {
     format!("{table}_local")
 }
 
+/// The statement making `table` a `Distributed` table over every shard's `local`, its rows
+/// placed by `shard_by`.
+pub(super) fn distributed(
+    table: &str,
+    local: &str,
+    cluster: &str,
+    database: &str,
+    shard_by: &str,
+) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} AS {local} ENGINE = Distributed({}, {}, {}, \
+         {shard_by})",
+        quote(cluster),
+        quote(database),
+        quote(local)
+    )
+}
+
 /// Clients of the servers of cluster `name`, one per shard in shard order, after checking that
 /// `entry` (the location's server) is one of them.
 pub(super) fn shards(entry: &Client, location: &Location, name: &str) -> StoreResult<Vec<Client>> {

@@ -143,6 +143,11 @@ fn opt_field(body: &mut String, value: Option<&str>) {
     }
 }
 
+/// A day as stored: days since 1970-01-01, none before (the column is unsigned).
+fn stored(day: Day) -> i32 {
+    day.epoch_days().max(0)
+}
+
 fn day_of(stored: u64) -> StoreResult<Day> {
     let days = i32::try_from(stored).map_err(|_| backend("stored event day out of range"))?;
     Ok(Day::from_epoch_days(days))
@@ -206,8 +211,8 @@ impl LogEvents for ClickHouseEvents {
         let condition = format!(
             "{} AND day BETWEEN {} AND {}",
             of_repo(repo),
-            first.epoch_days().max(0),
-            last.epoch_days().max(0)
+            stored(first),
+            stored(last)
         );
         // Rows of one key are the same event (a key is the event's digest) and come one after
         // the other: the first is kept. Cheaper than `DISTINCT` over every column.
@@ -237,7 +242,7 @@ impl LogEvents for ClickHouseEvents {
         day: Day,
         f: &mut dyn FnMut(LogEvent, Option<String>) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let condition = format!("{} AND day = {}", of_repo(repo), day.epoch_days().max(0));
+        let condition = format!("{} AND day = {}", of_repo(repo), stored(day));
         let sql = format!(
             "SELECT key, max(agent), any(at_ms), any(method), any(status), any(path), \
              any(user_hash), any(ip_hash) FROM {} GROUP BY key ORDER BY key",
@@ -255,7 +260,7 @@ impl LogEvents for ClickHouseEvents {
         from: Option<Day>,
         f: &mut dyn FnMut(RepoKey, Day) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let from = from.map_or(0, |d| d.epoch_days().max(0));
+        let from = from.map_or(0, stored);
         let condition = format!("{} AND day >= {from}", of_org(org));
         let sql = format!(
             "SELECT DISTINCT repo_type, repo, day FROM {} ORDER BY repo_type, repo, day",
@@ -333,7 +338,7 @@ impl LogEvents for ClickHouseEvents {
         day: Day,
         f: &mut dyn FnMut(Option<String>, u64) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let condition = format!("{} AND day = {}", of_repo(repo), day.epoch_days().max(0));
+        let condition = format!("{} AND day = {}", of_repo(repo), stored(day));
         let sql = format!(
             "SELECT class, count() FROM (SELECT key, max(agent) AS class FROM {} GROUP BY key) \
              GROUP BY class ORDER BY class",
@@ -420,7 +425,7 @@ impl LogEvents for ClickHouseEvents {
     fn prune_before(&self, first_kept: Day) -> StoreResult<u64> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         staging::settle(&self.client)?;
-        let first = first_kept.epoch_days().max(0);
+        let first = stored(first_kept);
         let dropped = self.client.query(
             &format!("SELECT uniqExact(key) FROM log_events WHERE day < {first}"),
             |r| r.u64(0),

@@ -67,12 +67,12 @@ pub(super) fn create(client: &Client, id: u64) -> StoreResult<()> {
         server.execute(&format!("CREATE TABLE IF NOT EXISTS {local} AS {events}"))?;
     }
     if client.is_cluster() {
-        client.execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {table} AS {local} ENGINE = Distributed({}, {}, {}, \
-             sipHash64(org))",
-            quote(client.cluster_name()),
-            quote(&client.database),
-            quote(&local)
+        client.execute(&cluster::distributed(
+            &table,
+            &local,
+            client.cluster_name(),
+            &client.database,
+            "sipHash64(org)",
         ))?;
     }
     Ok(())
@@ -185,15 +185,11 @@ pub(super) fn clean_up(client: &Client) -> StoreResult<()> {
 /// copied into `log_events` and that table dropped (a write staged there and not committed
 /// is dropped with it), and the `Merge` table over the writes' own staging tables is made.
 /// Every step can run again after a stop midway.
-pub(in crate::store::clickhouse) fn migrate_to_write_tables(
-    server: &Client,
-    cluster_name: Option<&str>,
-) -> StoreResult<()> {
-    let local = |table: &str| match cluster_name {
-        Some(_) => cluster::local_table(table),
-        None => table.to_owned(),
-    };
-    let (events, old) = (local("log_events"), local("log_event_staging"));
+pub(in crate::store::clickhouse) fn migrate_to_write_tables(server: &Client) -> StoreResult<()> {
+    let (events, old) = (
+        server.local_table("log_events"),
+        server.local_table("log_event_staging"),
+    );
     let columns_sql = |table: &str| {
         format!(
             "SELECT name FROM system.columns WHERE database = {} AND table = {}",
@@ -202,7 +198,7 @@ pub(in crate::store::clickhouse) fn migrate_to_write_tables(
         )
     };
     let mut with_id = vec![events.clone()];
-    if cluster_name.is_some() {
+    if server.is_cluster() {
         with_id.push("log_events".to_owned());
     }
     for table in &with_id {
@@ -226,22 +222,22 @@ pub(in crate::store::clickhouse) fn migrate_to_write_tables(
         ))?;
     }
     server.execute(&format!("DROP TABLE IF EXISTS {old}"))?;
-    if cluster_name.is_some() {
+    if server.is_cluster() {
         server.execute("DROP TABLE IF EXISTS log_event_staging")?;
     }
-    let merge = local(STAGED);
+    let merge = server.local_table(STAGED);
     server.execute(&format!(
         "CREATE TABLE IF NOT EXISTS {merge} AS {events} ENGINE = Merge({}, {})",
         quote(&server.database),
-        quote(staging_pattern(cluster_name.is_some()))
+        quote(staging_pattern(server.is_cluster()))
     ))?;
-    if let Some(name) = cluster_name {
-        server.execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {STAGED} AS {merge} ENGINE = Distributed({}, {}, {}, \
-             sipHash64(org))",
-            quote(name),
-            quote(&server.database),
-            quote(&merge)
+    if server.is_cluster() {
+        server.execute(&cluster::distributed(
+            STAGED,
+            &merge,
+            server.cluster_name(),
+            &server.database,
+            "sipHash64(org)",
         ))?;
     }
     Ok(())

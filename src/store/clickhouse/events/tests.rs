@@ -37,20 +37,33 @@ fn get_by_u(repo: RepoKey, at_ms: i64) -> LogEvent {
     }
 }
 
-/// Stages two events in a write of a separate `ClickHouseEvents` (another process) and
-/// stops that process before its commit; returns the write's id.
+/// A write of another process: of a `ClickHouseEvents` of its own (alive to the end of the
+/// test, as the process until it is killed), so its writer lock is not the test's.
+fn write_of_another_process(client: &Arc<Client>) -> ClickHouseEventsWrite<'_> {
+    let other: &'static ClickHouseEvents =
+        Box::leak(Box::new(ClickHouseEvents::new(Arc::clone(client))));
+    ClickHouseEventsWrite::new(client, other.writer.lock().unwrap())
+}
+
+/// Sends what `write` buffered and kills its process just before the commit: no commit, no
+/// drop. Returns the write's id.
+fn kill_before_commit(mut write: ClickHouseEventsWrite<'_>) -> u64 {
+    let id = write.stage_now().unwrap();
+    std::mem::forget(write);
+    id
+}
+
+/// Stages two events in a write of another process and stops that process before its
+/// commit; returns the write's id, `age_ns` older than now.
 fn die_before_commit(client: &Arc<Client>, age_ns: u64) -> u64 {
-    let other = ClickHouseEvents::new(Arc::clone(client));
-    let guard = other.writer.lock().unwrap();
-    let mut write = ClickHouseEventsWrite::new(client, guard);
+    let mut write = write_of_another_process(client);
     for at_ms in [1_714_521_600_000, 1_717_200_000_000] {
         write
             .push(get_by_u(key("model", "acme/m"), at_ms), Some("bot"))
             .unwrap();
     }
-    let id = write.stage_now().unwrap();
-    std::mem::forget(write); // killed: no commit, no drop
-                             // Its id says when it began.
+    let id = kill_before_commit(write);
+    // Its id says when it began.
     if age_ns > 0 {
         let earlier = id - age_ns;
         let table = staging_table(earlier);
@@ -65,7 +78,7 @@ fn die_before_commit(client: &Arc<Client>, age_ns: u64) -> u64 {
             ))
             .unwrap();
         drop_staged(client, id).unwrap();
-        return id - age_ns;
+        return earlier;
     }
     id
 }
@@ -196,15 +209,13 @@ fn clickhouse_cluster_write_stopped_after_its_commit_is_read_whole_on_every_shar
     let orgs = [
         "acme", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
     ];
-    let other = ClickHouseEvents::new(Arc::clone(&client));
-    let guard = other.writer.lock().unwrap();
-    let mut write = ClickHouseEventsWrite::new(&client, guard);
+    let mut write = write_of_another_process(&client);
     for org in orgs {
         let e = get_by_u(key("model", &format!("{org}/m")), 1_714_521_600_000);
         write.push(e, Some("bot")).unwrap();
     }
-    let id = write.stage_now().unwrap();
-    std::mem::forget(write); // killed after its marker
+    // Killed between its marker (inserted below, as its commit would) and the move.
+    let id = kill_before_commit(write);
     client
         .execute(&format!("INSERT INTO log_writes VALUES ({id}, 0)"))
         .unwrap();
@@ -230,8 +241,7 @@ fn clickhouse_a_staging_insert_that_fails_while_the_file_is_read_fails_the_write
     let server = ClickHouseServer::start();
     let client = server.client();
     let events = ClickHouseEvents::new(Arc::clone(&client));
-    let other = ClickHouseEvents::new(Arc::clone(&client));
-    let mut write = ClickHouseEventsWrite::new(&client, other.writer.lock().unwrap());
+    let mut write = write_of_another_process(&client);
     write
         .push(get_by_u(key("model", "acme/m"), 1_714_521_500_000), None)
         .unwrap();
@@ -307,14 +317,9 @@ fn clickhouse_events_staged_the_former_way_are_migrated() {
     let committed = die_before_commit(&client, 0);
     let mut other = get_by_u(key("model", "acme/other"), 1_714_521_600_000);
     other.user = Some("v".into());
-    let uncommitted = {
-        let owner = ClickHouseEvents::new(Arc::clone(&client));
-        let mut write = ClickHouseEventsWrite::new(&client, owner.writer.lock().unwrap());
-        write.push(other, None).unwrap();
-        let id = write.stage_now().unwrap();
-        std::mem::forget(write);
-        id
-    };
+    let mut write = write_of_another_process(&client);
+    write.push(other, None).unwrap();
+    let uncommitted = kill_before_commit(write);
     // Back to schema version 4.
     client.execute("DROP TABLE log_event_staged").unwrap();
     client

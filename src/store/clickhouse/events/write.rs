@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use super::super::client::{backend, quote, tsv_field, Client};
 use super::super::next_version;
 use super::staging::{self, visible};
-use super::{hex_key, libraries, of_repo, opt_field, type_code, EVENT_COLUMNS};
+use super::{hex_key, libraries, of_repo, opt_field, stored, type_code, EVENT_COLUMNS};
 use crate::domain::{LibraryName, LogEvent, RepoKey};
 use crate::store::{EventsWrite, StoreResult};
 
@@ -210,9 +210,9 @@ impl<'a> ClickHouseEventsWrite<'a> {
     }
 }
 
-/// An event's day as stored (days since 1970-01-01, none before).
+/// An event's day as stored.
 fn stored_day(e: &LogEvent) -> i32 {
-    e.day().epoch_days().max(0)
+    stored(e.day())
 }
 
 impl EventsWrite for ClickHouseEventsWrite<'_> {
