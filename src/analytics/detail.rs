@@ -3,7 +3,7 @@
 use super::series::{Granularity, Series, SeriesBuilder};
 use super::{check_buckets, Analytics, AnalyticsError, AnalyticsResult};
 use crate::domain::{Day, DayRange, Period, RepoKey};
-use crate::store::DailyFilter;
+use crate::store::RepoDays;
 
 /// What the drill-down page shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +35,16 @@ impl Analytics<'_> {
         period: Period,
         granularity: Option<Granularity>,
     ) -> AnalyticsResult<RepoDetail> {
-        let summary = self.counts.repo(repo)?.ok_or_else(|| {
-            AnalyticsError::RepoNotFound(format!("{} {}", repo.repo_type, repo.name))
-        })?;
+        let previous_range = period.previous();
+        // One read covers the period and the one before it.
+        let read_range = period.range.map(|r| DayRange {
+            from: r.previous().from,
+            to: r.to,
+        });
+        let RepoDays { summary, days } =
+            self.counts.repo_days(repo, read_range)?.ok_or_else(|| {
+                AnalyticsError::RepoNotFound(format!("{} {}", repo.repo_type, repo.name))
+            })?;
         let chart = self.chart_range(period, summary.first_day, summary.last_day);
         let granularity = granularity
             .or(chart.map(Granularity::auto))
@@ -49,30 +56,17 @@ impl Analytics<'_> {
             }
             None => None,
         };
-        let previous_range = period.previous();
-        // One read covers the period and the one before it.
-        let read_range = period.range.map(|r| DayRange {
-            from: r.previous().from,
-            to: r.to,
-        });
         let (mut downloads, mut previous) = (0u64, 0u64);
-        let keys = std::slice::from_ref(repo);
-        let filter = DailyFilter {
-            repos: Some(keys),
-            range: read_range,
-        };
-        self.counts
-            .for_each_daily(&repo.name.org(), filter, &mut |row| {
-                if period.range.is_none_or(|r| r.contains(row.day)) {
-                    downloads = downloads.saturating_add(row.downloads);
-                } else if previous_range.is_some_and(|r| r.contains(row.day)) {
-                    previous = previous.saturating_add(row.downloads);
-                }
-                if let Some(b) = builder.as_mut() {
-                    b.add(row.day, row.downloads);
-                }
-                Ok(())
-            })?;
+        for &(day, n) in &days {
+            if period.range.is_none_or(|r| r.contains(day)) {
+                downloads = downloads.saturating_add(n);
+            } else if previous_range.is_some_and(|r| r.contains(day)) {
+                previous = previous.saturating_add(n);
+            }
+            if let Some(b) = builder.as_mut() {
+                b.add(day, n);
+            }
+        }
         let series = builder.map_or(Series::empty(granularity), SeriesBuilder::finish);
         Ok(RepoDetail {
             key: summary.key,

@@ -158,6 +158,8 @@ pub fn bucket_count(range: DayRange, granularity: Granularity) -> usize {
 pub struct SeriesBuilder {
     granularity: Granularity,
     range: DayRange,
+    /// Each bucket's first day, for weeks and months; empty for days (bucket `i` is the
+    /// range's day `i`).
     starts: Vec<Day>,
     values: Vec<u64>,
 }
@@ -166,18 +168,24 @@ impl SeriesBuilder {
     /// Callers check [`bucket_count`] against [`MAX_BUCKETS`] first when the range comes from
     /// outside.
     pub fn new(range: DayRange, granularity: Granularity) -> Self {
-        let mut starts = Vec::with_capacity(bucket_count(range, granularity));
-        let mut start = range.from;
-        while start <= range.to {
-            starts.push(start);
-            start = granularity.next_start(start);
-        }
-        let values = vec![0; starts.len()];
+        let mut starts = Vec::new();
+        let buckets = match granularity {
+            Granularity::Day => range.len().max(0) as usize,
+            _ => {
+                starts.reserve_exact(bucket_count(range, granularity));
+                let mut start = range.from;
+                while start <= range.to {
+                    starts.push(start);
+                    start = granularity.next_start(start);
+                }
+                starts.len()
+            }
+        };
         SeriesBuilder {
             granularity,
             range,
             starts,
-            values,
+            values: vec![0; buckets],
         }
     }
 
@@ -194,12 +202,18 @@ impl SeriesBuilder {
     }
 
     pub fn finish(self) -> Series {
-        let points = self
-            .starts
-            .into_iter()
-            .zip(self.values)
-            .map(|(date, downloads)| SeriesPoint { date, downloads })
-            .collect();
+        let from = self.range.from;
+        let points = match self.granularity {
+            Granularity::Day => (self.values.into_iter().enumerate())
+                .map(|(i, downloads)| SeriesPoint {
+                    date: from.add_days(i as i32),
+                    downloads,
+                })
+                .collect(),
+            _ => (self.starts.into_iter().zip(self.values))
+                .map(|(date, downloads)| SeriesPoint { date, downloads })
+                .collect(),
+        };
         Series {
             granularity: self.granularity,
             range: Some(self.range),

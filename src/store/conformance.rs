@@ -15,8 +15,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::reference::{day, key, MemCounts};
 use super::{
-    Batch, Counts, CountsStats, DailyFilter, PeriodSums, RepoSummary, SourceId, WriteMode,
-    MAX_COUNT,
+    Batch, Counts, CountsStats, DailyFilter, PeriodSums, RepoDays, RepoSummary, SourceId,
+    WriteMode, MAX_COUNT,
 };
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
 
@@ -112,6 +112,30 @@ pub fn view(counts: &dyn Counts, org: &OrgName, ranges: &[DayRange]) -> OrgView 
             r.key
         );
     }
+    // The drill-down's one read: the repository and its days, as `repo` and a filtered
+    // `for_each_daily` answer them.
+    for r in repos.iter().step_by(3) {
+        for range in std::iter::once(None).chain(ranges.iter().take(2).copied().map(Some)) {
+            let mut days = Vec::new();
+            let filter = DailyFilter {
+                repos: Some(std::slice::from_ref(&r.key)),
+                range,
+            };
+            counts
+                .for_each_daily(org, filter, &mut |row| {
+                    days.push((row.day, row.downloads));
+                    Ok(())
+                })
+                .expect("for_each_daily of one repository");
+            let summary = r.clone();
+            assert_eq!(
+                counts.repo_days(&r.key, range).expect("repo_days"),
+                Some(RepoDays { summary, days }),
+                "repo_days({:?}, {range:?})",
+                r.key
+            );
+        }
+    }
     OrgView {
         period_sums: (ranges.iter())
             .map(|r| counts.period_sums(org, *r).expect("period_sums"))
@@ -130,6 +154,10 @@ fn empty_store_reads_nothing(make: &dyn Fn() -> Box<dyn Counts>) {
     assert_eq!(s.repo_count(&o).unwrap(), 0);
     assert!(s.repos(&o).unwrap().is_empty());
     assert!(s.repo(&key("model", "acme/a")).unwrap().is_none());
+    assert!(s
+        .repo_days(&key("model", "acme/a"), None)
+        .unwrap()
+        .is_none());
     assert!(s.org_daily(&o, None).unwrap().is_empty());
     assert!(s.source(&source("x")).unwrap().is_none());
     assert_eq!(s.stats().unwrap(), CountsStats::default());

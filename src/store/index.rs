@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{
-    DailyFilter, DailyRow, PeriodSums, RepoNames, RepoSummaries, RepoSummary, StoreError,
+    DailyFilter, DailyRow, PeriodSums, RepoDays, RepoNames, RepoSummaries, RepoSummary, StoreError,
     StoreResult, MAX_COUNT,
 };
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
@@ -519,6 +519,24 @@ pub trait IndexedCounts {
     fn indexed_repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
         let index = self.org_index(&repo.name.org())?;
         Ok(index.and_then(|i| i.repo(repo).map(RepoSeries::summary)))
+    }
+
+    fn indexed_repo_days(
+        &self,
+        repo: &RepoKey,
+        range: Option<DayRange>,
+    ) -> StoreResult<Option<RepoDays>> {
+        let index = self.org_index(&repo.name.org())?;
+        Ok(index.and_then(|i| {
+            let s = i.repo(repo)?;
+            let rows = s.rows(range);
+            let mut days = Vec::with_capacity(rows.size_hint().1.unwrap_or(0));
+            days.extend(rows.map(|(day, n)| (Day::from_epoch_days(day), n)));
+            Some(RepoDays {
+                summary: s.summary(),
+                days,
+            })
+        }))
     }
 
     fn indexed_period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {

@@ -125,6 +125,14 @@ pub struct DailyFilter<'a> {
     pub range: Option<DayRange>,
 }
 
+/// One repository and its days with downloads ([`Counts::repo_days`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoDays {
+    pub summary: RepoSummary,
+    /// (day, downloads), days ascending, no zero.
+    pub days: Vec<(Day, u64)>,
+}
+
 /// An organization and its plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgInfo {
@@ -283,6 +291,26 @@ pub trait Counts: Send + Sync {
 
     /// One repository, if it exists.
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>>;
+
+    /// One repository, if it exists, with its days with downloads within `range` (every day
+    /// when `None`), ascending: what [`Counts::repo`] and [`Counts::for_each_daily`] for that
+    /// repository answer, read together (the drill-down's one read). A backend that keeps an
+    /// index reads both from one version of it.
+    fn repo_days(&self, repo: &RepoKey, range: Option<DayRange>) -> StoreResult<Option<RepoDays>> {
+        let Some(summary) = self.repo(repo)? else {
+            return Ok(None);
+        };
+        let mut days = Vec::new();
+        let filter = DailyFilter {
+            repos: Some(std::slice::from_ref(repo)),
+            range,
+        };
+        self.for_each_daily(&repo.name.org(), filter, &mut |row| {
+            days.push((row.day, row.downloads));
+            Ok(())
+        })?;
+        Ok(Some(RepoDays { summary, days }))
+    }
 
     /// Downloads per repository of the organization within `range`, aligned with the
     /// organization's repositories as [`Counts::repos`] lists them (the list it carries). A
@@ -725,6 +753,9 @@ impl Counts for Stores {
     }
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
         self.counts.repo(repo)
+    }
+    fn repo_days(&self, repo: &RepoKey, range: Option<DayRange>) -> StoreResult<Option<RepoDays>> {
+        self.counts.repo_days(repo, range)
     }
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
         self.counts.period_sums(org, range)

@@ -86,7 +86,9 @@ pub struct SeriesJson(Vec<u8>);
 
 impl SeriesJson {
     pub fn new<T: Serialize>(head: &T, series: &Series) -> Result<Self, ApiError> {
-        let mut buf = Vec::with_capacity(256 + series.points.len() * 40);
+        // A point takes 35 bytes and its number's digits (up to 16 below `MAX_COUNT`) and a
+        // comma: room for all of them, so the buffer is never copied to grow.
+        let mut buf = Vec::with_capacity(512 + series.points.len() * 52);
         serde_json::to_writer(&mut buf, head)
             .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("writing JSON")))?;
         // `head` is an object: its closing brace makes way for the series.
@@ -105,41 +107,45 @@ impl SeriesJson {
     }
 }
 
-/// `[{"date":"YYYY-MM-DD","downloads":N},…]`, as serde writes a [`PointView`] list.
+/// `[{"date":"YYYY-MM-DD","downloads":N},…]`, as serde writes a [`PointView`] list. Each point
+/// is made in a template on the stack (its constant parts written once) and copied into `out`
+/// in one piece.
 fn write_points(out: &mut Vec<u8>, points: &[SeriesPoint]) {
+    const HEAD: &[u8] = b",{\"date\":\"YYYY-MM-DD\",\"downloads\":";
+    const DATE: usize = 10; // where the date starts in HEAD
+    let mut point = [0u8; HEAD.len() + 21];
+    point[..HEAD.len()].copy_from_slice(HEAD);
     let mut number = itoa::Buffer::new();
-    // The previous point's day and date: a daily series' next date is mostly the same month's
-    // next day, two digits to bump instead of a calendar conversion (a quarter of the
-    // answer's instructions when each date was converted).
-    let mut last: Option<(i32, [u8; 10])> = None;
+    // The previous point's day and how many days of its month follow it: a daily series'
+    // next date is mostly the same month's next day, two digits to bump instead of a calendar
+    // conversion (a quarter of the answer's instructions when each date was converted).
+    let mut last: Option<(i32, u8)> = None;
     out.push(b'[');
     for (i, p) in points.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
         let day = p.date.epoch_days();
-        let iso = match last {
-            Some((previous, mut iso)) if day == previous + 1 && iso[8..10] < b"28"[..] => {
+        let iso = &mut point[DATE..DATE + 10];
+        last = match last {
+            Some((previous, left)) if day == previous + 1 && left > 0 => {
                 if iso[9] == b'9' {
                     iso[8] += 1;
                     iso[9] = b'0';
                 } else {
                     iso[9] += 1;
                 }
-                iso
+                Some((day, left - 1))
             }
             _ => {
-                let mut iso = [0; 10];
                 iso.copy_from_slice(&p.date.timestamp()[..10]);
-                iso
+                let date = p.date.date();
+                Some((day, date.month().length(date.year()) - date.day()))
             }
         };
-        last = Some((day, iso));
-        out.extend_from_slice(b"{\"date\":\"");
-        out.extend_from_slice(&iso);
-        out.extend_from_slice(b"\",\"downloads\":");
-        out.extend_from_slice(number.format(p.downloads).as_bytes());
-        out.push(b'}');
+        let digits = number.format(p.downloads).as_bytes();
+        let end = HEAD.len() + digits.len();
+        point[HEAD.len()..end].copy_from_slice(digits);
+        point[end] = b'}';
+        // The first point has no comma before it.
+        out.extend_from_slice(&point[usize::from(i == 0)..=end]);
     }
     out.push(b']');
 }

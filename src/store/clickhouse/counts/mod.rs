@@ -25,8 +25,8 @@ use super::Table;
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
 use crate::store::index::{IndexCache, IndexedCounts, OrgIndex, RepoSeries, DEFAULT_INDEX_BUDGET};
 use crate::store::{
-    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, LogEvents, PeriodSums, RepoNames,
-    RepoSummaries, RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
+    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, LogEvents, PeriodSums, RepoDays,
+    RepoNames, RepoSummaries, RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
 };
 
 /// Counts migration (see `super::MIGRATIONS`). Days are `UInt32` days since 1970-01-01:
@@ -83,7 +83,7 @@ pub(super) fn repo_key(code: u64, name: &str) -> StoreResult<RepoKey> {
 }
 
 /// A repository read back: key, adjustment, and its days (every source summed).
-type RepoDays = (RepoKey, i64, Vec<(i32, u64)>);
+type ReadRepo = (RepoKey, i64, Vec<(i32, u64)>);
 
 /// An organization as its latest kind-2 row says: data version and identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +138,7 @@ impl ClickHouseCounts {
              WHERE org = {org_q} AND kind = {REPO} AND version <= {version}{changed} \
              GROUP BY repo_type, repo ORDER BY repo_type, repo"
         );
-        let (mut repos, hashes): (Vec<RepoDays>, Vec<u64>) =
+        let (mut repos, hashes): (Vec<ReadRepo>, Vec<u64>) =
             (self.client.query(&repos_sql, |r| {
                 let repo = (repo_key(r.u64(0)?, &r.str(1)?)?, r.i64(2)?, Vec::new());
                 Ok((repo, r.u64(3)?))
@@ -354,6 +354,10 @@ impl Counts for ClickHouseCounts {
 
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
         self.indexed_repo(repo)
+    }
+
+    fn repo_days(&self, repo: &RepoKey, range: Option<DayRange>) -> StoreResult<Option<RepoDays>> {
+        self.indexed_repo_days(repo, range)
     }
 
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {

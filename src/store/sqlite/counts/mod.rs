@@ -28,8 +28,8 @@ use super::{Db, SqliteAccounts};
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoType};
 use crate::store::index::{IndexCache, IndexedCounts, OrgIndex, DEFAULT_INDEX_BUDGET};
 use crate::store::{
-    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoNames, RepoSummaries,
-    RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
+    Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoDays, RepoNames,
+    RepoSummaries, RepoSummary, SourceId, SourceInfo, StoreResult, WriteMode,
 };
 
 /// Schema migrations of the counts file. 1–4 are the single-file layout of earlier versions
@@ -122,6 +122,16 @@ impl SqliteCounts {
     /// without counts.
     pub fn index(&self, org: &OrgName) -> StoreResult<Option<Arc<OrgIndex>>> {
         self.db.read(|conn| {
+            // The version alone, in a statement of its own (its own snapshot): most reads find
+            // their index current and need no more. Otherwise the version and the
+            // repositories that changed are read again in one snapshot.
+            if let (Some((org_id, version)), Some(cached)) =
+                (read::org(conn, org)?, self.indexes.get(org.as_str()))
+            {
+                if cached.org_id == org_id && cached.version == version {
+                    return Ok(Some(cached));
+                }
+            }
             let snapshot = conn.unchecked_transaction()?;
             let Some((org_id, version)) = read::org(&snapshot, org)? else {
                 self.indexes.remove(org.as_str());
@@ -179,6 +189,10 @@ impl Counts for SqliteCounts {
 
     fn repo(&self, repo: &RepoKey) -> StoreResult<Option<RepoSummary>> {
         self.indexed_repo(repo)
+    }
+
+    fn repo_days(&self, repo: &RepoKey, range: Option<DayRange>) -> StoreResult<Option<RepoDays>> {
+        self.indexed_repo_days(repo, range)
     }
 
     fn period_sums(&self, org: &OrgName, range: DayRange) -> StoreResult<PeriodSums> {
