@@ -151,7 +151,7 @@ pub struct OrgIndex {
     len: usize,
     series_bytes: usize,
     /// Organization-wide downloads per day, by repository type.
-    daily: BTreeMap<i32, [u64; 2]>,
+    daily: Rollup,
     /// The period sums of the ranges read last at this version.
     sums: SumsMemo,
     /// The repositories' summaries at this version, made on first use.
@@ -238,7 +238,7 @@ impl OrgIndex {
     pub fn build(org_id: i64, version: u64, repos: Vec<(i64, RepoSeries)>) -> StoreResult<Self> {
         let mut repos: Vec<Entry> = repos.into_iter().map(|(id, s)| (id, Arc::new(s))).collect();
         repos.sort_by(|a, b| a.1.key.cmp(&b.1.key));
-        let mut daily = BTreeMap::new();
+        let mut daily = Rollup::default();
         for (_, series) in &repos {
             add_rollup(&mut daily, series, true)?;
         }
@@ -443,13 +443,13 @@ impl OrgIndex {
     pub fn org_daily(&self, range: Option<DayRange>) -> Vec<(Day, RepoType, u64)> {
         let (from, to) = bounds(range);
         let mut out = Vec::new();
-        for (&day, by_type) in self.daily.range(from..=to) {
+        for (day, by_type) in self.daily.range(from, to) {
             for (t, n) in [RepoType::Model, RepoType::Dataset]
                 .into_iter()
                 .zip(by_type)
             {
-                if *n > 0 {
-                    out.push((Day::from_epoch_days(day), t, *n));
+                if n > 0 {
+                    out.push((Day::from_epoch_days(day), t, n));
                 }
             }
         }
@@ -500,7 +500,7 @@ impl OrgIndex {
         let sums = SumsMemo::KEPT * self.len * std::mem::size_of::<u64>()
             + self.len * std::mem::size_of::<RepoSummary>();
         let names = self.names.get().map_or(0, RepoNames::bytes);
-        self.series_bytes + self.len * 48 + self.daily.len() * 40 + sums + names
+        self.series_bytes + self.len * 48 + self.daily.bytes() + sums + names
     }
 }
 
@@ -565,26 +565,75 @@ pub trait IndexedCounts {
 
 /// Adds (or, with `add = false`, removes) a repository's days to the organization's rollup,
 /// with checked arithmetic: an organization day past [`MAX_COUNT`] is refused.
-fn add_rollup(daily: &mut BTreeMap<i32, [u64; 2]>, s: &RepoSeries, add: bool) -> StoreResult<()> {
+fn add_rollup(daily: &mut Rollup, s: &RepoSeries, add: bool) -> StoreResult<()> {
     let slot = type_slot(s.key.repo_type);
     for (day, n) in s.rows(None) {
-        let entry = daily.entry(day).or_insert([0, 0]);
-        let value = if add {
-            entry[slot].checked_add(n).filter(|v| *v <= MAX_COUNT)
-        } else {
-            entry[slot].checked_sub(n)
-        };
-        entry[slot] = value.ok_or_else(|| {
+        daily.add(day, slot, n, add).ok_or_else(|| {
             StoreError::Invalid(format!(
                 "the organization's downloads on {} add up to more than {MAX_COUNT}",
                 Day::from_epoch_days(day)
             ))
         })?;
-        if *entry == [0, 0] {
-            daily.remove(&day);
-        }
     }
     Ok(())
+}
+
+/// Days per block of a [`Rollup`].
+const BLOCK: i32 = 128;
+
+/// An organization's downloads per day and repository type, in blocks of [`BLOCK`] days that
+/// index versions share: a new version copies the list of blocks (a dozen references for
+/// three years) and then only the blocks its write touches. (A map of days, copied whole for
+/// every version, was a fifth of the first request after a one-row write: 20,000
+/// repositories × 1,095 days.) Only blocks with downloads exist, so a day far from the others
+/// costs one block.
+#[derive(Debug, Clone, Default)]
+struct Rollup {
+    blocks: BTreeMap<i32, Arc<[[u64; 2]; BLOCK as usize]>>,
+}
+
+impl Rollup {
+    /// Adds `n` to (or takes it from) `day`'s downloads of type `slot`; `None` when that
+    /// passes [`MAX_COUNT`] or goes below 0 (nothing changed then).
+    fn add(&mut self, day: i32, slot: usize, n: u64, add: bool) -> Option<()> {
+        let (key, at) = (day.div_euclid(BLOCK), day.rem_euclid(BLOCK) as usize);
+        let block = self
+            .blocks
+            .entry(key)
+            .or_insert_with(|| Arc::new([[0; 2]; BLOCK as usize]));
+        let value = if add {
+            block[at][slot].checked_add(n).filter(|v| *v <= MAX_COUNT)
+        } else {
+            block[at][slot].checked_sub(n)
+        };
+        let Some(value) = value else {
+            if block.iter().all(|d| *d == [0, 0]) {
+                self.blocks.remove(&key);
+            }
+            return None;
+        };
+        let block = Arc::make_mut(block);
+        block[at][slot] = value;
+        if value == 0 && block.iter().all(|d| *d == [0, 0]) {
+            self.blocks.remove(&key);
+        }
+        Some(())
+    }
+
+    /// The days within `from..=to` that have downloads, ascending.
+    fn range(&self, from: i32, to: i32) -> impl Iterator<Item = (i32, [u64; 2])> + '_ {
+        let keys = from.div_euclid(BLOCK)..=to.div_euclid(BLOCK);
+        (self.blocks.range(keys))
+            .flat_map(|(key, block)| {
+                let first = key * BLOCK;
+                (block.iter().enumerate()).map(move |(i, d)| (first + i as i32, *d))
+            })
+            .filter(move |(day, d)| (from..=to).contains(day) && *d != [0, 0])
+    }
+
+    fn bytes(&self) -> usize {
+        self.blocks.len() * (std::mem::size_of::<[[u64; 2]; BLOCK as usize]>() + 48)
+    }
 }
 
 /// Indexes of recently read organizations, bounded by an approximate memory budget.
@@ -672,7 +721,8 @@ mod tests {
     }
 
     fn repo() -> impl Strategy<Value = Repo> {
-        let days = prop::collection::vec((0..60i32, 0..1000u64), 0..8);
+        // Days on both sides of 1970 and across several rollup blocks.
+        let days = prop::collection::vec((-150..150i32, 0..1000u64), 0..8);
         (any::<bool>(), 0..1200u16, -50..50i64, days)
     }
 
@@ -689,7 +739,7 @@ mod tests {
         fn updated_answers_as_a_fresh_build(
             before in prop::collection::vec(repo(), 0..900),
             write in prop::collection::vec(repo(), 0..40),
-            ranges in prop::collection::vec((0..60i32, 0..30i32), 1..4),
+            ranges in prop::collection::vec((-160..160i32, 0..200i32), 1..4),
         ) {
             let ranges: Vec<DayRange> = ranges.into_iter().map(|(f, l)| range(f, l)).collect();
             let mut all: BTreeMap<RepoKey, (i64, RepoSeries)> = BTreeMap::new();
@@ -728,7 +778,23 @@ mod tests {
                 );
             }
             prop_assert!(new.repo_names().aligned_with(&new.summaries()));
-            prop_assert_eq!(new.org_daily(None), fresh.org_daily(None));
+            // The rollup against the repositories' days summed by brute force, whole and
+            // by range.
+            let mut by_day: BTreeMap<(Day, RepoType), u64> = BTreeMap::new();
+            for s in fresh.series() {
+                for (day, n) in s.rows(None) {
+                    *by_day.entry((Day::from_epoch_days(day), s.key.repo_type)).or_default() += n;
+                }
+            }
+            let expected: Vec<(Day, RepoType, u64)> =
+                by_day.into_iter().map(|((d, t), n)| (d, t, n)).collect();
+            prop_assert_eq!(new.org_daily(None), expected.clone());
+            prop_assert_eq!(fresh.org_daily(None), expected.clone());
+            for r in &ranges {
+                let within: Vec<_> = expected.iter().filter(|(d, _, _)| r.contains(*d)).copied().collect();
+                prop_assert_eq!(new.org_daily(Some(*r)), within.clone());
+                prop_assert_eq!(fresh.org_daily(Some(*r)), within);
+            }
             prop_assert_eq!(new.own_bytes(), fresh.bytes());
             prop_assert!(new.chunks.iter().all(|c| !c.is_empty() && c.len() <= CHUNK));
             for s in fresh.series() {
@@ -737,6 +803,8 @@ mod tests {
             let old_summaries = old.summaries();
             let fresh_old = OrgIndex::build(7, 1, before_all).unwrap();
             prop_assert_eq!(old_summaries, fresh_old.summaries(), "the old version is unchanged");
+            // Its rollup too: the blocks the write changed were copied, not changed in place.
+            prop_assert_eq!(old.org_daily(None), fresh_old.org_daily(None));
         }
     }
 }
