@@ -38,8 +38,8 @@ pub fn accounts_path(counts: &Path) -> PathBuf {
 /// Idle readers kept open per database: a reader beyond it is closed when its read ends.
 /// Each kept reader holds its page cache (up to [`READER_CACHE_KIB`]) and nothing closes an
 /// idle one later, so after a burst the server kept every one: `scripts/load` (mixed run /
-/// with the sign-in flood, memory after the run against before) read +15–20% / +18–59% over
-/// four runs with 8 idle readers, +17% / +17% with 2, and +7% / +16% in both runs with 1, at
+/// with the sign-in flood, memory after the run against before) read +15–20% / +18–24% over
+/// three runs with 8 idle readers, +17% / +17% with 2, and +7–9% / +16% in three with 1, at
 /// the same latency and throughput within noise (opening a reader again is cheap next to the
 /// work around it, and the read index answers most reads).
 const MAX_IDLE_READERS: usize = 1;
