@@ -41,9 +41,8 @@ async fn index(State(state): State<AppState>, principal: Principal) -> Result<Re
     let Some(user) = principal.user().cloned() else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let store = state.store.clone();
-    let orgs = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-        let memberships = accounts::memberships(store.as_ref(), &user)?;
+    let orgs = super::blocking::blocking(&state.store, move |store| -> Result<_, StoreError> {
+        let memberships = accounts::memberships(store, &user)?;
         (memberships.into_iter())
             .map(|(o, role)| Ok((store.repo_count(&o.name)?, o, role)))
             .collect::<Result<Vec<_>, StoreError>>()

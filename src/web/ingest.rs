@@ -171,11 +171,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<IngestKey
                     .to_owned(),
             )
         })?;
-    let store = state.store.clone();
     let lookup = presented.clone();
-    let name =
-        tokio::task::spawn_blocking(move || accounts::ingest_key_name(store.as_ref(), &lookup))
-            .await??;
+    let name = super::blocking::blocking(&state.store, move |store| {
+        accounts::ingest_key_name(store, &lookup)
+    })
+    .await??;
     name.ok_or_else(|| {
         ApiError::Unauthorized(if presented.starts_with(TOKEN_PREFIX) {
             "an API token is not an ingest key (hubstats ingest-key create NAME)".to_owned()

@@ -289,9 +289,10 @@ async fn logout(
 ) -> Result<Response, ApiError> {
     if let Some(session) = principal.session().cloned() {
         verify_csrf(&principal, &form.csrf)?;
-        let store = state.store.clone();
-        tokio::task::spawn_blocking(move || accounts::end_session(store.as_ref(), &session))
-            .await??;
+        super::blocking::blocking(&state.store, move |store| {
+            accounts::end_session(store, &session)
+        })
+        .await??;
     }
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
     Ok((jar, Redirect::to("/login")).into_response())

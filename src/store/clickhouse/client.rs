@@ -375,9 +375,9 @@ impl Client {
         self.cluster.is_some()
     }
 
-    /// The cluster's name (`""` on one server).
-    pub fn cluster_name(&self) -> &str {
-        self.cluster.as_deref().unwrap_or("")
+    /// The cluster's name, in cluster mode.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
     }
 
     /// The servers holding the tables' rows: every shard's in cluster mode, else this one.

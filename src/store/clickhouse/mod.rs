@@ -101,7 +101,7 @@ pub fn connect(location: &Location) -> StoreResult<Arc<Client>> {
             "CREATE DATABASE IF NOT EXISTS {}",
             location.database
         ))?;
-        migrate(server, location.cluster.as_deref())?;
+        migrate(server)?;
     }
     Ok(Arc::new(client))
 }
@@ -146,8 +146,9 @@ fn check_mode(client: &Client) -> StoreResult<()> {
     }
 }
 
-/// Applies the migrations `client`'s server has not recorded yet.
-fn migrate(client: &Client, cluster: Option<&str>) -> StoreResult<()> {
+/// Applies the migrations `client`'s server has not recorded yet, in its client's mode.
+fn migrate(client: &Client) -> StoreResult<()> {
+    let cluster = client.cluster();
     client.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_unix Int64) \
          ENGINE = MergeTree ORDER BY version",

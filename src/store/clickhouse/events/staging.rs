@@ -66,14 +66,9 @@ pub(super) fn create(client: &Client, id: u64) -> StoreResult<()> {
     for server in client.servers() {
         server.execute(&format!("CREATE TABLE IF NOT EXISTS {local} AS {events}"))?;
     }
-    if client.is_cluster() {
-        client.execute(&cluster::distributed(
-            &table,
-            &local,
-            client.cluster_name(),
-            &client.database,
-            "sipHash64(org)",
-        ))?;
+    if let Some(name) = client.cluster() {
+        let sql = cluster::distributed(&table, &local, name, &client.database, "sipHash64(org)");
+        client.execute(&sql)?;
     }
     Ok(())
 }
@@ -231,14 +226,9 @@ pub(in crate::store::clickhouse) fn migrate_to_write_tables(server: &Client) -> 
         quote(&server.database),
         quote(staging_pattern(server.is_cluster()))
     ))?;
-    if server.is_cluster() {
-        server.execute(&cluster::distributed(
-            STAGED,
-            &merge,
-            server.cluster_name(),
-            &server.database,
-            "sipHash64(org)",
-        ))?;
+    if let Some(name) = server.cluster() {
+        let sql = cluster::distributed(STAGED, &merge, name, &server.database, "sipHash64(org)");
+        server.execute(&sql)?;
     }
     Ok(())
 }
