@@ -1,14 +1,26 @@
-//! [`LogEvents`] on SQLite: `log_events` holds each event once, clustered by repository-day
-//! (`WITHOUT ROWID`, primary key `(repo_type, repo, day, key)`), so a recount of one
-//! repository-day reads one contiguous range; `log_files` names the files fully ingested.
+//! [`LogEvents`] on SQLite: `log_event_blocks` holds each event once, in blocks of one
+//! repository-day ([`event_block`]: the events' keys and the events, ordered by key), clustered
+//! by repository-day, so a recount of a repository reads a few contiguous BLOBs; `log_files`
+//! names the files fully ingested.
+//!
+//! A write buffers its events, sorts them by repository-day and key, and stores each
+//! repository-day's new ones as one more block. An event is new when no block of its
+//! repository-day holds its key; only the blocks whose time range (`first_ms`–`last_ms`)
+//! contains one of the write's instants are looked into (a key covers the instant), so a log
+//! written in time order never reads a stored block. Blocks are merged size-tiered — a new
+//! block absorbs the repository-day's last block while that one holds at most twice as many
+//! events, up to [`MAX_BLOCK_EVENTS`] — so small writes (HTTP batches) leave a logarithmic
+//! number of blocks and each event is rewritten a logarithmic number of times.
 
+use std::collections::BTreeMap;
 use std::sync::MutexGuard;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::super::now_unix;
-use super::{libraries, repo_type_code, repo_type_from_code, SqliteCounts};
-use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoName, RepoType};
+use super::super::{now_unix, Db};
+use super::event_block::{self, Kept, KEY_LEN, MS_PER_DAY};
+use super::{legacy, libraries, repo_type_code, repo_type_from_code, SqliteCounts};
+use crate::domain::{Day, LibraryName, LogEvent, OrgName, RepoKey, RepoName};
 use crate::store::{
     EventFields, EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary, StoreError,
     StoreResult,
@@ -43,7 +55,7 @@ pub(super) const MIGRATION_SECRET: &str = r#"
     );
 "#;
 
-/// Events buffered before they are inserted in primary-key order (about 20 MB).
+/// Events buffered before they are stored in repository-day order (about 20 MB).
 const FLUSH_AT: usize = 1 << 16;
 /// The pruned horizon: the first day whose events are all kept (one row, once pruned).
 pub(super) const MIGRATION_HORIZON: &str = r#"
@@ -53,104 +65,376 @@ pub(super) const MIGRATION_HORIZON: &str = r#"
     );
 "#;
 
+/// Migration 11: events in blocks. [`convert`] then moves the rows of `log_events` (one per
+/// event) into blocks and drops that table.
+pub(super) const MIGRATION_BLOCKS: &str = r#"
+    CREATE TABLE log_event_blocks (
+        repo_type INTEGER NOT NULL,
+        repo      TEXT NOT NULL,
+        day       INTEGER NOT NULL,
+        block     INTEGER NOT NULL,
+        events    INTEGER NOT NULL,
+        first_ms  INTEGER NOT NULL,
+        last_ms   INTEGER NOT NULL,
+        keys      BLOB NOT NULL,
+        data      BLOB NOT NULL,
+        PRIMARY KEY (repo_type, repo, day, block)
+    );
+"#;
+
+/// A merge of blocks stops short of this many events (a block's BLOBs stay under ~20 MB).
+const MAX_BLOCK_EVENTS: usize = 1 << 18;
+
+/// Moves the events of a store made before blocks (`log_events`, one row each) into blocks,
+/// in one transaction; does nothing once done.
+pub(super) fn convert(db: &Db) -> StoreResult<()> {
+    let conn = db.writer();
+    if !legacy::table_exists(&conn, "main", "log_events")? {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = move_rows(&conn);
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute_batch(end)?;
+    result
+}
+
+fn move_rows(conn: &Connection) -> StoreResult<()> {
+    let mut stmt = conn.prepare(
+        "SELECT repo_type, repo, day, key, at_ms, method, status, path, user_hash, ip_hash, \
+         agent FROM log_events ORDER BY repo_type, repo, day, key",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut group: Vec<Kept> = Vec::new();
+    let mut at: Option<(i64, String, i32)> = None;
+    while let Some(r) = rows.next()? {
+        let place: (i64, String, i32) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        if at.as_ref() != Some(&place) {
+            if let Some((_, _, day)) = at.take() {
+                insert_block(conn, day, &group, 0)?;
+                group.clear();
+            }
+            at = Some(place.clone());
+        }
+        let name = RepoName::parse(&place.1)
+            .map_err(|e| StoreError::Backend(format!("stored event repository: {e}").into()))?;
+        let key: Vec<u8> = r.get(3)?;
+        let event = LogEvent {
+            repo: RepoKey {
+                repo_type: repo_type_from_code(place.0)?,
+                name,
+            },
+            at_ms: r.get(4)?,
+            method: r.get(5)?,
+            status: r.get(6)?,
+            path: r.get(7)?,
+            user: r.get(8)?,
+            ip: r.get(9)?,
+        };
+        group.push(Kept {
+            key: key
+                .try_into()
+                .map_err(|_| StoreError::Backend("a stored event key is not 16 bytes".into()))?,
+            event,
+            agent: r.get(10)?,
+        });
+        if group.len() == MAX_BLOCK_EVENTS {
+            let day = place.2;
+            let block = next_block(conn, &group[0].event.repo, day)?;
+            insert_block(conn, day, &group, block)?;
+            group.clear();
+        }
+    }
+    if let Some((_, _, day)) = at {
+        if !group.is_empty() {
+            let block = next_block(conn, &group[0].event.repo, day)?;
+            insert_block(conn, day, &group, block)?;
+        }
+    }
+    drop(rows);
+    drop(stmt);
+    conn.execute_batch("DROP TABLE log_events")?;
+    Ok(())
+}
+
+fn next_block(conn: &Connection, repo: &RepoKey, day: i32) -> StoreResult<i64> {
+    let last: Option<i64> = conn.query_row(
+        "SELECT max(block) FROM log_event_blocks WHERE repo_type = ?1 AND repo = ?2 AND day = ?3",
+        params![repo_type_code(repo.repo_type), repo.name.as_str(), day],
+        |r| r.get(0),
+    )?;
+    Ok(last.map_or(0, |b| b + 1))
+}
+
+/// Stores `events` (one repository-day, ascending by key, not empty) as block `block`.
+fn insert_block(conn: &Connection, day: i32, events: &[Kept], block: i64) -> StoreResult<()> {
+    let first = &events[0].event;
+    let day_ms = i64::from(day) * MS_PER_DAY;
+    let (mut keys, mut data) = (Vec::with_capacity(events.len() * KEY_LEN), Vec::new());
+    event_block::encode(
+        day_ms,
+        events
+            .iter()
+            .map(|k| (&k.event, k.agent.as_deref(), &k.key)),
+        &mut keys,
+        &mut data,
+    );
+    let first_ms = events.iter().map(|k| k.event.at_ms).min().unwrap_or(day_ms);
+    let last_ms = events.iter().map(|k| k.event.at_ms).max().unwrap_or(day_ms);
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO log_event_blocks \
+         (repo_type, repo, day, block, events, first_ms, last_ms, keys, data) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    stmt.execute(params![
+        repo_type_code(first.repo.repo_type),
+        first.repo.name.as_str(),
+        day,
+        block,
+        events.len() as i64,
+        first_ms,
+        last_ms,
+        keys,
+        data,
+    ])?;
+    Ok(())
+}
+
+/// A stored block's place and time range.
+struct BlockMeta {
+    block: i64,
+    events: usize,
+    first_ms: i64,
+    last_ms: i64,
+}
+
 struct SqliteEventsWrite<'a> {
     conn: MutexGuard<'a, Connection>,
-    /// Events not inserted yet, with their key and user-agent class.
-    pending: Vec<Pending>,
-    /// Pushed events inserted that the table did not hold.
+    /// Events not stored yet.
+    pending: Vec<Kept>,
+    /// Pushed events stored that the table did not hold.
     added: u64,
     committed: bool,
 }
 
-struct Pending {
-    key: [u8; 16],
-    event: LogEvent,
-    agent: Option<Box<str>>,
-}
-
 impl SqliteEventsWrite<'_> {
-    /// Inserts one event; `false` when the table held it (its class then becomes the
-    /// greater of the two).
-    fn insert(&mut self, key: &[u8; 16], e: &LogEvent, agent: Option<&str>) -> StoreResult<bool> {
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO log_events \
-             (repo_type, repo, day, key, at_ms, method, status, path, user_hash, ip_hash, agent) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
-        let added = stmt.execute(params![
-            repo_type_code(e.repo.repo_type),
-            e.repo.name.as_str(),
-            e.day().epoch_days(),
-            &key[..],
-            e.at_ms,
-            e.method,
-            e.status,
-            e.path,
-            e.user,
-            e.ip,
-            agent,
-        ])?;
-        if added == 0 && agent.is_some() {
-            let mut keep_greatest = self.conn.prepare_cached(
-                "UPDATE log_events SET agent = ?5 \
-                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND key = ?4 \
-                   AND (agent IS NULL OR agent < ?5)",
-            )?;
-            keep_greatest.execute(params![
-                repo_type_code(e.repo.repo_type),
-                e.repo.name.as_str(),
-                e.day().epoch_days(),
-                &key[..],
-                agent,
-            ])?;
-        }
-        Ok(added == 1)
-    }
-
-    /// Inserts the buffered events sorted by the table's primary key, so that consecutive
-    /// inserts land on the same B-tree pages instead of all over the table.
-    fn flush(&mut self) -> StoreResult<()> {
+    /// Stores the buffered events by repository-day; returns how many were new.
+    fn flush(&mut self) -> StoreResult<u64> {
         let mut pending = std::mem::take(&mut self.pending);
         pending.sort_unstable_by(|a, b| {
-            fn order(p: &Pending) -> (RepoType, &str, i64) {
-                let e = &p.event;
-                let day = e.at_ms.div_euclid(MS_PER_DAY);
-                (e.repo.repo_type, e.repo.name.as_str(), day)
+            fn order(k: &Kept) -> (&RepoKey, i64) {
+                (&k.event.repo, k.event.at_ms.div_euclid(MS_PER_DAY))
             }
             order(a).cmp(&order(b)).then_with(|| a.key.cmp(&b.key))
         });
-        for p in pending.drain(..) {
-            if self.insert(&p.key, &p.event, p.agent.as_deref())? {
-                self.added += 1;
+        let mut added = 0;
+        let mut group: Vec<Kept> = Vec::new();
+        for k in pending.drain(..) {
+            if let Some(first) = group.first() {
+                if first.event.repo != k.event.repo || first.event.day() != k.event.day() {
+                    added += self.store_day(std::mem::take(&mut group))?;
+                }
             }
+            group.push(k);
+        }
+        if !group.is_empty() {
+            added += self.store_day(group)?;
         }
         self.pending = pending; // keeps its capacity for the next batch
+        Ok(added)
+    }
+
+    /// Stores the events of one repository-day (not empty, ascending by key, maybe repeated);
+    /// returns how many the table did not hold.
+    fn store_day(&mut self, mut new: Vec<Kept>) -> StoreResult<u64> {
+        // The same event twice in the write: kept once, with the greater class.
+        new.dedup_by(|later, kept| {
+            let same = later.key == kept.key;
+            if same && later.agent > kept.agent {
+                kept.agent = later.agent.take();
+            }
+            same
+        });
+        let conn = &*self.conn;
+        let first = &new[0].event;
+        let (repo, day) = (first.repo.clone(), first.day());
+        let day_code = day.epoch_days();
+        let place = params![repo_type_code(repo.repo_type), repo.name.as_str(), day_code];
+        let mut blocks: Vec<BlockMeta> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT block, events, first_ms, last_ms FROM log_event_blocks \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 ORDER BY block",
+            )?;
+            let rows = stmt.query_map(place, |r| {
+                Ok(BlockMeta {
+                    block: r.get(0)?,
+                    events: r.get::<_, i64>(1)? as usize,
+                    first_ms: r.get(2)?,
+                    last_ms: r.get(3)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        // Events a block may hold: those within its time range.
+        let mut instants: Vec<i64> = new.iter().map(|k| k.event.at_ms).collect();
+        instants.sort_unstable();
+        for meta in &blocks {
+            let from = instants.partition_point(|&t| t < meta.first_ms);
+            if instants.get(from).is_none_or(|&t| t > meta.last_ms) {
+                continue;
+            }
+            let keys: Vec<u8> = conn
+                .prepare_cached(
+                    "SELECT keys FROM log_event_blocks \
+                     WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
+                )?
+                .query_row(
+                    params![
+                        repo_type_code(repo.repo_type),
+                        repo.name.as_str(),
+                        day_code,
+                        meta.block
+                    ],
+                    |r| r.get(0),
+                )?;
+            let held = event_block::keys(&keys)?;
+            let mut reclassed: Vec<(usize, String)> = Vec::new();
+            new.retain_mut(|k| match held.binary_search(&k.key) {
+                Ok(at) => {
+                    if let Some(agent) = k.agent.take() {
+                        reclassed.push((at, agent));
+                    }
+                    false
+                }
+                Err(_) => true,
+            });
+            if !reclassed.is_empty() {
+                self.reclass(&repo, day_code, meta.block, reclassed)?;
+            }
+            if new.is_empty() {
+                return Ok(0);
+            }
+        }
+        let added = new.len() as u64;
+        // Size-tiered: absorb the last block while it is at most twice as large.
+        while let Some(last) = blocks.last() {
+            if last.events > 2 * new.len() || last.events + new.len() > MAX_BLOCK_EVENTS {
+                break;
+            }
+            let mut stored = self.read_block(&repo, day_code, last.block)?;
+            stored.append(&mut new);
+            stored.sort_by_key(|k| k.key); // two ascending runs: merged in linear time
+            new = stored;
+            self.conn.execute(
+                "DELETE FROM log_event_blocks \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
+                params![
+                    repo_type_code(repo.repo_type),
+                    repo.name.as_str(),
+                    day_code,
+                    last.block
+                ],
+            )?;
+            blocks.pop();
+        }
+        let block = blocks.last().map_or(0, |m| m.block + 1);
+        insert_block(&self.conn, day_code, &new, block)?;
+        Ok(added)
+    }
+
+    /// Every event of one stored block, with its key and class.
+    fn read_block(&self, repo: &RepoKey, day: i32, block: i64) -> StoreResult<Vec<Kept>> {
+        let (keys, data): (Vec<u8>, Vec<u8>) = self
+            .conn
+            .prepare_cached(
+                "SELECT keys, data FROM log_event_blocks \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
+            )?
+            .query_row(
+                params![
+                    repo_type_code(repo.repo_type),
+                    repo.name.as_str(),
+                    day,
+                    block
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+        let keys = event_block::keys(&keys)?;
+        let mut events = Vec::with_capacity(keys.len());
+        let day_ms = i64::from(day) * MS_PER_DAY;
+        event_block::decode(
+            repo,
+            day_ms,
+            &data,
+            EventFields::All,
+            &mut |event, agent| {
+                let key = *keys.get(events.len()).ok_or_else(corrupt_keys)?;
+                events.push(Kept { key, event, agent });
+                Ok(())
+            },
+        )?;
+        if events.len() != keys.len() {
+            return Err(corrupt_keys());
+        }
+        Ok(events)
+    }
+
+    /// Gives held events of a block the greater of their stored class and the one read again
+    /// (`(index in the block, class)`).
+    fn reclass(
+        &self,
+        repo: &RepoKey,
+        day: i32,
+        block: i64,
+        classes: Vec<(usize, String)>,
+    ) -> StoreResult<()> {
+        let mut events = self.read_block(repo, day, block)?;
+        let mut changed = false;
+        for (at, agent) in classes {
+            let stored = &mut events.get_mut(at).ok_or_else(corrupt_keys)?.agent;
+            if stored.as_deref() < Some(agent.as_str()) {
+                *stored = Some(agent);
+                changed = true;
+            }
+        }
+        if changed {
+            self.conn.execute(
+                "DELETE FROM log_event_blocks \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
+                params![
+                    repo_type_code(repo.repo_type),
+                    repo.name.as_str(),
+                    day,
+                    block
+                ],
+            )?;
+            insert_block(&self.conn, day, &events, block)?;
+        }
         Ok(())
     }
 }
 
-const MS_PER_DAY: i64 = 86_400_000;
+fn corrupt_keys() -> StoreError {
+    StoreError::Backend("a stored block's keys do not match its events".into())
+}
 
 impl EventsWrite for SqliteEventsWrite<'_> {
     fn add(&mut self, e: &LogEvent) -> StoreResult<bool> {
-        // Pushed events first, so that one of them counts as held.
-        self.flush()?;
-        self.insert(&e.key(), e, None)
+        self.add_one(e, None)
     }
 
     fn add_classified(&mut self, e: &LogEvent, agent: &str) -> StoreResult<bool> {
-        self.flush()?;
-        self.insert(&e.key(), e, Some(agent))
+        self.add_one(e, Some(agent))
     }
 
     fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()> {
-        self.pending.push(Pending {
+        self.pending.push(Kept {
             key: event.key(),
             event,
-            agent: agent.map(Box::from),
+            agent: agent.map(str::to_owned),
         });
         if self.pending.len() >= FLUSH_AT {
-            self.flush()?;
+            self.added += self.flush()?;
         }
         Ok(())
     }
@@ -165,10 +449,23 @@ impl EventsWrite for SqliteEventsWrite<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> StoreResult<u64> {
-        self.flush()?;
+        self.added += self.flush()?;
         self.conn.execute_batch("COMMIT")?;
         self.committed = true;
         Ok(self.added)
+    }
+}
+
+impl SqliteEventsWrite<'_> {
+    fn add_one(&mut self, e: &LogEvent, agent: Option<&str>) -> StoreResult<bool> {
+        // Pushed events first, so that one of them counts as held.
+        self.added += self.flush()?;
+        let one = vec![Kept {
+            key: e.key(),
+            event: e.clone(),
+            agent: agent.map(str::to_owned),
+        }];
+        Ok(self.store_day(one)? == 1)
     }
 }
 
@@ -179,6 +476,32 @@ impl Drop for SqliteEventsWrite<'_> {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
+}
+
+/// Calls `f` with the data of every block of a repository from `first` through `last` (day
+/// codes), by day.
+fn blocks_of(
+    conn: &Connection,
+    repo: &RepoKey,
+    first: i32,
+    last: i32,
+    f: &mut dyn FnMut(i32, &[u8]) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, data FROM log_event_blocks \
+         WHERE repo_type = ?1 AND repo = ?2 AND day BETWEEN ?3 AND ?4 ORDER BY day, block",
+    )?;
+    let mut rows = stmt.query(params![
+        repo_type_code(repo.repo_type),
+        repo.name.as_str(),
+        first,
+        last
+    ])?;
+    while let Some(r) = rows.next()? {
+        let data = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        f(r.get(0)?, data)?;
+    }
+    Ok(())
 }
 
 impl LogEvents for SqliteCounts {
@@ -199,30 +522,12 @@ impl LogEvents for SqliteCounts {
         day: Day,
         f: &mut dyn FnMut(LogEvent, Option<String>) -> StoreResult<()>,
     ) -> StoreResult<()> {
+        let day = day.epoch_days();
         self.db.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT at_ms, method, status, path, user_hash, ip_hash, agent \
-                 FROM log_events WHERE repo_type = ?1 AND repo = ?2 AND day = ?3",
-            )?;
-            let mut rows = stmt.query(params![
-                repo_type_code(repo.repo_type),
-                repo.name.as_str(),
-                day.epoch_days()
-            ])?;
-            while let Some(r) = rows.next()? {
-                // The repository is the one asked for: no stored name to parse again.
-                let event = LogEvent {
-                    repo: repo.clone(),
-                    at_ms: r.get(0)?,
-                    method: r.get(1)?,
-                    status: r.get(2)?,
-                    path: r.get(3)?,
-                    user: r.get(4)?,
-                    ip: r.get(5)?,
-                };
-                f(event, r.get(6)?)?;
-            }
-            Ok(())
+            blocks_of(conn, repo, day, day, &mut |day, data| {
+                let day_ms = i64::from(day) * MS_PER_DAY;
+                event_block::decode(repo, day_ms, data, EventFields::All, f)
+            })
         })
     }
 
@@ -234,37 +539,13 @@ impl LogEvents for SqliteCounts {
         fields: EventFields,
         f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let sql = match fields {
-            EventFields::All => {
-                "SELECT day, at_ms, method, status, path, user_hash, ip_hash FROM log_events \
-                 WHERE repo_type = ?1 AND repo = ?2 AND day BETWEEN ?3 AND ?4 ORDER BY day"
-            }
-            EventFields::Request => {
-                "SELECT day, 0, method, status, path, NULL, NULL FROM log_events \
-                 WHERE repo_type = ?1 AND repo = ?2 AND day BETWEEN ?3 AND ?4 ORDER BY day"
-            }
-        };
         self.db.read(|conn| {
-            let mut stmt = conn.prepare_cached(sql)?;
-            let mut rows = stmt.query(params![
-                repo_type_code(repo.repo_type),
-                repo.name.as_str(),
-                first.epoch_days(),
-                last.epoch_days()
-            ])?;
-            while let Some(r) = rows.next()? {
-                let event = LogEvent {
-                    repo: repo.clone(),
-                    at_ms: r.get(1)?,
-                    method: r.get(2)?,
-                    status: r.get(3)?,
-                    path: r.get(4)?,
-                    user: r.get(5)?,
-                    ip: r.get(6)?,
-                };
-                f(Day::from_epoch_days(r.get(0)?), event)?;
-            }
-            Ok(())
+            let (first, last) = (first.epoch_days(), last.epoch_days());
+            blocks_of(conn, repo, first, last, &mut |day, data| {
+                let day_ms = i64::from(day) * MS_PER_DAY;
+                let on = Day::from_epoch_days(day);
+                event_block::decode(repo, day_ms, data, fields, &mut |event, _| f(on, event))
+            })
         })
     }
 
@@ -282,7 +563,7 @@ impl LogEvents for SqliteCounts {
         };
         self.db.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT DISTINCT repo_type, repo, day FROM log_events \
+                "SELECT DISTINCT repo_type, repo, day FROM log_event_blocks \
                  WHERE repo >= ?1 AND repo < ?2 AND day >= ?3 ORDER BY repo_type, repo, day",
             )?;
             let mut rows = stmt.query(params![first, last, from])?;
@@ -348,21 +629,16 @@ impl LogEvents for SqliteCounts {
         day: Day,
         f: &mut dyn FnMut(Option<String>, u64) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        self.db.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT agent, count(*) FROM log_events \
-                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 GROUP BY agent ORDER BY agent",
-            )?;
-            let mut rows = stmt.query(params![
-                repo_type_code(repo.repo_type),
-                repo.name.as_str(),
-                day.epoch_days()
-            ])?;
-            while let Some(r) = rows.next()? {
-                f(r.get(0)?, r.get::<_, i64>(1)? as u64)?;
-            }
+        let mut classes: BTreeMap<Option<String>, u64> = BTreeMap::new();
+        self.classified_events_of(repo, day, &mut |_, agent| {
+            *classes.entry(agent).or_default() += 1;
             Ok(())
-        })
+        })?;
+        // `None` first, then by class: the order of SQL's `ORDER BY agent`.
+        for (agent, n) in classes {
+            f(agent, n)?;
+        }
+        Ok(())
     }
 
     fn days_of(
@@ -372,7 +648,7 @@ impl LogEvents for SqliteCounts {
     ) -> StoreResult<()> {
         self.db.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT DISTINCT day FROM log_events WHERE repo_type = ?1 AND repo = ?2 \
+                "SELECT DISTINCT day FROM log_event_blocks WHERE repo_type = ?1 AND repo = ?2 \
                  ORDER BY day",
             )?;
             let mut rows =
@@ -458,8 +734,13 @@ impl LogEvents for SqliteCounts {
     fn prune_before(&self, first_kept: Day) -> StoreResult<u64> {
         let mut conn = self.db.writer();
         let tx = conn.transaction()?;
-        let dropped = tx.execute(
-            "DELETE FROM log_events WHERE day < ?1",
+        let dropped: i64 = tx.query_row(
+            "SELECT coalesce(sum(events), 0) FROM log_event_blocks WHERE day < ?1",
+            [first_kept.epoch_days()],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "DELETE FROM log_event_blocks WHERE day < ?1",
             [first_kept.epoch_days()],
         )?;
         tx.execute(
@@ -479,7 +760,7 @@ impl LogEvents for SqliteCounts {
 /// a recount sets what it computes).
 pub(super) fn remove_org(conn: &Connection, org: &OrgName) -> StoreResult<()> {
     conn.execute(
-        "DELETE FROM log_events WHERE repo >= ?1 AND repo < ?2",
+        "DELETE FROM log_event_blocks WHERE repo >= ?1 AND repo < ?2",
         params![format!("{org}/"), format!("{org}0")],
     )?;
     conn.execute("DELETE FROM log_files", [])?;

@@ -131,7 +131,7 @@ pub(super) fn convert(db: &Db, accounts: Option<&SqliteAccounts>) -> StoreResult
     result
 }
 
-fn table_exists(conn: &Connection, schema: &str, table: &str) -> StoreResult<bool> {
+pub(super) fn table_exists(conn: &Connection, schema: &str, table: &str) -> StoreResult<bool> {
     let sql =
         format!("SELECT COUNT(*) FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?1");
     let n: i64 = conn.query_row(&sql, [table], |r| r.get(0))?;

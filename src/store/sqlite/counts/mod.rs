@@ -15,6 +15,7 @@
 //! from the chunks instead, so its memory does not depend on the organization's size.
 
 mod chunk;
+mod event_block;
 mod events;
 mod legacy;
 mod libraries;
@@ -37,7 +38,8 @@ use crate::store::{
 /// [`legacy::convert`] then moves an old store's data; 6 adds the kept log events
 /// ([`events`]), 7 the secret that hashes downloader ids of nginx logs, 8 the repositories'
 /// libraries ([`libraries`]) and the user-agent class of each kept event; 9 changes nothing;
-/// 10 the horizon of pruned events ([`events`]).
+/// 10 the horizon of pruned events ([`events`]); 11 the events in blocks, into which
+/// [`events::convert`] then moves the events of an older store.
 const MIGRATIONS: &[&str] = &[
     legacy::MIGRATION_1,
     legacy::MIGRATION_2,
@@ -79,6 +81,7 @@ const MIGRATIONS: &[&str] = &[
     events::MIGRATION_SECRET,
     libraries::MIGRATION,
     events::MIGRATION_HORIZON,
+    events::MIGRATION_BLOCKS,
 ];
 
 pub struct SqliteCounts {
@@ -93,6 +96,7 @@ impl SqliteCounts {
         let db = Db::open(path)?;
         db.migrate(MIGRATIONS)?;
         legacy::convert(&db, accounts)?;
+        events::convert(&db)?;
         Ok(Self::with_db(db))
     }
 
@@ -101,6 +105,7 @@ impl SqliteCounts {
         let db = Db::memory()?;
         db.migrate(MIGRATIONS)?;
         legacy::convert(&db, None)?;
+        events::convert(&db)?;
         Ok(Self::with_db(db))
     }
 

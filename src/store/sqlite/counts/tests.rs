@@ -171,3 +171,182 @@ fn an_old_store_is_converted_with_its_accounts() {
         104
     );
 }
+
+fn log_event(name: &str, at_ms: i64, user: &str) -> crate::domain::LogEvent {
+    crate::domain::LogEvent {
+        repo: key("dataset", name),
+        at_ms,
+        method: "GET".into(),
+        status: 200,
+        path: None,
+        user: Some(user.into()),
+        ip: None,
+    }
+}
+
+/// Every event of a repository-day with its class, sorted.
+fn kept(
+    store: &SqliteCounts,
+    name: &str,
+    on: &str,
+) -> Vec<(crate::domain::LogEvent, Option<String>)> {
+    use crate::store::LogEvents;
+    let mut got = Vec::new();
+    store
+        .classified_events_of(&key("dataset", name), day(on), &mut |e, c| {
+            got.push((e, c));
+            Ok(())
+        })
+        .unwrap();
+    got.sort();
+    got
+}
+
+fn blocks(store: &SqliteCounts) -> i64 {
+    store
+        .db
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM log_event_blocks", [], |r| r.get(0))?))
+        .unwrap()
+}
+
+/// A store whose events are one row each (before blocks) keeps them, classes and keys
+/// included, once converted.
+#[test]
+fn events_kept_one_row_each_are_moved_into_blocks() {
+    use crate::store::LogEvents;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let d = day("2024-05-02").epoch_days();
+    let base = i64::from(d) * 86_400_000;
+    let events = [
+        (log_event("acme/d", base + 5, "u1"), Some("bot")),
+        (log_event("acme/d", base + 9, "u2"), None),
+        (log_event("acme/e", base + 9, "u2"), Some("git")),
+    ];
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (i, m) in super::MIGRATIONS[..10].iter().enumerate() {
+            conn.execute_batch(&format!("{m}; PRAGMA user_version = {};", i + 1))
+                .unwrap();
+        }
+        for (e, agent) in &events {
+            conn.execute(
+                "INSERT INTO log_events (repo_type, repo, day, key, at_ms, method, status, \
+                 path, user_hash, ip_hash, agent) VALUES (1, ?1, ?2, ?3, ?4, 'GET', 200, NULL, \
+                 ?5, NULL, ?6)",
+                rusqlite::params![
+                    e.repo.name.as_str(),
+                    d,
+                    &e.key()[..],
+                    e.at_ms,
+                    e.user,
+                    agent
+                ],
+            )
+            .unwrap();
+        }
+    }
+    let store = SqliteCounts::open(&path, None).unwrap();
+    let converted = store
+        .db
+        .read(|c| super::legacy::table_exists(c, "main", "log_events"))
+        .unwrap();
+    assert!(!converted, "the table of rows is dropped");
+    let class = |c: Option<&str>| c.map(str::to_owned);
+    assert_eq!(
+        kept(&store, "acme/d", "2024-05-02"),
+        [
+            (events[0].0.clone(), class(events[0].1)),
+            (events[1].0.clone(), class(events[1].1))
+        ]
+    );
+    assert_eq!(
+        kept(&store, "acme/e", "2024-05-02"),
+        [(events[2].0.clone(), class(events[2].1))]
+    );
+    // The keys moved with the events: each is held.
+    let mut write = store.add_events().unwrap();
+    for (e, _) in &events {
+        assert!(!write.add(e).unwrap());
+    }
+    assert_eq!(write.commit().unwrap(), 0);
+    drop(store);
+    let reopened = SqliteCounts::open(&path, None).unwrap();
+    assert_eq!(kept(&reopened, "acme/e", "2024-05-02").len(), 1);
+}
+
+/// Many small writes to one repository-day (HTTP batches) leave few blocks, and every event
+/// is kept once.
+#[test]
+fn small_writes_leave_a_logarithmic_number_of_blocks() {
+    use crate::store::LogEvents;
+    let store = SqliteCounts::memory().unwrap();
+    let base = i64::from(day("2024-05-02").epoch_days()) * 86_400_000;
+    let mut added = 0;
+    for batch in 0..300 {
+        let mut write = store.add_events().unwrap();
+        for i in 0..3 {
+            let at = base + batch * 10 + i;
+            write
+                .push(log_event("acme/d", at, "u"), Some("curl/wget"))
+                .unwrap();
+        }
+        // One event of the previous batch again: held.
+        if batch > 0 {
+            write
+                .push(log_event("acme/d", base + batch * 10 - 10, "u"), None)
+                .unwrap();
+        }
+        added += write.commit().unwrap();
+    }
+    assert_eq!(added, 900);
+    assert_eq!(kept(&store, "acme/d", "2024-05-02").len(), 900);
+    assert!(blocks(&store) <= 11, "{} blocks", blocks(&store));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// Events written in any split into writes, repeated, overlapping in time, with classes
+    /// read differently: each is kept once with its greatest class, and each write says how
+    /// many were new.
+    #[test]
+    fn blocks_keep_the_set_of_events_with_their_greatest_class(
+        picks in proptest::collection::vec((0..2usize, 0..2i64, 0..40i64, 0..3usize, 0..3usize), 1..160),
+        cuts in proptest::collection::vec(1..40usize, 1..12),
+    ) {
+        use crate::store::LogEvents;
+        use std::collections::BTreeMap;
+        let store = SqliteCounts::memory().unwrap();
+        let names = ["acme/d", "acme/e"];
+        let classes = [None, Some("bot"), Some("git")];
+        let base = i64::from(day("2024-05-02").epoch_days()) * 86_400_000;
+        let mut reference: BTreeMap<crate::domain::LogEvent, Option<String>> = BTreeMap::new();
+        let mut rest = &picks[..];
+        let mut cut = cuts.iter().cycle();
+        let mut added = 0;
+        while !rest.is_empty() {
+            let n = (*cut.next().unwrap()).min(rest.len());
+            let (now, later) = rest.split_at(n);
+            let mut write = store.add_events().unwrap();
+            for &(repo, d, t, user, class) in now {
+                let e = log_event(names[repo], base + d * 86_400_000 + t * 1000, ["a", "b", "c"][user]);
+                let class = classes[class].map(str::to_owned);
+                let stored = reference.entry(e.clone()).or_insert(None);
+                *stored = (*stored).clone().max(class.clone());
+                write.push(e, class.as_deref()).unwrap();
+            }
+            added += write.commit().unwrap();
+            rest = later;
+        }
+        proptest::prop_assert_eq!(added as usize, reference.len());
+        let mut got = Vec::new();
+        for name in names {
+            for on in ["2024-05-02", "2024-05-03"] {
+                got.extend(kept(&store, name, on));
+            }
+        }
+        got.sort();
+        let expected: Vec<_> = reference.into_iter().collect();
+        proptest::prop_assert_eq!(got, expected);
+    }
+}
