@@ -40,7 +40,7 @@ mod recount;
 mod retention;
 mod rules;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -299,6 +299,9 @@ struct FileRead<'r> {
     libraries: BTreeMap<RepoKey, (i64, LibraryName)>,
     /// Classifies each event's user-agent.
     agent_classes: &'r AgentClasses,
+    /// The class of user-agents seen (see [`KNOWN_AGENTS`]): a log's agents are a few hundred
+    /// strings repeated, and classifying one scans every pattern.
+    known_agents: HashMap<String, &'r str>,
     /// Events of earlier days are dropped (retention).
     first_kept: Option<Day>,
 }
@@ -310,6 +313,7 @@ impl<'r> FileRead<'r> {
             touched: BTreeMap::new(),
             libraries: BTreeMap::new(),
             agent_classes,
+            known_agents: HashMap::new(),
             first_kept: None,
         }
     }
@@ -374,7 +378,19 @@ impl<'r> FileRead<'r> {
                     .insert(event.repo.clone(), BTreeSet::from([day]));
             }
         }
-        let agent = self.agent_classes.classify(request.agent.as_deref());
+        let agent = match request.agent {
+            Some(agent) => match self.known_agents.get(&agent) {
+                Some(class) => class,
+                None => {
+                    let class = self.agent_classes.classify(Some(&agent));
+                    if self.known_agents.len() < KNOWN_AGENTS && agent.len() <= KNOWN_AGENT_LEN {
+                        self.known_agents.insert(agent, class);
+                    }
+                    class
+                }
+            },
+            None => self.agent_classes.classify(None),
+        };
         write.push(event, Some(agent))?;
         Ok(())
     }
@@ -402,6 +418,11 @@ struct Tap<'p, R> {
 }
 
 const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// User-agents whose class a file's read remembers, and the longest one it remembers (at most
+/// ~1 MB in all).
+const KNOWN_AGENTS: usize = 4096;
+const KNOWN_AGENT_LEN: usize = 256;
 
 impl<'p, R: Read> Tap<'p, R> {
     fn new(inner: R, progress: &'p mut dyn FnMut(u64)) -> Self {

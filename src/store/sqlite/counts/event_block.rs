@@ -82,38 +82,60 @@ fn put_field<'a>(data: &mut Vec<u8>, value: Option<&'a str>, previous: &mut Opti
         data.push(SAME);
         return;
     }
-    let hex = !v.is_empty()
-        && v.len() % 2 == 0
-        && v.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if hex {
-        data.push(HEX);
-        let start = data.len() + varint_len(v.len() / 2);
-        put_varint(data, v.len() / 2);
-        data.resize(start + v.len() / 2, 0);
-        // Checked above: every byte is a lower-case hex digit.
-        let _ = hex::decode_to_slice(v, &mut data[start..]);
+    data.push(HEX);
+    let tag = data.len() - 1;
+    put_varint(data, v.len() / 2);
+    if !v.is_empty() && v.len() % 2 == 0 && put_lower_hex(data, v.as_bytes()) {
         // Only a value stored as bytes can be repeated by SAME (the reader keeps it borrowed).
         *previous = None;
     } else {
+        data.truncate(tag);
         data.push(BYTES);
         put_bytes(data, v.as_bytes());
         *previous = Some(v);
     }
 }
 
+/// The value of each lower-case hex digit; 0xFF for any other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Appends the binary of `text` (lower-case hex digits, even length) and says `true`; leaves
+/// `data` as it was and says `false` when `text` is not that.
+fn put_lower_hex(data: &mut Vec<u8>, text: &[u8]) -> bool {
+    let start = data.len();
+    for pair in text.chunks_exact(2) {
+        let (high, low) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        if (high | low) == 0xFF {
+            data.truncate(start);
+            return false;
+        }
+        data.push(high << 4 | low);
+    }
+    true
+}
+
+/// `bytes` as lower-case hex.
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        text.push(DIGITS[usize::from(b >> 4)]);
+        text.push(DIGITS[usize::from(b & 0xF)]);
+    }
+    String::from_utf8(text).expect("hex digits are ASCII")
+}
+
 fn put_bytes(data: &mut Vec<u8>, bytes: &[u8]) {
     put_varint(data, bytes.len());
     data.extend_from_slice(bytes);
-}
-
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
 }
 
 fn put_varint(data: &mut Vec<u8>, mut n: usize) {
@@ -245,7 +267,7 @@ impl<'a> Reader<'a> {
                 let bytes = self.take(len)?;
                 // Only a value stored as bytes can be repeated by SAME.
                 *previous = None;
-                Ok(wanted.then(|| hex::encode(bytes)))
+                Ok(wanted.then(|| lower_hex(bytes)))
             }
             SAME => {
                 let v = previous.ok_or_else(corrupt)?;
