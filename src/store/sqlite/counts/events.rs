@@ -93,7 +93,11 @@ pub(super) fn convert(db: &Db) -> StoreResult<()> {
         return Ok(());
     }
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = move_rows(&conn);
+    // Another process opening the same store may have converted it meanwhile.
+    let result = match legacy::table_exists(&conn, "main", "log_events") {
+        Ok(true) => move_rows(&conn),
+        other => other.map(drop),
+    };
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     conn.execute_batch(end)?;
     result
