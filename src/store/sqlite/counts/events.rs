@@ -84,6 +84,8 @@ pub(super) const MIGRATION_BLOCKS: &str = r#"
 
 /// A merge of blocks stops short of this many events (a block's BLOBs stay under ~20 MB).
 const MAX_BLOCK_EVENTS: usize = 1 << 18;
+// A flush's events of one repository-day always fit one block.
+const _: () = assert!(FLUSH_AT <= MAX_BLOCK_EVENTS);
 
 /// Moves the events of a store made before blocks (`log_events`, one row each) into blocks,
 /// in one transaction; does nothing once done.
@@ -204,6 +206,39 @@ fn insert_block(conn: &Connection, day: i32, events: &[Kept], block: i64) -> Sto
     Ok(())
 }
 
+/// A stored block: its repository, day and number.
+type BlockPlace<'a> = (&'a RepoKey, i32, i64);
+
+/// Reads one stored block's row with `sql`, whose parameters are a [`BlockPlace`].
+fn block_row<T>(
+    conn: &Connection,
+    sql: &str,
+    (repo, day, block): BlockPlace<'_>,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<T> {
+    let place = params![
+        repo_type_code(repo.repo_type),
+        repo.name.as_str(),
+        day,
+        block
+    ];
+    Ok(conn.prepare_cached(sql)?.query_row(place, f)?)
+}
+
+fn delete_block(conn: &Connection, (repo, day, block): BlockPlace<'_>) -> StoreResult<()> {
+    conn.prepare_cached(
+        "DELETE FROM log_event_blocks \
+         WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
+    )?
+    .execute(params![
+        repo_type_code(repo.repo_type),
+        repo.name.as_str(),
+        day,
+        block
+    ])?;
+    Ok(())
+}
+
 /// A stored block's place and time range.
 struct BlockMeta {
     block: i64,
@@ -292,20 +327,13 @@ impl SqliteEventsWrite<'_> {
             if instants.get(from).is_none_or(|&t| t > meta.last_ms) {
                 continue;
             }
-            let keys: Vec<u8> = conn
-                .prepare_cached(
-                    "SELECT keys FROM log_event_blocks \
-                     WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
-                )?
-                .query_row(
-                    params![
-                        repo_type_code(repo.repo_type),
-                        repo.name.as_str(),
-                        day_code,
-                        meta.block
-                    ],
-                    |r| r.get(0),
-                )?;
+            let keys: Vec<u8> = block_row(
+                conn,
+                "SELECT keys FROM log_event_blocks \
+                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
+                (&repo, day_code, meta.block),
+                |r| r.get(0),
+            )?;
             let held = event_block::keys(&keys)?;
             let mut reclassed: Vec<(usize, String)> = Vec::new();
             new.retain_mut(|k| match held.binary_search(&k.key) {
@@ -334,16 +362,7 @@ impl SqliteEventsWrite<'_> {
             stored.append(&mut new);
             stored.sort_by_key(|k| k.key); // two ascending runs: merged in linear time
             new = stored;
-            self.conn.execute(
-                "DELETE FROM log_event_blocks \
-                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
-                params![
-                    repo_type_code(repo.repo_type),
-                    repo.name.as_str(),
-                    day_code,
-                    last.block
-                ],
-            )?;
+            delete_block(&self.conn, (&repo, day_code, last.block))?;
             blocks.pop();
         }
         let block = blocks.last().map_or(0, |m| m.block + 1);
@@ -353,21 +372,13 @@ impl SqliteEventsWrite<'_> {
 
     /// Every event of one stored block, with its key and class.
     fn read_block(&self, repo: &RepoKey, day: i32, block: i64) -> StoreResult<Vec<Kept>> {
-        let (keys, data): (Vec<u8>, Vec<u8>) = self
-            .conn
-            .prepare_cached(
-                "SELECT keys, data FROM log_event_blocks \
-                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
-            )?
-            .query_row(
-                params![
-                    repo_type_code(repo.repo_type),
-                    repo.name.as_str(),
-                    day,
-                    block
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+        let (keys, data): (Vec<u8>, Vec<u8>) = block_row(
+            &self.conn,
+            "SELECT keys, data FROM log_event_blocks \
+             WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
+            (repo, day, block),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let keys = event_block::keys(&keys)?;
         let mut events = Vec::with_capacity(keys.len());
         let day_ms = i64::from(day) * MS_PER_DAY;
@@ -407,16 +418,7 @@ impl SqliteEventsWrite<'_> {
             }
         }
         if changed {
-            self.conn.execute(
-                "DELETE FROM log_event_blocks \
-                 WHERE repo_type = ?1 AND repo = ?2 AND day = ?3 AND block = ?4",
-                params![
-                    repo_type_code(repo.repo_type),
-                    repo.name.as_str(),
-                    day,
-                    block
-                ],
-            )?;
+            delete_block(&self.conn, (repo, day, block))?;
             insert_block(&self.conn, day, &events, block)?;
         }
         Ok(())
