@@ -11,6 +11,7 @@ use ipnet::IpNet;
 
 use crate::domain::Day;
 use crate::ingest::Rules;
+use crate::store::index::DEFAULT_INDEX_BUDGET;
 
 pub const DEFAULT_STORE: &str = "./hubstats.db";
 pub const DEFAULT_DEMO_STORE: &str = "./hubstats-demo.db";
@@ -50,6 +51,9 @@ pub struct Config {
     /// The counting rules of `ingest`, `recount` and `POST /api/ingest`: the `rules` file's,
     /// or the Hub's defaults (`ingest --rules` overrides it).
     pub rules: Rules,
+    /// The memory the store's cached organization indexes may take (bytes, approximately;
+    /// least recently read organizations are dropped past it).
+    pub index_budget_bytes: usize,
 }
 
 /// `ingest_max_body_bytes`' default: 32 MiB, some 200,000 `jsonl` events of 170 bytes.
@@ -134,6 +138,7 @@ struct FileConfig {
     shutdown_timeout_secs: Option<u64>,
     ingest_max_body_bytes: Option<usize>,
     retention_days: Option<u32>,
+    index_budget_mib: Option<u64>,
     /// A rules file, relative to the config file's folder.
     rules: Option<String>,
 }
@@ -238,6 +243,18 @@ impl Config {
             Some(n) => n,
             None => DEFAULT_INGEST_MAX_BODY_BYTES,
         };
+        let index_budget_mib = match env("HUBSTATS_INDEX_BUDGET_MIB") {
+            Some(v) => Some(v.trim().parse().context("HUBSTATS_INDEX_BUDGET_MIB")?),
+            None => file.index_budget_mib,
+        };
+        let index_budget_bytes = match index_budget_mib {
+            Some(0) => bail!("index_budget_mib must be at least 1"),
+            Some(mib) => usize::try_from(mib)
+                .ok()
+                .and_then(|mib| mib.checked_mul(1 << 20))
+                .context("index_budget_mib is larger than this machine's memory")?,
+            None => DEFAULT_INDEX_BUDGET,
+        };
         let retention_days = match env("HUBSTATS_RETENTION_DAYS") {
             Some(v) => Some(v.trim().parse().context("HUBSTATS_RETENTION_DAYS")?),
             None => file.retention_days,
@@ -288,6 +305,7 @@ impl Config {
             ingest_max_body_bytes,
             retention_days,
             rules,
+            index_budget_bytes,
         })
     }
 
@@ -451,6 +469,34 @@ mod tests {
         );
         let zero = env(&[("HUBSTATS_INGEST_MAX_BODY_BYTES", "0")]);
         assert!(Config::load(&flags, zero).is_err());
+    }
+
+    #[test]
+    fn the_index_budget_has_a_default_and_can_be_set_in_mib() {
+        let c = Config::load(&Overrides::default(), env(&[])).unwrap();
+        assert_eq!(c.index_budget_bytes, 1 << 30);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hubstats.toml");
+        std::fs::write(&file, "index_budget_mib = 64\n").unwrap();
+        let flags = Overrides {
+            config_file: Some(file.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        let from_file = Config::load(&flags, env(&[])).unwrap();
+        assert_eq!(from_file.index_budget_bytes, 64 << 20);
+        let by_env = env(&[("HUBSTATS_INDEX_BUDGET_MIB", "200")]);
+        assert_eq!(
+            Config::load(&flags, by_env).unwrap().index_budget_bytes,
+            200 << 20
+        );
+        for bad in ["0", "-1", "lots", "99999999999999999999"] {
+            let err = Config::load(&flags, env(&[("HUBSTATS_INDEX_BUDGET_MIB", bad)])).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("index_budget_mib")
+                    || format!("{err:#}").contains("HUBSTATS_INDEX_BUDGET_MIB"),
+                "{bad}: {err:#}"
+            );
+        }
     }
 
     #[test]

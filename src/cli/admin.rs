@@ -7,17 +7,15 @@ use anyhow::{bail, Context, Result};
 use super::output;
 use super::{MemberCommand, OrgCommand, TokenCommand, UserCommand};
 use crate::accounts;
-use crate::config::{Config, DEFAULT_STORE};
+use crate::config::Config;
 use crate::domain::{OrgName, Username};
-use crate::store::{self, SharedStore};
+use crate::store::SharedStore;
 
 /// Passwords shorter than this are refused (NIST SP 800-63B's minimum).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 pub(super) fn open(config: &Config) -> Result<SharedStore> {
-    let location = config.store_or(DEFAULT_STORE);
-    store::open(location)
-        .with_context(|| format!("opening the store {}", store::clickhouse::redact(location)))
+    super::data::open_store(config)
 }
 
 fn org_name(s: &str) -> Result<OrgName> {

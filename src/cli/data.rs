@@ -14,9 +14,14 @@ use crate::store::{self, SharedStore};
 /// Files smaller than this import too fast for a progress bar to help.
 const PROGRESS_MIN_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Opens the configured store (`hubstats.db` when none is).
 pub(super) fn open_store(config: &Config) -> Result<SharedStore> {
-    let location = config.store_or(DEFAULT_STORE);
-    store::open(location)
+    open_store_at(config, config.store_or(DEFAULT_STORE))
+}
+
+/// Opens the store at `location` with the configured index budget.
+pub(super) fn open_store_at(config: &Config, location: &str) -> Result<SharedStore> {
+    store::open_with_index_budget(location, config.index_budget_bytes)
         .with_context(|| format!("opening the store {}", store::clickhouse::redact(location)))
 }
 

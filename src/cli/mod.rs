@@ -41,7 +41,7 @@ pub struct Cli {
     /// TOML config file (keys: store, today, listen, secure_cookies, trusted_proxies,
     /// metrics_allow, metrics_token, log_format, header_read_timeout_secs, idle_timeout_secs,
     /// request_timeout_secs, max_connections, shutdown_timeout_secs, ingest_max_body_bytes,
-    /// retention_days, rules) [env: HUBSTATS_CONFIG]
+    /// retention_days, rules, index_budget_mib) [env: HUBSTATS_CONFIG]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<String>,
     /// Keep log events of this many days, ending on the reference day; older ones are not

@@ -14,15 +14,17 @@ use crate::demo::{self, DemoOrg, OrgFill};
 use crate::store::{self, SharedStore};
 use crate::web::{self, AppState};
 
+use super::data::open_store_at;
+
 pub fn serve(config: &Config) -> Result<()> {
     let location = config.store_or(DEFAULT_STORE);
-    let store = open(location)?;
+    let store = open_store_at(config, location)?;
     run_server(config, store, location, |_| {})
 }
 
 pub fn demo(config: &Config, repos: usize, serve: bool) -> Result<()> {
     let location = config.store_or(DEFAULT_DEMO_STORE);
-    let store = open(location)?;
+    let store = open_store_at(config, location)?;
     let orgs = demo::demo_orgs(repos);
     let started = Instant::now();
     let filled = fill_with_progress(&store, &orgs, config)?;
@@ -58,11 +60,6 @@ fn print_login(login: &demo::DemoLogin, org: &str, addr: SocketAddr) {
     );
 }
 
-fn open(location: &str) -> Result<SharedStore> {
-    store::open(location)
-        .with_context(|| format!("opening the store {}", store::clickhouse::redact(location)))
-}
-
 /// Serves until SIGTERM or SIGINT on a multi-threaded runtime; prints `Listening on
 /// http://ADDR` as soon as the address is bound, then whatever `on_ready` prints. After the
 /// drain it closes the store (its last connection checkpoints the write-ahead log).
@@ -76,12 +73,13 @@ fn run_server(
     let warming = {
         let store = store.clone();
         let today = config.reference_day();
+        let index_budget_mib = config.index_budget_bytes >> 20;
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
             match store::warm_up(store.as_ref(), today) {
                 Ok(orgs) => {
                     let elapsed_ms = started.elapsed().as_millis() as u64;
-                    tracing::info!(orgs, elapsed_ms, "read indexes built")
+                    tracing::info!(orgs, elapsed_ms, index_budget_mib, "read indexes built")
                 }
                 Err(e) => tracing::warn!(error = %e, "building the read indexes at start-up"),
             }

@@ -599,16 +599,22 @@ pub fn warm_up(store: &dyn Store, today: Day) -> StoreResult<usize> {
 /// embedded SQLite backend, which keeps counts in that file and accounts beside it (see
 /// [`sqlite::accounts_path`]).
 pub fn open(location: &str) -> StoreResult<SharedStore> {
+    open_with_index_budget(location, index::DEFAULT_INDEX_BUDGET)
+}
+
+/// [`open`], with the memory the cached organization indexes may take (bytes).
+pub fn open_with_index_budget(location: &str, index_budget: usize) -> StoreResult<SharedStore> {
     if let Some(parsed) = clickhouse::Location::parse(location) {
         let client = clickhouse::connect(&parsed?)?;
+        let counts = clickhouse::ClickHouseCounts::new(client.clone());
         return Ok(Arc::new(Stores {
-            accounts: Arc::new(clickhouse::ClickHouseAccounts::new(client.clone())),
-            counts: Arc::new(clickhouse::ClickHouseCounts::new(client)),
+            accounts: Arc::new(clickhouse::ClickHouseAccounts::new(client)),
+            counts: Arc::new(counts.with_index_budget(index_budget)),
         }));
     }
     let path = std::path::Path::new(location);
     let accounts = sqlite::SqliteAccounts::open(&sqlite::accounts_path(path))?;
-    let counts = sqlite::SqliteCounts::open(path, Some(&accounts))?;
+    let counts = sqlite::SqliteCounts::open(path, Some(&accounts))?.with_index_budget(index_budget);
     Ok(Arc::new(Stores {
         accounts: Arc::new(accounts),
         counts: Arc::new(counts),

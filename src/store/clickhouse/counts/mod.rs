@@ -103,6 +103,12 @@ impl ClickHouseCounts {
         }
     }
 
+    /// Bounds the memory of the cached organization indexes (approximately, in bytes).
+    pub fn with_index_budget(mut self, bytes: usize) -> Self {
+        self.indexes = IndexCache::new(bytes);
+        self
+    }
+
     fn org_row(&self, org: &OrgName) -> StoreResult<Option<OrgRow>> {
         let rows = self.client.query(
             &format!(
