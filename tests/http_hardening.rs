@@ -173,8 +173,12 @@ async fn metrics_are_prometheus_text_for_allowed_addresses_or_the_token_only() {
     let mut config = f.app.config.clone();
     config.metrics_allow = vec![hubstats::config::parse_net("10.0.0.0/8").unwrap()];
     config.metrics_token = Some("scrape-secret".to_owned());
+    // The fixture's store file opened again with a budget of its own, so the budget shown is
+    // the one the store was opened with.
+    let location = f.app.store_path.to_string_lossy().into_owned();
+    let store = hubstats::store::open_with_index_budget(&location, 12_345_678).unwrap();
     let state = AppState {
-        store: f.app.store.clone(),
+        store,
         config: std::sync::Arc::new(config),
     };
     let shared = Shared {
@@ -225,9 +229,16 @@ async fn metrics_are_prometheus_text_for_allowed_addresses_or_the_token_only() {
     for line in [
         format!("hubstats_store_rows{{source=\"breakdown\"}} {days}"),
         format!("hubstats_store_repositories {}", repos.len()),
+        "hubstats_index_budget_bytes 12345678".to_owned(),
     ] {
         assert!(text.contains(&line), "missing {line:?} in\n{text}");
     }
+    // The analytics request above built the organization's index.
+    let index_bytes: u64 = (text.lines())
+        .find_map(|l| l.strip_prefix("hubstats_index_bytes "))
+        .and_then(|v| v.parse().ok())
+        .expect("the indexes' memory");
+    assert!(index_bytes > 0, "{text}");
     assert!(
         text.contains("hubstats_store_source_applied_timestamp_seconds{source=\"breakdown\"} 1")
     );

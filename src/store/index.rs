@@ -659,6 +659,16 @@ impl IndexCache {
         }
     }
 
+    /// The memory the kept indexes take (approximately) and the budget.
+    pub fn memory(&self) -> crate::store::IndexMemory {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let bytes: usize = state.entries.values().map(|(i, _)| i.bytes()).sum();
+        crate::store::IndexMemory {
+            bytes: bytes as u64,
+            budget: self.budget as u64,
+        }
+    }
+
     pub fn get(&self, org: &str) -> Option<Arc<OrgIndex>> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.clock += 1;

@@ -242,6 +242,13 @@ impl PartialEq for PeriodSums {
 
 impl Eq for PeriodSums {}
 
+/// The cached organization indexes' memory (approximately, in bytes) and its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexMemory {
+    pub bytes: u64,
+    pub budget: u64,
+}
+
 /// The size of the counts store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CountsStats {
@@ -277,6 +284,12 @@ pub trait Counts: Send + Sync {
     /// The sources holding repository-days, by name, and the repositories with counts, for
     /// operators (`/metrics`). May read the whole store: not for request paths.
     fn stats(&self) -> StoreResult<CountsStats>;
+
+    /// The memory the cached organization indexes take and may take, for operators
+    /// (`/metrics`); `None` for a store without such a cache.
+    fn index_memory(&self) -> Option<IndexMemory> {
+        None
+    }
 
     /// The organization's data version: 0 before any write, then bumped by every committed
     /// write that touched it. Read in the same snapshot as the data the other reads return.
@@ -747,6 +760,9 @@ impl Counts for Stores {
     }
     fn stats(&self) -> StoreResult<CountsStats> {
         self.counts.stats()
+    }
+    fn index_memory(&self) -> Option<IndexMemory> {
+        self.counts.index_memory()
     }
     fn version(&self, org: &OrgName) -> StoreResult<u64> {
         self.counts.version(org)

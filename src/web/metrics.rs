@@ -23,7 +23,7 @@ use axum::{Extension, Router};
 use super::throttle::ClientIp;
 use super::AppState;
 use crate::domain::OrgName;
-use crate::store::{CountsStats, SourceInfo};
+use crate::store::{CountsStats, IndexMemory, SourceInfo};
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
@@ -322,13 +322,17 @@ async fn metrics(
         let stats = store.stats().map_err(|e| {
             tracing::error!(error = %crate::web::error::error_chain(&e), "reading the store's figures for /metrics");
         });
-        (store_bytes(location.as_deref()), stats.ok())
+        let indexes = store.index_memory();
+        (store_bytes(location.as_deref()), stats.ok(), indexes)
     })
     .await;
-    let (bytes, stats) = read.unwrap_or((None, None));
+    let (bytes, stats, indexes) = read.unwrap_or((None, None, None));
     let mut body = metrics.render(bytes);
     if let Some(stats) = stats {
         render_store(&mut body, &stats);
+    }
+    if let Some(indexes) = indexes {
+        render_indexes(&mut body, indexes);
     }
     (
         [(
@@ -338,6 +342,28 @@ async fn metrics(
         body,
     )
         .into_response()
+}
+
+/// The cached organization indexes' memory and its budget (`index_budget_mib`).
+fn render_indexes(out: &mut String, indexes: IndexMemory) {
+    let figures = [
+        (
+            "hubstats_index_bytes",
+            "Memory the cached organization indexes take (approximately).",
+            indexes.bytes,
+        ),
+        (
+            "hubstats_index_budget_bytes",
+            "Memory the cached organization indexes may take (index_budget_mib).",
+            indexes.budget,
+        ),
+    ];
+    for (name, help, value) in figures {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
 }
 
 /// One figure of a source, as `/metrics` prints it.

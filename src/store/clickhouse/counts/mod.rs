@@ -300,6 +300,10 @@ impl Counts for ClickHouseCounts {
         }))
     }
 
+    fn index_memory(&self) -> Option<crate::store::IndexMemory> {
+        Some(self.indexes.memory())
+    }
+
     fn stats(&self) -> StoreResult<CountsStats> {
         let repositories = self.client.query(
             &format!(

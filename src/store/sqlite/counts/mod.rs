@@ -175,6 +175,10 @@ impl Counts for SqliteCounts {
         self.db.read(|conn| read::source(conn, source))
     }
 
+    fn index_memory(&self) -> Option<crate::store::IndexMemory> {
+        Some(self.indexes.memory())
+    }
+
     fn stats(&self) -> StoreResult<CountsStats> {
         self.db.read(read::stats)
     }
