@@ -9,7 +9,7 @@ use super::{
     Committed, Counts, CountsStats, CountsWrite, DailyFilter, DailyRow, PeriodSums, RepoSummaries,
     RepoSummary, SourceId, SourceInfo, StoreError, StoreResult, WriteMode, MAX_COUNT,
 };
-use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
+use crate::domain::{Day, DayRange, LogEvent, OrgName, RepoKey, RepoName, RepoType};
 
 #[derive(Default)]
 pub struct MemCounts {
@@ -66,6 +66,19 @@ pub fn key(t: &str, name: &str) -> RepoKey {
 
 pub fn day(s: &str) -> Day {
     s.parse().expect("a YYYY-MM-DD day")
+}
+
+/// A `GET` answered 200 of `repo` (no file path) at `at_ms`, by `user`.
+pub fn get_by(repo: RepoKey, at_ms: i64, user: &str) -> LogEvent {
+    LogEvent {
+        repo,
+        at_ms,
+        method: "GET".to_owned(),
+        status: 200,
+        path: None,
+        user: Some(user.to_owned()),
+        ip: None,
+    }
 }
 
 impl MemCounts {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::super::{connect, ClickHouseAccounts, ClickHouseCounts, Client, Location};
 use crate::domain::{LogEvent, OrgName, Plan};
 use crate::store::clickhouse::testing::{ClickHouseCluster, TEST_CLUSTER};
-use crate::store::reference::{day, key};
+use crate::store::reference::{day, get_by, key};
 use crate::store::{
     conformance, Accounts, Batch, Counts, EventFields, SourceId, StoreError, WriteMode,
 };
@@ -296,15 +296,7 @@ fn clickhouse_cluster_events_conform() {
 
 /// A request for `org/m` at `at_ms` by `user`.
 fn event(org: &str, at_ms: i64, user: &str) -> LogEvent {
-    LogEvent {
-        repo: key("model", &format!("{org}/m")),
-        at_ms,
-        method: "GET".into(),
-        status: 200,
-        path: None,
-        user: Some(user.into()),
-        ip: None,
-    }
+    get_by(key("model", &format!("{org}/m")), at_ms, user)
 }
 
 // An organization's kept events live on the shard of its counts, so a recount reads one

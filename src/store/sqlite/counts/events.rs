@@ -83,7 +83,7 @@ pub(super) const MIGRATION_BLOCKS: &str = r#"
 "#;
 
 /// A merge of blocks stops short of this many events (a block's BLOBs stay under ~20 MB).
-const MAX_BLOCK_EVENTS: usize = 1 << 18;
+pub(super) const MAX_BLOCK_EVENTS: usize = 1 << 18;
 // A flush's events of one repository-day always fit one block.
 const _: () = assert!(FLUSH_AT <= MAX_BLOCK_EVENTS);
 
@@ -111,51 +111,51 @@ fn move_rows(conn: &Connection) -> StoreResult<()> {
          agent FROM log_events ORDER BY repo_type, repo, day, key",
     )?;
     let mut rows = stmt.query([])?;
+    // The repository-day being read (as stored, and its repository), its events not stored
+    // yet, and the number of its next block.
+    let mut at: Option<((i64, String, i32), RepoKey)> = None;
     let mut group: Vec<Kept> = Vec::new();
-    let mut at: Option<(i64, String, i32)> = None;
+    let mut block = 0;
     while let Some(r) = rows.next()? {
         let place: (i64, String, i32) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        if at.as_ref() != Some(&place) {
-            if let Some((_, _, day)) = at.take() {
-                insert_block(conn, day, &group, 0)?;
-                group.clear();
+        let day = place.2;
+        if at.as_ref().is_none_or(|(read, _)| *read != place) {
+            if let Some(((_, _, day), _)) = &at {
+                store_moved(conn, *day, &mut group, &mut block)?;
             }
-            at = Some(place.clone());
-        }
-        let name = RepoName::parse(&place.1)
-            .map_err(|e| StoreError::Backend(format!("stored event repository: {e}").into()))?;
-        let key: Vec<u8> = r.get(3)?;
-        let event = LogEvent {
-            repo: RepoKey {
+            let name = RepoName::parse(&place.1)
+                .map_err(|e| StoreError::Backend(format!("stored event repository: {e}").into()))?;
+            let repo = RepoKey {
                 repo_type: repo_type_from_code(place.0)?,
                 name,
-            },
-            at_ms: r.get(4)?,
-            method: r.get(5)?,
-            status: r.get(6)?,
-            path: r.get(7)?,
-            user: r.get(8)?,
-            ip: r.get(9)?,
+            };
+            (at, block) = (Some((place, repo)), 0);
+        }
+        let Some((_, repo)) = &at else {
+            unreachable!("set above")
         };
+        let key: Vec<u8> = r.get(3)?;
         group.push(Kept {
             key: key
                 .try_into()
                 .map_err(|_| StoreError::Backend("a stored event key is not 16 bytes".into()))?,
-            event,
+            event: LogEvent {
+                repo: repo.clone(),
+                at_ms: r.get(4)?,
+                method: r.get(5)?,
+                status: r.get(6)?,
+                path: r.get(7)?,
+                user: r.get(8)?,
+                ip: r.get(9)?,
+            },
             agent: r.get(10)?,
         });
         if group.len() == MAX_BLOCK_EVENTS {
-            let day = place.2;
-            let block = next_block(conn, &group[0].event.repo, day)?;
-            insert_block(conn, day, &group, block)?;
-            group.clear();
+            store_moved(conn, day, &mut group, &mut block)?;
         }
     }
-    if let Some((_, _, day)) = at {
-        if !group.is_empty() {
-            let block = next_block(conn, &group[0].event.repo, day)?;
-            insert_block(conn, day, &group, block)?;
-        }
+    if let Some(((_, _, day), _)) = &at {
+        store_moved(conn, *day, &mut group, &mut block)?;
     }
     drop(rows);
     drop(stmt);
@@ -163,13 +163,20 @@ fn move_rows(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-fn next_block(conn: &Connection, repo: &RepoKey, day: i32) -> StoreResult<i64> {
-    let last: Option<i64> = conn.query_row(
-        "SELECT max(block) FROM log_event_blocks WHERE repo_type = ?1 AND repo = ?2 AND day = ?3",
-        params![repo_type_code(repo.repo_type), repo.name.as_str(), day],
-        |r| r.get(0),
-    )?;
-    Ok(last.map_or(0, |b| b + 1))
+/// Stores the moved events of one repository-day read so far (if any) as block `block`, and
+/// moves on to the next block.
+fn store_moved(
+    conn: &Connection,
+    day: i32,
+    group: &mut Vec<Kept>,
+    block: &mut i64,
+) -> StoreResult<()> {
+    if !group.is_empty() {
+        insert_block(conn, day, group, *block)?;
+        group.clear();
+        *block += 1;
+    }
+    Ok(())
 }
 
 /// Stores `events` (one repository-day, ascending by key, not empty) as block `block`.

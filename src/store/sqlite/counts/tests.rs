@@ -173,15 +173,7 @@ fn an_old_store_is_converted_with_its_accounts() {
 }
 
 fn log_event(name: &str, at_ms: i64, user: &str) -> crate::domain::LogEvent {
-    crate::domain::LogEvent {
-        repo: key("dataset", name),
-        at_ms,
-        method: "GET".into(),
-        status: 200,
-        path: None,
-        user: Some(user.into()),
-        ip: None,
-    }
+    crate::store::reference::get_by(key("dataset", name), at_ms, user)
 }
 
 /// Every event of a repository-day with its class, sorted.
@@ -273,6 +265,63 @@ fn events_kept_one_row_each_are_moved_into_blocks() {
     drop(store);
     let reopened = SqliteCounts::open(&path, None).unwrap();
     assert_eq!(kept(&reopened, "acme/e", "2024-05-02").len(), 1);
+}
+
+/// A repository-day with more events than a block holds is moved into several blocks: one of
+/// exactly a block's worth followed by another repository, one of a block and one more, and
+/// a last one of a single event.
+#[test]
+fn repository_days_larger_than_a_block_are_moved_into_several() {
+    use crate::store::LogEvents;
+    let max = super::events::MAX_BLOCK_EVENTS as i64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.db");
+    let d = day("2024-05-02").epoch_days();
+    let sizes = [("acme/a", max), ("acme/b", max + 1), ("acme/c", 1)];
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (i, m) in super::MIGRATIONS[..10].iter().enumerate() {
+            conn.execute_batch(&format!("{m}; PRAGMA user_version = {};", i + 1))
+                .unwrap();
+        }
+        for (name, n) in sizes {
+            // Distinct 16-byte keys, one event a millisecond from midnight.
+            conn.execute(
+                "WITH RECURSIVE i(v) AS (SELECT 0 UNION ALL SELECT v + 1 FROM i WHERE v + 1 < ?3) \
+                 INSERT INTO log_events (repo_type, repo, day, key, at_ms, method, status, \
+                 path, user_hash, ip_hash, agent) SELECT 1, ?1, ?2, \
+                 CAST(printf('%016d', v) AS BLOB), ?2 * 86400000 + v, 'GET', 200, NULL, 'u', \
+                 NULL, 'bot' FROM i",
+                rusqlite::params![name, d, n],
+            )
+            .unwrap();
+        }
+    }
+    let store = SqliteCounts::open(&path, None).unwrap();
+    for (name, n) in sizes {
+        let mut classes = Vec::new();
+        store
+            .agent_classes(&key("dataset", name), day("2024-05-02"), &mut |c, k| {
+                classes.push((c, k));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(classes, [(Some("bot".to_owned()), n as u64)], "{name}");
+    }
+    let per_repo: Vec<(String, i64)> = store
+        .db
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT repo, count(*) FROM log_event_blocks GROUP BY repo ORDER BY repo",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .unwrap();
+    let expected: Vec<(String, i64)> = [("acme/a", 1), ("acme/b", 2), ("acme/c", 1)]
+        .map(|(r, n)| (r.to_owned(), n))
+        .into();
+    assert_eq!(per_repo, expected);
 }
 
 /// Many small writes to one repository-day (HTTP batches) leave few blocks, and every event
