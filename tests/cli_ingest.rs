@@ -179,6 +179,31 @@ fn a_bad_row_names_file_line_and_field_and_counts_nothing() {
 }
 
 #[test]
+fn an_input_that_cannot_be_read_is_named_as_such_not_as_a_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let folder = d.join("logs");
+    std::fs::create_dir(&folder).unwrap();
+    for format in ["hf-csv", "jsonl", "nginx"] {
+        let out = hubstats(
+            d,
+            &["ingest", "--format", format, folder.to_str().unwrap()],
+            "",
+        );
+        assert!(!out.status.success(), "{format}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains("logs: cannot read the file"),
+            "{format}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("line") && !stderr.contains("CSV"),
+            "{format}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn nginx_logs_count_repository_files_and_skip_other_urls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -386,6 +386,73 @@ async fn a_body_over_the_limit_is_413_whether_or_not_its_length_is_announced() {
     assert_eq!(t.post(NDJSON, "small", &small).await.status, 200);
 }
 
+fn gzip(text: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_decoded_within_the_limit_and_other_encodings_are_415() {
+    let t = setup_with(|c| c.ingest_max_body_bytes = 2000);
+    let auth = Auth::Bearer(t.key.clone());
+    let send = |key: &str, encoding: Option<&str>, body: Vec<u8>| {
+        let mut req = batch(&auth, Some(NDJSON), Some(key), Body::from(body));
+        if let Some(e) = encoding {
+            req.headers_mut()
+                .insert(header::CONTENT_ENCODING, e.parse().unwrap());
+        }
+        t.app.send(req)
+    };
+    let text = jsonl_batch();
+    let res = send("gz", Some("gzip"), gzip(text.as_bytes())).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        body_json(&res),
+        json!({"rows": 5, "counted": 4, "duplicate": false})
+    );
+    let counted = format!(
+        "{HEADER}model,acme/bert,1,2024-05-01T00:00:00.000Z,1\n\
+         dataset,acme/data,1,2024-05-01T00:00:00.000Z,1\n"
+    );
+    assert_eq!(t.export().await, counted);
+    // Retries of the same text, sent plain or as two gzip members: counted once.
+    let (head, tail) = text.split_at(text.len() / 2);
+    let members = [gzip(head.as_bytes()), gzip(tail.as_bytes())].concat();
+    for (encoding, body) in [(None, text.clone().into_bytes()), (Some("GZIP"), members)] {
+        let res = send("gz", encoding, body).await;
+        assert_eq!(res.status, 200, "{encoding:?}: {}", res.text());
+        assert_eq!(body_json(&res)["duplicate"], json!(true), "{encoding:?}");
+    }
+
+    // A small body that decodes past the limit (here 2,000 bytes): 413.
+    let bomb = gzip(&EVENT.repeat(100).into_bytes());
+    assert!(bomb.len() < 2000, "{}", bomb.len());
+    let res = send("bomb", Some("gzip"), bomb).await;
+    assert_eq!(res.status, 413, "{}", res.text());
+    assert!(res.text().contains("2000 bytes"), "{}", res.text());
+    assert_documented(&t.app, &res).await;
+    // Not gzip data: 400. Another encoding: 415 naming it.
+    let res = send("bad", Some("gzip"), text.clone().into_bytes()).await;
+    assert_eq!(res.status, 400, "{}", res.text());
+    assert!(
+        res.text().contains("Content-Encoding gzip"),
+        "{}",
+        res.text()
+    );
+    assert_documented(&t.app, &res).await;
+    let res = send("br", Some("br"), text.clone().into_bytes()).await;
+    assert_eq!(res.status, 415, "{}", res.text());
+    assert!(
+        res.text().contains("Content-Encoding \\\"br\\\""),
+        "{}",
+        res.text()
+    );
+    assert_documented(&t.app, &res).await;
+    assert_eq!(t.export().await, counted);
+}
+
 #[tokio::test]
 async fn metrics_count_batches_by_result_rows_and_events() {
     let t = setup();

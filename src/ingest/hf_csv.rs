@@ -120,6 +120,9 @@ fn next<R: Read>(reader: &mut csv::Reader<R>, record: &mut ByteRecord) -> Result
             return Failure::Row(line, RowError::LineTooLong { max: MAX_LINE });
         }
         let line = e.position().map_or(reader.position().line(), |p| p.line());
+        if e.is_io_error() {
+            return Failure::Read(e.into());
+        }
         Failure::Row(line, RowError::Csv(e.to_string()))
     })
 }
@@ -151,6 +154,7 @@ mod tests {
         match result {
             Ok(()) => Ok(out),
             Err(Failure::Row(line, e)) => Err((line, e)),
+            Err(Failure::Read(e)) => panic!("{e}"),
             Err(Failure::Store(e)) => panic!("{e}"),
         }
     }

@@ -33,7 +33,7 @@ pub(super) fn read(
             .read_until(b'\n', &mut buf)
             .map_err(|e| match too_long_io(&e) {
                 Some(l) => Failure::Row(l, RowError::LineTooLong { max: MAX_LINE }),
-                None => Failure::Row(line, RowError::Csv(e.to_string())),
+                None => Failure::Read(e),
             })?;
         if n == 0 {
             return Ok(());
@@ -227,6 +227,7 @@ mod tests {
         match result {
             Ok(()) => Ok(out),
             Err(Failure::Row(line, e)) => Err((line, e)),
+            Err(Failure::Read(e)) => panic!("{e}"),
             Err(Failure::Store(e)) => panic!("{e}"),
         }
     }

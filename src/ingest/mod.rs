@@ -167,6 +167,8 @@ pub(crate) struct Request {
 
 pub(crate) enum Failure {
     Row(u64, RowError),
+    /// The input could not be read (not a problem of its text).
+    Read(io::Error),
     Store(StoreError),
 }
 
@@ -287,6 +289,7 @@ fn read_events<'r, R: Read>(
             line,
             problem,
         }),
+        Err(Failure::Read(source)) => Err(IngestError::Open { file, source }),
         Err(Failure::Store(source)) => Err(IngestError::Store { file, source }),
     }
 }

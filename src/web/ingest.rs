@@ -7,14 +7,20 @@
 //! - `Idempotency-Key`: required, the client's name for the batch (see
 //!   [`crate::ingest::IdempotencyKey`]); a retry answers `"duplicate": true` and counts nothing;
 //!   the key with other content is a 422.
+//! - `Content-Encoding`: none (or `identity`) or `gzip`, as log shippers send; any other is a
+//!   415, a body that is not gzip data a 400.
 //! - The body is read up to `ingest_max_body_bytes` (a `Content-Length` above it is refused
-//!   before reading, a body that grows past it as soon as it does: 413), then parsed and
-//!   written on the blocking pool, all or nothing (a bad row: 400 naming line and field).
+//!   before reading, a body that grows past it as soon as it does: 413), decoded (the limit
+//!   holds for the decoded text too, so a small gzip bomb is a 413), then parsed and written
+//!   on the blocking pool, all or nothing (a bad row: 400 naming line and field). The
+//!   idempotency key is checked against the decoded text: a retry may be compressed
+//!   differently.
 //!
 //! At most [`BODY_SLOTS`] bodies are buffered at once, so memory stays below that many times
 //! the limit however many clients send; batches are written one at a time (the store has one
 //! writer anyway), which also makes the check of an idempotency key and its recording atomic.
 
+use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -122,6 +128,7 @@ fn result_of(e: &ApiError) -> IngestResult {
 async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<BatchView, ApiError> {
     let key_name = authenticate(state, headers).await?;
     let format = format_of(headers)?;
+    let gzip = gzip_encoded(headers)?;
     let key = idempotency_key(headers)?;
     let limit = state.config.ingest_max_body_bytes;
     if content_length(headers).is_some_and(|n| n > limit as u64) {
@@ -135,6 +142,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bat
     let report = tokio::task::spawn_blocking(move || {
         // Held until the batch is written, even if the client leaves before the answer.
         let _slots = (buffering, writing);
+        let bytes = if gzip { gunzip(&bytes, limit)? } else { bytes };
         let first_kept = config.first_kept_day();
         ingest::ingest_batch_within(
             store.as_ref(),
@@ -144,6 +152,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bat
             &config.rules,
             first_kept,
         )
+        .map_err(ApiError::from)
     })
     .await??;
     tracing::info!(
@@ -204,6 +213,36 @@ fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
     }
 }
 
+/// Whether the body is gzip data (`Content-Encoding: gzip`); refuses other encodings.
+fn gzip_encoded(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(false);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if text.is_empty() || text.eq_ignore_ascii_case("identity") {
+        Ok(false)
+    } else if text.eq_ignore_ascii_case("gzip") || text.eq_ignore_ascii_case("x-gzip") {
+        Ok(true)
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Encoding {value:?} is not accepted: send the body as it is or as gzip"
+        )))
+    }
+}
+
+/// The text of a gzip body (one or more members), refused once it passes `limit` bytes.
+fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| ApiError::BadRequest(format!("Content-Encoding gzip: {e}")))?;
+    if text.len() > limit {
+        return Err(too_large(limit));
+    }
+    Ok(text)
+}
+
 fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
     let bad = |problem: String| ApiError::BadRequest(format!("header Idempotency-Key: {problem}"));
     let value = headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
@@ -227,7 +266,8 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::PayloadTooLarge(format!(
-        "the batch is larger than {limit} bytes (ingest_max_body_bytes): split it into smaller batches"
+        "the batch is larger than {limit} bytes (ingest_max_body_bytes; decoded, if it is gzip): \
+         split it into smaller batches"
     ))
 }
 

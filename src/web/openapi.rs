@@ -183,7 +183,7 @@ fn ingest_operation() -> Value {
         |description: &str| json!({ "schema": { "type": "string" }, "description": description });
     json!({ "post": {
         "operationId": "ingestBatch",
-        "summary": "Count the downloads in one batch of request logs, all or nothing. A retry under the same Idempotency-Key counts nothing and answers `duplicate: true`.",
+        "summary": "Count the downloads in one batch of request logs, all or nothing. A retry under the same Idempotency-Key counts nothing and answers `duplicate: true`. The body may be sent with `Content-Encoding: gzip`.",
         "security": [{ "ingestKey": [] }],
         "parameters": [{
             "name": "Idempotency-Key", "in": "header", "required": true,
@@ -196,10 +196,10 @@ fn ingest_operation() -> Value {
         } },
         "responses": {
             "200": { "description": "The batch was counted, or had been under this key.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IngestBatch" } } } },
-            "400": error("A bad row (the message names the line and field), or a missing or malformed Idempotency-Key; nothing was counted."),
+            "400": error("A bad row (the message names the line and field), a missing or malformed Idempotency-Key, or a gzip body that is not gzip data; nothing was counted."),
             "401": error("No ingest key, or an unknown or revoked one (API tokens are not ingest keys)."),
-            "413": error("The body is larger than ingest_max_body_bytes (32 MiB by default)."),
-            "415": error("Another Content-Type than application/x-ndjson or text/csv."),
+            "413": error("The body, as sent or decoded from gzip, is larger than ingest_max_body_bytes (32 MiB by default)."),
+            "415": error("Another Content-Type than application/x-ndjson or text/csv, or another Content-Encoding than gzip."),
             "422": error("The Idempotency-Key was already used for a batch with other content."),
         },
     } })
