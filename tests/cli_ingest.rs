@@ -8,6 +8,10 @@ use std::process::{Command, Output, Stdio};
 
 /// Runs `hubstats --store <dir>/hubstats.db args...` in `dir` with `stdin` as standard input.
 fn hubstats(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    hubstats_bytes(dir, args, stdin.as_bytes())
+}
+
+fn hubstats_bytes(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = common::hubstats_command(dir.join("hubstats.db"))
         .current_dir(dir)
         .args(args)
@@ -17,7 +21,7 @@ fn hubstats(dir: &Path, args: &[&str], stdin: &str) -> Output {
         .spawn()
         .unwrap();
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
+    input.write_all(stdin).unwrap();
     drop(input);
     child.wait_with_output().unwrap()
 }
@@ -201,6 +205,74 @@ fn an_input_that_cannot_be_read_is_named_as_such_not_as_a_bad_line() {
             "{format}: {stderr}"
         );
     }
+}
+
+fn gzip(text: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(text).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// Rotated logs are compressed: a gzip file (here of two members, as `cat a.gz b.gz` makes)
+/// is read as its text, and is the same log as that text uncompressed.
+#[test]
+fn gzip_files_are_read_as_their_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let row = |second: u32, user: &str| {
+        format!("2024-05-01T10:00:{second:02}Z,200,GET,acme/bert,model,{user},,,,\n")
+    };
+    let head = format!("{NEW_HEADER}\n{}", row(0, "u1"));
+    let tail = (1..40)
+        .map(|i| row(i, &format!("u{i}")))
+        .collect::<String>();
+    let gz = d.join("requests.csv.gz");
+    std::fs::write(&gz, [gzip(head.as_bytes()), gzip(tail.as_bytes())].concat()).unwrap();
+    let out = ok(
+        d,
+        &["ingest", "--format", "hf-csv", gz.to_str().unwrap()],
+        "",
+    );
+    assert!(out.contains("40 rows, 40 counted"), "{out}");
+    let counted = "repoType,repoName,total,timestamp,downloads\n\
+                   model,acme/bert,40,2024-05-01T00:00:00.000Z,40\n";
+    assert_eq!(ok(d, &["export", "--org", "acme"], ""), counted);
+
+    // The same text, uncompressed or from standard input: already ingested.
+    let plain = write(d, "requests.csv", &format!("{head}{tail}"));
+    let out = ok(
+        d,
+        &["ingest", "--format", "hf-csv", plain.to_str().unwrap()],
+        "",
+    );
+    assert!(out.contains("already ingested"), "{out}");
+    let stdin = gzip(format!("{head}{tail}").as_bytes());
+    let out = hubstats_bytes(d, &["ingest", "--format", "hf-csv", "-"], &stdin);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already ingested"));
+
+    // A damaged gzip file is unreadable, and counts nothing.
+    let mut damaged = gzip(row(50, "u50").as_bytes());
+    let middle = damaged.len() / 2;
+    damaged.truncate(middle);
+    let bad = d.join("cut.csv.gz");
+    std::fs::write(&bad, damaged).unwrap();
+    let out = hubstats(
+        d,
+        &["ingest", "--format", "hf-csv", bad.to_str().unwrap()],
+        "",
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("cut.csv.gz: cannot read the file"),
+        "{stderr}"
+    );
+    assert_eq!(ok(d, &["export", "--org", "acme"], ""), counted);
 }
 
 #[test]

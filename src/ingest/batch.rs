@@ -90,10 +90,9 @@ pub fn ingest_batch_within(
     let events = store.log_events().ok_or(IngestError::Unsupported)?;
     let key_record = format!("http:{key}");
     let content_record = |digest: &str| format!("http-batch:{format}:{digest}:{key}");
-    let mut no_progress = |_| {};
     if events.log_file(&key_record).map_err(store_err)?.is_some() {
         // A retry, or a mistake: the bytes' digest tells, without parsing or locking anything.
-        let digest = Tap::new(input, &mut no_progress).finish();
+        let digest = Tap::new(input).finish();
         return match events
             .log_file(&content_record(&digest))
             .map_err(store_err)?
@@ -113,7 +112,7 @@ pub fn ingest_batch_within(
     };
     let first_kept = retention::effective(events, first_kept).map_err(store_err)?;
     let mut write = events.add_events().map_err(store_err)?;
-    let tap = Tap::new(input, &mut no_progress);
+    let tap = Tap::new(input);
     let (mut read, digest) = read_events(
         BATCH,
         tap,

@@ -239,7 +239,11 @@ pub fn ingest_reader_within(
         Format::HfCsv | Format::Jsonl => Vec::new(),
     };
     let mut write = events.add_events().map_err(store_err)?;
-    let tap = Tap::new(input, progress);
+    let text = text_of(Progress::new(input, progress)).map_err(|source| IngestError::Open {
+        file: name.to_owned(),
+        source,
+    })?;
+    let tap = Tap::new(text);
     let (mut read, digest) = read_events(
         name,
         tap,
@@ -266,7 +270,7 @@ pub fn ingest_reader_within(
 /// Reads every row into `write`; returns what the file held and its SHA-256 (hex).
 fn read_events<'r, R: Read>(
     name: &str,
-    mut tap: Tap<'_, R>,
+    mut tap: Tap<R>,
     format: Format,
     rules: &'r Rules,
     first_kept: Option<Day>,
@@ -411,10 +415,16 @@ impl<'r> FileRead<'r> {
     }
 }
 
-/// Hashes what is read (the file's identity) and reports progress every 64 KiB or so.
-struct Tap<'p, R> {
+/// Hashes what is read: the identity of a file's text.
+struct Tap<R> {
     inner: R,
     hasher: Sha256,
+}
+
+/// Reports the bytes read from a file, every 64 KiB or so (of the file as stored: a gzip
+/// file's progress runs to its own size).
+struct Progress<'p, R> {
+    inner: R,
     bytes: u64,
     reported: u64,
     progress: &'p mut dyn FnMut(u64),
@@ -427,14 +437,11 @@ const PROGRESS_EVERY: u64 = 1 << 16;
 const KNOWN_AGENTS: usize = 4096;
 const KNOWN_AGENT_LEN: usize = 256;
 
-impl<'p, R: Read> Tap<'p, R> {
-    fn new(inner: R, progress: &'p mut dyn FnMut(u64)) -> Self {
+impl<R: Read> Tap<R> {
+    fn new(inner: R) -> Self {
         Tap {
             inner,
             hasher: Sha256::new(),
-            bytes: 0,
-            reported: 0,
-            progress,
         }
     }
 
@@ -446,22 +453,63 @@ impl<'p, R: Read> Tap<'p, R> {
                 break;
             }
         }
-        (self.progress)(self.bytes);
         hex::encode(self.hasher.finalize())
     }
 }
 
-impl<R: Read> Read for Tap<'_, R> {
+impl<R: Read> Read for Tap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<'p, R: Read> Progress<'p, R> {
+    fn new(inner: R, progress: &'p mut dyn FnMut(u64)) -> Self {
+        Progress {
+            inner,
+            bytes: 0,
+            reported: 0,
+            progress,
+        }
+    }
+}
+
+impl<R: Read> Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
         self.bytes += n as u64;
-        if self.bytes - self.reported >= PROGRESS_EVERY {
+        if self.bytes - self.reported >= PROGRESS_EVERY || n == 0 {
             self.reported = self.bytes;
             (self.progress)(self.bytes);
         }
         Ok(n)
     }
+}
+
+/// The text of `input`: itself, or decoded when it is gzip data (its first bytes are gzip's
+/// magic number), as rotated logs (`access.log.2.gz`) are. One file or several members.
+fn text_of<'a>(mut input: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+    let mut head = [0u8; 2];
+    let mut n = 0;
+    while n < head.len() {
+        match input.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let whole = io::Cursor::new(head).take(n as u64).chain(input);
+    Ok(if head[..n] == GZIP_MAGIC {
+        Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(1 << 16, whole),
+        ))
+    } else {
+        Box::new(whole)
+    })
 }
 
 #[cfg(test)]
