@@ -48,10 +48,13 @@ fn commands_that_need_a_store_refuse_a_missing_one_without_creating_it() {
         &["token", "list", "alice"],
         &["export", "--org", "acme"],
         &["serve", "--listen", "127.0.0.1:0"],
+        &["ingest-key", "list"],
     ] {
         let err = fails(&store, args, "long enough pw\n");
         assert!(
-            err.contains(&format!("no store at {shown} (use --store)")),
+            err.contains(&format!(
+                "no store at {shown} (use --store, or create it with `hubstats import`"
+            )),
             "{args:?}: {err}"
         );
         assert!(!store.exists(), "{args:?} created the store");
@@ -59,6 +62,10 @@ fn commands_that_need_a_store_refuse_a_missing_one_without_creating_it() {
     ok(&store, &["org", "create", "acme"], "");
     assert!(store.exists());
     assert!(ok(&store, &["org", "list"], "").contains("acme"));
+    // A hub that sends its logs over HTTP starts with an ingest key.
+    let live = dir.path().join("live.db");
+    ok(&live, &["ingest-key", "create", "shipper"], "");
+    assert!(ok(&live, &["ingest-key", "list"], "").contains("shipper"));
 }
 
 /// Regression: `hubstats org list | head -1` panicked on the broken pipe.

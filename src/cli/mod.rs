@@ -419,7 +419,8 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// Only these commands may create a new store; the others need an existing one, so that a
-/// mistyped `--store` is an error rather than a new empty store.
+/// mistyped `--store` is an error rather than a new empty store. `ingest-key create` is the
+/// first command of a hub that only sends its logs over HTTP.
 fn creates_store(command: &Command) -> bool {
     matches!(
         command,
@@ -427,15 +428,20 @@ fn creates_store(command: &Command) -> bool {
             | Command::Ingest { .. }
             | Command::Demo { .. }
             | Command::Org(OrgCommand::Create { .. })
+            | Command::IngestKey(IngestKeyCommand::Create { .. })
     )
 }
+
+/// What to do about a missing store, after "no store at …".
+const CREATE_ONE: &str = "use --store, or create it with `hubstats import`, `ingest`, \
+                          `org create` or `ingest-key create`";
 
 fn require_store(location: &str) -> Result<()> {
     if let Some(parsed) = crate::store::clickhouse::Location::parse(location) {
         let parsed = parsed?;
         if !crate::store::clickhouse::database_exists(&parsed)? {
             bail!(
-                "no store at {}:{}, database {} (use --store)",
+                "no store at {}:{}, database {} ({CREATE_ONE})",
                 parsed.host,
                 parsed.port,
                 parsed.database
@@ -444,7 +450,7 @@ fn require_store(location: &str) -> Result<()> {
         return Ok(());
     }
     if !Path::new(location).exists() {
-        bail!("no store at {location} (use --store)");
+        bail!("no store at {location} ({CREATE_ONE})");
     }
     Ok(())
 }
