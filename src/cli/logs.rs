@@ -113,6 +113,15 @@ fn ingest_one(
 
 /// `a.csv: 10 rows, 8 counted, 2 skipped (spaces); 8 new events, 3 repository-days recounted`.
 fn summary(file: &Path, r: &IngestReport) -> String {
+    if r.duplicate {
+        // What was recorded when it was ingested (a file found early is not parsed again).
+        return format!(
+            "{}: {}, {} counted; already ingested (same bytes), nothing changed",
+            file.display(),
+            counted(r.rows, "row", "rows"),
+            r.counted,
+        );
+    }
     let head = format!(
         "{}: {}, {} counted, {} skipped (spaces)",
         file.display(),
@@ -128,9 +137,6 @@ fn summary(file: &Path, r: &IngestReport) -> String {
         0 => head,
         n => format!("{head}, {n} before the retention (not kept)"),
     };
-    if r.duplicate {
-        return format!("{head}; already ingested (same bytes), nothing changed");
-    }
     format!(
         "{head}; {}, {} recounted, {}",
         counted(r.new_events, "new event", "new events"),

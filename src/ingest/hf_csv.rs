@@ -121,7 +121,10 @@ fn next<R: Read>(reader: &mut csv::Reader<R>, record: &mut ByteRecord) -> Result
         }
         let line = e.position().map_or(reader.position().line(), |p| p.line());
         if e.is_io_error() {
-            return Failure::Read(e.into());
+            let csv::ErrorKind::Io(e) = e.into_kind() else {
+                unreachable!("an I/O error")
+            };
+            return Failure::Read(e);
         }
         Failure::Row(line, RowError::Csv(e.to_string()))
     })

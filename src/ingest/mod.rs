@@ -34,6 +34,7 @@ mod batch;
 mod exclude;
 mod fields;
 mod hf_csv;
+mod input;
 mod jsonl;
 mod nginx;
 mod recount;
@@ -46,8 +47,9 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use sha2::{Digest, Sha256};
+use input::{file_record, text_of, KnownCheck, Progress, Tap};
 
 pub use batch::{ingest_batch, ingest_batch_within, BatchError, IdempotencyKey};
 pub use exclude::{class_names, downloads_of_classes, DayDownloads};
@@ -203,7 +205,37 @@ pub fn ingest_file_within(
         file: name.clone(),
         source,
     })?;
-    ingest_reader_within(store, &name, file, format, rules, first_kept, progress)
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
+    let Some(events) = store.log_events().filter(|_| regular) else {
+        return ingest_reader_within(store, &name, file, format, rules, first_kept, progress);
+    };
+    // A file read before is found by a second thread hashing it alone (see `input`).
+    let check = KnownCheck::new();
+    std::thread::scope(|scope| {
+        let before = scope.spawn(|| check.run(events, path, format));
+        let result = read_and_count(
+            store,
+            &name,
+            file,
+            format,
+            rules,
+            first_kept,
+            progress,
+            Some(&check.found),
+        );
+        check.over.store(true, Ordering::Relaxed);
+        match (result, before.join().ok().flatten()) {
+            (Err(IngestError::Open { source, .. }), Some(info)) if input::is_known(&source) => {
+                Ok(IngestReport {
+                    rows: info.rows,
+                    counted: info.events,
+                    duplicate: true,
+                    ..IngestReport::default()
+                })
+            }
+            (result, _) => result,
+        }
+    })
 }
 
 /// Ingests log text from `input`; `name` is how errors refer to it.
@@ -228,6 +260,24 @@ pub fn ingest_reader_within(
     first_kept: Option<Day>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<IngestReport, IngestError> {
+    read_and_count(
+        store, name, input, format, rules, first_kept, progress, None,
+    )
+}
+
+/// Reads `input`'s events into the store and recounts; ends early (an `Open` error that
+/// [`input::is_known`]) once `stop` is set.
+#[allow(clippy::too_many_arguments)]
+fn read_and_count(
+    store: &dyn Store,
+    name: &str,
+    input: impl Read,
+    format: Format,
+    rules: &Rules,
+    first_kept: Option<Day>,
+    progress: &mut dyn FnMut(u64),
+    stop: Option<&AtomicBool>,
+) -> Result<IngestReport, IngestError> {
     let store_err = |source| IngestError::Store {
         file: name.to_owned(),
         source,
@@ -239,10 +289,11 @@ pub fn ingest_reader_within(
         Format::HfCsv | Format::Jsonl => Vec::new(),
     };
     let mut write = events.add_events().map_err(store_err)?;
-    let text = text_of(Progress::new(input, progress)).map_err(|source| IngestError::Open {
-        file: name.to_owned(),
-        source,
-    })?;
+    let text =
+        text_of(Progress::new(input, progress, stop)).map_err(|source| IngestError::Open {
+            file: name.to_owned(),
+            source,
+        })?;
     let tap = Tap::new(text);
     let (mut read, digest) = read_events(
         name,
@@ -253,7 +304,7 @@ pub fn ingest_reader_within(
         &secret,
         write.as_mut(),
     )?;
-    let file_key = format!("{format}:{digest}");
+    let file_key = file_record(format, &digest);
     if events.log_file(&file_key).map_err(store_err)?.is_some() {
         return Ok(IngestReport {
             new_events: 0,
@@ -415,102 +466,10 @@ impl<'r> FileRead<'r> {
     }
 }
 
-/// Hashes what is read: the identity of a file's text.
-struct Tap<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-/// Reports the bytes read from a file, every 64 KiB or so (of the file as stored: a gzip
-/// file's progress runs to its own size).
-struct Progress<'p, R> {
-    inner: R,
-    bytes: u64,
-    reported: u64,
-    progress: &'p mut dyn FnMut(u64),
-}
-
-const PROGRESS_EVERY: u64 = 1 << 16;
-
 /// User-agents whose class a file's read remembers, and the longest one it remembers (at most
 /// ~1 MB in all).
 const KNOWN_AGENTS: usize = 4096;
 const KNOWN_AGENT_LEN: usize = 256;
-
-impl<R: Read> Tap<R> {
-    fn new(inner: R) -> Self {
-        Tap {
-            inner,
-            hasher: Sha256::new(),
-        }
-    }
-
-    /// Reads to the end (a parser may stop before the last bytes) and returns the hex digest.
-    fn finish(mut self) -> String {
-        let mut rest = [0u8; 8192];
-        while let Ok(n) = self.read(&mut rest) {
-            if n == 0 {
-                break;
-            }
-        }
-        hex::encode(self.hasher.finalize())
-    }
-}
-
-impl<R: Read> Read for Tap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-impl<'p, R: Read> Progress<'p, R> {
-    fn new(inner: R, progress: &'p mut dyn FnMut(u64)) -> Self {
-        Progress {
-            inner,
-            bytes: 0,
-            reported: 0,
-            progress,
-        }
-    }
-}
-
-impl<R: Read> Read for Progress<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes += n as u64;
-        if self.bytes - self.reported >= PROGRESS_EVERY || n == 0 {
-            self.reported = self.bytes;
-            (self.progress)(self.bytes);
-        }
-        Ok(n)
-    }
-}
-
-/// The text of `input`: itself, or decoded when it is gzip data (its first bytes are gzip's
-/// magic number), as rotated logs (`access.log.2.gz`) are. One file or several members.
-fn text_of<'a>(mut input: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
-    const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-    let mut head = [0u8; 2];
-    let mut n = 0;
-    while n < head.len() {
-        match input.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let whole = io::Cursor::new(head).take(n as u64).chain(input);
-    Ok(if head[..n] == GZIP_MAGIC {
-        Box::new(flate2::read::MultiGzDecoder::new(
-            io::BufReader::with_capacity(1 << 16, whole),
-        ))
-    } else {
-        Box::new(whole)
-    })
-}
 
 #[cfg(test)]
 mod tests;

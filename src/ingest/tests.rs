@@ -97,6 +97,70 @@ fn a_bad_row_stores_nothing_of_its_file() {
     assert_eq!(daily(&store).len(), 1);
 }
 
+/// A file ingested before is found by the check that hashes it beside the parse, and a
+/// parse stopped by it stores nothing; a file not ingested before is not found, and a check
+/// told that the parse is over stops without an answer.
+#[test]
+fn a_file_ingested_before_is_found_early_and_its_stopped_parse_stores_nothing() {
+    let store = Stores::memory().unwrap();
+    let events = store.log_events().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..50)
+        .map(|i| format!("2024-05-01T10:00:{i:02}Z,200,GET,acme/m,model,u{i},\n"))
+        .collect();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, format!("{HEADER}\n{rows}")).unwrap();
+    let other = dir.path().join("b.csv");
+    std::fs::write(&other, format!("{HEADER}\n{}", &rows[..rows.len() / 2])).unwrap();
+
+    let check = KnownCheck::new();
+    assert!(check.run(events, &path, Format::HfCsv).is_none());
+    assert!(!check.found.load(Ordering::Relaxed));
+    let first = ingest_file(&store, &path, Format::HfCsv, &Rules::default(), &mut |_| {}).unwrap();
+    assert!(!first.duplicate);
+    assert_eq!((first.rows, first.counted, first.new_events), (50, 50, 50));
+
+    let info = check.run(events, &path, Format::HfCsv).expect("found");
+    assert_eq!((info.rows, info.events), (50, 50));
+    assert!(check.found.load(Ordering::Relaxed));
+    // Under another format, or another text, it is a file not ingested yet.
+    assert!(KnownCheck::new()
+        .run(events, &path, Format::Jsonl)
+        .is_none());
+    assert!(KnownCheck::new()
+        .run(events, &other, Format::HfCsv)
+        .is_none());
+    let over = KnownCheck::new();
+    over.over.store(true, Ordering::Relaxed);
+    assert!(over.run(events, &path, Format::HfCsv).is_none());
+
+    // A parse told to stop ends with the mark of a known file and stores nothing.
+    let before = daily(&store);
+    let stopped = AtomicBool::new(true);
+    let file = File::open(&other).unwrap();
+    let e = read_and_count(
+        &store,
+        "b.csv",
+        file,
+        Format::HfCsv,
+        &Rules::default(),
+        None,
+        &mut |_| {},
+        Some(&stopped),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, IngestError::Open { source, .. } if input::is_known(source)),
+        "{e}"
+    );
+    assert_eq!(daily(&store), before);
+    // Ingested again whole: the recorded figures, nothing changed.
+    let again = ingest_file(&store, &path, Format::HfCsv, &Rules::default(), &mut |_| {}).unwrap();
+    assert!(again.duplicate);
+    assert_eq!((again.rows, again.counted, again.new_events), (50, 50, 0));
+    assert_eq!(daily(&store), before);
+}
+
 #[test]
 fn a_dataset_window_split_across_files_counts_once() {
     let store = Stores::memory().unwrap();

@@ -1,0 +1,184 @@
+//! How a log's bytes are read: decoded when they are gzip data ([`text_of`]), hashed into the
+//! text's identity ([`Tap`]), with progress over the bytes as stored ([`Progress`]), and, for
+//! a regular file, checked against the files already ingested while it is parsed
+//! ([`KnownCheck`]).
+//!
+//! The check exists because operators re-run `hubstats ingest logs/*` over a whole folder:
+//! each file ingested before would otherwise be parsed again in full before its digest (computed
+//! while parsing) shows it was. A second thread hashes the file alone (a SHA-256 pass, some
+//! twenty times faster than parsing) and, when the store has recorded that digest, stops the
+//! parse. It never decides what is counted: the parse still hashes exactly the bytes it read
+//! and records that digest, so a file that changes while it is read is counted as read.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::Format;
+use crate::store::{LogEvents, LogFileInfo};
+
+/// Hashes what is read: the identity of a file's text.
+pub(super) struct Tap<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Tap<R> {
+    pub(super) fn new(inner: R) -> Self {
+        Tap {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// Reads to the end (a parser may stop before the last bytes) and returns the hex digest.
+    pub(super) fn finish(mut self) -> String {
+        let mut rest = [0u8; 8192];
+        while let Ok(n) = self.read(&mut rest) {
+            if n == 0 {
+                break;
+            }
+        }
+        hex::encode(self.hasher.finalize())
+    }
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reports the bytes read from a file, every 64 KiB or so (of the file as stored: a gzip
+/// file's progress runs to its own size); ends the read once `stop` is set.
+pub(super) struct Progress<'p, R> {
+    inner: R,
+    bytes: u64,
+    reported: u64,
+    progress: &'p mut dyn FnMut(u64),
+    stop: Option<&'p AtomicBool>,
+}
+
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+impl<'p, R: Read> Progress<'p, R> {
+    pub(super) fn new(
+        inner: R,
+        progress: &'p mut dyn FnMut(u64),
+        stop: Option<&'p AtomicBool>,
+    ) -> Self {
+        Progress {
+            inner,
+            bytes: 0,
+            reported: 0,
+            progress,
+            stop,
+        }
+    }
+}
+
+impl<R: Read> Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            return Err(io::Error::other(Known));
+        }
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        if self.bytes - self.reported >= PROGRESS_EVERY || n == 0 {
+            self.reported = self.bytes;
+            (self.progress)(self.bytes);
+        }
+        Ok(n)
+    }
+}
+
+/// The read error that ends a parse once [`KnownCheck`] found the file ingested before.
+#[derive(Debug, thiserror::Error)]
+#[error("ingested before")]
+pub(super) struct Known;
+
+/// Whether `e` is the end of a read stopped by [`KnownCheck`].
+pub(super) fn is_known(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Known>())
+}
+
+/// The text of `input`: itself, or decoded when it is gzip data (its first bytes are gzip's
+/// magic number), as rotated logs (`access.log.2.gz`) are. One file or several members.
+pub(super) fn text_of<'a>(mut input: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+    let mut head = [0u8; 2];
+    let mut n = 0;
+    while n < head.len() {
+        match input.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let whole = io::Cursor::new(head).take(n as u64).chain(input);
+    Ok(if head[..n] == GZIP_MAGIC {
+        Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(1 << 16, whole),
+        ))
+    } else {
+        Box::new(whole)
+    })
+}
+
+/// The name a fully ingested file is recorded under: its format and its text's digest.
+pub(super) fn file_record(format: Format, digest: &str) -> String {
+    format!("{format}:{digest}")
+}
+
+/// The early check of a regular file against the files already ingested (see the module
+/// documentation): `found` is set when the store has recorded the file's text.
+pub(super) struct KnownCheck {
+    /// Set by the check when the file was ingested before: the parse stops.
+    pub(super) found: AtomicBool,
+    /// Set by the parse when it is over: the check stops.
+    pub(super) over: AtomicBool,
+}
+
+impl KnownCheck {
+    pub(super) fn new() -> Self {
+        KnownCheck {
+            found: AtomicBool::new(false),
+            over: AtomicBool::new(false),
+        }
+    }
+
+    /// Hashes the text of the file at `path` (unless the parse ends first) and looks its
+    /// digest up; sets `found` and returns the record when it was ingested before. Any
+    /// problem ends the check quietly: the parse reports it, or does not meet it.
+    pub(super) fn run(
+        &self,
+        events: &dyn LogEvents,
+        path: &Path,
+        format: Format,
+    ) -> Option<LogFileInfo> {
+        let file = File::open(path).ok()?;
+        let mut tap = Tap::new(text_of(file).ok()?);
+        let mut buf = vec![0u8; 1 << 18];
+        loop {
+            if self.over.load(Ordering::Relaxed) {
+                return None;
+            }
+            match tap.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        let digest = hex::encode(tap.hasher.finalize());
+        let info = events.log_file(&file_record(format, &digest)).ok()??;
+        self.found.store(true, Ordering::Relaxed);
+        Some(info)
+    }
+}
