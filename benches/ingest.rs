@@ -2,7 +2,8 @@
 //! repositories, 30 days) of each format through `ingest_reader` — parsing, keeping the events
 //! in blocks, and the recount of every repository-day the log touches; then the same bytes
 //! again: read whole, their events looked up in the blocks as they are buffered, and all of
-//! it dropped once the file's digest is found recorded.
+//! it dropped once the file's digest is found recorded; and the same bytes again as a file
+//! (`ingest_file`), which a second thread finds recorded while the parse begins.
 //! `cargo bench --bench ingest` (about a minute). `scripts/bench --ingest` measures whole
 //! processes against DuckDB.
 
@@ -10,7 +11,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use hubstats::demo::logs::{ranked, write_log, LogSpec};
 use hubstats::demo::{demo_orgs, log_org, DemoRepo};
 use hubstats::domain::Day;
-use hubstats::ingest::{ingest_reader, Format, Rules};
+use hubstats::ingest::{ingest_file, ingest_reader, Format, Rules};
 use hubstats::store::Stores;
 
 const ROWS: u64 = 100_000;
@@ -56,6 +57,23 @@ fn bench(c: &mut Criterion) {
                     store
                 },
                 |store| assert!(ingest(&store, "b").duplicate),
+                BatchSize::PerIteration,
+            )
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("log.{format}"));
+        std::fs::write(&file, &input).unwrap();
+        group.bench_function(BenchmarkId::new("again, a file", format), |b| {
+            b.iter_batched(
+                || {
+                    let store = Stores::memory().unwrap();
+                    ingest(&store, "a");
+                    store
+                },
+                |store| {
+                    let again = ingest_file(&store, &file, format, &rules, &mut |_| {}).unwrap();
+                    assert!(again.duplicate)
+                },
                 BatchSize::PerIteration,
             )
         });

@@ -195,7 +195,7 @@ fn a_file_whose_recount_never_ran_is_completed_by_a_rerun() {
     let mut kept = 0;
     hf_csv::read(csv.as_bytes(), &mut |_, p| {
         if let Parsed::Event(r) = p {
-            write.add(&r.event)?;
+            write.push(r.event, None)?;
             kept += 1;
         }
         Ok(())

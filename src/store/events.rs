@@ -167,17 +167,11 @@ impl RepoLibrary {
 
 /// An open write of events. Dropping it without [`EventsWrite::commit`] discards it.
 pub trait EventsWrite {
-    /// Adds an event now; `false` when the store already held it.
-    fn add(&mut self, event: &LogEvent) -> StoreResult<bool>;
-
-    /// Adds an event now with the class of its user-agent; `false` when the store already
-    /// held it. The same event read with different classes keeps the greatest (byte order),
-    /// so the classes kept do not depend on the order of files.
-    fn add_classified(&mut self, event: &LogEvent, agent: &str) -> StoreResult<bool>;
-
     /// Adds an event (with the class of its user-agent, if known), maybe later: the backend
     /// may buffer events and store them in its own order (much faster for a file's worth).
-    /// One the store already holds is kept once, classes as by [`Self::add_classified`].
+    /// One the store already holds is kept once; the same event read with different classes
+    /// keeps the greatest (byte order, a known class above none), so the classes kept do not
+    /// depend on the order of files.
     fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()>;
 
     /// Records that an event at `at_ms` names the repository's library: it becomes the
@@ -190,7 +184,7 @@ pub trait EventsWrite {
         library: &LibraryName,
     ) -> StoreResult<()>;
 
-    /// Stores every event added or pushed; returns how many pushed events the store did not
-    /// hold before.
+    /// Stores every event pushed; returns how many of them the store did not hold before
+    /// (each counted once).
     fn commit(self: Box<Self>) -> StoreResult<u64>;
 }

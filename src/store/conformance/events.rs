@@ -16,7 +16,6 @@ type OneWrite<'a> = &'a dyn Fn(&dyn LogEvents);
 pub fn run_all(make: MakeStore<'_>) {
     an_event_is_stored_once_whatever_the_writes(make);
     a_large_write_counts_each_new_event_once(make);
-    added_events_say_whether_the_store_held_them(make);
     an_event_keeps_its_greatest_class_in_any_order(make);
     a_dropped_write_stores_nothing(make);
     repository_days_are_listed_in_export_order_and_filtered(make);
@@ -141,50 +140,13 @@ fn a_large_write_counts_each_new_event_once(make: MakeStore<'_>) {
     assert_eq!(total, 80_000);
 }
 
-fn added_events_say_whether_the_store_held_them(make: MakeStore<'_>) {
-    let store = make();
-    let events = events_of(store.as_ref());
-    let d = key("dataset", "acme/d");
-    let (a, b) = (
-        event(&d, "2024-05-02", 1, "u"),
-        event(&d, "2024-05-02", 2, "v"),
-    );
-    let mut write = events.add_events().unwrap();
-    assert!(write.add(&a).unwrap(), "new to the store");
-    assert!(!write.add(&a).unwrap(), "added earlier in the same write");
-    write.push(b.clone(), None).unwrap();
-    assert!(!write.add(&b).unwrap(), "pushed earlier in the same write");
-    assert_eq!(write.commit().unwrap(), 1, "the pushed event was new");
-    let mut write = events.add_events().unwrap();
-    assert!(
-        !write.add_classified(&a, "bot").unwrap(),
-        "held since a commit"
-    );
-    let c = event(&d, "2024-05-02", 3, "w");
-    assert!(write.add_classified(&c, "bot").unwrap());
-    write.push(c, Some("bot")).unwrap();
-    assert_eq!(write.commit().unwrap(), 0, "added before it was pushed");
-    assert_eq!(
-        classes(events, &d, "2024-05-02"),
-        [class(None, 1), class(Some("bot"), 2)]
-    );
-}
-
 fn an_event_keeps_its_greatest_class_in_any_order(make: MakeStore<'_>) {
     let m = key("model", "acme/m");
     let e = event(&m, "2024-05-03", 1, "u");
     let writes: [OneWrite<'_>; 4] = [
         &|s| assert_eq!(push_all(s, std::slice::from_ref(&e), Some("browser")), 0),
-        &|s| {
-            let mut w = s.add_events().unwrap();
-            w.add_classified(&e, "mirror").unwrap();
-            w.commit().unwrap();
-        },
-        &|s| {
-            let mut w = s.add_events().unwrap();
-            w.add(&e).unwrap();
-            w.commit().unwrap();
-        },
+        &|s| assert_eq!(push_all(s, std::slice::from_ref(&e), Some("mirror")), 0),
+        &|s| assert_eq!(push_all(s, &[e.clone(), e.clone()], Some("ci")), 0),
         &|s| assert_eq!(push_all(s, std::slice::from_ref(&e), None), 0),
     ];
     for rotation in 0..writes.len() {
@@ -214,7 +176,7 @@ fn a_dropped_write_stores_nothing(make: MakeStore<'_>) {
                 .push(event(&m, "2024-05-04", i, "u"), Some("bot"))
                 .unwrap();
         }
-        assert!(write.add(&event(&m, "2024-05-04", 999, "u")).unwrap());
+        write.push(event(&m, "2024-05-04", 999, "u"), None).unwrap();
         write.name_library(&m, 1, &lib("peft")).unwrap();
     }
     assert!(event_days(events, None, None).is_empty(), "no event kept");

@@ -437,14 +437,6 @@ fn corrupt_keys() -> StoreError {
 }
 
 impl EventsWrite for SqliteEventsWrite<'_> {
-    fn add(&mut self, e: &LogEvent) -> StoreResult<bool> {
-        self.add_one(e, None)
-    }
-
-    fn add_classified(&mut self, e: &LogEvent, agent: &str) -> StoreResult<bool> {
-        self.add_one(e, Some(agent))
-    }
-
     fn push(&mut self, event: LogEvent, agent: Option<&str>) -> StoreResult<()> {
         let next = self.repos.len() as u32;
         let repo = match self.repos.get(&event.repo) {
@@ -479,19 +471,6 @@ impl EventsWrite for SqliteEventsWrite<'_> {
         self.conn.execute_batch("COMMIT")?;
         self.committed = true;
         Ok(self.added)
-    }
-}
-
-impl SqliteEventsWrite<'_> {
-    fn add_one(&mut self, e: &LogEvent, agent: Option<&str>) -> StoreResult<bool> {
-        // Pushed events first, so that one of them counts as held.
-        self.added += self.flush()?;
-        let one = vec![Kept {
-            key: e.key(),
-            event: e.clone(),
-            agent: agent.map(str::to_owned),
-        }];
-        Ok(self.store_day(one)? == 1)
     }
 }
 

@@ -259,9 +259,9 @@ fn events_kept_one_row_each_are_moved_into_blocks() {
     // The keys moved with the events: each is held.
     let mut write = store.add_events().unwrap();
     for (e, _) in &events {
-        assert!(!write.add(e).unwrap());
+        write.push(e.clone(), None).unwrap();
     }
-    assert_eq!(write.commit().unwrap(), 0);
+    assert_eq!(write.commit().unwrap(), 0, "every key is held");
     drop(store);
     let reopened = SqliteCounts::open(&path, None).unwrap();
     assert_eq!(kept(&reopened, "acme/e", "2024-05-02").len(), 1);
