@@ -46,9 +46,16 @@ pub(super) fn library_of(
 /// repository while the write goes on, so the store's answers and the counting overlap.
 const READERS: usize = 2;
 
+/// Repositories whose events a reader asks the store for at once (`LogEvents::events_of_repos`:
+/// on ClickHouse one query, where a query per repository cost ~10 ms each).
+const REPOS_AT_ONCE: usize = 128;
+
 /// What a reader found of one repository: the library it is counted under and the downloads
 /// of each of its touched days that has events.
-type Counted = StoreResult<(Option<LibraryName>, BTreeMap<Day, u64>)>;
+type Counted = StoreResult<RepoCounts>;
+
+/// The library a repository is counted under, and the downloads of its days.
+type RepoCounts = (Option<LibraryName>, BTreeMap<Day, u64>);
 
 /// Sets the `logs` downloads of each repository-day from every event kept for it, under the
 /// repository's library, in one write; then clears the library change of each repository in
@@ -56,9 +63,9 @@ type Counted = StoreResult<(Option<LibraryName>, BTreeMap<Day, u64>)>;
 /// recounted.
 ///
 /// Libraries and events are read after the write began (no other write can change a library
-/// meanwhile), by [`READERS`] threads a few repositories ahead of the write, which takes
-/// their counts in `touched`'s order. Memory stays one repository-day per reader plus a few
-/// repositories' day counts.
+/// meanwhile), by [`READERS`] threads, each [`REPOS_AT_ONCE`] repositories at a time, ahead
+/// of the write, which takes their counts in `touched`'s order. Memory stays one
+/// repository-day's events per reader plus a few hundred repositories' day counts.
 pub(super) fn recount(
     store: &dyn Store,
     events: &dyn LogEvents,
@@ -77,15 +84,17 @@ pub(super) fn recount(
                 let (counts, taken) = mpsc::sync_channel(4);
                 let repos = &repos;
                 scope.spawn(move || {
-                    for (repo, days) in repos.iter().skip(first).step_by(READERS) {
-                        let counted = library_of(events, repo).and_then(|library| {
-                            let name = library.as_ref().map(LibraryName::as_str);
-                            let downloads = count_days(events, rules, repo, name, days)?;
-                            Ok((library, downloads))
-                        });
-                        let failed = counted.is_err();
-                        if counts.send(counted).is_err() || failed {
-                            return; // the write stopped, or must
+                    let mine: Vec<_> = repos.iter().skip(first).step_by(READERS).collect();
+                    for chunk in mine.chunks(REPOS_AT_ONCE) {
+                        let counted = match count_repos(events, rules, chunk) {
+                            Ok(counted) => counted.into_iter().map(Ok).collect(),
+                            Err(e) => vec![Err(e)],
+                        };
+                        for one in counted {
+                            let failed = one.is_err();
+                            if counts.send(one).is_err() || failed {
+                                return; // the write stopped, or must
+                            }
                         }
                     }
                 });
@@ -125,39 +134,56 @@ pub(super) fn recount(
     Ok(recounted)
 }
 
-/// The downloads of each of `days` (of one repository) that has events, counted under
-/// `library`: the repository's events are read in one pass over its touched days, one day in
+/// The library of each repository of `chunk` and the downloads of each of its days (those
+/// that have events), counted under that library, in `chunk`'s order. The events of each
+/// repository type are read in one pass (`LogEvents::events_of_repos`), one repository-day in
 /// memory at a time.
-fn count_days(
+fn count_repos(
     events: &dyn LogEvents,
     rules: &Rules,
-    repo: &RepoKey,
-    library: Option<&str>,
-    days: &BTreeSet<Day>,
-) -> Result<BTreeMap<Day, u64>, StoreError> {
-    let mut counts = BTreeMap::new();
-    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
-        return Ok(counts);
-    };
-    let mut current: Option<Day> = None;
-    let mut day_events: Vec<LogEvent> = Vec::new();
-    let mut finish = |day: Option<Day>, day_events: &mut Vec<LogEvent>| {
-        if let Some(day) = day.filter(|d| days.contains(d)) {
-            counts.insert(day, rules.downloads(repo.repo_type, library, day_events));
+    chunk: &[&(&RepoKey, &BTreeSet<Day>)],
+) -> StoreResult<Vec<RepoCounts>> {
+    let libraries = chunk
+        .iter()
+        .map(|(repo, _)| library_of(events, repo))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let mut counts: Vec<BTreeMap<Day, u64>> = vec![BTreeMap::new(); chunk.len()];
+    for repo_type in [RepoType::Model, RepoType::Dataset] {
+        // (A repository whose library changed may have no days: nothing to read.)
+        let (of_type, ranges): (Vec<usize>, Vec<(&RepoKey, Day, Day)>) = (0..chunk.len())
+            .filter_map(|i| {
+                let (repo, days) = chunk[i];
+                let range = (*repo, *days.first()?, *days.last()?);
+                (repo.repo_type == repo_type).then_some((i, range))
+            })
+            .unzip();
+        if ranges.is_empty() {
+            continue;
         }
-        day_events.clear();
-    };
-    let fields = rules.fields(repo.repo_type);
-    events.events_of_days(repo, first, last, fields, &mut |day, event| {
-        if current != Some(day) {
-            finish(current, &mut day_events);
-            current = Some(day);
-        }
-        day_events.push(event);
-        Ok(())
-    })?;
-    finish(current, &mut day_events);
-    Ok(counts)
+        let mut current: Option<(usize, Day)> = None;
+        let mut day_events: Vec<LogEvent> = Vec::new();
+        let mut finish = |at: Option<(usize, Day)>, day_events: &mut Vec<LogEvent>| {
+            if let Some((j, day)) = at {
+                let i = of_type[j];
+                if chunk[i].1.contains(&day) {
+                    let library = libraries[i].as_ref().map(LibraryName::as_str);
+                    counts[i].insert(day, rules.downloads(repo_type, library, day_events));
+                }
+            }
+            day_events.clear();
+        };
+        let fields = rules.fields(repo_type);
+        events.events_of_repos(&ranges, fields, &mut |j, day, event| {
+            if current != Some((j, day)) {
+                finish(current, &mut day_events);
+                current = Some((j, day));
+            }
+            day_events.push(event);
+            Ok(())
+        })?;
+        finish(current, &mut day_events);
+    }
+    Ok(libraries.into_iter().zip(counts).collect())
 }
 
 /// What a recount did.

@@ -51,6 +51,22 @@ pub trait LogEvents: Send + Sync {
         f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()>;
 
+    /// [`Self::events_of_days`] of several repositories of one type, each from its own
+    /// first through last day: `f` gets the repository's index in `repos`. Each repository's
+    /// events come together, day by day, but the repositories may come in any order (a
+    /// backend answers many at once in its own). By default, one repository after the other.
+    fn events_of_repos(
+        &self,
+        repos: &[(&RepoKey, Day, Day)],
+        fields: EventFields,
+        f: &mut dyn FnMut(usize, Day, LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        for (i, (repo, first, last)) in repos.iter().enumerate() {
+            self.events_of_days(repo, *first, *last, fields, &mut |day, e| f(i, day, e))?;
+        }
+        Ok(())
+    }
+
     /// Calls `f` with every stored event of a repository-day, with its user-agent class
     /// (`None`: kept before classes were).
     fn classified_events_of(

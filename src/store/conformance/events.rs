@@ -20,6 +20,7 @@ pub fn run_all(make: MakeStore<'_>) {
     a_dropped_write_stores_nothing(make);
     repository_days_are_listed_in_export_order_and_filtered(make);
     events_are_read_by_day_and_with_their_class(make);
+    several_repositories_are_read_at_once_as_one_by_one(make);
     log_files_are_recorded_once(make);
     the_downloader_secret_is_made_once(make);
     the_latest_naming_wins_in_any_order_and_ties_go_to_the_greatest_name(make);
@@ -243,6 +244,92 @@ fn repository_days_are_listed_in_export_order_and_filtered(make: MakeStore<'_>) 
         })
         .unwrap();
     assert_eq!(days, [day("2024-05-01"), day("2024-05-03")]);
+}
+
+fn several_repositories_are_read_at_once_as_one_by_one(make: MakeStore<'_>) {
+    let store = make();
+    let events = events_of(store.as_ref());
+    let (m, n, x, d) = (
+        key("model", "acme/m"),
+        key("model", "acme/n"),
+        key("model", "beta/x"),
+        key("dataset", "acme/m"),
+    );
+    let mut batch = Vec::new();
+    for (repo, days) in [
+        (&m, &["2024-05-01", "2024-05-02", "2024-05-03"][..]),
+        (&n, &["2024-05-02", "2024-05-04"]),
+        (&x, &["2024-05-02"]),
+        (&d, &["2024-05-02", "2024-05-03"]),
+    ] {
+        for (i, on) in days.iter().enumerate() {
+            for user in ["u", "v"] {
+                batch.push(event(repo, on, i as i64, user));
+            }
+        }
+    }
+    push_all(events, &batch, None);
+    // The same event twice in another write: read once.
+    push_all(events, &batch[..2], Some("bot"));
+    let empty = key("model", "acme/none");
+    let one_by_one = |asked: &[(&RepoKey, Day, Day)], fields| {
+        let mut read: Vec<(usize, Day, LogEvent)> = Vec::new();
+        for (i, (repo, first, last)) in asked.iter().enumerate() {
+            events
+                .events_of_days(repo, *first, *last, fields, &mut |day, e| {
+                    read.push((i, day, e));
+                    Ok(())
+                })
+                .unwrap();
+        }
+        read
+    };
+    let (may1, may2, may3, may5) = (
+        day("2024-05-01"),
+        day("2024-05-02"),
+        day("2024-05-03"),
+        day("2024-05-05"),
+    );
+    let models: [(&RepoKey, Day, Day); 4] = [
+        (&m, may2, may3),
+        (&empty, may1, may5),
+        (&x, may1, may5),
+        (&n, may3, may5),
+    ];
+    let datasets: [(&RepoKey, Day, Day); 1] = [(&d, may1, may2)];
+    for (asked, fields) in [
+        (&models[..], EventFields::All),
+        (&models[..], EventFields::Request),
+        (&datasets[..], EventFields::All),
+    ] {
+        let mut at_once: Vec<(usize, Day, LogEvent)> = Vec::new();
+        events
+            .events_of_repos(asked, fields, &mut |i, day, e| {
+                at_once.push((i, day, e));
+                Ok(())
+            })
+            .unwrap();
+        // Each repository's events together, by day; the repositories in any order.
+        let mut seen: Vec<usize> = Vec::new();
+        for w in at_once.windows(2) {
+            if w[0].0 == w[1].0 {
+                assert!(w[0].1 <= w[1].1, "a repository's days in order");
+            }
+        }
+        for (i, _, _) in &at_once {
+            if seen.last() != Some(i) {
+                assert!(!seen.contains(i), "repository {i} read in two runs");
+                seen.push(*i);
+            }
+        }
+        let sorted = |mut v: Vec<(usize, Day, LogEvent)>| {
+            v.sort_by(|a, b| (a.0, a.1, &a.2.user).cmp(&(b.0, b.1, &b.2.user)));
+            v
+        };
+        let expected = sorted(one_by_one(asked, fields));
+        assert!(!expected.is_empty());
+        assert_eq!(sorted(at_once), expected, "{fields:?}");
+    }
 }
 
 fn events_are_read_by_day_and_with_their_class(make: MakeStore<'_>) {

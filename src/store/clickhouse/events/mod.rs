@@ -23,6 +23,7 @@ pub(super) use staging::migrate_to_write_tables;
 #[cfg(test)]
 pub(super) use staging::staged_writes;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::client::{backend, quote, tsv_field, Client, Row};
@@ -68,7 +69,8 @@ pub(super) const TABLES: &[Table] = &[
         columns: event_fields!(),
         engine: "ReplacingMergeTree \
                  PARTITION BY toYYYYMM(toDate(toUInt16(least(day, 65535)))) \
-                 ORDER BY (org, repo_type, repo, day, key, agent)",
+                 ORDER BY (org, repo_type, repo, day, key, agent) \
+                 SETTINGS index_granularity = 1024",
         shard_by: "sipHash64(org)",
     },
     // Every write's staging partition until migration 5 gave each write a table of its own.
@@ -189,6 +191,71 @@ impl ClickHouseEvents {
     }
 }
 
+/// Bytes of repository names one read of several repositories' events names at most.
+const NAMES_AT_ONCE: usize = 64 << 10;
+
+impl ClickHouseEvents {
+    /// `events_of_repos` of repositories of one type, in one query; `f` gets each one's
+    /// index in the caller's list (`offset` + its index in `repos`).
+    fn events_of_same_type(
+        &self,
+        repos: &[(&RepoKey, Day, Day)],
+        offset: usize,
+        fields: EventFields,
+        f: &mut dyn FnMut(usize, Day, LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let Some(&(first_repo, _, _)) = repos.first() else {
+            return Ok(());
+        };
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(repos.len());
+        let mut orgs = BTreeSet::new();
+        let (mut first, mut last) = (i32::MAX, i32::MIN);
+        for (i, (repo, from, to)) in repos.iter().enumerate() {
+            index.insert(repo.name.as_str(), i);
+            orgs.insert(quote(repo.name.org_str()));
+            (first, last) = (first.min(stored(*from)), last.max(stored(*to)));
+        }
+        let names: Vec<String> = index.keys().map(|n| quote(n)).collect();
+        let condition = format!(
+            "org IN ({}) AND repo_type = {} AND repo IN ({}) AND day BETWEEN {first} AND {last}",
+            orgs.into_iter().collect::<Vec<_>>().join(", "),
+            type_code(first_repo.repo_type),
+            names.join(", "),
+        );
+        let columns = match fields {
+            EventFields::All => "at_ms, method, status, path, user_hash, ip_hash",
+            EventFields::Request => "0, method, status, path, NULL, NULL",
+        };
+        let sql = format!(
+            "SELECT repo, day, key, {columns} FROM {} ORDER BY repo, day, key",
+            staging::visible(&condition)
+        );
+        // As in `events_of_days`: the rows of one key come together, the first is kept.
+        let mut last_row: Option<(usize, u64, String)> = None;
+        self.client.query_each(&sql, &mut |r| {
+            let name = r.str(0)?;
+            let i = *index
+                .get(name.as_str())
+                .ok_or_else(|| backend("an event of a repository not asked for"))?;
+            let (repo, from, to) = repos[i];
+            let (day, key) = (r.u64(1)?, r.str(2)?);
+            let stored_day = i32::try_from(day).unwrap_or(i32::MAX);
+            if stored_day < stored(from) || stored_day > stored(to) {
+                return Ok(());
+            }
+            if last_row
+                .as_ref()
+                .is_some_and(|l| l.0 == i && l.1 == day && l.2 == key)
+            {
+                return Ok(());
+            }
+            f(offset + i, day_of(day)?, event_at(repo, r, 3)?)?;
+            last_row = Some((i, day, key));
+            Ok(())
+        })
+    }
+}
+
 impl LogEvents for ClickHouseEvents {
     fn add_events(&self) -> StoreResult<Box<dyn EventsWrite + '_>> {
         let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -234,6 +301,32 @@ impl LogEvents for ClickHouseEvents {
             last = Some((day, key));
             Ok(())
         })
+    }
+
+    fn events_of_repos(
+        &self,
+        repos: &[(&RepoKey, Day, Day)],
+        fields: EventFields,
+        f: &mut dyn FnMut(usize, Day, LogEvent) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        // One query per type and up to `NAMES_AT_ONCE` bytes of names (the query stays under
+        // the server's `max_query_size`, 256 KiB by default), instead of one per repository.
+        let mut start = 0;
+        while start < repos.len() {
+            let repo_type = repos[start].0.repo_type;
+            let mut end = start;
+            let mut names = 0;
+            while end < repos.len()
+                && repos[end].0.repo_type == repo_type
+                && (end == start || names + repos[end].0.name.as_str().len() <= NAMES_AT_ONCE)
+            {
+                names += repos[end].0.name.as_str().len();
+                end += 1;
+            }
+            self.events_of_same_type(&repos[start..end], start, fields, f)?;
+            start = end;
+        }
+        Ok(())
     }
 
     fn classified_events_of(
