@@ -134,25 +134,28 @@ fn a_file_ingested_before_is_found_early_and_its_stopped_parse_stores_nothing() 
     over.over.store(true, Ordering::Relaxed);
     assert!(over.run(events, &path, Format::HfCsv).is_none());
 
-    // A parse told to stop ends with the mark of a known file and stores nothing.
+    // A parse told to stop ends with the mark of a known file and stores nothing, in every
+    // format.
     let before = daily(&store);
     let stopped = AtomicBool::new(true);
-    let file = File::open(&other).unwrap();
-    let e = read_and_count(
-        &store,
-        "b.csv",
-        file,
-        Format::HfCsv,
-        &Rules::default(),
-        None,
-        &mut |_| {},
-        Some(&stopped),
-    )
-    .unwrap_err();
-    assert!(
-        matches!(&e, IngestError::Open { source, .. } if input::is_known(source)),
-        "{e}"
-    );
+    for format in [Format::HfCsv, Format::Jsonl, Format::Nginx] {
+        let file = File::open(&other).unwrap();
+        let e = read_and_count(
+            &store,
+            "b.csv",
+            file,
+            format,
+            &Rules::default(),
+            None,
+            &mut |_| {},
+            Some(&stopped),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, IngestError::Open { source, .. } if input::is_known(source)),
+            "{format}: {e}"
+        );
+    }
     assert_eq!(daily(&store), before);
     // Ingested again whole: the recorded figures, nothing changed.
     let again = ingest_file(&store, &path, Format::HfCsv, &Rules::default(), &mut |_| {}).unwrap();
