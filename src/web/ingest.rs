@@ -136,13 +136,18 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bat
     }
     let buffering = BODIES.acquire().await.map_err(closed)?;
     let bytes = read_body(body, limit).await?;
+    // Decoded before waiting for the writer, so that decoding never holds up other batches.
+    let bytes = if gzip {
+        tokio::task::spawn_blocking(move || gunzip(&bytes, limit)).await??
+    } else {
+        bytes
+    };
     let writing = WRITER.acquire().await.map_err(closed)?;
     let store = state.store.clone();
     let config = state.config.clone();
     let report = tokio::task::spawn_blocking(move || {
         // Held until the batch is written, even if the client leaves before the answer.
         let _slots = (buffering, writing);
-        let bytes = if gzip { gunzip(&bytes, limit)? } else { bytes };
         let first_kept = config.first_kept_day();
         ingest::ingest_batch_within(
             store.as_ref(),
