@@ -7,7 +7,7 @@ use std::io::Read;
 
 use csv::ByteRecord;
 
-use super::fields::{self, RowError};
+use super::fields::{self, RepoNames, RowError};
 use super::{Failure, Parsed, Request};
 use crate::breakdown::import::limit::{too_long_line, LineLimit};
 use crate::breakdown::import::MAX_LINE;
@@ -51,7 +51,7 @@ impl Columns {
         })
     }
 
-    fn parse(&self, record: &ByteRecord) -> Result<Parsed, RowError> {
+    fn parse(&self, record: &ByteRecord, names: &mut RepoNames) -> Result<Parsed, RowError> {
         if record.len() < self.width {
             return Err(RowError::FieldCount {
                 found: record.len(),
@@ -75,7 +75,7 @@ impl Columns {
         let event = LogEvent {
             repo: RepoKey {
                 repo_type,
-                name: fields::repo_name(text(self.repo_name)?)?,
+                name: names.parse(text(self.repo_name)?)?,
             },
             at_ms: fields::timestamp(text(self.timestamp)?)?,
             method: fields::method(text(self.method)?)?,
@@ -106,9 +106,12 @@ pub(super) fn read(
         return Err(Failure::Row(1, RowError::Empty));
     }
     let columns = Columns::find(&record).map_err(|e| Failure::Row(line_of(&record), e))?;
+    let mut names = RepoNames::default();
     while next(&mut reader, &mut record)? {
         let line = line_of(&record);
-        let parsed = columns.parse(&record).map_err(|e| Failure::Row(line, e))?;
+        let parsed = columns
+            .parse(&record, &mut names)
+            .map_err(|e| Failure::Row(line, e))?;
         each(line, parsed)?;
     }
     Ok(())

@@ -12,7 +12,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::fields::{self, RowError};
+use super::fields::{self, RepoNames, RowError};
 use super::{Failure, Parsed, Request};
 use crate::breakdown::import::limit::{too_long_io, LineLimit};
 use crate::breakdown::import::MAX_LINE;
@@ -26,6 +26,7 @@ pub(super) fn read(
     let mut reader = BufReader::new(LineLimit::new(input, MAX_LINE));
     let mut buf = Vec::new();
     let mut line = 0u64;
+    let mut names = RepoNames::default();
     loop {
         buf.clear();
         line += 1;
@@ -41,12 +42,12 @@ pub(super) fn read(
         if buf.trim_ascii().is_empty() {
             continue;
         }
-        let parsed = parse_line(&buf).map_err(|e| Failure::Row(line, e))?;
+        let parsed = parse_line(&buf, &mut names).map_err(|e| Failure::Row(line, e))?;
         each(line, parsed)?;
     }
 }
 
-fn parse_line(line: &[u8]) -> Result<Parsed, RowError> {
+fn parse_line(line: &[u8], names: &mut RepoNames) -> Result<Parsed, RowError> {
     // `Line` would also read an array, field by field in order.
     if line.trim_ascii_start().first() != Some(&b'{') {
         return Err(RowError::Json("expected a JSON object".to_owned()));
@@ -64,7 +65,7 @@ fn parse_line(line: &[u8]) -> Result<Parsed, RowError> {
     let event = LogEvent {
         repo: RepoKey {
             repo_type,
-            name: fields::repo_name(required(&object.repo_name, "repoName")?)?,
+            name: names.parse(required(&object.repo_name, "repoName")?)?,
         },
         at_ms: fields::timestamp(required(&object.timestamp, "timestamp")?)?,
         method: fields::method(required(&object.method, "method")?)?,

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::fields::{self, RowError};
+use super::fields::{self, RepoNames, RowError};
 use super::{Failure, Parsed, Request};
 use crate::breakdown::import::limit::{too_long_io, LineLimit};
 use crate::breakdown::import::MAX_LINE;
@@ -26,6 +26,7 @@ pub(super) fn read(
     let mut reader = BufReader::new(LineLimit::new(input, MAX_LINE));
     let mut buf = Vec::new();
     let mut line = 0u64;
+    let mut names = RepoNames::default();
     loop {
         buf.clear();
         line += 1;
@@ -43,7 +44,7 @@ pub(super) fn read(
         if text.trim().is_empty() {
             continue;
         }
-        let parsed = parse_line(text, secret).map_err(|e| Failure::Row(line, e))?;
+        let parsed = parse_line(text, secret, &mut names).map_err(|e| Failure::Row(line, e))?;
         each(line, parsed)?;
     }
 }
@@ -90,7 +91,7 @@ fn split(text: &str) -> Option<Combined<'_>> {
     })
 }
 
-fn parse_line(text: &str, secret: &[u8]) -> Result<Parsed, RowError> {
+fn parse_line(text: &str, secret: &[u8], names: &mut RepoNames) -> Result<Parsed, RowError> {
     let c = split(text).ok_or_else(|| not_combined(text))?;
     let at_ms = time_local(c.time)?;
     let status = fields::status(c.status)?;
@@ -101,7 +102,7 @@ fn parse_line(text: &str, secret: &[u8]) -> Result<Parsed, RowError> {
     let Ok(method) = fields::method(method) else {
         return Ok(Parsed::Other);
     };
-    let Some((repo_type, name, path)) = repo_file(target) else {
+    let Some((repo_type, name, path)) = repo_file(target, names) else {
         return Ok(Parsed::Other);
     };
     let Some(repo_type) = repo_type else {
@@ -151,7 +152,7 @@ fn time_local(text: &str) -> Result<i64, RowError> {
 }
 
 /// The repository (`None` type for a space) and file path a URL names, if it names one.
-fn repo_file(target: &str) -> Option<(Option<RepoType>, RepoName, String)> {
+fn repo_file(target: &str, names: &mut RepoNames) -> Option<(Option<RepoType>, RepoName, String)> {
     let path = target.split(['?', '#']).next()?.strip_prefix('/')?;
     let (repo_type, rest) = match path.split_once('/')? {
         ("datasets", rest) => (Some(RepoType::Dataset), rest),
@@ -164,7 +165,8 @@ fn repo_file(target: &str) -> Option<(Option<RepoType>, RepoName, String)> {
         return None;
     }
     let file = percent_decode(segments.next()?)?;
-    let name = RepoName::parse(&format!("{org}/{name}")).ok()?;
+    // `org/name` as the URL writes it.
+    let name = names.parse(&rest[..org.len() + 1 + name.len()]).ok()?;
     let file = fields::path(&file).ok()?;
     Some((repo_type, name, file))
 }
