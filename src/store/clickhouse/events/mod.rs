@@ -230,7 +230,8 @@ impl ClickHouseEvents {
             "SELECT repo, day, key, {columns} FROM {} ORDER BY repo, day, key",
             staging::visible(&condition)
         );
-        // As in `events_of_days`: the rows of one key come together, the first is kept.
+        // Rows of one key are the same event (a key is the event's digest) and come one after
+        // the other: the first is kept. Cheaper than `DISTINCT` over every column.
         let mut last_row: Option<(usize, u64, String)> = None;
         self.client.query_each(&sql, &mut |r| {
             let name = r.str(0)?;
@@ -275,31 +276,8 @@ impl LogEvents for ClickHouseEvents {
         fields: EventFields,
         f: &mut dyn FnMut(Day, LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let condition = format!(
-            "{} AND day BETWEEN {} AND {}",
-            of_repo(repo),
-            stored(first),
-            stored(last)
-        );
-        // Rows of one key are the same event (a key is the event's digest) and come one after
-        // the other: the first is kept. Cheaper than `DISTINCT` over every column.
-        let columns = match fields {
-            EventFields::All => "at_ms, method, status, path, user_hash, ip_hash",
-            EventFields::Request => "0, method, status, path, NULL, NULL",
-        };
-        let sql = format!(
-            "SELECT day, key, {columns} FROM {} ORDER BY day, key",
-            staging::visible(&condition)
-        );
-        let mut last: Option<(u64, String)> = None;
-        self.client.query_each(&sql, &mut |r| {
-            let (day, key) = (r.u64(0)?, r.str(1)?);
-            if last.as_ref().is_some_and(|l| l.0 == day && l.1 == key) {
-                return Ok(());
-            }
-            f(day_of(day)?, event_at(repo, r, 2)?)?;
-            last = Some((day, key));
-            Ok(())
+        self.events_of_same_type(&[(repo, first, last)], 0, fields, &mut |_, day, e| {
+            f(day, e)
         })
     }
 
