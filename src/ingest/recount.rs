@@ -143,10 +143,27 @@ fn count_repos(
     rules: &Rules,
     chunk: &[&(&RepoKey, &BTreeSet<Day>)],
 ) -> StoreResult<Vec<RepoCounts>> {
-    let libraries = chunk
+    // Models are counted under their library (read for all of the chunk's at once), datasets
+    // under none.
+    let models: Vec<&RepoKey> = chunk
         .iter()
-        .map(|(repo, _)| library_of(events, repo))
-        .collect::<StoreResult<Vec<_>>>()?;
+        .map(|(repo, _)| *repo)
+        .filter(|repo| repo.repo_type == RepoType::Model)
+        .collect();
+    let of_models = events.libraries_of(&models)?;
+    if of_models.len() != models.len() {
+        return Err(StoreError::Backend(
+            "the store answered for another number of repositories' libraries".into(),
+        ));
+    }
+    let mut of_models = of_models.into_iter();
+    let libraries: Vec<Option<LibraryName>> = chunk
+        .iter()
+        .map(|(repo, _)| match repo.repo_type {
+            RepoType::Model => of_models.next().and_then(|l| l.effective().cloned()),
+            RepoType::Dataset => None,
+        })
+        .collect();
     let mut counts: Vec<BTreeMap<Day, u64>> = vec![BTreeMap::new(); chunk.len()];
     for repo_type in [RepoType::Model, RepoType::Dataset] {
         // (A repository whose library changed may have no days: nothing to read.)

@@ -111,6 +111,12 @@ pub trait LogEvents: Send + Sync {
     /// The repository's library (nothing known: both `None`).
     fn library(&self, repo: &RepoKey) -> StoreResult<RepoLibrary>;
 
+    /// [`Self::library`] of each of `repos`, in order (a backend answers many at once). By
+    /// default, one after the other.
+    fn libraries_of(&self, repos: &[&RepoKey]) -> StoreResult<Vec<RepoLibrary>> {
+        repos.iter().map(|repo| self.library(repo)).collect()
+    }
+
     /// Sets the repository's library by hand (`None` removes the one set by hand); returns
     /// the library now. When the library it is counted under changes, the repository is
     /// marked for a recount.

@@ -544,6 +544,15 @@ fn a_library_set_by_hand_wins_and_changes_are_marked_until_counted(make: MakeSto
     events
         .set_library(&key("model", "beta/m"), Some(&lib("timm")))
         .unwrap();
+    // Several at once, in the order asked (unknown and repeated ones too), as one by one.
+    let (m, beta, none) = (&repo, &key("model", "beta/m"), &key("model", "gamma/none"));
+    let asked = [beta, none, m, &bare, m];
+    let one_by_one: Vec<RepoLibrary> = asked.iter().map(|r| events.library(r).unwrap()).collect();
+    assert_eq!(events.libraries_of(&asked).unwrap(), one_by_one);
+    assert_eq!(one_by_one[0].effective(), Some(&lib("timm")));
+    assert_eq!(one_by_one[2].effective(), Some(&lib("spacy")));
+    assert_eq!(one_by_one[1], RepoLibrary::default());
+    assert!(events.libraries_of(&[]).unwrap().is_empty());
     let mut records = Vec::new();
     events
         .libraries(&mut |repo, record| {

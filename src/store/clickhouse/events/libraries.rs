@@ -99,14 +99,33 @@ fn library_name(stored: Option<&str>) -> StoreResult<Option<LibraryName>> {
 }
 
 pub(super) fn library(client: &Client, repo: &RepoKey) -> StoreResult<RepoLibrary> {
-    let states = states(client, &of_repo(repo))?;
-    let Some(state) = states.into_values().next() else {
-        return Ok(RepoLibrary::default());
-    };
-    Ok(RepoLibrary {
-        set: library_name(state.set.as_deref())?,
-        from_logs: library_name(state.from_logs.as_deref())?,
-    })
+    let mut one = libraries_of(client, &of_repo(repo), &[repo])?;
+    Ok(one.pop().unwrap_or_default())
+}
+
+/// The library of each of `repos` (all of one type), which `condition` selects, in order.
+pub(super) fn libraries_of(
+    client: &Client,
+    condition: &str,
+    repos: &[&RepoKey],
+) -> StoreResult<Vec<RepoLibrary>> {
+    let states = states(client, condition)?;
+    repos
+        .iter()
+        .map(|repo| {
+            let key = (
+                u64::from(type_code(repo.repo_type)),
+                repo.name.as_str().to_owned(),
+            );
+            let Some(state) = states.get(&key) else {
+                return Ok(RepoLibrary::default());
+            };
+            Ok(RepoLibrary {
+                set: library_name(state.set.as_deref())?,
+                from_logs: library_name(state.from_logs.as_deref())?,
+            })
+        })
+        .collect()
 }
 
 /// Inserts one row of `table` for `repo` with `library` and a new version.

@@ -191,8 +191,48 @@ impl ClickHouseEvents {
     }
 }
 
-/// Bytes of repository names one read of several repositories' events names at most.
+/// Bytes of repository names one read of several repositories names at most (the query
+/// stays well under the server's `max_query_size`, 256 KiB by default).
 const NAMES_AT_ONCE: usize = 64 << 10;
+
+/// Calls `f` with each run of `repos` whose repositories are of one type and whose names take
+/// at most [`NAMES_AT_ONCE`] bytes (one query each, instead of one per repository), with the
+/// index of the run's first repository.
+fn in_runs<T>(
+    repos: &[T],
+    repo_of: impl Fn(&T) -> &RepoKey,
+    mut f: impl FnMut(usize, &[T]) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let mut start = 0;
+    while start < repos.len() {
+        let repo_type = repo_of(&repos[start]).repo_type;
+        let (mut end, mut names) = (start, 0);
+        while end < repos.len() {
+            let repo = repo_of(&repos[end]);
+            let len = repo.name.as_str().len();
+            if repo.repo_type != repo_type || (end > start && names + len > NAMES_AT_ONCE) {
+                break;
+            }
+            names += len;
+            end += 1;
+        }
+        f(start, &repos[start..end])?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// The condition that selects the rows of `repos`, all of one type.
+fn of_repos<'a>(repos: impl Iterator<Item = &'a RepoKey> + Clone) -> String {
+    let orgs: BTreeSet<String> = repos.clone().map(|r| quote(r.name.org_str())).collect();
+    let names: BTreeSet<String> = repos.clone().map(|r| quote(r.name.as_str())).collect();
+    let repo_type = repos.clone().next().map_or(0, |r| type_code(r.repo_type));
+    format!(
+        "org IN ({}) AND repo_type = {repo_type} AND repo IN ({})",
+        orgs.into_iter().collect::<Vec<_>>().join(", "),
+        names.into_iter().collect::<Vec<_>>().join(", "),
+    )
+}
 
 impl ClickHouseEvents {
     /// `events_of_repos` of repositories of one type, in one query; `f` gets each one's
@@ -204,23 +244,18 @@ impl ClickHouseEvents {
         fields: EventFields,
         f: &mut dyn FnMut(usize, Day, LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let Some(&(first_repo, _, _)) = repos.first() else {
+        if repos.is_empty() {
             return Ok(());
-        };
+        }
         let mut index: HashMap<&str, usize> = HashMap::with_capacity(repos.len());
-        let mut orgs = BTreeSet::new();
         let (mut first, mut last) = (i32::MAX, i32::MIN);
         for (i, (repo, from, to)) in repos.iter().enumerate() {
             index.insert(repo.name.as_str(), i);
-            orgs.insert(quote(repo.name.org_str()));
             (first, last) = (first.min(stored(*from)), last.max(stored(*to)));
         }
-        let names: Vec<String> = index.keys().map(|n| quote(n)).collect();
         let condition = format!(
-            "org IN ({}) AND repo_type = {} AND repo IN ({}) AND day BETWEEN {first} AND {last}",
-            orgs.into_iter().collect::<Vec<_>>().join(", "),
-            type_code(first_repo.repo_type),
-            names.join(", "),
+            "{} AND day BETWEEN {first} AND {last}",
+            of_repos(repos.iter().map(|r| r.0))
         );
         let columns = match fields {
             EventFields::All => "at_ms, method, status, path, user_hash, ip_hash",
@@ -287,24 +322,11 @@ impl LogEvents for ClickHouseEvents {
         fields: EventFields,
         f: &mut dyn FnMut(usize, Day, LogEvent) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        // One query per type and up to `NAMES_AT_ONCE` bytes of names (the query stays under
-        // the server's `max_query_size`, 256 KiB by default), instead of one per repository.
-        let mut start = 0;
-        while start < repos.len() {
-            let repo_type = repos[start].0.repo_type;
-            let mut end = start;
-            let mut names = 0;
-            while end < repos.len()
-                && repos[end].0.repo_type == repo_type
-                && (end == start || names + repos[end].0.name.as_str().len() <= NAMES_AT_ONCE)
-            {
-                names += repos[end].0.name.as_str().len();
-                end += 1;
-            }
-            self.events_of_same_type(&repos[start..end], start, fields, f)?;
-            start = end;
-        }
-        Ok(())
+        in_runs(
+            repos,
+            |r| r.0,
+            |start, run| self.events_of_same_type(run, start, fields, f),
+        )
     }
 
     fn classified_events_of(
@@ -434,6 +456,20 @@ impl LogEvents for ClickHouseEvents {
 
     fn library(&self, repo: &RepoKey) -> StoreResult<RepoLibrary> {
         libraries::library(&self.client, repo)
+    }
+
+    fn libraries_of(&self, repos: &[&RepoKey]) -> StoreResult<Vec<RepoLibrary>> {
+        let mut out = Vec::with_capacity(repos.len());
+        in_runs(
+            repos,
+            |r| r,
+            |_, run| {
+                let condition = of_repos(run.iter().copied());
+                out.extend(libraries::libraries_of(&self.client, &condition, run)?);
+                Ok(())
+            },
+        )?;
+        Ok(out)
     }
 
     fn set_library(
