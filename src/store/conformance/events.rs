@@ -115,7 +115,7 @@ fn an_event_is_stored_once_whatever_the_writes(make: MakeStore<'_>) {
     );
 }
 
-/// More events than a backend buffers at once (SQLite sorts 65,536 at a time, ClickHouse
+/// More events than a backend buffers at once (SQLite sorts 131,072 at a time, ClickHouse
 /// sends about 8 MB at a time), some held before and some pushed twice.
 fn a_large_write_counts_each_new_event_once(make: MakeStore<'_>) {
     let store = make();
@@ -130,15 +130,15 @@ fn a_large_write_counts_each_new_event_once(make: MakeStore<'_>) {
             .collect()
     };
     assert_eq!(push_all(events, &batch(0, 10_000), Some("a")), 10_000);
-    let mut large = batch(5_000, 80_000);
-    large.extend(batch(70_000, 75_000));
-    assert_eq!(push_all(events, &large, Some("b")), 70_000);
+    let mut large = batch(5_000, 150_000);
+    large.extend(batch(140_000, 145_000));
+    assert_eq!(push_all(events, &large, Some("b")), 140_000);
     let total: u64 = repos
         .iter()
         .flat_map(|r| classes(events, r, "2024-05-01"))
         .map(|(_, n)| n)
         .sum();
-    assert_eq!(total, 80_000);
+    assert_eq!(total, 150_000);
 }
 
 fn an_event_keeps_its_greatest_class_in_any_order(make: MakeStore<'_>) {
