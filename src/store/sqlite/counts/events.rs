@@ -100,12 +100,33 @@ pub(super) fn convert(db: &Db) -> StoreResult<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     // Another process opening the same store may have converted it meanwhile.
     let result = match legacy::table_exists(&conn, "main", "log_events") {
-        Ok(true) => move_rows(&conn),
+        Ok(true) => move_rows_told(&conn),
         other => other.map(drop),
     };
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     conn.execute_batch(end)?;
     result
+}
+
+/// [`move_rows`], telling the operator first when there is much to move: the command that
+/// opened the store says nothing else meanwhile (about a second per million events).
+fn move_rows_told(conn: &Connection) -> StoreResult<()> {
+    let events: i64 = conn.query_row("SELECT count(*) FROM log_events", [], |r| r.get(0))?;
+    let started = std::time::Instant::now();
+    if events >= 100_000 {
+        tracing::warn!(
+            events,
+            "upgrading the store: moving its kept request-log events into blocks, once \
+             (about a second per million events)"
+        );
+    }
+    move_rows(conn)?;
+    tracing::info!(
+        events,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "kept request-log events moved into blocks"
+    );
+    Ok(())
 }
 
 fn move_rows(conn: &Connection) -> StoreResult<()> {

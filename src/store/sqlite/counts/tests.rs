@@ -297,7 +297,22 @@ fn repository_days_larger_than_a_block_are_moved_into_several() {
             .unwrap();
         }
     }
-    let store = SqliteCounts::open(&path, None).unwrap();
+    // The operator is told before a long upgrade (the log is the command's only output).
+    let logged = LogBuf::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logged.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let store =
+        tracing::subscriber::with_default(subscriber, || SqliteCounts::open(&path, None).unwrap());
+    let log = logged.text();
+    let total = 2 * max + 2;
+    assert!(
+        log.contains("upgrading the store") && log.contains(&format!("events={total}")),
+        "{log}"
+    );
+    assert!(log.contains("moved into blocks"), "{log}");
     for (name, n) in sizes {
         let mut classes = Vec::new();
         store
@@ -397,5 +412,34 @@ proptest::proptest! {
         got.sort();
         let expected: Vec<_> = reference.into_iter().collect();
         proptest::prop_assert_eq!(got, expected);
+    }
+}
+
+/// Log lines written by a test's subscriber.
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuf {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
+    type Writer = LogBuf;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
     }
 }
