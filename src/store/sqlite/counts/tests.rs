@@ -297,7 +297,9 @@ fn repository_days_larger_than_a_block_are_moved_into_several() {
             .unwrap();
         }
     }
-    // The operator is told before a long upgrade (the log is the command's only output).
+    // The operator is told before a long upgrade (the log is the command's only output). Only
+    // the warning is checked: the commands log warnings, and other tests' subscribers in this
+    // process can lower the global level hint to it, so the closing `info` line may be skipped.
     let logged = LogBuf::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(logged.clone())
@@ -312,7 +314,6 @@ fn repository_days_larger_than_a_block_are_moved_into_several() {
         log.contains("upgrading the store") && log.contains(&format!("events={total}")),
         "{log}"
     );
-    assert!(log.contains("moved into blocks"), "{log}");
     for (name, n) in sizes {
         let mut classes = Vec::new();
         store
