@@ -119,12 +119,10 @@ pub fn authorize(
     let Principal::User { user, .. } = principal else {
         return Err(AccessError::Unauthenticated);
     };
-    let info = store
-        .org(org)?
+    let (info, role) = store
+        .org_and_role(org, user)?
         .ok_or_else(|| AccessError::UnknownOrg(org.clone()))?;
-    let role = store
-        .role(org, user)?
-        .ok_or_else(|| AccessError::NotMember(org.clone()))?;
+    let role = role.ok_or_else(|| AccessError::NotMember(org.clone()))?;
     if !info.plan.has_analytics() {
         return Err(AccessError::NotPaid(org.clone()));
     }

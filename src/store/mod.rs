@@ -275,6 +275,15 @@ pub trait Counts: Send + Sync {
         false
     }
 
+    /// Whether the organization's index reads ([`index::IndexedCounts`]: the overview, the table, one
+    /// repository) are answered from memory right now: an index kept at the organization's
+    /// current version, so that a read takes microseconds and no I/O beyond checking that
+    /// version. The web server runs such reads on the request's own thread without handing the
+    /// thread's other work over first. `false` when unsure.
+    fn index_is_current(&self, _org: &OrgName) -> bool {
+        false
+    }
+
     /// Starts an all-or-nothing write of one source's values.
     fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>>;
 
@@ -445,6 +454,20 @@ pub trait Accounts: Send + Sync {
     fn set_member(&self, org: &OrgName, user: &Username, role: Role) -> StoreResult<()>;
     fn remove_member(&self, org: &OrgName, user: &Username) -> StoreResult<()>;
     fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>>;
+
+    /// The organization (`None` when unknown) and the user's role in it (`None` for a
+    /// non-member or an unknown user): what authorizing a request needs, read together where
+    /// the backend can (one statement of the embedded store instead of two).
+    fn org_and_role(
+        &self,
+        org: &OrgName,
+        user: &Username,
+    ) -> StoreResult<Option<(OrgInfo, Option<Role>)>> {
+        let Some(info) = self.org(org)? else {
+            return Ok(None);
+        };
+        Ok(Some((info, self.role(org, user)?)))
+    }
 
     /// Stores a token's hash and its displayable `prefix`, created at `created_unix`.
     fn create_token(
@@ -667,6 +690,13 @@ impl Accounts for Stores {
     fn role(&self, org: &OrgName, user: &Username) -> StoreResult<Option<Role>> {
         self.accounts.role(org, user)
     }
+    fn org_and_role(
+        &self,
+        org: &OrgName,
+        user: &Username,
+    ) -> StoreResult<Option<(OrgInfo, Option<Role>)>> {
+        self.accounts.org_and_role(org, user)
+    }
     fn create_token(
         &self,
         user: &Username,
@@ -751,6 +781,9 @@ impl Accounts for Stores {
 impl Counts for Stores {
     fn reads_are_local(&self) -> bool {
         self.counts.reads_are_local()
+    }
+    fn index_is_current(&self, org: &OrgName) -> bool {
+        self.counts.index_is_current(org)
     }
     fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>> {
         self.counts.write(source, mode)

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::auth::OrgAccess;
+use super::blocking::{blocking, Work};
 use super::error::ApiError;
 use super::params::{self, RawParams};
 use super::AppState;
@@ -60,18 +61,44 @@ fn query_slots() -> &'static tokio::sync::Semaphore {
     })
 }
 
-/// Runs an analytics query on the blocking pool against the reference day, at most
-/// [`query_slots`] at once.
+/// Runs an analytics query against the reference day, at most [`query_slots`] at once, where
+/// [`blocking`](super::blocking::place) puts work that may take long.
 pub async fn run<T: Send + 'static>(
     state: &AppState,
+    f: impl FnOnce(Analytics<'_>) -> AnalyticsResult<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    run_as(state, Work::MayBeLong, f).await
+}
+
+/// [`run`] for a query of `org` that its index answers alone (the overview without excluded
+/// classes, a table page, one repository, the dashboard page): short work when the index is
+/// current ([`crate::store::Counts::index_is_current`]), work that may take long when it must
+/// be built or brought up to date first.
+pub async fn run_indexed<T: Send + 'static>(
+    state: &AppState,
+    org: &OrgName,
+    f: impl FnOnce(Analytics<'_>) -> AnalyticsResult<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let work = match state.store.index_is_current(org) {
+        true => Work::Short,
+        false => Work::MayBeLong,
+    };
+    run_as(state, work, f).await
+}
+
+async fn run_as<T: Send + 'static>(
+    state: &AppState,
+    work: Work,
     f: impl FnOnce(Analytics<'_>) -> AnalyticsResult<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let today = state.config.reference_day();
     let slot = query_slots().acquire().await.map_err(|e| {
         ApiError::Internal(anyhow::Error::new(e).context("waiting for a query slot"))
     })?;
-    let answer =
-        super::blocking::blocking(&state.store, move |store| f(Analytics::new(store, today))).await;
+    let answer = blocking(&state.store, work, move |store| {
+        f(Analytics::new(store, today))
+    })
+    .await;
     drop(slot);
     Ok(answer??)
 }
@@ -349,16 +376,23 @@ async fn overview(
     let exclude = params::exclude(&raw, &ingest::class_names(&state.config.rules))?;
     let org = access.org;
     let (store, config) = (state.store.clone(), state.config.clone());
-    let o = run(&state, {
-        let org = org.clone();
-        move |a| match exclude {
-            None => a.overview(&org, period),
-            Some(classes) => a.overview_less(&org, period, &|range| {
-                ingest::downloads_of_classes(store.as_ref(), &config.rules, &org, range, &classes)
-            }),
+    let o = match exclude {
+        // Excluding classes reads the kept events: may take long.
+        Some(classes) => {
+            let org = org.clone();
+            run(&state, move |a| {
+                a.overview_less(&org, period, &|range| {
+                    let rules = &config.rules;
+                    ingest::downloads_of_classes(store.as_ref(), rules, &org, range, &classes)
+                })
+            })
+            .await?
         }
-    })
-    .await?;
+        None => {
+            let of = org.clone();
+            run_indexed(&state, &org, move |a| a.overview(&of, period)).await?
+        }
+    };
     Ok(Json(OverviewView::new(&org, &o)))
 }
 
@@ -372,8 +406,11 @@ async fn repos(
     // Sparklines follow the period; a bad value is still an error (it used to pass unseen).
     params::granularity(&raw)?;
     params::overview_only(&raw, "exclude")?;
-    let org = access.org;
-    let t = run(&state, move |a| a.repo_table(&org, period, &query)).await?;
+    let org = access.org.clone();
+    let t = run_indexed(&state, &access.org, move |a| {
+        a.repo_table(&org, period, &query)
+    });
+    let t = t.await?;
     Ok(Json(RepoTableView::new(period, &t)))
 }
 
@@ -406,7 +443,10 @@ async fn detail(
     let period = params::period(&raw, state.config.reference_day())?;
     let granularity = params::granularity(&raw)?;
     params::overview_only(&raw, "exclude")?;
-    let d = run(&state, move |a| a.repo_detail(&key, period, granularity)).await?;
+    let d = run_indexed(&state, &access.org, move |a| {
+        a.repo_detail(&key, period, granularity)
+    })
+    .await?;
     SeriesJson::new(&RepoDetailHead::from(&d), &d.series)
 }
 

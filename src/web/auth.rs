@@ -22,7 +22,7 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::{header, request::Parts, HeaderMap};
 use axum_extra::extract::CookieJar;
 
-use super::blocking::blocking;
+use super::blocking::{blocking, Work};
 use super::error::{ApiError, PrincipalSlot};
 use super::session::SESSION_COOKIE;
 use super::AppState;
@@ -85,7 +85,10 @@ impl FromRequestParts<AppState> for Principal {
         let principal = match credential(&parts.headers, &CookieJar::from_headers(&parts.headers)) {
             Ok(principal) => principal,
             Err(credential) => {
-                blocking(&state.store, move |store| principal_of(store, credential)).await??
+                blocking(&state.store, Work::Short, move |store| {
+                    principal_of(store, credential)
+                })
+                .await??
             }
         };
         remember(parts, &principal);
@@ -117,7 +120,7 @@ impl FromRequestParts<AppState> for OrgAccess {
         let org = org_param(parts, state).await;
         // The principal and its access in one trip (see `blocking`): most requests are one
         // store lookup each, and hand-offs to the blocking pool cost more than the lookups.
-        let (principal, access) = blocking(&state.store, move |store| {
+        let (principal, access) = blocking(&state.store, Work::Short, move |store| {
             let principal = match known {
                 Ok(p) => p,
                 Err(credential) => principal_of(store, credential)?,

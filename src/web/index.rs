@@ -7,6 +7,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
+use super::blocking::Work;
 use super::error::ApiError;
 use super::templates::Layout;
 use super::AppState;
@@ -41,12 +42,16 @@ async fn index(State(state): State<AppState>, principal: Principal) -> Result<Re
     let Some(user) = principal.user().cloned() else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let orgs = super::blocking::blocking(&state.store, move |store| -> Result<_, StoreError> {
-        let memberships = accounts::memberships(store, &user)?;
-        (memberships.into_iter())
-            .map(|(o, role)| Ok((store.repo_count(&o.name)?, o, role)))
-            .collect::<Result<Vec<_>, StoreError>>()
-    })
+    let orgs = super::blocking::blocking(
+        &state.store,
+        Work::MayBeLong,
+        move |store| -> Result<_, StoreError> {
+            let memberships = accounts::memberships(store, &user)?;
+            (memberships.into_iter())
+                .map(|(o, role)| Ok((store.repo_count(&o.name)?, o, role)))
+                .collect::<Result<Vec<_>, StoreError>>()
+        },
+    )
     .await??;
     let orgs = orgs
         .into_iter()

@@ -186,10 +186,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<IngestKey
             )
         })?;
     let lookup = presented.clone();
-    let name = super::blocking::blocking(&state.store, move |store| {
-        accounts::ingest_key_name(store, &lookup)
-    })
-    .await??;
+    let name =
+        super::blocking::blocking(&state.store, super::blocking::Work::Short, move |store| {
+            accounts::ingest_key_name(store, &lookup)
+        })
+        .await??;
     name.ok_or_else(|| {
         ApiError::Unauthorized(if presented.starts_with(TOKEN_PREFIX) {
             "an API token is not an ingest key (hubstats ingest-key create NAME)".to_owned()

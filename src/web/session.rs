@@ -289,7 +289,9 @@ async fn logout(
 ) -> Result<Response, ApiError> {
     if let Some(session) = principal.session().cloned() {
         verify_csrf(&principal, &form.csrf)?;
-        super::blocking::blocking(&state.store, move |store| {
+        // A write: may wait for the writer.
+        let work = super::blocking::Work::MayBeLong;
+        super::blocking::blocking(&state.store, work, move |store| {
             accounts::end_session(store, &session)
         })
         .await??;

@@ -94,12 +94,35 @@ fn users_are_unique_and_keep_their_hash(make: &dyn Fn() -> Box<dyn Accounts>) {
     assert_eq!(listed, [("alice".to_owned(), 1_234, 1)]);
 }
 
+/// [`Accounts::org_and_role`] says what [`Accounts::org`] and [`Accounts::role`] say.
+fn check_org_and_role(s: &dyn Accounts) {
+    for o in ["acme", "nope"] {
+        for u in ["alice", "bob", "nobody"] {
+            let (o, u) = (org(o), user(u));
+            let apart = s
+                .org(&o)
+                .unwrap()
+                .map(|info| (info, s.role(&o, &u).unwrap()));
+            assert_eq!(s.org_and_role(&o, &u).unwrap(), apart, "{o} {u}");
+        }
+    }
+}
+
 fn membership_role_changes_and_removal(make: &dyn Fn() -> Box<dyn Accounts>) {
     let s = store_with_alice_in_acme(make);
     assert_eq!(
         s.role(&org("acme"), &user("alice")).unwrap(),
         Some(Role::Read)
     );
+    let acme = s.org(&org("acme")).unwrap().unwrap();
+    let alice_in_acme = s.org_and_role(&org("acme"), &user("alice")).unwrap();
+    assert_eq!(alice_in_acme, Some((acme.clone(), Some(Role::Read))));
+    assert_eq!(
+        s.org_and_role(&org("acme"), &user("bob")).unwrap(),
+        Some((acme, None))
+    );
+    assert_eq!(s.org_and_role(&org("nope"), &user("alice")).unwrap(), None);
+    check_org_and_role(s.as_ref());
     s.set_member(&org("acme"), &user("alice"), Role::Admin)
         .unwrap();
     assert_eq!(
@@ -118,8 +141,10 @@ fn membership_role_changes_and_removal(make: &dyn Fn() -> Box<dyn Accounts>) {
         s.set_member(&org("acme"), &user("bob"), Role::Read),
         Err(StoreError::NotFound(_))
     ));
+    check_org_and_role(s.as_ref());
     s.remove_member(&org("acme"), &user("alice")).unwrap();
     assert_eq!(s.role(&org("acme"), &user("alice")).unwrap(), None);
+    check_org_and_role(s.as_ref());
     assert!(matches!(
         s.remove_member(&org("acme"), &user("alice")),
         Err(StoreError::NotFound(_))

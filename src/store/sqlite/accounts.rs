@@ -335,6 +335,29 @@ impl Accounts for SqliteAccounts {
             .transpose()
     }
 
+    fn org_and_role(
+        &self,
+        org: &OrgName,
+        user: &Username,
+    ) -> StoreResult<Option<(OrgInfo, Option<Role>)>> {
+        let row = self.read(|conn| {
+            let sql = "SELECT o.name, o.plan,
+                              (SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id
+                               WHERE m.org_id = o.id AND u.name = ?2)
+                       FROM orgs o WHERE o.name = ?1";
+            let mut stmt = conn.prepare_cached(sql)?;
+            let row = stmt.query_row([org.as_str(), user.as_str()], |r| {
+                Ok((org_info(r)?, r.get::<_, Option<String>>(2)?))
+            });
+            Ok(row.optional()?)
+        })?;
+        let Some((info, role)) = row else {
+            return Ok(None);
+        };
+        let role = role.map(|r| r.parse().map_err(|e: String| StoreError::Backend(e.into())));
+        Ok(Some((to_org_info(info)?, role.transpose()?)))
+    }
+
     fn create_token(
         &self,
         user: &Username,

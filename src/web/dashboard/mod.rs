@@ -18,7 +18,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::api::run;
+use super::api::run_indexed;
 use super::auth::OrgAccess;
 use super::charts::{bucket_label, line_chart_noted, long_date, partial_note};
 use super::error::ApiError;
@@ -194,17 +194,17 @@ async fn dashboard(
     let org = access.org;
     let base = base_path(&org);
     if raw.get("fragment").map(String::as_str) == Some("table") {
-        let (org, query, period) = (org.clone(), view.table.clone(), view.period);
-        let table = run(&state, move |a| a.repo_table(&org, period, &query)).await?;
+        let (of, query, period) = (org.clone(), view.table.clone(), view.period);
+        let table = run_indexed(&state, &org, move |a| a.repo_table(&of, period, &query)).await?;
         return render(&TableFragment {
             table: TableView::new(&view, &table, &base),
         });
     }
     let (o, t, export_bytes) = {
-        let (org, query, period) = (org.clone(), view.table.clone(), view.period);
-        run(&state, move |a| {
-            let (o, t) = a.dashboard(&org, period, &query)?;
-            Ok((o, t, a.export_size_estimate(&org)?))
+        let (of, query, period) = (org.clone(), view.table.clone(), view.period);
+        run_indexed(&state, &org, move |a| {
+            let (o, t) = a.dashboard(&of, period, &query)?;
+            Ok((o, t, a.export_size_estimate(&of)?))
         })
         .await?
     };

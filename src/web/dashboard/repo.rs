@@ -11,7 +11,7 @@ use super::view::{Change, Comparison, HistoryNote, Toggle};
 use super::{base_path, data_rows, empty_range_note, render, CustomRange, DataRow, Head};
 use crate::analytics::{Granularity, RepoDetail};
 use crate::domain::{RepoKey, RepoType};
-use crate::web::api::{repo_key, run};
+use crate::web::api::{repo_key, run_indexed};
 use crate::web::auth::OrgAccess;
 use crate::web::charts::{line_chart_noted, long_date};
 use crate::web::error::ApiError;
@@ -71,7 +71,10 @@ pub(super) async fn repo_page(
     let today = state.config.reference_day();
     let (view, problem) = ViewState::parse_page(&raw, today)?;
     let (period, granularity) = (view.period, view.granularity);
-    let d = run(&state, move |a| a.repo_detail(&key, period, granularity)).await?;
+    let d = run_indexed(&state, &org, move |a| {
+        a.repo_detail(&key, period, granularity)
+    });
+    let d = d.await?;
     let base = base_path(&org);
     let custom = CustomRange::of(&view, problem.clone(), d.first_day, today);
     let mut page = repo_view(&view, &d, Layout::for_principal(&principal), base, custom);

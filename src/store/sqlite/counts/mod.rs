@@ -163,6 +163,14 @@ impl Counts for SqliteCounts {
         true
     }
 
+    fn index_is_current(&self, org: &OrgName) -> bool {
+        let Some(cached) = self.indexes.get(org.as_str()) else {
+            return false;
+        };
+        let current = self.db.read(|conn| read::org(conn, org));
+        matches!(current, Ok(Some((id, version))) if id == cached.org_id && version == cached.version)
+    }
+
     fn write(&self, source: &SourceId, mode: WriteMode) -> StoreResult<Box<dyn CountsWrite + '_>> {
         Ok(Box::new(write::SqliteCountsWrite::begin(
             self.db.writer(),
