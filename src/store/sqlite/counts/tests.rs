@@ -58,6 +58,31 @@ fn a_write_to_another_organization_leaves_the_index_untouched() {
     );
 }
 
+// An organization's reads are short (answered from memory) only while its kept index is at
+// its current version: not before the first read, not after a write to it (by any connection)
+// until a read brings the index up to date; a write to another organization changes nothing.
+#[test]
+fn an_index_is_current_until_its_organization_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let server = SqliteCounts::open(&path, None).unwrap();
+    let other_process = SqliteCounts::open(&path, None).unwrap();
+    let acme = org("acme");
+    assert!(!server.index_is_current(&acme), "no organization yet");
+    write_one(&server, "csv", "acme/a", "2024-01-01", 5);
+    assert!(!server.index_is_current(&acme), "not read yet");
+    server.index(&acme).unwrap().unwrap();
+    assert!(server.index_is_current(&acme));
+    write_one(&other_process, "csv", "beta/b", "2024-01-01", 7);
+    assert!(server.index_is_current(&acme), "another organization's write");
+    write_one(&other_process, "csv", "acme/c", "2024-01-02", 1);
+    assert!(!server.index_is_current(&acme), "a write from another connection");
+    server.index(&acme).unwrap().unwrap();
+    assert!(server.index_is_current(&acme));
+    write_one(&server, "csv", "acme/a", "2024-01-03", 2);
+    assert!(!server.index_is_current(&acme), "a write through this store");
+}
+
 // Regression guard: an index must never outlive a write, whether the write comes through the
 // same store or through another process's connection, and a dropped write changes nothing.
 #[test]
