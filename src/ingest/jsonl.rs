@@ -1,5 +1,5 @@
 //! `jsonl`: hubstats' own event format, one JSON object per line: `timestamp`, `method`,
-//! `status` (a number), `repoType` (`model`|`dataset`|`space`), `repoName`, and optionally
+//! `status` (a number, or a string of its digits), `repoType` (`model`|`dataset`|`space`), `repoName`, and optionally
 //! `path`, `hashedUserId`, `hashedIp`, `library` (a model repository's library, e.g. `peft`:
 //! the latest event naming one sets the library the repository is counted under),
 //! `userAgent` (for the event's class), `country`, `region` (not used yet). Unknown keys are
@@ -59,7 +59,9 @@ fn parse_line(line: &[u8], names: &mut RepoNames) -> Result<Parsed, RowError> {
     };
     let status = match &object.status {
         None => return Err(RowError::Missing { field: "status" }),
+        // A string of the digits too: nginx's JSON log formats (`escape=json`) write one.
         Some(Field::Number(n)) => fields::status(n)?,
+        Some(Field::Text(t)) => fields::status(t)?,
         Some(other) => fields::status(&other.json())?,
     };
     let event = LogEvent {
@@ -250,7 +252,7 @@ mod tests {
     #[test]
     fn errors_name_line_and_field() {
         let good = r#"{"timestamp":"2024-05-01T10:00:00Z","method":"GET","status":200,"repoType":"model","repoName":"acme/m"}"#;
-        let text = format!("{good}\n{}\n", good.replace("200", "\"200\""));
+        let text = format!("{good}\n{}\n", good.replace("200", "\"20x\""));
         let (line, e) = parse(&text).unwrap_err();
         assert_eq!(line, 2);
         assert!(e.to_string().contains("field status"), "{e}");
@@ -277,7 +279,14 @@ mod tests {
         assert_eq!(e.repo.name.as_str(), "acme/m");
         assert_eq!(e.ip.as_deref(), Some("ip"));
         assert_eq!(e.path, None);
+        // A status written as a string of its digits, as nginx's JSON logs write it.
+        let quoted = parse(&good.replace("200", r#""304""#)).unwrap()[0]
+            .clone()
+            .unwrap();
+        assert_eq!(quoted.status, 304);
         for (bad, field) in [
+            (good.replace("200", r#""2000""#), "status"),
+            (good.replace("200", r#""OK""#), "status"),
             (good.replace("200", "200.0"), "status"),
             (good.replace("200", "true"), "status"),
             (good.replace(r#""GET""#, "7"), "method"),

@@ -74,13 +74,22 @@ fn an_index_is_current_until_its_organization_is_written() {
     server.index(&acme).unwrap().unwrap();
     assert!(server.index_is_current(&acme));
     write_one(&other_process, "csv", "beta/b", "2024-01-01", 7);
-    assert!(server.index_is_current(&acme), "another organization's write");
+    assert!(
+        server.index_is_current(&acme),
+        "another organization's write"
+    );
     write_one(&other_process, "csv", "acme/c", "2024-01-02", 1);
-    assert!(!server.index_is_current(&acme), "a write from another connection");
+    assert!(
+        !server.index_is_current(&acme),
+        "a write from another connection"
+    );
     server.index(&acme).unwrap().unwrap();
     assert!(server.index_is_current(&acme));
     write_one(&server, "csv", "acme/a", "2024-01-03", 2);
-    assert!(!server.index_is_current(&acme), "a write through this store");
+    assert!(
+        !server.index_is_current(&acme),
+        "a write through this store"
+    );
 }
 
 // Regression guard: an index must never outlive a write, whether the write comes through the
