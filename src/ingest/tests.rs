@@ -164,6 +164,46 @@ fn a_file_ingested_before_is_found_early_and_its_stopped_parse_stores_nothing() 
     assert_eq!(daily(&store), before);
 }
 
+/// `ingest_file` stops the parse of a file ingested before once its check found it: with a
+/// parse slowed to 100 ms per 64 KiB (through the progress callback), the read ends long
+/// before the file's last byte, where a parse the check does not reach would go on to it
+/// (and still report a duplicate, from its own digest).
+#[test]
+fn ingesting_a_file_again_stops_its_parse_early() {
+    let store = Stores::memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..20_000)
+        .map(|i| {
+            format!(
+                "2024-05-01T10:{:02}:{:02}Z,200,GET,acme/m{},model,u{i},\n",
+                i / 60 % 60,
+                i % 60,
+                i % 7
+            )
+        })
+        .collect();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, format!("{HEADER}\n{rows}")).unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size > 8 * (1 << 16), "{size} bytes: many progress reports");
+    let first = ingest_file(&store, &path, Format::HfCsv, &Rules::default(), &mut |_| {}).unwrap();
+    assert_eq!((first.rows, first.duplicate), (20_000, false));
+    let before = daily(&store);
+    let mut read = 0;
+    let mut slow = |bytes: u64| {
+        read = bytes;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let again = ingest_file(&store, &path, Format::HfCsv, &Rules::default(), &mut slow).unwrap();
+    assert!(again.duplicate);
+    assert_eq!(
+        (again.rows, again.counted, again.new_events),
+        (20_000, first.counted, 0)
+    );
+    assert!(read < size / 2, "the parse read {read} of {size} bytes");
+    assert_eq!(daily(&store), before);
+}
+
 #[test]
 fn a_dataset_window_split_across_files_counts_once() {
     let store = Stores::memory().unwrap();
