@@ -1,7 +1,6 @@
 //! `ingest`: request logs into the store, one file after the other; `recount`: the counts
 //! again from the kept events.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -92,7 +91,8 @@ fn ingest_one(
     first_kept: Option<Day>,
 ) -> Result<IngestReport, ingest::IngestError> {
     if file == Path::new("-") {
-        let stdin: Box<dyn Read> = Box::new(std::io::stdin().lock());
+        // Read on the parsing thread (so not a lock held by this one).
+        let stdin = std::io::stdin();
         return ingest::ingest_reader_within(
             store,
             "-",

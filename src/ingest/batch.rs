@@ -67,7 +67,7 @@ pub enum BatchError {
 pub fn ingest_batch(
     store: &dyn Store,
     key: &IdempotencyKey,
-    input: impl Read,
+    input: impl Read + Send,
     format: Format,
     rules: &Rules,
 ) -> Result<IngestReport, BatchError> {
@@ -78,7 +78,7 @@ pub fn ingest_batch(
 pub fn ingest_batch_within(
     store: &dyn Store,
     key: &IdempotencyKey,
-    input: impl Read,
+    input: impl Read + Send,
     format: Format,
     rules: &Rules,
     first_kept: Option<Day>,

@@ -60,7 +60,7 @@ pub(super) struct Progress<'p, R> {
     inner: R,
     bytes: u64,
     reported: u64,
-    progress: &'p mut dyn FnMut(u64),
+    progress: &'p mut (dyn FnMut(u64) + Send),
     stop: Option<&'p AtomicBool>,
 }
 
@@ -69,7 +69,7 @@ const PROGRESS_EVERY: u64 = 1 << 16;
 impl<'p, R: Read> Progress<'p, R> {
     pub(super) fn new(
         inner: R,
-        progress: &'p mut dyn FnMut(u64),
+        progress: &'p mut (dyn FnMut(u64) + Send),
         stop: Option<&'p AtomicBool>,
     ) -> Self {
         Progress {
@@ -109,7 +109,9 @@ pub(super) fn is_known(e: &io::Error) -> bool {
 
 /// The text of `input`: itself, or decoded when it is gzip data (its first bytes are gzip's
 /// magic number), as rotated logs (`access.log.2.gz`) are. One file or several members.
-pub(super) fn text_of<'a>(mut input: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+pub(super) fn text_of<'a>(
+    mut input: impl Read + Send + 'a,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
     const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
     let mut head = [0u8; 2];
     let mut n = 0;

@@ -186,7 +186,7 @@ pub fn ingest_file(
     path: &Path,
     format: Format,
     rules: &Rules,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<IngestReport, IngestError> {
     ingest_file_within(store, path, format, rules, None, progress)
 }
@@ -198,7 +198,7 @@ pub fn ingest_file_within(
     format: Format,
     rules: &Rules,
     first_kept: Option<Day>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<IngestReport, IngestError> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|source| IngestError::Open {
@@ -242,10 +242,10 @@ pub fn ingest_file_within(
 pub fn ingest_reader(
     store: &dyn Store,
     name: &str,
-    input: impl Read,
+    input: impl Read + Send,
     format: Format,
     rules: &Rules,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<IngestReport, IngestError> {
     ingest_reader_within(store, name, input, format, rules, None, progress)
 }
@@ -254,11 +254,11 @@ pub fn ingest_reader(
 pub fn ingest_reader_within(
     store: &dyn Store,
     name: &str,
-    input: impl Read,
+    input: impl Read + Send,
     format: Format,
     rules: &Rules,
     first_kept: Option<Day>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<IngestReport, IngestError> {
     read_and_count(
         store, name, input, format, rules, first_kept, progress, None,
@@ -271,11 +271,11 @@ pub fn ingest_reader_within(
 fn read_and_count(
     store: &dyn Store,
     name: &str,
-    input: impl Read,
+    input: impl Read + Send,
     format: Format,
     rules: &Rules,
     first_kept: Option<Day>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
     stop: Option<&AtomicBool>,
 ) -> Result<IngestReport, IngestError> {
     let store_err = |source| IngestError::Store {
@@ -318,10 +318,21 @@ fn read_and_count(
         .map_err(store_err)
 }
 
+/// Parsed rows per message from the parsing thread to the storing one, and messages in flight
+/// between them (with one being filled and one being stored: ~6 × 4096 rows, a few MB).
+const PARSED_BATCH: usize = 4096;
+const BATCHES_IN_FLIGHT: usize = 4;
+
 /// Reads every row into `write`; returns what the file held and its SHA-256 (hex).
-fn read_events<'r, R: Read>(
+///
+/// A pipeline of two threads: this one stores (classifies each event, buffers, encodes and
+/// writes blocks), a second one reads, hashes and parses, handing rows over in batches. Both
+/// halves take about as long, so a file takes about the longer one's time rather than their
+/// sum. Rows are stored in the order the file holds them; the first failure wins: a row the
+/// parser refuses, or a store error (which stops the parser at its next batch).
+fn read_events<'r, R: Read + Send>(
     name: &str,
-    mut tap: Tap<R>,
+    tap: Tap<R>,
     format: Format,
     rules: &'r Rules,
     first_kept: Option<Day>,
@@ -330,23 +341,75 @@ fn read_events<'r, R: Read>(
 ) -> Result<(FileRead<'r>, String), IngestError> {
     let mut read = FileRead::new(&rules.agent_classes);
     read.first_kept = first_kept;
-    let each = &mut |_line, parsed| read.add(write, parsed);
-    let result = match format {
-        Format::HfCsv => hf_csv::read(&mut tap, each),
-        Format::Jsonl => jsonl::read(&mut tap, each),
-        Format::Nginx => nginx::read(&mut tap, secret, each),
+    let (parsed, stored) = std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
+        let parser = std::thread::Builder::new()
+            .name("hubstats-parse".to_owned())
+            .spawn_scoped(scope, move || parse(tap, format, secret, send));
+        let parser = match parser {
+            Ok(parser) => parser,
+            Err(e) => return (Err(Failure::Read(e)), Ok(())),
+        };
+        let mut stored = Ok(());
+        'batches: for batch in receive.iter() {
+            for parsed in batch {
+                if let Err(e) = read.add(write, parsed) {
+                    stored = Err(e);
+                    break 'batches;
+                }
+            }
+        }
+        // A parser still sending stops at its next batch.
+        drop(receive);
+        let parsed = parser
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (parsed, stored)
+    });
+    let failure = match (stored, parsed) {
+        // The store's failure first: it is why the parser stopped, if it did.
+        (Err(e), _) | (Ok(()), Err(e)) => e,
+        (Ok(()), Ok(digest)) => return Ok((read, digest)),
     };
     let file = name.to_owned();
-    match result {
-        Ok(()) => Ok((read, tap.finish())),
-        Err(Failure::Row(line, problem)) => Err(IngestError::Invalid {
+    Err(match failure {
+        Failure::Row(line, problem) => IngestError::Invalid {
             file,
             line,
             problem,
-        }),
-        Err(Failure::Read(source)) => Err(IngestError::Open { file, source }),
-        Err(Failure::Store(source)) => Err(IngestError::Store { file, source }),
+        },
+        Failure::Read(source) => IngestError::Open { file, source },
+        Failure::Store(source) => IngestError::Store { file, source },
+    })
+}
+
+/// The parsing half of [`read_events`]: parses `tap`'s rows into batches sent on `send`; returns
+/// the digest of the text once it was read to its end.
+fn parse<R: Read>(
+    mut tap: Tap<R>,
+    format: Format,
+    secret: &[u8],
+    send: std::sync::mpsc::SyncSender<Vec<Parsed>>,
+) -> Result<String, Failure> {
+    let stopped = || Failure::Read(io::Error::other("the store stopped reading"));
+    let mut batch = Vec::with_capacity(PARSED_BATCH);
+    let each = &mut |_line, parsed| {
+        batch.push(parsed);
+        if batch.len() == PARSED_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(PARSED_BATCH));
+            send.send(full).map_err(|_| stopped())?;
+        }
+        Ok(())
+    };
+    match format {
+        Format::HfCsv => hf_csv::read(&mut tap, each),
+        Format::Jsonl => jsonl::read(&mut tap, each),
+        Format::Nginx => nginx::read(&mut tap, secret, each),
+    }?;
+    if !batch.is_empty() {
+        send.send(batch).map_err(|_| stopped())?;
     }
+    Ok(tap.finish())
 }
 
 /// What a file held so far: its tallies, the repository-days of its events, and the latest
