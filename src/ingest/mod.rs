@@ -212,7 +212,10 @@ pub fn ingest_file_within(
     // A file read before is found by a second thread hashing it alone (see `input`).
     let check = KnownCheck::new();
     std::thread::scope(|scope| {
-        let before = scope.spawn(|| check.run(events, path, format));
+        let before = std::thread::Builder::new()
+            .name("hubstats-check".to_owned())
+            .spawn_scoped(scope, || check.run(events, path, format))
+            .ok();
         let result = read_and_count(
             store,
             &name,
@@ -224,7 +227,7 @@ pub fn ingest_file_within(
             Some(&check.found),
         );
         check.over.store(true, Ordering::Relaxed);
-        match (result, before.join().ok().flatten()) {
+        match (result, before.and_then(|b| b.join().ok()).flatten()) {
             (Err(IngestError::Open { source, .. }), Some(info)) if input::is_known(&source) => {
                 Ok(IngestReport {
                     rows: info.rows,
