@@ -39,7 +39,10 @@ pub enum Place {
 /// one-repository answer's own work (p50 0.50 → 0.18 ms server-side). Work that may take
 /// long first hands the thread's other tasks over (`block_in_place`); short work does not,
 /// as that costs a wake-up of its own and moves the runtime's worker to another thread,
-/// whose caches are cold (p50 of a one-repository answer, server-side, 0.17 → 0.13 ms).
+/// whose caches are cold (p50 of a one-repository answer, server-side, 0.17–0.21 → 0.145–0.16
+/// ms). A short read that meets a lock (SQLite's WAL being recovered after a crash) waits on
+/// this worker thread, up to the store's busy timeout, with the thread's other tasks: rare,
+/// and then only slower.
 pub fn place(store: &dyn Store, work: Work) -> Place {
     let multi_threaded =
         Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
