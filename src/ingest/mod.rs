@@ -331,8 +331,8 @@ const BATCHES_IN_FLIGHT: usize = 16;
 
 /// Reads every row into `write`; returns what the file held and its SHA-256 (hex).
 ///
-/// A pipeline of two threads: this one stores (classifies each event, buffers, encodes and
-/// writes blocks), a second one reads, hashes and parses, handing rows over in batches. Both
+/// A pipeline of two threads: this one stores (buffers, encodes and writes blocks), a second
+/// one reads, hashes, parses and classifies user-agents, handing rows over in batches. Both
 /// halves take about as long, so a file takes about the longer one's time rather than their
 /// sum. Rows are stored in the order the file holds them; the first failure wins: a row the
 /// parser refuses, or a store error (which stops the parser at its next batch).
