@@ -88,6 +88,13 @@ mod tests {
             .unwrap()
     }
 
+    /// Whether the calling thread may block on a future: not a runtime's worker running its
+    /// tasks (tokio refuses there), but one whose tasks were handed over, or a pool thread.
+    fn may_block() -> bool {
+        let handle = Handle::current();
+        std::panic::catch_unwind(AssertUnwindSafe(|| handle.block_on(async {}))).is_ok()
+    }
+
     // A local store's work runs on the request's thread (a worker of the runtime, as a
     // request's task is), handed over first unless it is short; a remote one's on the pool,
     // where a timeout can still answer; a panic is an error of the request either way.
@@ -111,13 +118,21 @@ mod tests {
             let request = runtime.spawn(async move {
                 let placed = place(store.as_ref(), work);
                 let caller = std::thread::current().id();
-                let ran = blocking(&store, work, move |_| std::thread::current().id() == caller);
+                let ran = blocking(&store, work, move |_| {
+                    (std::thread::current().id() == caller, may_block())
+                });
                 let ran = ran.await.unwrap();
                 let failed = blocking(&store, work, |_| -> u8 { panic!("a store bug") }).await;
                 (placed, ran, matches!(failed, Err(ApiError::Internal(_))))
             });
-            let here = expected != Place::Pool;
-            assert_eq!(runtime.block_on(request).unwrap(), (expected, here, true));
+            // Where it ran: on the caller's thread or not, and with the worker's tasks
+            // handed over (or on the pool) or not.
+            let ran = match expected {
+                Place::Here => (true, false),
+                Place::HandedOver => (true, true),
+                Place::Pool => (false, true),
+            };
+            assert_eq!(runtime.block_on(request).unwrap(), (expected, ran, true));
         }
         // Outside the multi-threaded runtime (tests' current-thread one), always the pool.
         let current = tokio::runtime::Builder::new_current_thread()
