@@ -375,11 +375,10 @@ async fn overview(
     params::granularity(&raw)?;
     let exclude = params::exclude(&raw, &ingest::class_names(&state.config.rules))?;
     let org = access.org;
-    let (store, config) = (state.store.clone(), state.config.clone());
     let o = match exclude {
         // Excluding classes reads the kept events: may take long.
         Some(classes) => {
-            let org = org.clone();
+            let (org, store, config) = (org.clone(), state.store.clone(), state.config.clone());
             run(&state, move |a| {
                 a.overview_less(&org, period, &|range| {
                     let rules = &config.rules;
