@@ -204,6 +204,69 @@ fn ingesting_a_file_again_stops_its_parse_early() {
     assert_eq!(daily(&store), before);
 }
 
+/// An events write that fails at its `fail_at`th push (a full disk, a lost server).
+struct FailingWrite {
+    pushed: usize,
+    fail_at: usize,
+}
+
+impl EventsWrite for FailingWrite {
+    fn push(&mut self, _: LogEvent, _: Option<&str>) -> Result<(), StoreError> {
+        self.pushed += 1;
+        match self.pushed == self.fail_at {
+            true => Err(StoreError::Backend("the disk is full".into())),
+            false => Ok(()),
+        }
+    }
+    fn name_library(&mut self, _: &RepoKey, _: i64, _: &LibraryName) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn commit(self: Box<Self>) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+/// The two threads of a read stop at the first failure, and it is the one reported: a store
+/// error stops the parser (whose later bad row is never reached or never reported), a bad row
+/// before the store fails is reported as such.
+#[test]
+fn a_read_reports_its_first_failure_from_either_thread() {
+    let rows = 50_000;
+    let bad_line = 40_000; // line 1 is the header
+    let text: String = std::iter::once(HEADER.to_owned())
+        .chain((2..=rows + 1).map(|line| match line == bad_line {
+            true => "2024-05-01T10:00:00Z,2x0,GET,acme/m,model,u,".to_owned(),
+            false => format!(
+                "2024-05-01T10:{:02}:{:02}Z,200,GET,acme/m,model,u{line},",
+                line / 60 % 60,
+                line % 60
+            ),
+        }))
+        .map(|l| l + "\n")
+        .collect();
+    let rules = Rules::default();
+    let read = |fail_at: usize| {
+        let mut write = FailingWrite { pushed: 0, fail_at };
+        let tap = Tap::new(text.as_bytes());
+        let result = read_events("a.csv", tap, Format::HfCsv, &rules, None, &[], &mut write);
+        (result.map(|_| ()), write.pushed)
+    };
+    // The store fails first: its error, and the parser stopped (no row error, no more rows).
+    let (result, pushed) = read(1_000);
+    assert!(
+        matches!(&result, Err(IngestError::Store { file, .. }) if file == "a.csv"),
+        "{result:?}"
+    );
+    assert_eq!(pushed, 1_000);
+    // The bad row comes first: its line, and nothing after it stored.
+    let (result, pushed) = read(45_000);
+    assert!(
+        matches!(result, Err(IngestError::Invalid { line, .. }) if line == bad_line as u64),
+        "{result:?}"
+    );
+    assert!(pushed < bad_line, "{pushed} rows stored");
+}
+
 #[test]
 fn a_dataset_window_split_across_files_counts_once() {
     let store = Stores::memory().unwrap();
