@@ -92,7 +92,7 @@ pub fn ingest_batch_within(
     let content_record = |digest: &str| format!("http-batch:{format}:{digest}:{key}");
     if events.log_file(&key_record).map_err(store_err)?.is_some() {
         // A retry, or a mistake: the bytes' digest tells, without parsing or locking anything.
-        let digest = Tap::new(input).finish();
+        let digest = Tap::new(input).finish().whole;
         return match events
             .log_file(&content_record(&digest))
             .map_err(store_err)?
@@ -113,7 +113,7 @@ pub fn ingest_batch_within(
     let first_kept = retention::effective(events, first_kept).map_err(store_err)?;
     let mut write = events.add_events().map_err(store_err)?;
     let tap = Tap::new(input);
-    let (mut read, digest) = read_events(
+    let (mut read, digests) = read_events(
         BATCH,
         tap,
         format,
@@ -122,7 +122,7 @@ pub fn ingest_batch_within(
         &secret,
         write.as_mut(),
     )?;
-    let content_record = content_record(&digest);
+    let content_record = content_record(&digests.whole);
     // Recorded since the first check (by another process, or half-recorded by one stopped
     // between its two records): decided as above.
     if events
@@ -142,7 +142,12 @@ pub fn ingest_batch_within(
     read.name_libraries(write.as_mut()).map_err(store_err)?;
     read.report.new_events = write.commit().map_err(store_err)?;
     let report = read
-        .count(store, events, rules, &[&content_record, &key_record])
+        .count(
+            store,
+            events,
+            rules,
+            &[(&content_record, None), (&key_record, None)],
+        )
         .map_err(store_err)?;
     Ok(report)
 }

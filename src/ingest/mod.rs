@@ -49,7 +49,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use input::{file_record, text_of, KnownCheck, Progress, Tap};
+use input::{file_record, text_of, Digests, KnownCheck, Progress, Tap};
 
 pub use batch::{ingest_batch, ingest_batch_within, BatchError, IdempotencyKey};
 pub use exclude::{class_names, downloads_of_classes, DayDownloads};
@@ -298,7 +298,7 @@ fn read_and_count(
             source,
         })?;
     let tap = Tap::new(text);
-    let (mut read, digest) = read_events(
+    let (mut read, digests) = read_events(
         name,
         tap,
         format,
@@ -307,7 +307,7 @@ fn read_and_count(
         &secret,
         write.as_mut(),
     )?;
-    let file_key = file_record(format, &digest);
+    let file_key = file_record(format, &digests.whole);
     if events.log_file(&file_key).map_err(store_err)?.is_some() {
         return Ok(IngestReport {
             new_events: 0,
@@ -317,7 +317,8 @@ fn read_and_count(
     }
     read.name_libraries(write.as_mut()).map_err(store_err)?;
     read.report.new_events = write.commit().map_err(store_err)?;
-    read.count(store, events, rules, &[&file_key])
+    let head = file_record(format, &digests.head);
+    read.count(store, events, rules, &[(&file_key, Some(&head))])
         .map_err(store_err)
 }
 
@@ -344,7 +345,7 @@ fn read_events<R: Read + Send>(
     first_kept: Option<Day>,
     secret: &[u8],
     write: &mut dyn EventsWrite,
-) -> Result<(FileRead, String), IngestError> {
+) -> Result<(FileRead, Digests), IngestError> {
     let mut read = FileRead::new();
     read.first_kept = first_kept;
     let classes = &rules.agent_classes;
@@ -376,7 +377,7 @@ fn read_events<R: Read + Send>(
     let failure = match (stored, parsed) {
         // The store's failure first: it is why the parser stopped, if it did.
         (Err(e), _) | (Ok(()), Err(e)) => e,
-        (Ok(()), Ok(digest)) => return Ok((read, digest)),
+        (Ok(()), Ok(digests)) => return Ok((read, digests)),
     };
     let file = name.to_owned();
     Err(match failure {
@@ -391,14 +392,14 @@ fn read_events<R: Read + Send>(
 }
 
 /// The parsing half of [`read_events`]: parses `tap`'s rows, each with its user-agent's class,
-/// into batches sent on `send`; returns the digest of the text once it was read to its end.
+/// into batches sent on `send`; returns the digests of the text once it was read to its end.
 fn parse<'r, R: Read>(
     mut tap: Tap<R>,
     format: Format,
     secret: &[u8],
     classes: &'r AgentClasses,
     send: std::sync::mpsc::SyncSender<Vec<(Parsed, &'r str)>>,
-) -> Result<String, Failure> {
+) -> Result<Digests, Failure> {
     let stopped = || Failure::Read(io::Error::other("the store stopped reading"));
     let mut agents = Agents::new(classes);
     let mut batch = Vec::with_capacity(PARSED_BATCH);
@@ -451,19 +452,20 @@ impl FileRead {
     }
 
     /// Once the file's events are committed: recounts the repository-days it touched,
-    /// records the file under each of `records` (in order), and creates its new organizations.
+    /// records the file under each of `records` (in order, each with its head record, if
+    /// any), and creates its new organizations.
     fn count(
         mut self,
         store: &dyn Store,
         events: &dyn LogEvents,
         rules: &Rules,
-        records: &[&str],
+        records: &[(&str, Option<&str>)],
     ) -> Result<IngestReport, StoreError> {
         let changed = recount::add_library_changes(events, None, &mut self.touched)?;
         retention::keep_from(&mut self.touched, self.first_kept);
         self.report.repo_days = recount::recount(store, events, rules, &self.touched, &changed)?;
-        for name in records {
-            events.record_log_file(name, self.report.rows, self.report.counted)?;
+        for (name, head) in records {
+            events.record_log_file(name, self.report.rows, self.report.counted, *head)?;
         }
         let orgs: BTreeSet<OrgName> = self.touched.keys().map(|r| r.name.org()).collect();
         self.report.orgs_created = create_orgs(store, &orgs)?;

@@ -164,6 +164,58 @@ fn a_file_ingested_before_is_found_early_and_its_stopped_parse_stores_nothing() 
     assert_eq!(daily(&store), before);
 }
 
+/// A file is recorded with its head (the digest of its text's first MiB), and the check of a
+/// new file stops once that much of it showed that no file recorded begins so; a store
+/// holding a file recorded without its head (an older one) has the whole file hashed.
+#[test]
+fn a_new_file_is_hashed_a_second_time_only_to_its_head() {
+    use sha2::{Digest, Sha256};
+    let store = Stores::memory().unwrap();
+    let events = store.log_events().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, first: u32| {
+        let rows: String = (first..first + 60_000)
+            .map(|i| format!("2024-05-01T10:00:00Z,200,GET,acme/m,model,u{i},\n"))
+            .collect();
+        let text = format!("{HEADER}\n{rows}");
+        assert!(text.len() > 2 * input::HEAD_BYTES);
+        let path = dir.path().join(name);
+        std::fs::write(&path, &text).unwrap();
+        (path, text)
+    };
+    let (a, a_text) = file("a.csv", 0);
+    let (b, _) = file("b.csv", 100_000);
+    let ingest = |path| ingest_file(&store, path, Format::HfCsv, &Rules::default(), &mut |_| {});
+    ingest(&a).unwrap();
+    let digest = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
+    let info = events
+        .log_file(&format!("hf-csv:{}", digest(a_text.as_bytes())))
+        .unwrap()
+        .expect("recorded");
+    let head = format!("hf-csv:{}", digest(&a_text.as_bytes()[..input::HEAD_BYTES]));
+    assert_eq!(info.head, Some(head));
+
+    let hashed = |path| {
+        let check = KnownCheck::new();
+        let found = check.run(events, path, Format::HfCsv).is_some();
+        (found, check.hashed.load(Ordering::Relaxed))
+    };
+    let b_len = std::fs::metadata(&b).unwrap().len();
+    let (found, bytes) = hashed(&b);
+    assert!(!found);
+    assert!(bytes < 2 * input::HEAD_BYTES as u64, "{bytes} of {b_len}");
+    // A file ingested before is hashed whole and found.
+    let a_len = std::fs::metadata(&a).unwrap().len();
+    assert_eq!(hashed(&a), (true, a_len));
+    // A file recorded without its head might begin as any: every file is hashed whole.
+    events.record_log_file("hf-csv:0ld", 1, 1, None).unwrap();
+    assert_eq!(hashed(&b), (false, b_len));
+    // Under another format, it does not matter.
+    let check = KnownCheck::new();
+    assert!(check.run(events, &b, Format::Jsonl).is_none());
+    assert!(check.hashed.load(Ordering::Relaxed) < b_len);
+}
+
 /// `ingest_file` stops the parse of a file ingested before once its check found it: with a
 /// parse slowed to 100 ms per 64 KiB (through the progress callback), the read ends long
 /// before the file's last byte, where a parse the check does not reach would go on to it

@@ -209,7 +209,7 @@ fn copy_events(
     }
     copy_libraries(from, to, report)?;
     from.log_files(&mut |name, info| {
-        to.record_log_file(name, info.rows, info.events)?;
+        to.record_log_file(name, info.rows, info.events, info.head.as_deref())?;
         report.log_files += 1;
         Ok(())
     })

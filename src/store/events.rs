@@ -33,6 +33,10 @@ pub struct LogFileInfo {
     pub rows: u64,
     pub events: u64,
     pub ingested_unix: i64,
+    /// A file's head record (its format and the digest of its text's first MiB, see
+    /// [`LogEvents::may_know_log_file`]); `None` for other records, for files recorded before
+    /// heads were, and on a backend that does not keep heads.
+    pub head: Option<String>,
 }
 
 /// The event store of one backend.
@@ -88,8 +92,25 @@ pub trait LogEvents: Send + Sync {
     /// The log file `name` (a format and a content digest), if it was fully ingested.
     fn log_file(&self, name: &str) -> StoreResult<Option<LogFileInfo>>;
 
-    /// Records that the log file `name` was fully ingested (idempotent).
-    fn record_log_file(&self, name: &str, rows: u64, events: u64) -> StoreResult<()>;
+    /// Records that the log file `name` was fully ingested (idempotent), with its `head`
+    /// record when it is a file's.
+    fn record_log_file(
+        &self,
+        name: &str,
+        rows: u64,
+        events: u64,
+        head: Option<&str>,
+    ) -> StoreResult<()>;
+
+    /// Whether a file whose head record is `head` may have been recorded under a name that
+    /// begins with `prefix` (its format and `:`). `false` only when it certainly was not: no
+    /// recorded file has that head, and every file recorded under `prefix` was recorded with
+    /// its head. The ingest of a file it was not stops hashing the file a second time early.
+    /// By default `true` (the caller hashes the whole file to know).
+    fn may_know_log_file(&self, prefix: &str, head: &str) -> StoreResult<bool> {
+        let _ = (prefix, head);
+        Ok(true)
+    }
 
     /// The store's secret for hashing downloader ids that logs carry in clear (nginx
     /// addresses and users): 32 random bytes, made on first use and kept.

@@ -418,13 +418,38 @@ fn log_files_are_recorded_once(make: MakeStore<'_>) {
     let name = "hf-csv:0123abcd";
     assert_eq!(events.log_file(name).unwrap(), None);
     let before = time::OffsetDateTime::now_utc().unix_timestamp();
-    events.record_log_file(name, 10, 7).unwrap();
-    events.record_log_file(name, 99, 99).unwrap();
+    events
+        .record_log_file(name, 10, 7, Some("hf-csv:4ead"))
+        .unwrap();
+    events
+        .record_log_file(name, 99, 99, Some("hf-csv:other"))
+        .unwrap();
     let info = events.log_file(name).unwrap().expect("recorded");
     assert_eq!((info.rows, info.events), (10, 7), "the first record stays");
     assert!(info.ingested_unix >= before && info.ingested_unix <= before + 60);
     assert_eq!(events.log_file("hf-csv:0123abce").unwrap(), None);
-    events.record_log_file("jsonl:00ff", 3, 2).unwrap();
+    // A head recorded may be known; a backend that keeps heads knows which are not.
+    let keeps_heads = info.head.is_some();
+    assert!(matches!(info.head.as_deref(), Some("hf-csv:4ead") | None));
+    let may_know = |prefix, head| events.may_know_log_file(prefix, head).unwrap();
+    assert!(may_know("hf-csv:", "hf-csv:4ead"));
+    if keeps_heads {
+        assert!(
+            !may_know("hf-csv:", "hf-csv:other"),
+            "only the first record stays"
+        );
+        assert!(!may_know("jsonl:", "jsonl:4ead"));
+    }
+    events.record_log_file("jsonl:00ff", 3, 2, None).unwrap();
+    events.record_log_file("http:key", 3, 2, None).unwrap();
+    if keeps_heads {
+        // A file recorded without its head (before heads were) may have any.
+        assert!(may_know("jsonl:", "jsonl:4ead"));
+        assert!(
+            !may_know("hf-csv:", "hf-csv:other"),
+            "others are under other prefixes"
+        );
+    }
     let mut listed = Vec::new();
     events
         .log_files(&mut |name, info| {
@@ -436,6 +461,7 @@ fn log_files_are_recorded_once(make: MakeStore<'_>) {
         listed,
         [
             ("hf-csv:0123abcd".to_owned(), 10, 7),
+            ("http:key".to_owned(), 3, 2),
             ("jsonl:00ff".to_owned(), 3, 2)
         ],
         "by name"
@@ -618,7 +644,7 @@ fn a_removed_organization_loses_its_events_and_libraries(make: MakeStore<'_>) {
     );
     name_all(events, &a, &[(1, "peft")]);
     name_all(events, &b, &[(1, "peft")]);
-    events.record_log_file("hf-csv:feed", 2, 2).unwrap();
+    events.record_log_file("hf-csv:feed", 2, 2, None).unwrap();
     store.remove_org(&org("acme")).unwrap();
     assert_eq!(event_days(events, None, None), ["model acmex/m 2024-05-01"]);
     assert_eq!(events.library(&a).unwrap(), RepoLibrary::default());

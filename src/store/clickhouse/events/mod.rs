@@ -376,13 +376,21 @@ impl LogEvents for ClickHouseEvents {
                     rows: r.u64(1)?,
                     events: r.u64(2)?,
                     ingested_unix: r.i64(3)?,
+                    head: None,
                 }))
             },
         )?;
         Ok(rows.into_iter().next().flatten())
     }
 
-    fn record_log_file(&self, name: &str, rows: u64, events: u64) -> StoreResult<()> {
+    /// Heads are not kept here (see [`LogEvents::may_know_log_file`]: every file is hashed).
+    fn record_log_file(
+        &self,
+        name: &str,
+        rows: u64,
+        events: u64,
+        _head: Option<&str>,
+    ) -> StoreResult<()> {
         if self.log_file(name)?.is_some() {
             return Ok(());
         }
@@ -511,6 +519,7 @@ impl LogEvents for ClickHouseEvents {
                 rows: r.u64(1)?,
                 events: r.u64(2)?,
                 ingested_unix: r.i64(3)?,
+                head: None,
             };
             f(&r.str(0)?, info)
         })

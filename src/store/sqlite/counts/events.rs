@@ -85,6 +85,13 @@ pub(super) const MIGRATION_BLOCKS: &str = r#"
     );
 "#;
 
+/// Migration 12: each file's head record (see [`LogEvents::may_know_log_file`]); files
+/// recorded before have none, so a store that holds some keeps hashing every file in full.
+pub(super) const MIGRATION_FILE_HEADS: &str = r#"
+    ALTER TABLE log_files ADD COLUMN head TEXT;
+    CREATE INDEX log_files_head ON log_files (head, name);
+"#;
+
 /// A merge of blocks stops short of this many events (a block's BLOBs stay under ~20 MB).
 pub(super) const MAX_BLOCK_EVENTS: usize = 1 << 18;
 // A flush's events of one repository-day always fit one block.
@@ -616,7 +623,7 @@ impl LogEvents for SqliteCounts {
     fn log_file(&self, name: &str) -> StoreResult<Option<LogFileInfo>> {
         self.db.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT rows, events, ingested_unix FROM log_files WHERE name = ?1",
+                "SELECT rows, events, ingested_unix, head FROM log_files WHERE name = ?1",
             )?;
             let info = stmt
                 .query_row([name], |r| {
@@ -624,6 +631,7 @@ impl LogEvents for SqliteCounts {
                         rows: r.get::<_, i64>(0)? as u64,
                         events: r.get::<_, i64>(1)? as u64,
                         ingested_unix: r.get(2)?,
+                        head: r.get(3)?,
                     })
                 })
                 .optional()?;
@@ -631,13 +639,37 @@ impl LogEvents for SqliteCounts {
         })
     }
 
-    fn record_log_file(&self, name: &str, rows: u64, events: u64) -> StoreResult<()> {
+    fn record_log_file(
+        &self,
+        name: &str,
+        rows: u64,
+        events: u64,
+        head: Option<&str>,
+    ) -> StoreResult<()> {
         self.db.writer().execute(
-            "INSERT OR IGNORE INTO log_files (name, rows, events, ingested_unix) \
-             VALUES (?1, ?2, ?3, ?4)",
-            params![name, rows as i64, events as i64, now_unix()],
+            "INSERT OR IGNORE INTO log_files (name, rows, events, ingested_unix, head) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, rows as i64, events as i64, now_unix(), head],
         )?;
         Ok(())
+    }
+
+    fn may_know_log_file(&self, prefix: &str, head: &str) -> StoreResult<bool> {
+        // The names under `prefix`: from it up to the same text with its last byte (`:`)
+        // followed by the next one.
+        let mut end = prefix.as_bytes().to_vec();
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let end = String::from_utf8(end).map_err(|e| StoreError::Backend(e.into()))?;
+        self.db.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM log_files WHERE head = ?1) \
+                     OR EXISTS (SELECT 1 FROM log_files WHERE head IS NULL \
+                                AND name >= ?2 AND name < ?3)",
+            )?;
+            Ok(stmt.query_row(params![head, prefix, end], |r| r.get(0))?)
+        })
     }
 
     fn downloader_secret(&self) -> StoreResult<Vec<u8>> {
@@ -731,8 +763,9 @@ impl LogEvents for SqliteCounts {
         f: &mut dyn FnMut(&str, LogFileInfo) -> StoreResult<()>,
     ) -> StoreResult<()> {
         self.db.read(|conn| {
-            let mut stmt = conn
-                .prepare("SELECT name, rows, events, ingested_unix FROM log_files ORDER BY name")?;
+            let mut stmt = conn.prepare(
+                "SELECT name, rows, events, ingested_unix, head FROM log_files ORDER BY name",
+            )?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let name: String = r.get(0)?;
@@ -740,6 +773,7 @@ impl LogEvents for SqliteCounts {
                     rows: r.get::<_, i64>(1)? as u64,
                     events: r.get::<_, i64>(2)? as u64,
                     ingested_unix: r.get(3)?,
+                    head: r.get(4)?,
                 };
                 f(&name, info)?;
             }

@@ -39,7 +39,8 @@ use crate::store::{
 /// ([`events`]), 7 the secret that hashes downloader ids of nginx logs, 8 the repositories'
 /// libraries ([`libraries`]) and the user-agent class of each kept event; 9 changes nothing;
 /// 10 the horizon of pruned events ([`events`]); 11 the events in blocks, into which
-/// [`events::convert`] then moves the events of an older store.
+/// [`events::convert`] then moves the events of an older store; 12 the log files' head
+/// records.
 const MIGRATIONS: &[&str] = &[
     legacy::MIGRATION_1,
     legacy::MIGRATION_2,
@@ -82,6 +83,7 @@ const MIGRATIONS: &[&str] = &[
     libraries::MIGRATION,
     events::MIGRATION_HORIZON,
     events::MIGRATION_BLOCKS,
+    events::MIGRATION_FILE_HEADS,
 ];
 
 pub struct SqliteCounts {
