@@ -345,6 +345,31 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// `--config`'s help names every key a config file may set, and no other.
+    #[test]
+    fn the_help_lists_the_config_keys() {
+        use clap::CommandFactory;
+        let e = toml::from_str::<FileConfig>("no_such_key = 1").unwrap_err();
+        let message = e.to_string();
+        let (_, expected) = message.split_once("expected one of ").expect(&message);
+        let mut accepted: Vec<&str> = expected
+            .split(", ")
+            .map(|k| k.trim().trim_matches('`'))
+            .collect();
+        let command = crate::cli::Cli::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == "config")
+            .unwrap();
+        let help = arg.get_help().unwrap().to_string();
+        let (_, keys) = help.split_once("keys: ").expect(&help);
+        let (keys, _) = keys.split_once(')').expect(&help);
+        let mut listed: Vec<&str> = keys.split(',').map(str::trim).collect();
+        accepted.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, accepted);
+    }
+
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars
             .iter()

@@ -38,7 +38,7 @@ pub struct Cli {
     /// [env: HUBSTATS_TODAY] [default: the current UTC date]
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub today: Option<Day>,
-    /// TOML config file (keys: store, today, listen, secure_cookies, trusted_proxies,
+    /// TOML config file (keys: store, today, listen, secure_cookies, hub_url, trusted_proxies,
     /// metrics_allow, metrics_token, log_format, header_read_timeout_secs, idle_timeout_secs,
     /// request_timeout_secs, max_connections, shutdown_timeout_secs, ingest_max_body_bytes,
     /// retention_days, rules, index_budget_mib) [env: HUBSTATS_CONFIG]
