@@ -286,7 +286,10 @@ struct BlockMeta {
 }
 
 struct SqliteEventsWrite<'a> {
+    db: &'a Db,
     conn: MutexGuard<'a, Connection>,
+    /// Whether a full buffer was stored already: a large write, checkpointed aside.
+    large: bool,
     /// Events not stored yet, and each one's place in the order they are stored in (sorting
     /// the places, then taking the events, moves 48 bytes an event instead of 200).
     pending: Vec<Option<Kept>>,
@@ -483,6 +486,7 @@ impl EventsWrite for SqliteEventsWrite<'_> {
         let agent = agent.map(str::to_owned);
         self.pending.push(Some(Kept { key, event, agent }));
         if self.pending.len() >= FLUSH_AT {
+            self.large = true;
             self.added += self.flush()?;
         }
         Ok(())
@@ -499,7 +503,11 @@ impl EventsWrite for SqliteEventsWrite<'_> {
 
     fn commit(mut self: Box<Self>) -> StoreResult<u64> {
         self.added += self.flush()?;
-        self.conn.execute_batch("COMMIT")?;
+        if self.large {
+            self.db.commit_checkpointing_aside(&self.conn)?;
+        } else {
+            self.conn.execute_batch("COMMIT")?;
+        }
         self.committed = true;
         Ok(self.added)
     }
@@ -545,7 +553,9 @@ impl LogEvents for SqliteCounts {
         let conn = self.db.writer();
         conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Box::new(SqliteEventsWrite {
+            db: &self.db,
             conn,
+            large: false,
             pending: Vec::new(),
             order: Vec::new(),
             repos: HashMap::new(),
