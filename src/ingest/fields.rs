@@ -116,7 +116,7 @@ pub fn repo_name(text: &str) -> Result<RepoName, RowError> {
 /// pointer first).
 #[derive(Default)]
 pub struct RepoNames {
-    known: HashMap<Box<str>, RepoName>,
+    known: HashMap<Box<str>, RepoName, ahash::RandomState>,
 }
 
 /// Names a file's read remembers (a few MB at most).

@@ -531,14 +531,14 @@ impl FileRead {
 /// agents are a few hundred strings repeated, and classifying one scans every pattern.
 struct Agents<'r> {
     classes: &'r AgentClasses,
-    known: HashMap<String, &'r str>,
+    known: HashMap<String, &'r str, ahash::RandomState>,
 }
 
 impl<'r> Agents<'r> {
     fn new(classes: &'r AgentClasses) -> Self {
         Agents {
             classes,
-            known: HashMap::new(),
+            known: HashMap::default(),
         }
     }
 
