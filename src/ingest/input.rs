@@ -229,7 +229,7 @@ impl KnownCheck {
                 break;
             }
         }
-        let digest = hex::encode(tap.hasher.finalize());
+        let digest = tap.finish().whole;
         let info = events.log_file(&file_record(format, &digest)).ok()??;
         self.found.store(true, Ordering::Relaxed);
         Some(info)

@@ -130,10 +130,13 @@ impl Db {
     /// committed page until the checkpoint has copied it, so nothing depends on it finishing:
     /// a process stopped during it leaves a store as consistent as one stopped before it.
     fn commit_checkpointing_aside(&self, writer: &Connection) -> StoreResult<()> {
-        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let committed = writer.execute_batch("COMMIT");
-        writer.pragma_update(None, "wal_autocheckpoint", DEFAULT_AUTOCHECKPOINT)?;
-        committed?;
+        commit_without_checkpoint(writer)?;
+        self.checkpoint_aside();
+        Ok(())
+    }
+
+    /// Starts a checkpoint on a thread of its own (after the one running, if any, ended).
+    fn checkpoint_aside(&self) {
         self.wait_for_checkpoint();
         let uri = self.uri.clone();
         let checkpoint = move || {
@@ -152,7 +155,6 @@ impl Db {
             .name("hubstats-checkpoint".to_owned())
             .spawn(checkpoint)
             .ok();
-        Ok(())
     }
 
     /// Waits for the checkpoint started by [`Db::commit_checkpointing_aside`], if one runs.
@@ -218,6 +220,14 @@ impl Db {
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 const READER_CACHE_KIB: i64 = 2 * 1024;
 
+/// Commits the transaction open on `conn` with its automatic checkpoint off for that commit.
+fn commit_without_checkpoint(conn: &Connection) -> StoreResult<()> {
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let committed = conn.execute_batch("COMMIT");
+    conn.pragma_update(None, "wal_autocheckpoint", DEFAULT_AUTOCHECKPOINT)?;
+    Ok(committed?)
+}
+
 fn configure(conn: &Connection, cache_kib: i64) -> StoreResult<()> {
     conn.busy_handler(Some(wait_for_writer))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -234,13 +244,16 @@ fn now_unix() -> i64 {
 mod tests {
     use super::*;
 
-    /// A large write committed with its checkpoint aside: the writer's automatic checkpoint is
-    /// back on, and the pages reach the main file while every connection stays open (the
-    /// checkpoint ran; closing the writer would have copied them too).
+    /// A large write committed with its checkpoint aside: the commit leaves the pages in the
+    /// WAL (the main file keeps its size) and the writer's automatic checkpoint back on; the
+    /// checkpoint beside it then copies them into the main file while every connection stays
+    /// open (closing the writer would have copied them too). `commit_checkpointing_aside` is
+    /// these two steps.
     #[test]
     fn a_write_committed_aside_is_checkpointed_beside_the_writer() {
         let db = Db::memory().unwrap();
         let main_file = std::path::PathBuf::from(&db.uri);
+        let size = || std::fs::metadata(&main_file).unwrap().len();
         {
             let writer = db.writer();
             writer
@@ -251,7 +264,9 @@ mod tests {
                     .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
                     .unwrap();
             }
-            db.commit_checkpointing_aside(&writer).unwrap();
+            let before = size();
+            commit_without_checkpoint(&writer).unwrap();
+            assert_eq!(size(), before, "the commit copied pages into the main file");
             let pages: i64 = writer
                 .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
                 .unwrap();
@@ -262,8 +277,9 @@ mod tests {
             .read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(rows, 2_000);
+        db.checkpoint_aside();
         db.wait_for_checkpoint();
-        let size = std::fs::metadata(&main_file).unwrap().len();
+        let size = size();
         assert!(size > 8_000_000, "main file: {size} bytes");
     }
 }
