@@ -146,3 +146,25 @@ fn a_retention_of_zero_days_is_refused_naming_it() {
     let err = fails(&store, &["--retention-days", "0", "events", "prune"]);
     assert!(err.contains("--retention-days"), "{err}");
 }
+
+#[test]
+fn recount_of_an_unknown_organization_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = d.join("hubstats.db");
+    let file = log(
+        d,
+        "a.csv",
+        &["2024-05-01T10:00:00Z,200,GET,acme/bert,model,u1,"],
+    );
+    ok(&store, &["ingest", "--format", "hf-csv", &file]);
+    let out = ok(&store, &["recount", "--org", "acme"]);
+    assert_eq!(out, "recounted 1 repository-day in 1 organization\n");
+    // A misspelt name must not pass for an organization with nothing to recount.
+    let err = fails(&store, &["recount", "--org", "acme-typo"]);
+    assert!(err.contains("unknown organization acme-typo"), "{err}");
+    // An organization that exists but has no kept events recounts nothing, without error.
+    ok(&store, &["org", "create", "empty-org"]);
+    let out = ok(&store, &["recount", "--org", "empty-org"]);
+    assert_eq!(out, "recounted 0 repository-days in 0 organizations\n");
+}

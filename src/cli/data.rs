@@ -94,7 +94,8 @@ pub fn export(config: &Config, org: &str, output: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn ensure_org_exists(store: &SharedStore, org: &OrgName) -> Result<()> {
+/// An error naming `org` unless the store knows it (it has repositories, or accounts hold it).
+pub(super) fn ensure_org_exists(store: &SharedStore, org: &OrgName) -> Result<()> {
     if !store.repos(org).context("reading repositories")?.is_empty() {
         return Ok(());
     }

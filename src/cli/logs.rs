@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 
-use super::data::{counted, open_store, progress_bar};
+use super::data::{counted, ensure_org_exists, open_store, progress_bar};
 use crate::config::Config;
 use crate::domain::{Day, OrgName};
 use crate::ingest::{self, Format, IngestReport, Rules};
@@ -29,6 +29,10 @@ pub fn recount(
     let rules = load_rules(config, rules)?;
     let org = org.map(OrgName::parse).transpose().context("--org")?;
     let store = open_store(config)?;
+    if let Some(org) = &org {
+        // A misspelt name would otherwise recount nothing and say so as if all were well.
+        ensure_org_exists(&store, org)?;
+    }
     let first_kept = config.first_kept_day();
     let report = ingest::recount_within(store.as_ref(), &rules, org.as_ref(), from, first_kept)?;
     println!(
