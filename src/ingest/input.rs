@@ -16,14 +16,45 @@
 //! recorded may have this head; when none may, it stops.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use super::Format;
+use super::fields::RowError;
+use super::{Failure, Format};
+use crate::breakdown::import::limit::{too_long_io, LineLimit};
+use crate::breakdown::import::MAX_LINE;
 use crate::store::{LogEvents, LogFileInfo};
+
+/// Calls `each` with the number (from 1) and the bytes (with their line end) of every line of
+/// `input` that is not blank, for the formats of one event per line; a line longer than
+/// [`MAX_LINE`] is an error of its row, found before it is buffered whole.
+pub(super) fn for_each_line(
+    input: impl Read,
+    mut each: impl FnMut(u64, &[u8]) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut reader = BufReader::new(LineLimit::new(input, MAX_LINE));
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        line += 1;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| match too_long_io(&e) {
+                Some(l) => Failure::Row(l, RowError::LineTooLong { max: MAX_LINE }),
+                None => Failure::Read(e),
+            })?;
+        if n == 0 {
+            return Ok(());
+        }
+        if !buf.trim_ascii().is_empty() {
+            each(line, &buf)?;
+        }
+    }
+}
 
 /// How much of a file's text its head digest covers.
 pub(super) const HEAD_BYTES: usize = 1 << 20;

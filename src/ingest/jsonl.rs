@@ -6,16 +6,14 @@
 //! ignored; blank lines are skipped.
 
 use std::borrow::Cow;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::fields::{self, RepoNames, RowError};
-use super::{Failure, Parsed, Request};
-use crate::breakdown::import::limit::{too_long_io, LineLimit};
-use crate::breakdown::import::MAX_LINE;
+use super::{input, Failure, Parsed, Request};
 use crate::domain::{LibraryName, LogEvent, RepoKey};
 
 /// Reads every line of `input`, calling `each` with its line number and what it holds.
@@ -23,28 +21,11 @@ pub(super) fn read(
     input: impl Read,
     each: &mut dyn FnMut(u64, Parsed) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    let mut reader = BufReader::new(LineLimit::new(input, MAX_LINE));
-    let mut buf = Vec::new();
-    let mut line = 0u64;
     let mut names = RepoNames::default();
-    loop {
-        buf.clear();
-        line += 1;
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| match too_long_io(&e) {
-                Some(l) => Failure::Row(l, RowError::LineTooLong { max: MAX_LINE }),
-                None => Failure::Read(e),
-            })?;
-        if n == 0 {
-            return Ok(());
-        }
-        if buf.trim_ascii().is_empty() {
-            continue;
-        }
-        let parsed = parse_line(&buf, &mut names).map_err(|e| Failure::Row(line, e))?;
-        each(line, parsed)?;
-    }
+    input::for_each_line(input, |line, text| {
+        let parsed = parse_line(text, &mut names).map_err(|e| Failure::Row(line, e))?;
+        each(line, parsed)
+    })
 }
 
 fn parse_line(line: &[u8], names: &mut RepoNames) -> Result<Parsed, RowError> {

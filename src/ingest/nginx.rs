@@ -6,15 +6,13 @@
 //! in the combined format is an error. The last field (the user-agent) is handed over for the
 //! event's class. Parsed by hand (no regex): a few splits per line.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::fields::{self, RepoNames, RowError};
-use super::{Failure, Parsed, Request};
-use crate::breakdown::import::limit::{too_long_io, LineLimit};
-use crate::breakdown::import::MAX_LINE;
+use super::{input, Failure, Parsed, Request};
 use crate::domain::{Day, LogEvent, RepoKey, RepoName, RepoType};
 
 /// Reads every line of `input`, calling `each` with its line number and what it holds.
@@ -23,30 +21,13 @@ pub(super) fn read(
     secret: &[u8],
     each: &mut dyn FnMut(u64, Parsed) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    let mut reader = BufReader::new(LineLimit::new(input, MAX_LINE));
-    let mut buf = Vec::new();
-    let mut line = 0u64;
     let mut names = RepoNames::default();
-    loop {
-        buf.clear();
-        line += 1;
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| match too_long_io(&e) {
-                Some(l) => Failure::Row(l, RowError::LineTooLong { max: MAX_LINE }),
-                None => Failure::Read(e),
-            })?;
-        if n == 0 {
-            return Ok(());
-        }
-        let text = std::str::from_utf8(&buf).map_err(|_| Failure::Row(line, RowError::Utf8))?;
+    input::for_each_line(input, |line, bytes| {
+        let text = std::str::from_utf8(bytes).map_err(|_| Failure::Row(line, RowError::Utf8))?;
         let text = text.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
-            continue;
-        }
         let parsed = parse_line(text, secret, &mut names).map_err(|e| Failure::Row(line, e))?;
-        each(line, parsed)?;
-    }
+        each(line, parsed)
+    })
 }
 
 /// The fields of a combined line that counting uses.
