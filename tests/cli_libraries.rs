@@ -75,6 +75,26 @@ fn set_library_and_recount_equal_a_fresh_ingest_under_that_library() {
         "acme/bert: counted under peft (set by hand): path:\"adapter_config.json\"; \
          2 repository-days recounted\n"
     );
+    // A repository the store knows nothing of (not yet logged, or misspelt): set, with a
+    // warning; one it knows gets none.
+    let out = common::run_hubstats(
+        &a,
+        &["repo", "set-library", "model", "acme/bret", "peft"],
+        "",
+    );
+    assert!(out.status.success());
+    let warning = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        warning.contains("warning: the store has no counts or kept events of acme/bret"),
+        "{warning}"
+    );
+    let out = common::run_hubstats(
+        &a,
+        &["repo", "set-library", "model", "acme/bert", "peft"],
+        "",
+    );
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
     ok(&a, &["recount"]);
     let under_peft = export(&a);
 

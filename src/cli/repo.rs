@@ -12,7 +12,7 @@ use super::RepoCommand;
 use crate::config::Config;
 use crate::domain::{LibraryName, RepoKey, RepoName, RepoType};
 use crate::ingest::{self, Rules};
-use crate::store::RepoLibrary;
+use crate::store::{RepoLibrary, Store};
 
 pub fn repo(config: &Config, c: RepoCommand) -> Result<()> {
     match c {
@@ -62,7 +62,32 @@ fn set_library(
         repo.name,
         describe(&now, &rules),
         counted(repo_days, "repository-day", "repository-days")
-    ))
+    ))?;
+    // Setting a library before a repository's logs come is allowed; a misspelt name looks
+    // the same, so say that the store knows nothing of it.
+    if repo_days == 0 && !is_known(store.as_ref(), &repo)? {
+        eprintln!(
+            "warning: the store has no counts or kept events of {}; its library applies to \
+             its logs once they are ingested (check the name if it should have some)",
+            repo.name
+        );
+    }
+    Ok(())
+}
+
+/// Whether the store has counts or kept events of `repo`.
+fn is_known(store: &dyn Store, repo: &RepoKey) -> Result<bool> {
+    if store.repo(repo)?.is_some() {
+        return Ok(true);
+    }
+    let mut kept = false;
+    if let Some(events) = store.log_events() {
+        events.days_of(repo, &mut |_| {
+            kept = true;
+            Ok(())
+        })?;
+    }
+    Ok(kept)
 }
 
 /// The library named, if the rules know it.
