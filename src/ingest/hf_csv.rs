@@ -58,7 +58,17 @@ impl Columns {
                 expected: self.width,
             });
         }
-        let text = |i: usize| std::str::from_utf8(&record[i]).map_err(|_| RowError::Utf8);
+        // One UTF-8 check of the whole record (its fields end to end) instead of one per
+        // field; a field of valid text starts and ends on character boundaries, which `get`
+        // checks. Text that is not valid anywhere falls back to the check per field, so a
+        // column that is not read, or an unreadable user-agent, still fails nothing.
+        let whole = std::str::from_utf8(record.as_slice()).ok();
+        let text = |i: usize| match whole {
+            Some(whole) => (record.range(i))
+                .and_then(|r| whole.get(r))
+                .ok_or(RowError::Utf8),
+            None => std::str::from_utf8(&record[i]).map_err(|_| RowError::Utf8),
+        };
         let Some(repo_type) = fields::repo_type(text(self.repo_type)?)? else {
             return Ok(Parsed::Space);
         };
@@ -69,7 +79,7 @@ impl Columns {
         // A user-agent only classifies the request: an unreadable one is no agent.
         let agent = self
             .agent
-            .and_then(|i| std::str::from_utf8(&record[i]).ok())
+            .and_then(|i| text(i).ok())
             .filter(|a| !a.is_empty())
             .map(str::to_owned);
         let event = LogEvent {
@@ -146,15 +156,26 @@ mod tests {
     type Rows = Vec<(u64, Option<LogEvent>)>;
 
     fn parse(text: &str) -> Result<Rows, (u64, RowError)> {
+        parse_bytes(text.as_bytes())
+    }
+
+    /// Each row's line, event and user-agent.
+    fn parse_bytes(text: &[u8]) -> Result<Rows, (u64, RowError)> {
+        Ok(read_agents(text)?
+            .into_iter()
+            .map(|(l, e, _)| (l, e))
+            .collect())
+    }
+
+    type Agents = Vec<(u64, Option<LogEvent>, Option<String>)>;
+
+    fn read_agents(text: &[u8]) -> Result<Agents, (u64, RowError)> {
         let mut out = Vec::new();
-        let result = read(text.as_bytes(), &mut |line, p| {
-            out.push((
-                line,
-                match p {
-                    Parsed::Space | Parsed::Other => None,
-                    Parsed::Event(r) => Some(r.event),
-                },
-            ));
+        let result = read(text, &mut |line, p| {
+            out.push(match p {
+                Parsed::Space | Parsed::Other => (line, None, None),
+                Parsed::Event(r) => (line, Some(r.event), r.agent),
+            });
             Ok(())
         });
         match result {
@@ -215,5 +236,52 @@ mod tests {
                 }
             )
         );
+    }
+
+    /// The record's text is checked once as a whole; a field is read only when it is valid
+    /// text by itself, as when each field was checked alone.
+    #[test]
+    fn each_field_read_must_be_text_by_itself() {
+        let header = b"repoName,repoType,timestamp,status,method,hashedUserId,region,userAgent\n";
+        let row = |fields: &[&[u8]]| [&header[..], &fields.join(&b',')[..], b"\n"].concat();
+        let ok: [&[u8]; 8] = [
+            b"acme/m",
+            b"model",
+            b"2024-05-01T10:00:00Z",
+            b"200",
+            b"GET",
+            b"u1",
+            "\u{ce}le-de-France".as_bytes(),
+            b"hf_hub/0.20",
+        ];
+        let read = read_agents(&row(&ok)).unwrap();
+        assert_eq!(read[0].1.as_ref().unwrap().repo.name.as_str(), "acme/m");
+        assert_eq!(read[0].2.as_deref(), Some("hf_hub/0.20"));
+
+        // Two fields that are text only together ("\u{e9}" split between them).
+        let mut split = ok;
+        split[0] = b"acme/m\xc3";
+        split[1] = b"\xa9model";
+        assert_eq!(parse_bytes(&row(&split)), Err((2, RowError::Utf8)));
+        let mut split = ok;
+        split[5] = b"u1\xc3";
+        split[6] = b"\xa9";
+        assert_eq!(parse_bytes(&row(&split)), Err((2, RowError::Utf8)));
+
+        // Bytes that are not text in a column not read, or in the user-agent: still counted,
+        // the agent unread.
+        let mut unread = ok;
+        unread[6] = b"\xff";
+        assert_eq!(parse_bytes(&row(&unread)), parse_bytes(&row(&ok)));
+        let mut agent = ok;
+        agent[7] = b"hf_hub\xff";
+        let read = read_agents(&row(&agent)).unwrap();
+        assert_eq!(read[0].1, parse_bytes(&row(&ok)).unwrap()[0].1);
+        assert_eq!(read[0].2, None);
+
+        // Not text in a field read: an error, wherever else the record is text.
+        let mut id = ok;
+        id[5] = b"u\xff";
+        assert_eq!(parse_bytes(&row(&id)), Err((2, RowError::Utf8)));
     }
 }
