@@ -64,9 +64,11 @@ impl Columns {
         // column that is not read, or an unreadable user-agent, still fails nothing.
         let whole = std::str::from_utf8(record.as_slice()).ok();
         let text = |i: usize| match whole {
-            Some(whole) => (record.range(i))
-                .and_then(|r| whole.get(r))
-                .ok_or(RowError::Utf8),
+            // Not `ok_or`: that would make (and drop) an error for every field read.
+            Some(whole) => match record.range(i).and_then(|r| whole.get(r)) {
+                Some(field) => Ok(field),
+                None => Err(RowError::Utf8),
+            },
             None => std::str::from_utf8(&record[i]).map_err(|_| RowError::Utf8),
         };
         let Some(repo_type) = fields::repo_type(text(self.repo_type)?)? else {

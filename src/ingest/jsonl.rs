@@ -175,7 +175,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
 }
 
 fn required<'a>(value: &'a Option<Field<'_>>, field: &'static str) -> Result<&'a str, RowError> {
-    optional(value, field)?.ok_or(RowError::Missing { field })
+    // Not `ok_or`: that would make (and drop) an error for every field read.
+    match optional(value, field)? {
+        Some(text) => Ok(text),
+        None => Err(RowError::Missing { field }),
+    }
 }
 
 /// A string field; absent or `null` is `None`, any other type an error.
