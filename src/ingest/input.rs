@@ -70,9 +70,11 @@ pub(super) struct Digests {
 pub(super) struct Tap<R> {
     inner: R,
     hasher: Sha256,
-    head: Sha256,
-    /// Bytes the head digest still takes.
-    head_left: usize,
+    /// Bytes hashed so far.
+    hashed: usize,
+    /// The hasher's state once it had taken the first [`HEAD_BYTES`]: the head digest is the
+    /// whole digest's prefix, so one pass makes both.
+    head: Option<Sha256>,
 }
 
 impl<R: Read> Tap<R> {
@@ -80,8 +82,8 @@ impl<R: Read> Tap<R> {
         Tap {
             inner,
             hasher: Sha256::new(),
-            head: Sha256::new(),
-            head_left: HEAD_BYTES,
+            hashed: 0,
+            head: None,
         }
     }
 
@@ -94,26 +96,37 @@ impl<R: Read> Tap<R> {
             }
         }
         Digests {
+            head: hex::encode(
+                self.head
+                    .as_ref()
+                    .unwrap_or(&self.hasher)
+                    .clone()
+                    .finalize(),
+            ),
             whole: hex::encode(self.hasher.finalize()),
-            head: hex::encode(self.head.finalize()),
         }
     }
 
     /// The head digest, once the head was read (or the text ended before its end).
     fn head_digest(&self, ended: bool) -> Option<String> {
-        (self.head_left == 0 || ended).then(|| hex::encode(self.head.clone().finalize()))
+        let head = self.head.as_ref().or(ended.then_some(&self.hasher))?;
+        Some(hex::encode(head.clone().finalize()))
     }
 }
 
 impl<R: Read> Read for Tap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        let head = n.min(self.head_left);
-        if head > 0 {
-            self.head.update(&buf[..head]);
-            self.head_left -= head;
+        let mut data = &buf[..n];
+        let to_head = HEAD_BYTES.saturating_sub(self.hashed);
+        if self.head.is_none() && data.len() >= to_head {
+            let (head, rest) = data.split_at(to_head);
+            self.hasher.update(head);
+            self.head = Some(self.hasher.clone());
+            data = rest;
         }
+        self.hasher.update(data);
+        self.hashed += n;
         Ok(n)
     }
 }
@@ -264,5 +277,50 @@ impl KnownCheck {
         let info = events.log_file(&file_record(format, &digest)).ok()??;
         self.found.store(true, Ordering::Relaxed);
         Some(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One pass gives the digest of the whole text and of its first [`HEAD_BYTES`] (all of a
+    /// shorter text), however the reads fall around the head's end.
+    #[test]
+    fn a_tap_digests_the_whole_text_and_its_head() {
+        let sha = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
+        let text: Vec<u8> = (0..3 * HEAD_BYTES + 7).map(|i| (i % 251) as u8).collect();
+        for len in [
+            0,
+            100,
+            HEAD_BYTES - 1,
+            HEAD_BYTES,
+            HEAD_BYTES + 1,
+            text.len(),
+        ] {
+            for chunk in [1000, 4096, HEAD_BYTES] {
+                let mut tap = Tap::new(&text[..len]);
+                let mut buf = vec![0u8; chunk];
+                let mut head_seen = None;
+                loop {
+                    let n = tap.read(&mut buf).unwrap();
+                    head_seen = head_seen.or(tap.head_digest(n == 0));
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let head = sha(&text[..len.min(HEAD_BYTES)]);
+                assert_eq!(head_seen.as_ref(), Some(&head), "{len} bytes by {chunk}");
+                let digests = tap.finish();
+                assert_eq!(
+                    digests,
+                    Digests {
+                        whole: sha(&text[..len]),
+                        head
+                    },
+                    "{len} by {chunk}"
+                );
+            }
+        }
     }
 }
