@@ -89,10 +89,8 @@ pub fn timestamp(text: &str) -> Result<i64, RowError> {
 /// (a test compares them).
 fn utc_millis(b: &[u8]) -> Option<i64> {
     // The shortest text of the shape, `YYYY-MM-DDTHH:MM:SSZ`.
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if b.len() < 20 || separators.iter().any(|&(i, c)| b[i] != c) {
         return None;
     }
     let digit = |i: usize| u32::from(b[i].wrapping_sub(b'0'));
@@ -120,12 +118,9 @@ fn utc_millis(b: &[u8]) -> Option<i64> {
                 return None;
             }
             // Milliseconds: the first three digits, padded (`.5` is 500 ms).
+            let digits = &fraction[..n];
             for i in 0..3 {
-                millis = millis * 10
-                    + fraction
-                        .get(i)
-                        .filter(|_| i < n)
-                        .map_or(0, |&c| u32::from(c - b'0'));
+                millis = millis * 10 + digits.get(i).map_or(0, |&c| u32::from(c - b'0'));
             }
             &fraction[n..]
         }

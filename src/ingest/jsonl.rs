@@ -252,17 +252,15 @@ mod tests {
             rows[0].as_ref().unwrap().path.as_deref(),
             Some("données/café.json")
         );
+        // `text` with its byte 0x01 made `byte`, which is no text.
+        let with = |text: String, byte: u8| -> Vec<u8> {
+            text.bytes()
+                .map(|b| if b == 1 { byte } else { b })
+                .collect()
+        };
         // "é" cut short inside a string; a byte that is no text outside one.
-        let cut = line.replace("café", "caf\u{1}").into_bytes();
-        let cut: Vec<u8> = cut
-            .into_iter()
-            .map(|b| if b == 1 { 0xc3 } else { b })
-            .collect();
-        let stray = line.replacen('{', "{\u{1}", 1).into_bytes();
-        let stray: Vec<u8> = stray
-            .into_iter()
-            .map(|b| if b == 1 { 0xff } else { b })
-            .collect();
+        let cut = with(line.replace("café", "caf\u{1}"), 0xc3);
+        let stray = with(line.replacen('{', "{\u{1}", 1), 0xff);
         for bad in [cut, stray] {
             let (at, e) = parse_bytes(&[line.as_bytes(), b"\n", &bad, b"\n"].concat()).unwrap_err();
             assert_eq!(at, 2);

@@ -130,12 +130,8 @@ fn put_lower_hex(data: &mut Vec<u8>, text: &[u8]) -> bool {
 
 /// `bytes` as lower-case hex.
 fn lower_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = vec![0; bytes.len() * 2];
-    for (pair, b) in text.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0xF)];
-    }
+    hex::encode_to_slice(bytes, &mut text).expect("twice the bytes' length");
     String::from_utf8(text).expect("hex digits are ASCII")
 }
 
