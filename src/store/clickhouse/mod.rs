@@ -86,6 +86,8 @@ const MIGRATIONS: &[Migration] = &[
     Migration::RemadeOnClusters(events::TABLES),
     // 5: each event write staged in a table of its own, attached to `log_events` on commit.
     Migration::Run(events::migrate_to_write_tables),
+    // 6: uses of tokens and ingest keys kept apart from the credentials.
+    Migration::Tables(accounts::USES),
 ];
 
 /// Opens the database `location` names (creating it if needed, on every server of its

@@ -8,6 +8,11 @@
 //! two such servers whose `remote_servers` name both as the shards of [`TEST_CLUSTER`] (one
 //! server per shard, no replicas).
 //!
+//! With `HUBSTATS_TEST_CLICKHOUSE=chdb` in the environment, [`ClickHouseServer`] is a current
+//! ClickHouse engine instead: PyPI's `chdb` behind `tests/tools/chdb_http.py`, which serves
+//! the HTTP interface the same way (same data directory, ports, stop and restart). Clusters
+//! always run on clickhouse-server (chdb has none).
+//!
 //! A missing `clickhouse-server` is an error, not a skip: the tests that use this are
 //! marked `#[ignore = "needs clickhouse-server"]` so that a plain `cargo test` passes without
 //! it, and fail when asked to run.
@@ -40,6 +45,37 @@ fn server_binary() -> Result<PathBuf, String> {
     })
 }
 
+/// What a [`ClickHouseServer`] runs.
+enum Engine {
+    /// `clickhouse-server`, at this path.
+    Server(PathBuf),
+    /// `tests/tools/chdb_http.py` (a current ClickHouse engine in process).
+    Chdb,
+}
+
+/// The environment variable choosing the engine of single test servers, and its one value
+/// other than the default.
+pub const ENGINE_VARIABLE: &str = "HUBSTATS_TEST_CLICKHOUSE";
+
+impl Engine {
+    /// The engine of a single server (`clusters` empty) or of a cluster's server.
+    fn chosen(clusters: &str) -> Result<Self, String> {
+        let chdb = std::env::var(ENGINE_VARIABLE).is_ok_and(|v| v == "chdb");
+        if chdb && clusters.is_empty() {
+            Ok(Engine::Chdb)
+        } else {
+            server_binary().map(Engine::Server)
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Engine::Server(_) => "clickhouse-server",
+            Engine::Chdb => "chdb_http.py",
+        }
+    }
+}
+
 fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
@@ -66,7 +102,7 @@ pub struct ClickHouseServer {
     /// The running server; `None` while stopped.
     child: Option<Child>,
     dir: tempfile::TempDir,
-    binary: PathBuf,
+    engine: Engine,
     pub http_port: u16,
 }
 
@@ -85,8 +121,18 @@ impl ClickHouseServer {
 
     /// Starts a server on `ports` with `clusters` (XML elements) added to its `remote_servers`.
     fn try_start_with(ports: Ports, clusters: &str) -> Result<Self, String> {
-        let binary = server_binary()?;
+        let engine = Engine::chosen(clusters)?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        if let Engine::Chdb = engine {
+            let mut server = ClickHouseServer {
+                child: None,
+                dir,
+                engine,
+                http_port: ports.http,
+            };
+            server.spawn()?;
+            return Ok(server);
+        }
         let root = dir.path();
         let system = std::fs::read_to_string(SYSTEM_CONFIG)
             .map_err(|e| format!("reading {SYSTEM_CONFIG}: {e}"))?;
@@ -120,7 +166,7 @@ impl ClickHouseServer {
         let mut server = ClickHouseServer {
             child: None,
             dir,
-            binary,
+            engine,
             http_port,
         };
         server.spawn()?;
@@ -135,17 +181,32 @@ impl ClickHouseServer {
             .append(true)
             .open(root.join("server.out"))
             .map_err(|e| e.to_string())?;
-        let child = Command::new(&self.binary)
-            .arg(format!(
-                "--config-file={}",
-                root.join("config.xml").display()
-            ))
+        let mut command = match &self.engine {
+            Engine::Server(binary) => {
+                let mut command = Command::new(binary);
+                command.arg(format!(
+                    "--config-file={}",
+                    root.join("config.xml").display()
+                ));
+                command
+            }
+            Engine::Chdb => {
+                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/chdb_http.py");
+                let mut command = Command::new("python3");
+                command
+                    .arg(script)
+                    .arg(format!("--port={}", self.http_port))
+                    .arg(format!("--path={}", root.join("data").display()));
+                command
+            }
+        };
+        let child = command
             .current_dir(root)
             .stdin(Stdio::null())
             .stdout(output.try_clone().map_err(|e| e.to_string())?)
             .stderr(output)
             .spawn()
-            .map_err(|e| format!("starting {}: {e}", self.binary.display()))?;
+            .map_err(|e| format!("starting {}: {e}", self.engine.name()))?;
         self.child = Some(child);
         self.wait_until_ready()
     }
@@ -185,7 +246,8 @@ impl ClickHouseServer {
             };
             if let Some(status) = exited {
                 return Err(format!(
-                    "clickhouse-server exited ({status}) before answering: {}",
+                    "{} exited ({status}) before answering: {}",
+                    self.engine.name(),
                     self.log_tail()
                 ));
             }
@@ -199,7 +261,8 @@ impl ClickHouseServer {
             }
             if started.elapsed() > Duration::from_secs(60) {
                 return Err(format!(
-                    "clickhouse-server did not answer within 60 s: {}",
+                    "{} did not answer within 60 s: {}",
+                    self.engine.name(),
                     self.log_tail()
                 ));
             }
@@ -241,7 +304,8 @@ fn fresh_database() -> String {
     format!("test_{}_{n}", std::process::id())
 }
 
-fn connected(location: &str) -> std::sync::Arc<super::Client> {
+/// A connected, migrated client of `location` (a `clickhouse://` location).
+pub fn connected(location: &str) -> std::sync::Arc<super::Client> {
     let parsed = Location::parse(location)
         .expect("a clickhouse location")
         .expect("a valid location");
@@ -336,5 +400,66 @@ impl ClickHouseCluster {
 impl Drop for ClickHouseServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A TCP proxy on a free loopback port in front of a server's HTTP port, which can hold every
+/// answer back for a while ([`DelayingProxy::delay`]): a request reaches the server at once,
+/// its answer reaches the client late, so a test can make a read's result stale by the time
+/// it is used (the window of a race made wide).
+pub struct DelayingProxy {
+    pub port: u16,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DelayingProxy {
+    /// Starts a proxy to `127.0.0.1:upstream`, passing answers on without delay.
+    pub fn start(upstream: u16) -> Self {
+        use std::io::{Read, Write};
+        use std::net::TcpStream;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port for the proxy");
+        let port = listener.local_addr().expect("the proxy's address").port();
+        let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let delay = std::sync::Arc::clone(&delay_ms);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (mut c_read, mut s_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n @ 1..) = c_read.read(&mut buf) {
+                        if s_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_write.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut s_read, mut c_write) = (server, client);
+                let delay = std::sync::Arc::clone(&delay);
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n @ 1..) = s_read.read(&mut buf) {
+                        let ms = delay.load(Ordering::Relaxed);
+                        if ms > 0 {
+                            std::thread::sleep(Duration::from_millis(ms));
+                        }
+                        if c_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = c_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        DelayingProxy { port, delay_ms }
+    }
+
+    /// Holds every answer (each piece of one read from the server) back for `delay` from now on.
+    pub fn delay(&self, delay: Duration) {
+        (self.delay_ms).store(delay.as_millis() as u64, Ordering::Relaxed);
     }
 }

@@ -4,6 +4,12 @@
 //! only the latest state of each record whether or not ClickHouse merged yet: a revoked token
 //! or an ended session fails on the next request of every server reading the database.
 //!
+//! A credential's last use is not part of its record: it is kept apart, in `credential_uses`
+//! (one row per recorded use, the latest kept), so recording a use never writes a token's or
+//! ingest key's state and cannot bring back a revoked one. Rows of the credential tables still
+//! carry the `last_used_unix` written before uses were kept apart; a reported last use is the
+//! later of the two.
+//!
 //! ClickHouse has no unique constraints or transactions: uniqueness (organizations ignoring
 //! case, users, live ingest-key names) is checked by a read before the insert, serialized
 //! within this process by one lock. Two processes creating the same name at the same moment
@@ -67,6 +73,30 @@ pub(super) const TABLES: &[Table] = &[
     },
 ];
 
+/// Accounts migration 6: the recorded uses of tokens and ingest keys (see the module comment).
+pub(super) const USES: &[Table] = &[Table {
+    name: "credential_uses",
+    columns: "kind String, hash String, used_unix Int64",
+    engine: "ReplacingMergeTree(used_unix) ORDER BY (kind, hash)",
+    shard_by: "sipHash64(hash)",
+}];
+
+/// The two kinds of credential whose uses are recorded, as named in `credential_uses`.
+#[derive(Clone, Copy)]
+enum Kind {
+    Token,
+    IngestKey,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Token => "token",
+            Kind::IngestKey => "ingest_key",
+        }
+    }
+}
+
 pub struct ClickHouseAccounts {
     client: Arc<Client>,
     writer: Mutex<()>,
@@ -78,16 +108,6 @@ enum V<'a> {
     S(&'a str),
     I(i64),
     N(Option<i64>),
-}
-
-/// The credential `hash` if its last recorded use is [`Touches::EVERY`] seconds before
-/// `now_unix` or more (or none was recorded).
-fn stale_use(hash: &str, now_unix: i64) -> String {
-    eq("hash", hash)
-        + &format!(
-            " AND (last_used_unix IS NULL OR last_used_unix <= {now_unix} - {})",
-            Touches::EVERY
-        )
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -244,28 +264,63 @@ impl ClickHouseAccounts {
         )
     }
 
-    /// Records a use of the credential `hash` (a token or an ingest key, read and written
-    /// with `read` and `write`), through [`Touches`]. Best effort, like SQLite's: skipped when
-    /// another write of this process runs.
-    fn touch(
-        &self,
-        hash: &str,
-        now_unix: i64,
-        read: impl Fn(&str) -> StoreResult<Vec<Credential>>,
-        write: impl Fn(&Credential) -> StoreResult<()>,
-    ) -> StoreResult<()> {
+    /// Records a use of the credential `hash` through [`Touches`]: a row of `credential_uses`
+    /// unless one within [`Touches::EVERY`] seconds is there. Only the use is written, never
+    /// the credential, so a revocation made meanwhile (here or on another server) stands.
+    fn touch(&self, kind: Kind, hash: &str, now_unix: i64) -> StoreResult<()> {
         self.touches.touch(hash, now_unix, || {
-            let Ok(_w) = self.writer.try_lock() else {
+            let recent = self.client.query(
+                &format!(
+                    "SELECT count() FROM credential_uses WHERE kind = {} AND hash = {} \
+                     AND used_unix > {now_unix} - {}",
+                    quote(kind.as_str()),
+                    quote(hash),
+                    Touches::EVERY
+                ),
+                |r| r.u64(0),
+            )?;
+            if recent.first().copied().unwrap_or(0) > 0 {
                 return Ok(false);
-            };
-            let stale = read(&stale_use(hash, now_unix))?;
-            let stored = !stale.is_empty();
-            for mut credential in stale {
-                credential.last_used_unix = Some(now_unix);
-                write(&credential)?;
             }
-            Ok(stored)
+            let mut body = String::new();
+            tsv_field(&mut body, kind.as_str());
+            body.push('\t');
+            tsv_field(&mut body, hash);
+            body.push_str(&format!("\t{now_unix}\n"));
+            self.client
+                .insert("credential_uses", "kind, hash, used_unix", &body)?;
+            Ok(true)
         })
+    }
+
+    /// `credentials` with their last uses: each one's `last_used_unix` is the later of its
+    /// row's and its latest row in `credential_uses`.
+    fn with_uses(
+        &self,
+        kind: Kind,
+        mut credentials: Vec<Credential>,
+    ) -> StoreResult<Vec<Credential>> {
+        if credentials.is_empty() {
+            return Ok(credentials);
+        }
+        let hashes: Vec<String> = credentials.iter().map(|c| quote(&c.hash)).collect();
+        let uses: HashMap<String, i64> = (self.client.query(
+            &format!(
+                "SELECT hash, max(used_unix) FROM credential_uses \
+                 WHERE kind = {} AND hash IN ({}) GROUP BY hash",
+                quote(kind.as_str()),
+                hashes.join(", ")
+            ),
+            |r| Ok((r.str(0)?, r.i64(1)?)),
+        )?)
+        .into_iter()
+        .collect();
+        for c in &mut credentials {
+            if let Some(&used) = uses.get(&c.hash) {
+                c.last_used_unix = Some(c.last_used_unix.map_or(used, |t| t.max(used)));
+            }
+        }
+        Ok(credentials)
     }
 
     fn write_key(&self, k: &Credential) -> StoreResult<()> {
@@ -622,7 +677,8 @@ impl Accounts for ClickHouseAccounts {
 
     fn tokens(&self, user: &Username) -> StoreResult<Vec<TokenInfo>> {
         self.require_user(user)?;
-        Ok((self.tokens_where(&eq("user", user.as_str()))?.into_iter())
+        let tokens = self.tokens_where(&eq("user", user.as_str()))?;
+        Ok((self.with_uses(Kind::Token, tokens)?.into_iter())
             .map(|t| TokenInfo {
                 prefix: Some(t.prefix),
                 created_unix: t.created_unix,
@@ -633,12 +689,7 @@ impl Accounts for ClickHouseAccounts {
     }
 
     fn touch_token(&self, token_hash: &str, now_unix: i64) -> StoreResult<()> {
-        self.touch(
-            token_hash,
-            now_unix,
-            |filter| self.tokens_where(filter),
-            |t| self.write_token(t, false),
-        )
+        self.touch(Kind::Token, token_hash, now_unix)
     }
 
     fn delete_org(&self, org: &OrgName) -> StoreResult<()> {
@@ -701,56 +752,57 @@ impl Accounts for ClickHouseAccounts {
     }
 
     fn ingest_keys(&self) -> StoreResult<Vec<IngestKeyInfo>> {
-        (self.keys_where("")?.into_iter())
-            .map(|k| {
-                Ok(IngestKeyInfo {
-                    name: IngestKeyName::parse(&k.owner).map_err(|e| corrupt("ingest key", e))?,
-                    prefix: k.prefix,
-                    created_unix: k.created_unix,
-                    last_used_unix: k.last_used_unix,
-                    revoked_unix: k.revoked_unix,
-                })
+        (self
+            .with_uses(Kind::IngestKey, self.keys_where("")?)?
+            .into_iter())
+        .map(|k| {
+            Ok(IngestKeyInfo {
+                name: IngestKeyName::parse(&k.owner).map_err(|e| corrupt("ingest key", e))?,
+                prefix: k.prefix,
+                created_unix: k.created_unix,
+                last_used_unix: k.last_used_unix,
+                revoked_unix: k.revoked_unix,
             })
-            .collect()
+        })
+        .collect()
     }
 
     fn token_records(&self) -> StoreResult<Vec<CredentialRecord<Username>>> {
-        (self.tokens_where("")?.into_iter())
-            .map(|t| {
-                Ok(CredentialRecord {
-                    owner: Username::parse(&t.owner).map_err(|e| corrupt("token user", e))?,
-                    hash: t.hash,
-                    prefix: Some(t.prefix),
-                    created_unix: t.created_unix,
-                    last_used_unix: t.last_used_unix,
-                    revoked_unix: t.revoked_unix,
-                })
+        (self
+            .with_uses(Kind::Token, self.tokens_where("")?)?
+            .into_iter())
+        .map(|t| {
+            Ok(CredentialRecord {
+                owner: Username::parse(&t.owner).map_err(|e| corrupt("token user", e))?,
+                hash: t.hash,
+                prefix: Some(t.prefix),
+                created_unix: t.created_unix,
+                last_used_unix: t.last_used_unix,
+                revoked_unix: t.revoked_unix,
             })
-            .collect()
+        })
+        .collect()
     }
 
     fn ingest_key_records(&self) -> StoreResult<Vec<CredentialRecord<IngestKeyName>>> {
-        (self.keys_where("")?.into_iter())
-            .map(|k| {
-                Ok(CredentialRecord {
-                    owner: IngestKeyName::parse(&k.owner).map_err(|e| corrupt("ingest key", e))?,
-                    hash: k.hash,
-                    prefix: Some(k.prefix),
-                    created_unix: k.created_unix,
-                    last_used_unix: k.last_used_unix,
-                    revoked_unix: k.revoked_unix,
-                })
+        (self
+            .with_uses(Kind::IngestKey, self.keys_where("")?)?
+            .into_iter())
+        .map(|k| {
+            Ok(CredentialRecord {
+                owner: IngestKeyName::parse(&k.owner).map_err(|e| corrupt("ingest key", e))?,
+                hash: k.hash,
+                prefix: Some(k.prefix),
+                created_unix: k.created_unix,
+                last_used_unix: k.last_used_unix,
+                revoked_unix: k.revoked_unix,
             })
-            .collect()
+        })
+        .collect()
     }
 
     fn touch_ingest_key(&self, key_hash: &str, now_unix: i64) -> StoreResult<()> {
-        self.touch(
-            key_hash,
-            now_unix,
-            |filter| self.keys_where(filter),
-            |k| self.write_key(k),
-        )
+        self.touch(Kind::IngestKey, key_hash, now_unix)
     }
 }
 
