@@ -331,7 +331,17 @@ pub struct Client {
 
 /// Inserts larger than ClickHouse's default block (about a million rows) would be split into
 /// several parts, each visible on its own; one block per insert keeps a write all-or-nothing.
+/// The parser cuts blocks at `max_insert_block_size` rows, and ClickHouse 24 and later also
+/// at `min_insert_block_size_rows` rows or `min_insert_block_size_bytes` bytes whatever the
+/// first says: [`ONE_BLOCK_SETTINGS`] raises all three (each exists on 18.16 too).
 const ONE_BLOCK: &str = "1000000000";
+
+/// The settings of an insert that must become one part (see [`ONE_BLOCK`]).
+const ONE_BLOCK_SETTINGS: [(&str, &str); 3] = [
+    ("max_insert_block_size", ONE_BLOCK),
+    ("min_insert_block_size_rows", ONE_BLOCK),
+    ("min_insert_block_size_bytes", "1000000000000"),
+];
 
 impl Client {
     pub fn new(location: &Location) -> Self {
@@ -529,10 +539,10 @@ impl Client {
             return Ok(());
         }
         let sql = format!("INSERT INTO {table} ({columns}) FORMAT TabSeparated");
-        let req = self
-            .request(true)
-            .query("query", &sql)
-            .query("max_insert_block_size", ONE_BLOCK);
+        let mut req = self.request(true).query("query", &sql);
+        for (name, value) in ONE_BLOCK_SETTINGS {
+            req = req.query(name, value);
+        }
         self.send(req, body.as_bytes(), &describe(&sql))?;
         Ok(())
     }
