@@ -8,7 +8,9 @@
 //!
 //! A store that does not answer ([`StoreError::Unavailable`], wherever it is wrapped) is a 503
 //! with `Retry-After` and a message saying so, not a 500: nothing is wrong with the request,
-//! and the same request succeeds once the store is back.
+//! and the same request succeeds once the store is back. A request that does not finish
+//! within the request timeout is answered the same way ([`ApiError::no_answer_in_time`]): a
+//! store that accepts connections but does not answer (a frozen server) is the usual cause.
 
 use std::error::Error as StdError;
 use std::sync::{Arc, OnceLock};
@@ -22,7 +24,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::observe::RequestId;
 use super::templates::Layout;
 use crate::accounts::{AccessError, Principal};
-use crate::store::StoreError;
+use crate::store::{Outage, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -44,6 +46,13 @@ pub enum ApiError {
     /// Well-formed but refused as a whole (an idempotency key reused for other content).
     #[error("{0}")]
     Unprocessable(String),
+    /// The request's body did not arrive within the request timeout (408).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The server has no room for the request at the moment (503 with a short `Retry-After`;
+    /// the message says what is full).
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -61,6 +70,20 @@ impl From<tokio::task::JoinError> for ApiError {
 }
 
 impl ApiError {
+    /// The answer to a request that did not finish within the request timeout, `limit`:
+    /// the answer to a store that does not answer. A store that refuses connections fails
+    /// at once, but one that accepts them and sends nothing (a stopped process, a network
+    /// that drops packets) holds the request until its client's own time-out, minutes later;
+    /// the request timeout ends the wait, and the client should be told the same thing.
+    pub fn no_answer_in_time(limit: std::time::Duration) -> Self {
+        let outage = Outage(format!(
+            "the request did not finish within the request timeout ({} s); a store that \
+             does not answer is the usual cause",
+            limit.as_secs_f64()
+        ));
+        ApiError::Internal(anyhow::Error::new(StoreError::Unavailable(outage)))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -70,6 +93,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Access(e) => match e {
                 AccessError::Unauthenticated => StatusCode::UNAUTHORIZED,
                 AccessError::UnknownOrg(_) => StatusCode::NOT_FOUND,
@@ -89,6 +114,8 @@ impl ApiError {
 
 /// `Retry-After` of a 503 for a store that does not answer, in seconds.
 const STORE_RETRY_AFTER: &str = "10";
+/// `Retry-After` of a 503 for a server that is busy ([`ApiError::Busy`]), in seconds.
+const BUSY_RETRY_AFTER: &str = "1";
 
 /// What [`render_errors`] needs to re-render an error for a browser.
 #[derive(Debug, Clone)]
@@ -111,7 +138,11 @@ pub fn error_chain(e: &dyn StdError) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+        let busy = matches!(self, ApiError::Busy(_));
+        let message = if busy {
+            tracing::warn!(error = %self, "request refused: the server is busy");
+            self.to_string()
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(error = %error_chain(&self), "request failed: the store is unavailable");
             "the database is not answering at the moment; try again in a few seconds (the details \
              are in the server log under the request id)"
@@ -130,10 +161,13 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(STORE_RETRY_AFTER),
-            );
+            let after = if busy {
+                BUSY_RETRY_AFTER
+            } else {
+                STORE_RETRY_AFTER
+            };
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(after));
         }
         res.extensions_mut().insert(ErrorInfo { message });
         res

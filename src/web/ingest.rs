@@ -16,11 +16,20 @@
 //!   idempotency key is checked against the decoded text: a retry may be compressed
 //!   differently.
 //!
-//! At most [`BODY_SLOTS`] bodies are buffered at once, so memory stays below that many times
-//! the limit however many clients send; batches are written one at a time (the store has one
-//! writer anyway), which also makes the check of an idempotency key and its recording atomic.
+//! Memory stays bounded however many clients send, without letting slow senders hold up
+//! others. While bodies arrive, what they hold is counted in bytes as it arrives
+//! ([`ArrivingBodies`]: at most [`BODY_SLOTS`] times the limit in all); a body that would pass
+//! that total is refused with 503 and `Retry-After: 1` rather than waiting, since the bodies
+//! holding the room might themselves be waiting for more. A client trickling its body holds
+//! only the bytes it has sent, and for at most the request timeout (then 408, see
+//! [`super::deadline`]). Once a body has arrived it takes one of [`BODY_SLOTS`] slots for its
+//! decoding and writing (a gzip body's text is at most the limit too), and batches are written
+//! one at a time (the store has one writer anyway), which also makes the check of an
+//! idempotency key and its recording atomic. Waiting for a slot is waiting for the server's
+//! own work, never for a client.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -43,14 +52,65 @@ use crate::store::StoreError;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// Bodies buffered at once (each at most `ingest_max_body_bytes`).
-const BODY_SLOTS: usize = 4;
+/// Bodies decoded and written at once, and the bytes of bodies arriving at once in
+/// `ingest_max_body_bytes` (each body is at most that).
+pub const BODY_SLOTS: usize = 4;
 static BODIES: Semaphore = Semaphore::const_new(BODY_SLOTS);
 /// One batch written at a time.
 static WRITER: Semaphore = Semaphore::const_new(1);
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/ingest", post(ingest_batch))
+}
+
+/// The bytes of ingest bodies being received, one count per server: at most [`BODY_SLOTS`]
+/// times `ingest_max_body_bytes` at once (see the module docs).
+pub struct ArrivingBodies {
+    held: AtomicUsize,
+    budget: usize,
+}
+
+impl ArrivingBodies {
+    pub fn new(max_body_bytes: usize) -> Self {
+        ArrivingBodies {
+            held: AtomicUsize::new(0),
+            budget: BODY_SLOTS.saturating_mul(max_body_bytes),
+        }
+    }
+
+    /// A body's share, empty so far.
+    fn share(self: &Arc<Self>) -> Held {
+        Held {
+            of: Arc::clone(self),
+            bytes: 0,
+        }
+    }
+}
+
+/// The bytes one body holds of [`ArrivingBodies`], given back when dropped.
+struct Held {
+    of: Arc<ArrivingBodies>,
+    bytes: usize,
+}
+
+impl Held {
+    /// Room for `n` more bytes, if the total has it.
+    fn take(&mut self, n: usize) -> bool {
+        let budget = self.of.budget;
+        let taken = (self.of.held).fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+            now.checked_add(n).filter(|&after| after <= budget)
+        });
+        if taken.is_ok() {
+            self.bytes += n;
+        }
+        taken.is_ok()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.of.held.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
 }
 
 /// The answer to an accepted batch (also to its retries).
@@ -100,10 +160,11 @@ impl From<BatchError> for ApiError {
 async fn ingest_batch(
     State(state): State<AppState>,
     Extension(metrics): Extension<Arc<Metrics>>,
+    Extension(arriving): Extension<Arc<ArrivingBodies>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BatchView>, ApiError> {
-    let answer = accept(&state, &headers, body).await;
+    let answer = accept(&state, &arriving, &headers, body).await;
     match &answer {
         Ok(view) if view.duplicate => metrics.ingest.record(IngestResult::Duplicate, 0, 0),
         Ok(view) => metrics
@@ -125,7 +186,12 @@ fn result_of(e: &ApiError) -> IngestResult {
     }
 }
 
-async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<BatchView, ApiError> {
+async fn accept(
+    state: &AppState,
+    arriving: &Arc<ArrivingBodies>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<BatchView, ApiError> {
     let key_name = authenticate(state, headers).await?;
     let format = format_of(headers)?;
     let gzip = gzip_encoded(headers)?;
@@ -134,20 +200,25 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bat
     if content_length(headers).is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
+    let mut held = arriving.share();
+    let bytes = read_body(body, limit, &mut held).await?;
+    // The body has arrived: from here on the batch waits only for the server's work.
     let buffering = BODIES.acquire().await.map_err(closed)?;
-    let bytes = read_body(body, limit).await?;
     // Decoded before waiting for the writer, so that decoding never holds up other batches.
-    let bytes = if gzip {
-        tokio::task::spawn_blocking(move || gunzip(&bytes, limit)).await??
+    // The received bytes count until they are dropped: a gzip body's once decoded.
+    let (bytes, held) = if gzip {
+        let text = tokio::task::spawn_blocking(move || gunzip(&bytes, limit)).await??;
+        drop(held);
+        (text, None)
     } else {
-        bytes
+        (bytes, Some(held))
     };
     let writing = WRITER.acquire().await.map_err(closed)?;
     let store = state.store.clone();
     let config = state.config.clone();
     let report = tokio::task::spawn_blocking(move || {
         // Held until the batch is written, even if the client leaves before the answer.
-        let _slots = (buffering, writing);
+        let _slots = (buffering, writing, held);
         let first_kept = config.first_kept_day();
         ingest::ingest_batch_within(
             store.as_ref(),
@@ -281,8 +352,9 @@ fn closed(e: tokio::sync::AcquireError) -> ApiError {
     ApiError::Internal(anyhow::Error::new(e).context("waiting for an ingest slot"))
 }
 
-/// The whole body, refused as soon as it passes `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// The whole body, refused as soon as it passes `limit` bytes, or when the bodies arriving
+/// at once would pass their total (`held` counts this one's bytes).
+async fn read_body(body: Body, limit: usize, held: &mut Held) -> Result<Vec<u8>, ApiError> {
     let mut stream = body.into_data_stream();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
@@ -291,7 +363,37 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
         if bytes.len().saturating_add(chunk.len()) > limit {
             return Err(too_large(limit));
         }
+        if !held.take(chunk.len()) {
+            return Err(ApiError::Busy(
+                "the server is receiving as many batches as it holds at once; send this one \
+                 again in a moment (under the same Idempotency-Key)"
+                    .to_owned(),
+            ));
+        }
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arriving_bodies_share_their_total_and_give_it_back() {
+        let arriving = Arc::new(ArrivingBodies::new(10));
+        let mut a = arriving.share();
+        let mut b = arriving.share();
+        assert!(a.take(25));
+        assert!(b.take(10));
+        assert!(!b.take(6), "40 bytes in all, 41 asked");
+        assert!(b.take(5));
+        assert!(!a.take(1));
+        drop(a);
+        assert_eq!(arriving.held.load(Ordering::Relaxed), 15);
+        let mut c = arriving.share();
+        assert!(c.take(25));
+        drop((b, c));
+        assert_eq!(arriving.held.load(Ordering::Relaxed), 0);
+    }
 }

@@ -10,6 +10,7 @@ mod api;
 pub mod auth;
 pub mod blocking;
 pub mod breakdown;
+mod deadline;
 pub mod error;
 mod fallback;
 mod index;
@@ -32,10 +33,9 @@ mod params;
 
 use std::sync::Arc;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use axum::{middleware, Extension, Router};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::store::SharedStore;
@@ -76,11 +76,13 @@ pub fn router_with_throttle(state: AppState, throttle: Arc<throttle::LoginThrott
 /// [`router`] over the given shared state.
 pub fn router_with(state: AppState, shared: Shared) -> Router {
     // Every route answers within the request timeout except the CSV download, which streams
-    // for as long as the export takes (the connection's idle timeout bounds a stalled one).
-    let timeout = TimeoutLayer::with_status_code(
-        StatusCode::SERVICE_UNAVAILABLE,
-        state.config.limits.request_timeout,
-    );
+    // for as long as its client keeps taking it (see `breakdown`): 408 if the body was still
+    // arriving, else 503 as for a store that does not answer (see `deadline`).
+    let timeout =
+        middleware::from_fn_with_state(state.config.limits.request_timeout, deadline::within);
+    let ingest_bodies = Arc::new(ingest::ArrivingBodies::new(
+        state.config.ingest_max_body_bytes,
+    ));
     let bounded = Router::new()
         .merge(index::routes())
         .merge(session::routes())
@@ -98,6 +100,7 @@ pub fn router_with(state: AppState, shared: Shared) -> Router {
         .layer(Extension(shared.throttle))
         .layer(Extension(shared.hashing))
         .layer(Extension(shared.exports))
+        .layer(Extension(ingest_bodies))
         .layer(middleware::from_fn(fallback::sign_in_redirect))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::map_response(security_headers))

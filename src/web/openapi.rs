@@ -201,6 +201,8 @@ fn ingest_operation() -> Value {
             "413": error("The body, as sent or decoded from gzip, is larger than ingest_max_body_bytes (32 MiB by default)."),
             "415": error("Another Content-Type than application/x-ndjson or text/csv, or another Content-Encoding than gzip."),
             "422": error("The Idempotency-Key was already used for a batch with other content."),
+            "408": error("The body had not arrived when the request timeout (30 s by default) ran out; nothing was counted."),
+            "503": error("The store is not answering (Retry-After: 10; a batch cut by the request timeout after its body arrived may have been counted), or the server is receiving as many bodies as it holds at once (Retry-After: 1; nothing was counted). Send the batch again under the same Idempotency-Key."),
         },
     } })
 }
