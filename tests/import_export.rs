@@ -139,9 +139,16 @@ fn crlf_bom_and_quoted_fields_import_to_the_canonical_form() {
                  model,huggingface/CodeBERTa-small-v1,4362460,2021-01-24T00:00:00.000Z,2\r\n\
                  dataset,huggingface/documentation-images,2167284,2021-11-27T00:00:00.000Z,3\r\n\
                  dataset,huggingface/documentation-images,2167284,2021-11-28T00:00:00.000Z,18\r\n\
-                 dataset,huggingface/documentation-images,2167284,2021-11-29T00:00:00.000Z,7";
+                 dataset,huggingface/documentation-images,2167284,2021-11-29T00:00:00.000Z,7\r\n";
     ws.import("messy.csv", messy);
     assert_eq!(ws.export("huggingface"), SEED);
+    // Without its last line end, the file may be cut short (`7` of `72`): refused.
+    let cut = ws.write("cut.csv", messy.replace("\r\n", "\n").trim_end());
+    let stderr = ws.fails(&["import", &cut]);
+    assert!(
+        stderr.contains("cut.csv, line 7: no line end") && stderr.contains("may be cut short"),
+        "{stderr}"
+    );
 }
 
 #[test]

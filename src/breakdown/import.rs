@@ -5,8 +5,10 @@
 //! extends earlier ones. The reader streams: memory grows only by what duplicate detection and
 //! the sum checks need (a few bytes per run of consecutive days of a repository, one number
 //! per organization-day), never by the file's text, and lines are bounded
-//! ([`MAX_LINE`]) while reading. Every row is validated; the first invalid one stops the
-//! import and the file's write is dropped, so nothing from that file is stored. Organizations
+//! ([`MAX_LINE`]) while reading. Every row is validated, and must end with a line end (a file
+//! cut short in a row's last field would still read as a valid, smaller count); the first
+//! invalid one stops the import and the file's write is dropped, so nothing from that file is
+//! stored. Organizations
 //! new to the accounts store are created on the `free` plan once the counts are committed.
 
 mod fields;
@@ -334,13 +336,18 @@ fn next_record<R: Read>(
     reader: &mut csv::Reader<LineLimit<R>>,
     record: &mut csv::ByteRecord,
 ) -> Result<bool, Failure> {
-    reader.read_byte_record(record).map_err(|e| {
+    let read = reader.read_byte_record(record).map_err(|e| {
         if let Some(line) = limit::too_long_line(&e) {
             return Failure::Row(line, RowError::LineTooLong { max: MAX_LINE });
         }
         let line = e.position().map_or(reader.position().line(), |p| p.line());
         Failure::Row(line, RowError::Csv(e.to_string()))
-    })
+    })?;
+    // The last record without its line end may be cut short: a count cut is a smaller count.
+    if read && reader.get_ref().ended_inside_a_line() {
+        return Err(Failure::Row(line_of(record), RowError::NoLineEnd));
+    }
+    Ok(read)
 }
 
 fn line_of(record: &csv::ByteRecord) -> u64 {

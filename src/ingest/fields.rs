@@ -40,6 +40,8 @@ pub enum RowError {
     Csv(String),
     #[error("line longer than {max} bytes")]
     LineTooLong { max: usize },
+    #[error("no line end: the text ends inside this line, which may be cut short")]
+    NoLineEnd,
 }
 
 fn invalid(field: &'static str, text: &str, expected: &'static str) -> RowError {

@@ -1,7 +1,9 @@
 //! `hf-csv`: Hugging Face's granular request logs. Columns are found by name in the header, in
 //! any order; `userAgent`, when present, is handed over for the event's class; others
 //! (`country`, `region`, `requestType`, `isInternal`, …) are ignored. Rows carry no file path. Streams with the `csv` crate (CRLF, BOM, quotes),
-//! lines bounded while reading.
+//! lines bounded while reading. Every record must end with a line end: a text that ends inside
+//! its last record may have been cut short, and a cut field (a `hashedIp`, a `userAgent`) still
+//! reads as a valid one, another downloader or client, so that record is an error.
 
 use std::io::Read;
 
@@ -129,8 +131,11 @@ pub(super) fn read(
     Ok(())
 }
 
-fn next<R: Read>(reader: &mut csv::Reader<R>, record: &mut ByteRecord) -> Result<bool, Failure> {
-    reader.read_byte_record(record).map_err(|e| {
+fn next<R: Read>(
+    reader: &mut csv::Reader<LineLimit<R>>,
+    record: &mut ByteRecord,
+) -> Result<bool, Failure> {
+    let read = reader.read_byte_record(record).map_err(|e| {
         if let Some(line) = too_long_line(&e) {
             return Failure::Row(line, RowError::LineTooLong { max: MAX_LINE });
         }
@@ -142,7 +147,11 @@ fn next<R: Read>(reader: &mut csv::Reader<R>, record: &mut ByteRecord) -> Result
             return Failure::Read(e);
         }
         Failure::Row(line, RowError::Csv(e.to_string()))
-    })
+    })?;
+    if read && reader.get_ref().ended_inside_a_line() {
+        return Err(Failure::Row(line_of(record), RowError::NoLineEnd));
+    }
+    Ok(read)
 }
 
 fn line_of(record: &ByteRecord) -> u64 {
@@ -215,6 +224,34 @@ mod tests {
         assert_eq!(rows[0], (2, None));
         let e = rows[1].1.clone().unwrap();
         assert_eq!((e.user, e.ip.as_deref()), (None, Some("ip")));
+    }
+
+    /// A text that ends inside its last record may be cut short in its last field: refused at
+    /// that record's line, before its fields are read.
+    #[test]
+    fn the_last_record_needs_its_line_end() {
+        let header = "timestamp,status,method,repoName,repoType,hashedIp";
+        let row = "2024-05-01T10:00:00Z,200,GET,acme/m,model,ip1";
+        for (text, refused_at) in [
+            (format!("{header}\n{row}\n"), None),
+            (format!("{header}\r\n{row}\r\n"), None),
+            (format!("{header}\n{row}\r"), None),
+            (format!("{header}\n{row}\n\n"), None),
+            (format!("{header}\n{row}"), Some(2)),
+            (
+                format!("{header}\n{row}\n{}", &row[..row.len() - 2]),
+                Some(3),
+            ),
+            (format!("{header}\n{row}\n{}", &row[..12]), Some(3)),
+            (format!("{header}\n{row}\n{row},\"a\nb"), Some(3)),
+            (header.to_owned(), Some(1)),
+        ] {
+            let read = parse(&text);
+            match refused_at {
+                None => assert_eq!(read.map(|rows| rows.len()), Ok(1), "{text:?}"),
+                Some(line) => assert_eq!(read, Err((line, RowError::NoLineEnd)), "{text:?}"),
+            }
+        }
     }
 
     #[test]

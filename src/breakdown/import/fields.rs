@@ -37,6 +37,8 @@ pub enum RowError {
     LineTooLong { max: usize },
     #[error("malformed CSV: a quoted field runs past the end of its line (a quote is not closed)")]
     UnterminatedQuote,
+    #[error("no line end: the text ends inside this line, which may be cut short")]
+    NoLineEnd,
     #[error("timestamp: found {found:?}; expected a UTC day as YYYY-MM-DDT00:00:00.000Z")]
     Timestamp { found: String },
     #[error(

@@ -1,6 +1,7 @@
 //! Bounds line lengths while reading, before the CSV reader buffers a line: a file holding a
 //! 1 GB line is refused after reading [`MAX_LINE`] bytes of it, with its line number, instead
-//! of growing a record to the line's size.
+//! of growing a record to the line's size. Also tells whether the text ended inside a line
+//! ([`LineLimit::ended_inside_a_line`]): a CSV record without its line end may be cut short.
 
 use std::io::{self, Read};
 
@@ -26,6 +27,9 @@ pub(crate) struct LineLimit<R> {
     /// Line number (from 1) and length so far of the line being read.
     line: u64,
     len: usize,
+    /// The last byte read (`\n` before any), and whether the text has ended.
+    last: u8,
+    ended: bool,
 }
 
 impl<R> LineLimit<R> {
@@ -35,13 +39,27 @@ impl<R> LineLimit<R> {
             max,
             line: 1,
             len: 0,
+            last: b'\n',
+            ended: false,
         }
+    }
+
+    /// Whether the text has ended, and not with a line end (`\n`, or `\r` as CSV's line ends
+    /// may be). A CSV reader gives its last record only once the text ended, so a record read
+    /// while this holds is the last one, without its line end: a file cut short in its last
+    /// field would still read as a record of valid values (a shorter id or count).
+    pub(crate) fn ended_inside_a_line(&self) -> bool {
+        self.ended && !matches!(self.last, b'\n' | b'\r')
     }
 }
 
 impl<R: Read> Read for LineLimit<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        match buf[..n].last() {
+            Some(&last) => self.last = last,
+            None => self.ended |= !buf.is_empty(),
+        }
         let mut rest = &buf[..n];
         while let Some(i) = memchr::memchr(b'\n', rest) {
             if self.len + i > self.max {
