@@ -29,18 +29,16 @@ pub(super) fn read(
 }
 
 fn parse_line(line: &[u8], names: &mut RepoNames) -> Result<Parsed, RowError> {
+    // The whole line must be text, wherever its bad bytes are (serde_json reading bytes does
+    // not check the strings it skips: an unknown key's value). Checked once, the line's
+    // strings are not checked again one by one (serde_json validates each string it reads
+    // from bytes, not from text): a tenth of the parse.
+    let text = std::str::from_utf8(line).map_err(|_| RowError::Utf8)?;
     // `Line` would also read an array, field by field in order.
-    if line.trim_ascii_start().first() != Some(&b'{') {
+    if !text.trim_ascii_start().starts_with('{') {
         return Err(RowError::Json("expected a JSON object".to_owned()));
     }
-    // Checked as UTF-8 once, the line's strings are not checked again one by one (serde_json
-    // validates each string it reads from bytes, not from text): a tenth of the parse. Bytes
-    // that are not text get serde_json's own error, as before.
-    let parsed = match std::str::from_utf8(line) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(line),
-    };
-    let object: Line<'_> = parsed.map_err(|e| RowError::Json(e.to_string()))?;
+    let object: Line<'_> = serde_json::from_str(text).map_err(|e| RowError::Json(e.to_string()))?;
     let Some(repo_type) = fields::repo_type(required(&object.repo_type, "repoType")?)? else {
         return Ok(Parsed::Space);
     };
@@ -258,14 +256,42 @@ mod tests {
                 .map(|b| if b == 1 { byte } else { b })
                 .collect()
         };
-        // "é" cut short inside a string; a byte that is no text outside one.
+        // "é" cut short inside a string; a byte that is no text outside one, before the
+        // object; in a key that is ignored, and in its value; in the user-agent.
         let cut = with(line.replace("café", "caf\u{1}"), 0xc3);
         let stray = with(line.replacen('{', "{\u{1}", 1), 0xff);
-        for bad in [cut, stray] {
-            let (at, e) = parse_bytes(&[line.as_bytes(), b"\n", &bad, b"\n"].concat()).unwrap_err();
-            assert_eq!(at, 2);
-            assert!(matches!(e, RowError::Json(_)), "{e}");
-        }
+        let before = with(format!("\u{1}{line}"), 0xff);
+        let ignored = r#"{"country":"FR","#;
+        let key = with(
+            line.replacen('{', &ignored.replace("country", "c\u{1}"), 1),
+            0xff,
+        );
+        let value = with(
+            line.replacen('{', &ignored.replace("FR", "F\u{1}"), 1),
+            0xff,
+        );
+        let agent = with(line.replace("🤗", "\u{1}"), 0xff);
+        let bad = [
+            ("cut", cut),
+            ("stray", stray),
+            ("before", before),
+            ("key", key),
+            ("value", value),
+            ("agent", agent),
+        ];
+        let read: Vec<_> = (bad.iter())
+            .map(|(name, bad)| {
+                let text = [line.as_bytes(), b"\n", bad, b"\n", line.as_bytes()].concat();
+                (*name, parse_bytes(&text).map(|rows| rows.len()))
+            })
+            .collect();
+        let refused: Vec<_> = (bad.iter())
+            .map(|(name, _)| (*name, Err((2, RowError::Utf8))))
+            .collect();
+        assert_eq!(read, refused);
+        // The same lines with text in place of the bad bytes are read.
+        let ignored = line.replacen('{', ignored, 1);
+        assert_eq!(parse(&ignored).unwrap().len(), 1);
     }
 
     #[test]
