@@ -81,20 +81,45 @@ fn free_port() -> Result<u16, String> {
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
 
-/// Replaces the first `<tag>…</tag>` with `<tag>value</tag>`.
+/// Where the first opening tag of the element `tag` is in `config` (`<tag>`, or with
+/// attributes: `<tag incl="…">`), outside comments, which may name elements too.
+fn open_tag(config: &str, tag: &str) -> Option<std::ops::Range<usize>> {
+    let mut from = 0;
+    loop {
+        let at = from + config[from..].find('<')?;
+        let rest = &config[at..];
+        if let Some(comment) = rest.strip_prefix("<!--") {
+            from = at + 4 + comment.find("-->")? + 3;
+            continue;
+        }
+        let named = rest[1..].strip_prefix(tag);
+        if named.is_some_and(|after| after.starts_with(|c: char| c == '>' || c.is_whitespace())) {
+            return Some(at..at + rest.find('>')? + 1);
+        }
+        from = at + 1;
+    }
+}
+
+/// Replaces the content of the first element `tag` with `value`.
 fn set_tag(config: &str, tag: &str, value: &str) -> Result<String, String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let start = config
-        .find(&open)
-        .ok_or_else(|| format!("no <{tag}> in {SYSTEM_CONFIG}"))?;
-    let end = start
-        + config[start..]
-            .find(&close)
+    let open = open_tag(config, tag).ok_or_else(|| format!("no <{tag}> in {SYSTEM_CONFIG}"))?;
+    let end = open.end
+        + config[open.end..]
+            .find(&format!("</{tag}>"))
             .ok_or_else(|| format!("no </{tag}> in {SYSTEM_CONFIG}"))?;
+    Ok(format!("{}{value}{}", &config[..open.end], &config[end..]))
+}
+
+/// `config` with `clusters` (XML elements) added first in its `remote_servers` section: a
+/// plain `<remote_servers>` in current packages, `<remote_servers incl="…" >` in older ones.
+fn add_clusters(config: &str, clusters: &str) -> Result<String, String> {
+    let open = open_tag(config, "remote_servers")
+        .filter(|open| !config[open.clone()].ends_with("/>"))
+        .ok_or_else(|| format!("no <remote_servers> section in {SYSTEM_CONFIG}"))?;
     Ok(format!(
-        "{}{open}{value}{}",
-        &config[..start],
-        &config[end..]
+        "{}{clusters}{}",
+        &config[..open.end],
+        &config[open.end..]
     ))
 }
 
@@ -152,11 +177,7 @@ impl ClickHouseServer {
             &ports.interserver.to_string(),
         )?;
         if !clusters.is_empty() {
-            let open = "<remote_servers incl=\"clickhouse_remote_servers\" >";
-            if !config.contains(open) {
-                return Err(format!("no {open} in {SYSTEM_CONFIG}"));
-            }
-            config = config.replacen(open, &format!("{open}{clusters}"), 1);
+            config = add_clusters(&config, clusters)?;
         }
         let config_path = root.join("config.xml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
@@ -461,5 +482,64 @@ impl DelayingProxy {
     /// Holds every answer (each piece of one read from the server) back for `delay` from now on.
     pub fn delay(&self, delay: Duration) {
         (self.delay_ms).store(delay.as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLUSTERS: &str = "<hubstats_test><shard/></hubstats_test>";
+
+    /// The system configuration's sections, as ClickHouse packages write them: `remote_servers`
+    /// with `incl` (older ones) or without (current ones), after comments naming the elements.
+    fn system_config(remote_servers: &str) -> String {
+        format!(
+            "<clickhouse>\n\
+             <!-- <http_port>8443</http_port> and <remote_servers> are set below -->\n\
+             <http_port>8123</http_port>\n\
+             <remote_servers_note>not the section</remote_servers_note>\n\
+             {remote_servers}\n\
+             <default><shard><replica><port>9000</port></replica></shard></default>\n\
+             </remote_servers>\n\
+             </clickhouse>\n"
+        )
+    }
+
+    #[test]
+    fn clusters_are_added_to_remote_servers_with_or_without_incl() {
+        for open in [
+            "<remote_servers incl=\"clickhouse_remote_servers\" >",
+            "<remote_servers>",
+            "<remote_servers replace=\"true\">",
+        ] {
+            let config = system_config(open);
+            let filled = add_clusters(&config, CLUSTERS).unwrap_or_else(|e| panic!("{open}: {e}"));
+            assert_eq!(
+                filled,
+                config.replacen(&format!("{open}\n"), &format!("{open}{CLUSTERS}\n"), 1),
+                "{open}"
+            );
+        }
+        for none in [
+            "<clickhouse><!-- <remote_servers> --></clickhouse>",
+            "<clickhouse><remote_servers incl=\"clickhouse_remote_servers\" /></clickhouse>",
+        ] {
+            assert!(add_clusters(none, CLUSTERS).is_err(), "{none}");
+        }
+    }
+
+    #[test]
+    fn set_tag_sets_the_element_not_a_comment_naming_it() {
+        let config = system_config("<remote_servers>");
+        let set = set_tag(&config, "http_port", "18123").unwrap();
+        assert_eq!(
+            set,
+            config.replace(
+                "<http_port>8123</http_port>",
+                "<http_port>18123</http_port>"
+            )
+        );
+        assert!(set_tag(&config, "tcp_port", "19000").is_err());
     }
 }
