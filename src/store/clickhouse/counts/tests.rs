@@ -95,6 +95,35 @@ fn clickhouse_a_commit_is_one_part() {
     );
 }
 
+// Every insert is one block, however many rows: ClickHouse 24 and later also cut blocks at
+// `min_insert_block_size_rows` (1,048,449 rows) whatever `max_insert_block_size` says, which
+// made a 3-million-row insert three parts.
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_an_insert_of_more_rows_than_a_block_is_one_part() {
+    let server = ClickHouseServer::start();
+    let client = server.client();
+    client
+        .execute("CREATE TABLE many (n UInt64) ENGINE = MergeTree ORDER BY n")
+        .unwrap();
+    client
+        .execute(&format!("SYSTEM STOP MERGES {}.many", client.database))
+        .unwrap();
+    let mut body = String::new();
+    for n in 0..2_200_000u64 {
+        body.push_str(itoa::Buffer::new().format(n));
+        body.push('\n');
+    }
+    client.insert("many", "n", &body).unwrap();
+    let sql = format!(
+        "SELECT count(), sum(rows) FROM system.parts WHERE database = '{}' AND table = 'many' \
+         AND active",
+        client.database
+    );
+    let parts = client.query(&sql, |r| Ok((r.u64(0)?, r.u64(1)?))).unwrap();
+    assert_eq!(parts, [(1, 2_200_000)], "(parts, rows)");
+}
+
 // A commit whose server went away before it was sent leaves nothing behind, and the same batch
 // written again once the server is back (twice: a retry after a lost answer) counts once.
 #[test]
