@@ -152,22 +152,22 @@ fn repo_file(target: &str, names: &mut RepoNames) -> Option<(Option<RepoType>, R
     Some((repo_type, name, file))
 }
 
-/// `%XX` escapes decoded; `None` when malformed or not UTF-8.
+/// `%XX` escapes decoded; `None` when an escape is malformed (a `%` not followed by two hex
+/// digits, which `percent_decode_str` would keep as it is) or the result is not UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = |escape: &str| {
+        escape
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    };
+    if !text.split('%').skip(1).all(well_formed) {
+        return None;
     }
-    String::from_utf8(out).ok()
+    let decoded = percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()?;
+    Some(decoded.into_owned())
 }
 
 /// A downloader id: 16 bytes of SHA-256 over the store's secret, the kind, and the value.
@@ -235,6 +235,15 @@ mod tests {
         assert!(matches!(rows[2], Parsed::Space));
         assert!(matches!(rows[3], Parsed::Other));
         assert!(matches!(rows[4], Parsed::Other));
+    }
+
+    #[test]
+    fn escapes_decode_and_malformed_ones_are_refused() {
+        assert_eq!(percent_decode("a%20b%2fc%C3%A9").as_deref(), Some("a b/cé"));
+        assert_eq!(percent_decode("plain.bin").as_deref(), Some("plain.bin"));
+        for bad in ["a%2", "a%", "%zz", "%+1", "%%41", "%FF", "%C3"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 use super::error::ApiError;
 use crate::analytics::{Granularity, Order, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use crate::domain::{Day, Period, PeriodKind, RepoType};
@@ -250,18 +252,18 @@ fn encode(pairs: &[(&str, String)]) -> String {
     format!("?{}", parts.join("&"))
 }
 
-/// Percent-encodes a query value (unreserved characters stay as they are).
+/// Every byte but RFC 3986's unreserved characters (`A-Z a-z 0-9 - _ . ~`): what a query
+/// value escapes.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes a query value (unreserved characters stay as they are, others are `%XX`
+/// with upper-case hex digits).
 pub fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(value, NOT_UNRESERVED).to_string()
 }
 
 /// `exclude`: user-agent classes to leave out, comma-separated, each one `known` (any other
@@ -342,6 +344,20 @@ mod tests {
             s.export_query(),
             "?period=custom&from=2023-12-31&to=2024-02-29&q=a%20b%26c"
         );
+    }
+
+    #[test]
+    fn query_values_escape_all_but_unreserved_characters() {
+        let all: String = (0..=0x7f_u8).map(char::from).chain(['é', '😀']).collect();
+        let expected: String = (all.bytes())
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        assert_eq!(percent_encode(&all), expected);
     }
 
     #[test]
