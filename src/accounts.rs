@@ -18,6 +18,7 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Salt
 use argon2::Argon2;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::domain::{IngestKeyName, OrgName, Plan, Role, Username};
 use crate::store::{Accounts, OrgInfo, StoreError};
@@ -249,7 +250,7 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
 
 /// [`secrets_equal`] for bytes.
 fn secrets_equal_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 /// Creates a user with a password.
@@ -393,13 +394,10 @@ pub fn random_secret() -> String {
     random_hex()
 }
 
-/// Compares two secrets in time independent of where they differ.
+/// Compares two secrets in time independent of where they differ (only a difference in length
+/// answers early).
 pub fn secrets_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    secrets_equal_bytes(a.as_bytes(), b.as_bytes())
 }
 
 pub fn now_unix() -> i64 {
