@@ -154,7 +154,7 @@ impl SqliteAccounts {
     /// never delay a request: a busy writer (an import) or a lock held by another process
     /// skips it.
     fn try_execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<bool> {
-        let Ok(conn) = self.db.writer.try_lock() else {
+        let Ok(mut conn) = self.db.writer.try_lock() else {
             return Ok(false);
         };
         conn.busy_timeout(std::time::Duration::ZERO)?;

@@ -88,8 +88,8 @@ impl Drop for Db {
 impl Db {
     /// Opens (creating if needed) a database file in WAL mode.
     fn open(path: &Path) -> StoreResult<Self> {
-        let writer = Connection::open(path)?;
-        configure(&writer, WRITER_CACHE_KIB)?;
+        let mut writer = Connection::open(path)?;
+        configure(&mut writer, WRITER_CACHE_KIB)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         Ok(Db {
             uri: path.to_string_lossy().into_owned(),
@@ -176,8 +176,8 @@ impl Db {
             Some(c) => c,
             None => {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let c = Connection::open_with_flags(&self.uri, flags)?;
-                configure(&c, READER_CACHE_KIB)?;
+                let mut c = Connection::open_with_flags(&self.uri, flags)?;
+                configure(&mut c, READER_CACHE_KIB)?;
                 c
             }
         };
@@ -228,7 +228,7 @@ fn commit_without_checkpoint(conn: &Connection) -> StoreResult<()> {
     Ok(committed?)
 }
 
-fn configure(conn: &Connection, cache_kib: i64) -> StoreResult<()> {
+fn configure(conn: &mut Connection, cache_kib: i64) -> StoreResult<()> {
     conn.busy_handler(Some(wait_for_writer))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
