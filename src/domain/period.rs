@@ -117,6 +117,13 @@ impl PeriodKind {
     }
 }
 
+impl std::str::FromStr for PeriodKind {
+    type Err = PeriodError;
+    fn from_str(s: &str) -> Result<Self, PeriodError> {
+        PeriodKind::parse(s)
+    }
+}
+
 /// A period resolved against the reference day: All Time, or a concrete range of days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {

@@ -6,7 +6,7 @@
 //!
 //! Responses are view structs built here; store and analytics values are never serialized.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::auth::OrgAccess;
 use super::blocking::{blocking, Work};
 use super::error::ApiError;
-use super::params::{self, RawParams};
+use super::params::{self, Params};
 use super::AppState;
 use crate::analytics::{
     Analytics, AnalyticsError, AnalyticsResult, Overview, RepoDetail, RepoRow, RepoTable, Series,
@@ -367,13 +367,13 @@ impl From<&RepoDetail> for RepoDetailHead {
 async fn overview(
     State(state): State<AppState>,
     OrgAccess { access, .. }: OrgAccess,
-    Query(raw): Query<RawParams>,
+    params: Params,
 ) -> Result<Json<OverviewView>, ApiError> {
-    let period = params::period(&raw, state.config.reference_day())?;
+    let period = params::period(&params, state.config.reference_day())?;
     // The chart's granularity follows the period; a bad value is still an error, as on every
     // endpoint that accepts the parameter.
-    params::granularity(&raw)?;
-    let exclude = params::exclude(&raw, &ingest::class_names(&state.config.rules))?;
+    params::granularity(&params)?;
+    let exclude = params::exclude(&params, &ingest::class_names(&state.config.rules))?;
     let org = access.org;
     let o = match exclude {
         // Excluding classes reads the kept events: may take long.
@@ -398,13 +398,13 @@ async fn overview(
 async fn repos(
     State(state): State<AppState>,
     OrgAccess { access, .. }: OrgAccess,
-    Query(raw): Query<RawParams>,
+    params: Params,
 ) -> Result<Json<RepoTableView>, ApiError> {
-    let period = params::period(&raw, state.config.reference_day())?;
-    let query = params::table_query(&raw)?;
+    let period = params::period(&params, state.config.reference_day())?;
+    let query = params::table_query(&params)?;
     // Sparklines follow the period; a bad value is still an error (it used to pass unseen).
-    params::granularity(&raw)?;
-    params::overview_only(&raw, "exclude")?;
+    params::granularity(&params)?;
+    params::refuse_exclude(&params)?;
     let org = access.org.clone();
     let t = run_indexed(&state, &access.org, move |a| {
         a.repo_table(&org, period, &query)
@@ -417,18 +417,25 @@ async fn repo(
     State(state): State<AppState>,
     access: OrgAccess,
     Path((_, repo_type, owner, name)): Path<(String, String, String, String)>,
-    Query(raw): Query<RawParams>,
+    params: Params,
 ) -> Result<SeriesJson, ApiError> {
-    detail(state, access, &repo_type, &format!("{owner}/{name}"), raw).await
+    detail(
+        state,
+        access,
+        &repo_type,
+        &format!("{owner}/{name}"),
+        params,
+    )
+    .await
 }
 
 async fn repo_encoded(
     State(state): State<AppState>,
     access: OrgAccess,
     Path((_, repo_type, repo_name)): Path<(String, String, String)>,
-    Query(raw): Query<RawParams>,
+    params: Params,
 ) -> Result<SeriesJson, ApiError> {
-    detail(state, access, &repo_type, &repo_name, raw).await
+    detail(state, access, &repo_type, &repo_name, params).await
 }
 
 async fn detail(
@@ -436,12 +443,12 @@ async fn detail(
     OrgAccess { access, .. }: OrgAccess,
     repo_type: &str,
     full_name: &str,
-    raw: RawParams,
+    params: Params,
 ) -> Result<SeriesJson, ApiError> {
     let key = repo_key(&access.org, repo_type, full_name)?;
-    let period = params::period(&raw, state.config.reference_day())?;
-    let granularity = params::granularity(&raw)?;
-    params::overview_only(&raw, "exclude")?;
+    let period = params::period(&params, state.config.reference_day())?;
+    let granularity = params::granularity(&params)?;
+    params::refuse_exclude(&params)?;
     let d = run_indexed(&state, &access.org, move |a| {
         a.repo_detail(&key, period, granularity)
     })

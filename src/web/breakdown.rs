@@ -33,7 +33,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -46,7 +46,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::OrgAccess;
 use super::error::{error_chain, ApiError};
-use super::params::{self, RawParams};
+use super::params::{self, Params};
 use super::priority::spawn_low_priority;
 use super::AppState;
 use crate::breakdown::export::write_breakdown_filtered;
@@ -76,14 +76,13 @@ struct Selection {
 
 impl Selection {
     /// The view's rows; every parameter is optional and empty values count as absent.
-    fn parse(raw: &RawParams, state: &AppState, org: &OrgName) -> Result<Selection, ApiError> {
-        let given = |name: &str| raw.get(name).is_some_and(|v| !v.trim().is_empty());
-        if !["period", "q", "type", "repo"].into_iter().any(given) {
+    fn parse(params: &Params, state: &AppState, org: &OrgName) -> Result<Selection, ApiError> {
+        if !params.selects_a_view() {
             return Ok(Selection::default());
         }
-        let period = params::period(raw, state.config.reference_day())?;
-        let query = params::table_query(raw)?;
-        let exact = raw.get("repo").map(|v| v.trim()).filter(|v| !v.is_empty());
+        let period = params::period(params, state.config.reference_day())?;
+        let query = params::table_query(params)?;
+        let exact = params.repo();
         let matches = query.matcher();
         let repos = state
             .store
@@ -123,14 +122,14 @@ async fn download(
     State(state): State<AppState>,
     Extension(slots): Extension<Arc<ExportSlots>>,
     OrgAccess { access, .. }: OrgAccess,
-    Query(raw): Query<RawParams>,
+    params: Params,
 ) -> Result<Response, ApiError> {
     let slot = Arc::clone(&slots.0).acquire_owned().await.map_err(|e| {
         ApiError::Internal(anyhow::Error::new(e).context("waiting for an export slot"))
     })?;
     let selection = {
         let (state, org) = (state.clone(), access.org.clone());
-        tokio::task::spawn_blocking(move || Selection::parse(&raw, &state, &org)).await??
+        tokio::task::spawn_blocking(move || Selection::parse(&params, &state, &org)).await??
     };
     let view = selection.is_view();
     let (tx, mut rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);

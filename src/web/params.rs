@@ -4,56 +4,180 @@
 //! links carry the state (period, search, sort, page) and a view can be shared.
 
 use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
 
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::de::value::MapDeserializer;
+use serde::{Deserialize, Deserializer};
 
 use super::error::ApiError;
 use crate::analytics::{Granularity, Order, SortKey, TableQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use crate::domain::{Day, Period, PeriodKind, RepoType};
 
-/// The raw query string's parameters (the last value wins when one repeats).
-pub type RawParams = HashMap<String, String>;
-
-fn get<'a>(raw: &'a RawParams, name: &str) -> Option<&'a str> {
-    raw.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+/// Every query parameter an endpoint of the dashboard or the API reads, typed; the others are
+/// ignored. The extractor of every such endpoint: it never fails, a bad value is kept in its
+/// [`Param`] and refused (400) only where the endpoint reads it, in the order it reads them.
+/// (A field that fails serde would make the 400 name whichever bad parameter the query sent
+/// first, and lose a bad date's text, which the page shows back in its form.)
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Params {
+    period: Param<PeriodKind>,
+    from: Param<Day>,
+    to: Param<Day>,
+    q: Param<String>,
+    #[serde(rename = "type")]
+    repo_type: Param<RepoType>,
+    sort: Param<SortKey>,
+    order: Param<Order>,
+    page: Param<u32>,
+    per_page: Param<u32>,
+    granularity: Param<Granularity>,
+    /// User-agent classes, comma-separated (checked against the rules' classes).
+    exclude: Param<String>,
+    /// The CSV of one repository: its full name.
+    repo: Param<String>,
+    /// `table`: the dashboard's table alone (compared as sent, untrimmed).
+    #[serde(deserialize_with = "verbatim")]
+    fragment: Option<String>,
 }
 
-fn bad(name: &str, reason: impl std::fmt::Display) -> ApiError {
+/// One parameter: absent (or empty, or only blanks), or its trimmed text with what `T`'s
+/// `FromStr` makes of it. `FromStr` rather than serde's derived enums: its messages (`unknown
+/// sort "size" (expected downloads, name, total or change)`) are the API's, and say more than
+/// serde's `unknown variant`.
+#[derive(Debug, Clone, Default)]
+pub enum Param<T> {
+    #[default]
+    Absent,
+    Given {
+        text: String,
+        value: Result<T, String>,
+    },
+}
+
+impl<T: FromStr> Param<T>
+where
+    T::Err: Display,
+{
+    fn of(text: &str) -> Self {
+        match text.trim() {
+            "" => Param::Absent,
+            text => Param::Given {
+                text: text.to_owned(),
+                value: text.parse().map_err(|e: T::Err| e.to_string()),
+            },
+        }
+    }
+}
+
+impl<T> Param<T> {
+    /// The value, `None` when absent; a value that did not parse is a 400 naming `name`.
+    fn get(&self, name: &str) -> Result<Option<&T>, ApiError> {
+        match self {
+            Param::Absent => Ok(None),
+            Param::Given { value: Ok(v), .. } => Ok(Some(v)),
+            Param::Given { value: Err(e), .. } => Err(bad(name, e)),
+        }
+    }
+
+    /// The trimmed text as sent, if any.
+    fn text(&self) -> Option<&str> {
+        match self {
+            Param::Absent => None,
+            Param::Given { text, .. } => Some(text),
+        }
+    }
+}
+
+impl<'de, T: FromStr> Deserialize<'de> for Param<T>
+where
+    T::Err: Display,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Param::of(&String::deserialize(d)?))
+    }
+}
+
+fn verbatim<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
+impl Params {
+    /// The parameters of a query's pairs. A repeated parameter's last value counts: the pairs
+    /// are gathered into a map first, since serde's derived struct refuses a repeated field.
+    pub fn from_pairs(pairs: HashMap<String, String>) -> Result<Self, ApiError> {
+        let pairs = MapDeserializer::<_, serde::de::value::Error>::new(pairs.into_iter());
+        Params::deserialize(pairs).map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))
+    }
+
+    /// Whether any of the parameters that select a view (`period`, `q`, `type`, `repo`) is
+    /// given, valid or not.
+    pub fn selects_a_view(&self) -> bool {
+        let texts = [self.period.text(), self.q.text(), self.repo_type.text()];
+        texts
+            .into_iter()
+            .chain([self.repo.text()])
+            .any(|t| t.is_some())
+    }
+
+    /// `repo`: a repository's full name, if given.
+    pub fn repo(&self) -> Option<&str> {
+        self.repo.text()
+    }
+
+    /// `fragment`, as sent.
+    pub fn fragment(&self) -> Option<&str> {
+        self.fragment.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        Params::from_pairs(pairs)
+    }
+}
+
+fn bad(name: &str, reason: impl Display) -> ApiError {
     ApiError::BadRequest(format!("invalid query parameter `{name}`: {reason}"))
 }
 
-fn day(raw: &RawParams, name: &str) -> Result<Option<Day>, ApiError> {
-    get(raw, name)
-        .map(|v| v.parse::<Day>().map_err(|e| bad(name, e)))
-        .transpose()
-}
-
 /// `period` (+ `from`, `to` for `custom`), resolved against the reference day.
-pub fn period(raw: &RawParams, today: Day) -> Result<Period, ApiError> {
-    let kind = match get(raw, "period") {
-        None => PeriodKind::AllTime,
-        Some(v) => PeriodKind::parse(v).map_err(|e| bad("period", e))?,
-    };
+pub fn period(params: &Params, today: Day) -> Result<Period, ApiError> {
+    let kind = params.period.get("period")?.copied();
+    let kind = kind.unwrap_or(PeriodKind::AllTime);
     if kind != PeriodKind::Custom {
         return Period::resolve(kind, today, None, None).map_err(|e| bad("period", e));
     }
-    let (from, to) = (day(raw, "from")?, day(raw, "to")?);
+    let (from, to) = (params.from.get("from")?, params.to.get("to")?);
     let missing = |name| {
         bad(
             name,
             "a custom period needs both `from` and `to` (YYYY-MM-DD)",
         )
     };
-    let from = from.ok_or_else(|| missing("from"))?;
-    let to = to.ok_or_else(|| missing("to"))?;
+    let from = *from.ok_or_else(|| missing("from"))?;
+    let to = *to.ok_or_else(|| missing("to"))?;
     Period::resolve(kind, today, Some(from), Some(to)).map_err(|e| bad("from", e))
 }
 
 /// Why a custom range cannot be used, in words for the page.
-fn range_problem(raw: &RawParams, today: Day) -> String {
+fn range_problem(params: &Params, today: Day) -> String {
     use super::charts::long_date;
-    let parsed = |name| get(raw, name).map(|v| v.parse::<Day>().map_err(|_| v));
-    match (parsed("from"), parsed("to")) {
+    fn parsed(p: &Param<Day>) -> Option<Result<Day, &str>> {
+        match p {
+            Param::Absent => None,
+            Param::Given { text, value } => Some(value.clone().map_err(|_| text.as_str())),
+        }
+    }
+    match (parsed(&params.from), parsed(&params.to)) {
         (None, _) | (_, None) => "Choose both a start and an end date.".to_owned(),
         (Some(Err(v)), _) | (_, Some(Err(v))) => {
             format!("\u{201c}{v}\u{201d} is not a date: pick one, or type it as YYYY-MM-DD.")
@@ -73,45 +197,37 @@ fn range_problem(raw: &RawParams, today: Day) -> String {
 }
 
 /// `granularity`, if given.
-pub fn granularity(raw: &RawParams) -> Result<Option<Granularity>, ApiError> {
-    get(raw, "granularity")
-        .map(|v| v.parse::<Granularity>().map_err(|e| bad("granularity", e)))
-        .transpose()
+pub fn granularity(params: &Params) -> Result<Option<Granularity>, ApiError> {
+    Ok(params.granularity.get("granularity")?.copied())
 }
 
-fn number(raw: &RawParams, name: &str, max: u32) -> Result<Option<u32>, ApiError> {
-    let Some(v) = get(raw, name) else {
-        return Ok(None);
-    };
-    match v.parse::<u32>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(bad(
+fn number(param: &Param<u32>, name: &str, max: u32) -> Result<Option<u32>, ApiError> {
+    match param {
+        Param::Absent => Ok(None),
+        Param::Given { value: Ok(n), .. } if (1..=max).contains(n) => Ok(Some(*n)),
+        Param::Given { text, .. } => Err(bad(
             name,
-            format!("expected a whole number from 1 to {max}, got {v:?}"),
+            format!("expected a whole number from 1 to {max}, got {text:?}"),
         )),
     }
 }
 
 /// `q`, `type`, `sort`, `order`, `page` and `per_page`.
-pub fn table_query(raw: &RawParams) -> Result<TableQuery, ApiError> {
-    let repo_type = get(raw, "type")
-        .map(|v| v.parse::<RepoType>().map_err(|e| bad("type", e)))
-        .transpose()?;
-    let sort = match get(raw, "sort") {
-        None => SortKey::Downloads,
-        Some(v) => v.parse::<SortKey>().map_err(|e| bad("sort", e))?,
-    };
-    let order = match get(raw, "order") {
-        None => sort.default_order(),
-        Some(v) => v.parse::<Order>().map_err(|e| bad("order", e))?,
-    };
+pub fn table_query(params: &Params) -> Result<TableQuery, ApiError> {
+    let repo_type = params.repo_type.get("type")?.copied();
+    let sort = params
+        .sort
+        .get("sort")?
+        .copied()
+        .unwrap_or(SortKey::Downloads);
+    let order = params.order.get("order")?.copied();
     Ok(TableQuery {
-        q: get(raw, "q").map(str::to_owned),
+        q: params.q.text().map(str::to_owned),
         repo_type,
         sort,
-        order,
-        page: number(raw, "page", u32::MAX)?.unwrap_or(1),
-        per_page: number(raw, "per_page", MAX_PER_PAGE)?.unwrap_or(DEFAULT_PER_PAGE),
+        order: order.unwrap_or_else(|| sort.default_order()),
+        page: number(&params.page, "page", u32::MAX)?.unwrap_or(1),
+        per_page: number(&params.per_page, "per_page", MAX_PER_PAGE)?.unwrap_or(DEFAULT_PER_PAGE),
     })
 }
 
@@ -136,15 +252,15 @@ pub struct RangeProblem {
 }
 
 impl ViewState {
-    pub fn parse(raw: &RawParams, today: Day) -> Result<Self, ApiError> {
-        let period = period(raw, today)?;
-        let requested_to = day(raw, "to").ok().flatten().filter(|to| {
+    pub fn parse(params: &Params, today: Day) -> Result<Self, ApiError> {
+        let period = period(params, today)?;
+        let requested_to = params.to.get("to").ok().flatten().copied().filter(|to| {
             period.kind == PeriodKind::Custom && period.range.is_some_and(|r| *to > r.to)
         });
         Ok(ViewState {
             period,
-            table: table_query(raw)?,
-            granularity: granularity(raw)?,
+            table: table_query(params)?,
+            granularity: granularity(params)?,
             requested_to,
         })
     }
@@ -153,20 +269,28 @@ impl ViewState {
     /// a [`RangeProblem`] beside the default period, so the page can keep the form and say
     /// what to change. Other bad parameters are still a 400 that names them.
     pub fn parse_page(
-        raw: &RawParams,
+        params: &Params,
         today: Day,
     ) -> Result<(Self, Option<RangeProblem>), ApiError> {
-        let custom = get(raw, "period") == Some(PeriodKind::Custom.as_str());
-        match Self::parse(raw, today) {
-            Err(ApiError::BadRequest(_)) if custom && period(raw, today).is_err() => {
-                let mut rest = raw.clone();
-                for name in ["period", "from", "to"] {
-                    rest.remove(name);
-                }
+        let custom = matches!(
+            params.period,
+            Param::Given {
+                value: Ok(PeriodKind::Custom),
+                ..
+            }
+        );
+        match Self::parse(params, today) {
+            Err(ApiError::BadRequest(_)) if custom && period(params, today).is_err() => {
+                let rest = Params {
+                    period: Param::Absent,
+                    from: Param::Absent,
+                    to: Param::Absent,
+                    ..params.clone()
+                };
                 let problem = RangeProblem {
-                    message: range_problem(raw, today),
-                    from: get(raw, "from").unwrap_or_default().to_owned(),
-                    to: get(raw, "to").unwrap_or_default().to_owned(),
+                    message: range_problem(params, today),
+                    from: params.from.text().unwrap_or_default().to_owned(),
+                    to: params.to.text().unwrap_or_default().to_owned(),
                 };
                 Ok((Self::parse(&rest, today)?, Some(problem)))
             }
@@ -269,10 +393,10 @@ pub fn percent_encode(value: &str) -> String {
 /// `exclude`: user-agent classes to leave out, comma-separated, each one `known` (any other
 /// is a 400 naming the parameter). `None` when absent or empty.
 pub fn exclude(
-    raw: &RawParams,
+    params: &Params,
     known: &[&str],
 ) -> Result<Option<std::collections::BTreeSet<String>>, ApiError> {
-    let Some(list) = get(raw, "exclude") else {
+    let Some(list) = params.exclude.text() else {
         return Ok(None);
     };
     let mut classes = std::collections::BTreeSet::new();
@@ -290,10 +414,14 @@ pub fn exclude(
     Ok(Some(classes).filter(|c| !c.is_empty()))
 }
 
-/// Refuses a parameter only the overview takes (rather than answering as if it were absent).
-pub fn overview_only(raw: &RawParams, name: &str) -> Result<(), ApiError> {
-    match get(raw, name) {
-        Some(_) => Err(bad(name, "only the overview (/analytics) takes it so far")),
+/// Refuses `exclude`, which only the overview takes (rather than answering as if it were
+/// absent).
+pub fn refuse_exclude(params: &Params) -> Result<(), ApiError> {
+    match params.exclude.text() {
+        Some(_) => Err(bad(
+            "exclude",
+            "only the overview (/analytics) takes it so far",
+        )),
         None => Ok(()),
     }
 }
@@ -302,11 +430,9 @@ pub fn overview_only(raw: &RawParams, name: &str) -> Result<(), ApiError> {
 mod tests {
     use super::*;
 
-    fn raw(pairs: &[(&str, &str)]) -> RawParams {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn raw(pairs: &[(&str, &str)]) -> Params {
+        let pairs = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Params::from_pairs(pairs.collect()).unwrap()
     }
 
     fn today() -> Day {
@@ -344,6 +470,21 @@ mod tests {
             s.export_query(),
             "?period=custom&from=2023-12-31&to=2024-02-29&q=a%20b%26c"
         );
+    }
+
+    #[test]
+    fn blanks_are_absent_unknowns_ignored_and_errors_come_in_a_fixed_order() {
+        let s = ViewState::parse(
+            &raw(&[("sort", " name "), ("page", " "), ("x", "y")]),
+            today(),
+        );
+        assert_eq!(s.unwrap().table.sort, SortKey::Name);
+        let m = error_of(&[("type", "space"), ("sort", "size"), ("granularity", "hour")]);
+        assert!(m.starts_with("invalid query parameter `type`: "), "{m}");
+        let m = error_of(&[("granularity", "hour"), ("period", "month"), ("page", "0")]);
+        assert!(m.starts_with("invalid query parameter `period`: "), "{m}");
+        let m = error_of(&[("page", "x")]);
+        assert!(m.ends_with("expected a whole number from 1 to 4294967295, got \"x\""));
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod repo;
 mod view;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -23,7 +23,7 @@ use super::auth::OrgAccess;
 use super::charts::{bucket_label, line_chart_noted, long_date, partial_note};
 use super::error::ApiError;
 use super::format::{bytes, thousands};
-use super::params::{RangeProblem, RawParams, ViewState};
+use super::params::{Params, RangeProblem, ViewState};
 use super::templates::Layout;
 use super::AppState;
 use crate::domain::{OrgName, PeriodKind};
@@ -187,13 +187,13 @@ fn render(t: &impl Template) -> Result<Response, ApiError> {
 async fn dashboard(
     State(state): State<AppState>,
     OrgAccess { access, principal }: OrgAccess,
-    Query(raw): Query<RawParams>,
+    params: Params,
 ) -> Result<Response, ApiError> {
     let today = state.config.reference_day();
-    let (view, problem) = ViewState::parse_page(&raw, today)?;
+    let (view, problem) = ViewState::parse_page(&params, today)?;
     let org = access.org;
     let base = base_path(&org);
-    if raw.get("fragment").map(String::as_str) == Some("table") {
+    if params.fragment() == Some("table") {
         let (of, query, period) = (org.clone(), view.table.clone(), view.period);
         let table = run_indexed(&state, &org, move |a| a.repo_table(&of, period, &query)).await?;
         return render(&TableFragment {

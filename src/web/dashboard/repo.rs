@@ -3,7 +3,7 @@
 //! repository on the hub, to its CSV and to its JSON.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 
 use super::view::{self, caption_detail, period_title, period_toggles, previous_text};
@@ -16,7 +16,7 @@ use crate::web::auth::OrgAccess;
 use crate::web::charts::{line_chart_noted, long_date};
 use crate::web::error::ApiError;
 use crate::web::format::thousands;
-use crate::web::params::{percent_encode, RawParams, ViewState};
+use crate::web::params::{percent_encode, Params, ViewState};
 use crate::web::templates::Layout;
 use crate::web::AppState;
 
@@ -61,7 +61,7 @@ pub(super) async fn repo_page(
     State(state): State<AppState>,
     OrgAccess { access, principal }: OrgAccess,
     Path((_, kind, name)): Path<(String, String, String)>,
-    Query(raw): Query<RawParams>,
+    params: Params,
 ) -> Result<Response, ApiError> {
     let org = access.org;
     let key = match RepoType::from_plural(&kind) {
@@ -69,7 +69,7 @@ pub(super) async fn repo_page(
         None => return Err(ApiError::NotFound(format!("no page {kind}/{name} here"))),
     };
     let today = state.config.reference_day();
-    let (view, problem) = ViewState::parse_page(&raw, today)?;
+    let (view, problem) = ViewState::parse_page(&params, today)?;
     let (period, granularity) = (view.period, view.granularity);
     let d = run_indexed(&state, &org, move |a| {
         a.repo_detail(&key, period, granularity)
