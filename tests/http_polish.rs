@@ -56,7 +56,7 @@ async fn a_page_past_the_end_shows_the_last_page() {
         .collect();
     assert_eq!(numbers, ["1", "2", "3", "4"]);
     assert!(page.contains(r#"aria-current="page" class="current" data-testid="page-number">2<"#));
-    assert!(page.contains("?q=a&amp;page=3&amp;per_page=1\""), "{page}");
+    assert!(page.contains("?q=a&#38;page=3&#38;per_page=1\""), "{page}");
     // Per-page choices, the current one selected.
     let page = html(&f, &format!("{PAGE}?per_page=100")).await;
     for n in [25, 50, 100, 500] {
@@ -132,7 +132,7 @@ async fn signed_out_browsers_go_to_sign_in_and_unknown_pages_are_styled() {
     let form = f.app.get_html(&to, &Auth::None).await;
     let next = common::input_value(&form.text(), "next")
         .unwrap()
-        .replace("&amp;", "&");
+        .replace("&#38;", "&");
     assert_eq!(next, asked);
     // API and CSV clients keep their 401.
     for path in [API.to_owned(), format!("{PAGE}/download-breakdown")] {
@@ -165,10 +165,10 @@ async fn the_drill_down_links_back_to_the_view_to_the_hub_and_to_its_csv() {
     let view = "?period=last-month&q=alpha&sort=name&page=1&per_page=25";
     let table = html(&f, &format!("{PAGE}{view}&fragment=table")).await;
     let links = attrs(&table, "href");
-    let state = "?period=last-month&amp;q=alpha&amp;sort=name&amp;per_page=25";
+    let state = "?period=last-month&#38;q=alpha&#38;sort=name&#38;per_page=25";
     let drill = format!("{PAGE}/models/Alpha{state}");
     assert!(links.contains(&drill), "{links:?}");
-    let page = html(&f, &drill.replace("&amp;", "&")).await;
+    let page = html(&f, &drill.replace("&#38;", "&")).await;
     assert!(
         page.contains(&format!(r#"href="{PAGE}{state}" data-testid="back-link""#)),
         "{page}"
@@ -191,7 +191,7 @@ async fn the_drill_down_links_back_to_the_view_to_the_hub_and_to_its_csv() {
         .into_iter()
         .find(|h| h.contains("download-breakdown"))
         .unwrap()
-        .replace("&amp;", "&");
+        .replace("&#38;", "&");
     assert_eq!(
         csv_href,
         format!("{PAGE}/download-breakdown?period=last-month&type=model&repo=acme%2Fbeta")
@@ -287,7 +287,7 @@ async fn the_csv_of_a_view_has_only_its_repositories_and_days() {
     // The dashboard links the view's CSV and tells the full export's size.
     let page = html(&f, &format!("{PAGE}?period=7d&q=alpha&sort=name&page=1")).await;
     assert!(page.contains(&format!(
-        r#"href="{csv}?period=7d&amp;q=alpha" download data-testid="csv-view-download""#
+        r#"href="{csv}?period=7d&#38;q=alpha" download data-testid="csv-view-download""#
     )));
     let size = attrs(&page, "data-size").remove(0);
     assert!(size.ends_with(" B") || size.ends_with(" kB"), "{size}");
