@@ -54,6 +54,8 @@ pub struct Config {
     /// The memory the store's cached organization indexes may take (bytes, approximately;
     /// least recently read organizations are dropped past it).
     pub index_budget_bytes: usize,
+    /// What `collect` and `serve`'s schedule collect from a hub (`[collect]`, `HF_TOKEN`).
+    pub collect: crate::hub::schedule::CollectConfig,
 }
 
 /// `ingest_max_body_bytes`' default: 32 MiB, some 200,000 `jsonl` events of 170 bytes.
@@ -141,6 +143,7 @@ struct FileConfig {
     index_budget_mib: Option<u64>,
     /// A rules file, relative to the config file's folder.
     rules: Option<String>,
+    collect: Option<crate::hub::schedule::CollectFile>,
 }
 
 /// An address (`10.0.0.1`, a network of one) or a CIDR (`10.0.0.0/8`).
@@ -274,6 +277,9 @@ impl Config {
             Some(path) => load_rules(&path)?,
             None => Rules::default(),
         };
+        let config_folder = file_path.as_deref().map(Path::new).and_then(Path::parent);
+        let collect =
+            crate::hub::schedule::CollectConfig::load(file.collect, config_folder, &env)?;
         Ok(Config {
             store: flags
                 .store
@@ -306,6 +312,7 @@ impl Config {
             retention_days,
             rules,
             index_budget_bytes,
+            collect,
         })
     }
 

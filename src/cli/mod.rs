@@ -2,6 +2,7 @@
 //! group of commands lives in its own file; none holds product logic of its own.
 
 mod admin;
+mod collect;
 mod data;
 mod generate;
 mod ingest_keys;
@@ -96,6 +97,34 @@ pub enum Command {
         /// else the Hub's]
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
+    },
+    /// Take one snapshot of organizations' public download counters on a hub (models and
+    /// datasets, `downloadsAllTime`); the differences between snapshots become daily downloads
+    /// (source `hub`). Creates the store if it does not exist
+    Collect {
+        /// Organizations, as the hub spells them [default: the config's [collect] orgs]
+        orgs: Vec<String>,
+        /// The hub's address [default: the config's [collect] hub, else hub_url:
+        /// https://huggingface.co]
+        #[arg(long, value_name = "URL")]
+        hub: Option<String>,
+        /// A file whose first line is a hub token (private and gated repositories of your own
+        /// organizations are listed too) [default: the config's [collect] token_file, else the
+        /// token in HF_TOKEN]
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// The snapshot's day: the reference day [env: HUBSTATS_TODAY] [default: the current
+        /// UTC date]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<Day>,
+        /// Retries of a page the hub answers with 429, 5xx or not at all (waiting as
+        /// Retry-After says, else 1 s, 2 s, 4 s, …)
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        max_retries: u32,
+        /// Organizations read from the hub at once
+        #[arg(long, default_value_t = crate::hub::DEFAULT_WORKERS, value_name = "N",
+              value_parser = clap::value_parser!(u64).range(1..=16).map(|n| n as usize))]
+        concurrency: usize,
     },
     /// The kept log events
     #[command(subcommand)]
@@ -357,7 +386,7 @@ pub fn run(cli: Cli) -> Result<()> {
             log_format,
             ..
         } => (*listen, *today, *log_format),
-        Command::DemoLogs { today, .. } => (None, *today, None),
+        Command::DemoLogs { today, .. } | Command::Collect { today, .. } => (None, *today, None),
         _ => (None, None, None),
     };
     let flags = Overrides {
@@ -391,6 +420,23 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Recount { org, from, rules } => {
             logs::recount(&config, org.as_deref(), from, rules.as_deref())
         }
+        Command::Collect {
+            orgs,
+            hub,
+            token_file,
+            max_retries,
+            concurrency,
+            ..
+        } => collect::collect(
+            &config,
+            &collect::CollectArgs {
+                orgs: &orgs,
+                hub: hub.as_deref(),
+                token_file: token_file.as_deref(),
+                max_retries,
+                concurrency,
+            },
+        ),
         Command::Events(EventsCommand::Prune) => logs::prune(&config),
         Command::Migrate { from, to } => {
             require_store(&from)?;
@@ -426,6 +472,7 @@ fn creates_store(command: &Command) -> bool {
         command,
         Command::Import { .. }
             | Command::Ingest { .. }
+            | Command::Collect { .. }
             | Command::Demo { .. }
             | Command::Org(OrgCommand::Create { .. })
             | Command::IngestKey(IngestKeyCommand::Create { .. })
@@ -434,7 +481,7 @@ fn creates_store(command: &Command) -> bool {
 
 /// What to do about a missing store, after "no store at …".
 const CREATE_ONE: &str = "use --store, or create it with `hubstats import`, `ingest`, \
-                          `org create` or `ingest-key create`";
+                          `collect`, `org create` or `ingest-key create`";
 
 fn require_store(location: &str) -> Result<()> {
     if let Some(parsed) = crate::store::clickhouse::Location::parse(location) {

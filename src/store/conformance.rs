@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod events;
+pub mod snapshots;
 
 use std::collections::BTreeMap;
 

@@ -30,6 +30,7 @@ pub mod events;
 pub mod index;
 mod names;
 pub mod reference;
+pub mod snapshots;
 pub mod sqlite;
 mod touches;
 
@@ -42,6 +43,7 @@ use crate::domain::{
 };
 pub use events::{EventFields, EventsWrite, LibraryRecord, LogEvents, LogFileInfo, RepoLibrary};
 pub use names::RepoNames;
+pub use snapshots::{Around, HubSnapshots, Reading, SnapshotInfo};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -164,6 +166,12 @@ impl SourceId {
     /// The one source every breakdown CSV import writes (values set per repository-day).
     pub fn breakdown() -> Self {
         SourceId("breakdown".to_owned())
+    }
+
+    /// The one source of the daily downloads derived from a hub's public counters
+    /// (`hubstats collect`; values set per repository-day).
+    pub fn hub() -> Self {
+        SourceId("hub".to_owned())
     }
 }
 
@@ -373,6 +381,11 @@ pub trait Counts: Send + Sync {
     /// The backend's store of request-log events, if it keeps them (`hubstats ingest` needs
     /// one; the reference store and test doubles do not).
     fn log_events(&self) -> Option<&dyn LogEvents> {
+        None
+    }
+
+    /// The backend's store of hub snapshots, if it keeps them (`hubstats collect` needs one).
+    fn hub_snapshots(&self) -> Option<&dyn HubSnapshots> {
         None
     }
 
@@ -838,6 +851,9 @@ impl Counts for Stores {
     }
     fn log_events(&self) -> Option<&dyn LogEvents> {
         self.counts.log_events()
+    }
+    fn hub_snapshots(&self) -> Option<&dyn HubSnapshots> {
+        self.counts.hub_snapshots()
     }
     fn source_days(
         &self,

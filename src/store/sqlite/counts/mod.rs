@@ -20,6 +20,7 @@ mod events;
 mod legacy;
 mod libraries;
 mod read;
+mod snapshots;
 mod write;
 
 use std::path::Path;
@@ -40,7 +41,7 @@ use crate::store::{
 /// libraries ([`libraries`]) and the user-agent class of each kept event; 9 changes nothing;
 /// 10 the horizon of pruned events ([`events`]); 11 the events in blocks, into which
 /// [`events::convert`] then moves the events of an older store; 12 the log files' head
-/// records.
+/// records; 13 hub snapshots ([`snapshots`]).
 const MIGRATIONS: &[&str] = &[
     legacy::MIGRATION_1,
     legacy::MIGRATION_2,
@@ -84,6 +85,7 @@ const MIGRATIONS: &[&str] = &[
     events::MIGRATION_HORIZON,
     events::MIGRATION_BLOCKS,
     events::MIGRATION_FILE_HEADS,
+    snapshots::MIGRATION,
 ];
 
 pub struct SqliteCounts {
@@ -262,12 +264,17 @@ impl Counts for SqliteCounts {
         tx.execute("DELETE FROM count_orgs WHERE name = ?1", [org.as_str()])?;
         events::remove_org(&tx, org)?;
         libraries::remove_org(&tx, org)?;
+        snapshots::remove_org(&tx, org)?;
         tx.commit()?;
         self.indexes.remove(org.as_str());
         Ok(())
     }
 
     fn log_events(&self) -> Option<&dyn crate::store::LogEvents> {
+        Some(self)
+    }
+
+    fn hub_snapshots(&self) -> Option<&dyn crate::store::HubSnapshots> {
         Some(self)
     }
 

@@ -27,6 +27,11 @@ fn in_memory_store_keeps_events_by_the_contract() {
 }
 
 #[test]
+fn in_memory_store_keeps_hub_snapshots_by_the_contract() {
+    conformance::snapshots::run_all(&|| Box::new(SqliteCounts::memory().unwrap()));
+}
+
+#[test]
 fn file_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let n = std::sync::atomic::AtomicU32::new(0);
