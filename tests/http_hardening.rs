@@ -209,7 +209,7 @@ async fn metrics_are_prometheus_text_for_allowed_addresses_or_the_token_only() {
     let (status, by_token) = metrics(&router, "203.0.113.1:1", Some("scrape-secret")).await;
     assert_eq!(status, 200, "{by_token}");
     for line in [
-        "# TYPE hubstats_http_requests_total counter",
+        "# TYPE hubstats_http_requests counter",
         "hubstats_http_requests_total{method=\"GET\",route=\"/api/organizations/{org}/analytics\",status=\"200\"} 1",
         "# TYPE hubstats_http_request_duration_seconds histogram",
         "hubstats_http_request_duration_seconds_count{route=\"/api/organizations/{org}/analytics\"} 1",

@@ -508,7 +508,7 @@ async fn metrics_count_batches_by_result_rows_and_events() {
     let (status, text) = send(scrape).await;
     assert_eq!(status, 200, "{text}");
     for line in [
-        "# TYPE hubstats_ingest_batches_total counter",
+        "# TYPE hubstats_ingest_batches counter",
         "hubstats_ingest_batches_total{result=\"counted\"} 1",
         "hubstats_ingest_batches_total{result=\"duplicate\"} 1",
         "hubstats_ingest_batches_total{result=\"unauthorized\"} 1",

@@ -1,17 +1,17 @@
-//! `/metrics` (Prometheus text format) and `/readyz`.
+//! `/metrics` (the OpenMetrics text format, which Prometheus reads) and `/readyz`.
 //!
-//! A small hand-written registry rather than the `prometheus` crate: the service exports a
-//! handful of counters, gauges and one histogram family, and the text format is a few lines of
-//! code; the crate would add protobuf and a global registry that tests would share.
+//! The metrics are `prometheus-client`'s: a registry per server (no global one, so tests do
+//! not share counters). The request and ingest counters and the latency histogram live in
+//! [`Metrics`]; the connection and sign-in figures are atomics that the server updates, and
+//! the store's figures are read at each scrape; both are added to the scrape's registry as
+//! constant values.
 //!
 //! `/metrics` answers only clients whose address is in `metrics_allow` (after
 //! `trusted_proxies`), or requests with `Authorization: Bearer <metrics_token>`; others get 403.
 //! With neither configured nobody can read it.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -19,41 +19,56 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use super::throttle::ClientIp;
 use super::AppState;
 use crate::domain::OrgName;
-use crate::store::{CountsStats, IndexMemory, SourceInfo};
+use crate::store::{CountsStats, IndexMemory};
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-#[derive(Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
 }
 
-impl Histogram {
-    fn observe(&mut self, secs: f64) {
-        for (bound, n) in BUCKETS.iter().zip(self.counts.iter_mut()) {
-            if secs <= *bound {
-                *n += 1;
-            }
-        }
-        self.sum += secs;
-        self.count += 1;
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: IngestResult,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: String,
+}
+
+type Latency = Family<RouteLabel, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
 /// The service's counters; one per server, shared by every request.
-#[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Latency,
     pub in_flight: AtomicI64,
     pub connections_open: AtomicI64,
     pub connections_total: AtomicU64,
@@ -65,9 +80,25 @@ pub struct Metrics {
     pub ingest: IngestMetrics,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            in_flight: AtomicI64::default(),
+            connections_open: AtomicI64::default(),
+            connections_total: AtomicU64::default(),
+            logins_busy: AtomicU64::default(),
+            logins_throttled: AtomicU64::default(),
+            store_path: None,
+            ingest: IngestMetrics::default(),
+        }
+    }
+}
+
 /// How a `POST /api/ingest` request ended: the `result` label of
 /// `hubstats_ingest_batches_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IngestResult {
     Counted,
     Duplicate,
@@ -105,61 +136,76 @@ impl IngestResult {
     }
 }
 
-/// Batches by result (every result is exported, from 0), and the rows and model or dataset
-/// events of the batches that were counted (retries excluded).
-#[derive(Default)]
-pub struct IngestMetrics {
-    batches: [AtomicU64; IngestResult::ALL.len()],
-    rows: AtomicU64,
-    events: AtomicU64,
+impl EncodeLabelValue for IngestResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.label(), encoder)
+    }
 }
 
-/// Adds `n` to a counter, stopping at `u64::MAX` rather than wrapping.
-fn add_saturating(counter: &AtomicU64, n: u64) {
-    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-        Some(v.saturating_add(n))
-    });
+/// Batches by result (every result is exported, from 0), and the rows and model or dataset
+/// events of the batches that were counted (retries excluded).
+pub struct IngestMetrics {
+    batches: Family<ResultLabel, Counter>,
+    rows: Counter,
+    events: Counter,
+}
+
+impl Default for IngestMetrics {
+    fn default() -> Self {
+        let batches = Family::<ResultLabel, Counter>::default();
+        for result in IngestResult::ALL {
+            let _ = batches.get_or_create(&ResultLabel { result });
+        }
+        IngestMetrics {
+            batches,
+            rows: Counter::default(),
+            events: Counter::default(),
+        }
+    }
 }
 
 impl IngestMetrics {
     /// Records one request; `rows` and `events` count only for [`IngestResult::Counted`].
     pub fn record(&self, result: IngestResult, rows: u64, events: u64) {
-        add_saturating(&self.batches[result as usize], 1);
+        self.batches.get_or_create(&ResultLabel { result }).inc();
         if result == IngestResult::Counted {
-            add_saturating(&self.rows, rows);
-            add_saturating(&self.events, events);
+            self.rows.inc_by(rows);
+            self.events.inc_by(events);
         }
     }
 
-    fn render(&self, out: &mut String) {
-        let name = "hubstats_ingest_batches_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Batches sent to POST /api/ingest, by result.\n# TYPE {name} counter"
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "hubstats_ingest_batches",
+            "Batches sent to POST /api/ingest, by result",
+            self.batches.clone(),
         );
-        for result in IngestResult::ALL {
-            let n = self.batches[result as usize].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}{{result=\"{}\"}} {n}", result.label());
-        }
-        for (name, help, counter) in [
-            (
-                "hubstats_ingest_rows_total",
-                "Rows read from counted ingest batches.",
-                &self.rows,
-            ),
-            (
-                "hubstats_ingest_events_total",
-                "Model and dataset events in counted ingest batches.",
-                &self.events,
-            ),
-        ] {
-            let n = counter.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}"
-            );
-        }
+        registry.register(
+            "hubstats_ingest_rows",
+            "Rows read from counted ingest batches",
+            self.rows.clone(),
+        );
+        registry.register(
+            "hubstats_ingest_events",
+            "Model and dataset events in counted ingest batches",
+            self.events.clone(),
+        );
     }
+}
+
+/// A figure as a gauge's value (the store's figures are far below `i64::MAX`; one above
+/// would show as `i64::MAX` rather than wrap).
+fn gauge(value: u64) -> ConstGauge {
+    ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// What `/metrics` reads from the store at each scrape.
+#[derive(Default)]
+pub struct StoreFigures {
+    /// The store files' size on disk.
+    pub bytes: Option<u64>,
+    pub stats: Option<CountsStats>,
+    pub indexes: Option<IndexMemory>,
 }
 
 impl Metrics {
@@ -173,109 +219,125 @@ impl Metrics {
     /// Records a finished request: `route` is the matched route pattern (never the raw path,
     /// so the number of series stays bounded).
     pub fn record(&self, method: &str, route: &str, status: u16, latency: Duration) {
-        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        *requests
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
-        drop(requests);
-        let mut latency_map = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        latency_map
-            .entry(route.to_owned())
-            .or_default()
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+        (self.latency)
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+            })
             .observe(latency.as_secs_f64());
     }
 
-    /// The Prometheus text exposition of every metric, plus the store's size on disk.
-    pub fn render(&self, store_bytes: Option<u64>) -> String {
-        let mut out = String::new();
-        self.render_requests(&mut out);
-        self.render_latency(&mut out);
-        self.ingest.render(&mut out);
-        let gauges = [
+    /// The text exposition of every metric and of the store's figures.
+    pub fn render(&self, store: &StoreFigures) -> String {
+        let mut registry = Registry::default();
+        registry.register(
+            "hubstats_http_requests",
+            "HTTP requests answered, by method, route and status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "hubstats_http_request_duration_seconds",
+            "Time from request to the end of the response body, by route",
+            self.latency.clone(),
+        );
+        self.ingest.register(&mut registry);
+        let load = |a: &AtomicI64| ConstGauge::new(a.load(Ordering::Relaxed));
+        registry.register(
+            "hubstats_http_requests_in_flight",
+            "Requests being served",
+            load(&self.in_flight),
+        );
+        registry.register(
+            "hubstats_connections_open",
+            "Open client connections",
+            load(&self.connections_open),
+        );
+        let counters = [
             (
-                "hubstats_http_requests_in_flight",
-                "Requests being served.",
-                "gauge",
-                self.in_flight.load(Ordering::Relaxed).to_string(),
+                "hubstats_connections",
+                "Client connections accepted",
+                &self.connections_total,
             ),
             (
-                "hubstats_connections_open",
-                "Open client connections.",
-                "gauge",
-                self.connections_open.load(Ordering::Relaxed).to_string(),
+                "hubstats_login_busy",
+                "Sign-ins refused with 503 because every password-hashing slot was taken",
+                &self.logins_busy,
             ),
             (
-                "hubstats_connections_total",
-                "Client connections accepted.",
-                "counter",
-                self.connections_total.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "hubstats_login_busy_total",
-                "Sign-ins refused with 503 because every password-hashing slot was taken.",
-                "counter",
-                self.logins_busy.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "hubstats_login_throttled_total",
-                "Sign-ins refused with 429 by the sign-in throttle.",
-                "counter",
-                self.logins_throttled.load(Ordering::Relaxed).to_string(),
+                "hubstats_login_throttled",
+                "Sign-ins refused with 429 by the sign-in throttle",
+                &self.logins_throttled,
             ),
         ];
-        for (name, help, kind, value) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        for (name, help, counter) in counters {
+            registry.register(
+                name,
+                help,
+                ConstCounter::new(counter.load(Ordering::Relaxed)),
             );
         }
-        if let Some(bytes) = store_bytes {
-            let name = "hubstats_store_bytes";
-            let _ = writeln!(
-                out,
-                "# HELP {name} Size of the store files on disk (database and write-ahead log).\n# TYPE {name} gauge\n{name} {bytes}"
-            );
-        }
+        register_store(&mut registry, store);
+        let mut out = String::new();
+        encode(&mut out, &registry).expect("writing to a String does not fail");
         out
-    }
-
-    fn render_requests(&self, out: &mut String) {
-        let name = "hubstats_http_requests_total";
-        let _ = writeln!(out, "# HELP {name} HTTP requests answered, by method, route and status.\n# TYPE {name} counter");
-        let requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        for ((method, route, status), n) in requests.iter() {
-            let _ = writeln!(
-                out,
-                "{name}{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
-        }
-    }
-
-    fn render_latency(&self, out: &mut String) {
-        let name = "hubstats_http_request_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} Time from request to the end of the response body, by route.\n# TYPE {name} histogram");
-        let latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        for (route, h) in latency.iter() {
-            let route = escape(route);
-            for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
-                let _ = writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n{name}_sum{{route=\"{route}\"}} {}\n{name}_count{{route=\"{route}\"}} {}",
-                h.count, h.sum, h.count
-            );
-        }
     }
 }
 
-/// A label value with `\`, `"` and line breaks escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The store's figures: its size on disk, the cached organization indexes' memory and budget
+/// (`index_budget_mib`), its repositories, and per source its repository-days and when it was
+/// last applied (an import, a demo fill, a log ingest).
+fn register_store(registry: &mut Registry, store: &StoreFigures) {
+    if let Some(bytes) = store.bytes {
+        registry.register(
+            "hubstats_store_bytes",
+            "Size of the store files on disk (database and write-ahead log)",
+            gauge(bytes),
+        );
+    }
+    if let Some(indexes) = store.indexes {
+        registry.register(
+            "hubstats_index_bytes",
+            "Memory the cached organization indexes take (approximately)",
+            gauge(indexes.bytes),
+        );
+        registry.register(
+            "hubstats_index_budget_bytes",
+            "Memory the cached organization indexes may take (index_budget_mib)",
+            gauge(indexes.budget),
+        );
+    }
+    let Some(stats) = &store.stats else { return };
+    registry.register(
+        "hubstats_store_repositories",
+        "Repositories with counts, of every organization",
+        gauge(stats.repositories),
+    );
+    let (rows, applied) = (
+        Family::<SourceLabel, Gauge>::default(),
+        Family::<SourceLabel, Gauge>::default(),
+    );
+    for s in &stats.sources {
+        let label = SourceLabel {
+            source: s.source.as_str().to_owned(),
+        };
+        (rows.get_or_create(&label)).set(i64::try_from(s.rows).unwrap_or(i64::MAX));
+        applied.get_or_create(&label).set(s.applied_unix);
+    }
+    registry.register(
+        "hubstats_store_rows",
+        "Repository-days each source holds",
+        rows,
+    );
+    registry.register(
+        "hubstats_store_source_applied_timestamp_seconds",
+        "When each source was last written (Unix time)",
+        applied,
+    );
 }
 
 pub fn routes() -> Router<AppState> {
@@ -322,81 +384,22 @@ async fn metrics(
         let stats = store.stats().map_err(|e| {
             tracing::error!(error = %crate::web::error::error_chain(&e), "reading the store's figures for /metrics");
         });
-        let indexes = store.index_memory();
-        (store_bytes(location.as_deref()), stats.ok(), indexes)
+        StoreFigures {
+            bytes: store_bytes(location.as_deref()),
+            stats: stats.ok(),
+            indexes: store.index_memory(),
+        }
     })
     .await;
-    let (bytes, stats, indexes) = read.unwrap_or((None, None, None));
-    let mut body = metrics.render(bytes);
-    if let Some(stats) = stats {
-        render_store(&mut body, &stats);
-    }
-    if let Some(indexes) = indexes {
-        render_indexes(&mut body, indexes);
-    }
+    let body = metrics.render(&read.unwrap_or_default());
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         body,
     )
         .into_response()
-}
-
-/// The cached organization indexes' memory and its budget (`index_budget_mib`).
-fn render_indexes(out: &mut String, indexes: IndexMemory) {
-    let figures = [
-        (
-            "hubstats_index_bytes",
-            "Memory the cached organization indexes take (approximately).",
-            indexes.bytes,
-        ),
-        (
-            "hubstats_index_budget_bytes",
-            "Memory the cached organization indexes may take (index_budget_mib).",
-            indexes.budget,
-        ),
-    ];
-    for (name, help, value) in figures {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-        );
-    }
-}
-
-/// One figure of a source, as `/metrics` prints it.
-type SourceFigure = fn(&SourceInfo) -> String;
-
-/// The counts store's figures: repositories, and per source its repository-days and when it
-/// was last applied (an import, a demo fill, a log ingest).
-fn render_store(out: &mut String, stats: &CountsStats) {
-    let name = "hubstats_store_repositories";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Repositories with counts, of every organization.\n# TYPE {name} gauge\n{name} {}",
-        stats.repositories
-    );
-    let per_source: [(&str, &str, SourceFigure); 2] = [
-        (
-            "hubstats_store_rows",
-            "Repository-days each source holds.",
-            |s| s.rows.to_string(),
-        ),
-        (
-            "hubstats_store_source_applied_timestamp_seconds",
-            "When each source was last written (Unix time).",
-            |s| s.applied_unix.to_string(),
-        ),
-    ];
-    for (name, help, value) in per_source {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for s in &stats.sources {
-            let source = escape(s.source.as_str());
-            let _ = writeln!(out, "{name}{{source=\"{source}\"}} {}", value(s));
-        }
-    }
 }
 
 /// 200 when both stores answer a read (an indexed lookup of one organization in the accounts
