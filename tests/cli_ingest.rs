@@ -535,3 +535,127 @@ fn recount_under_a_changed_rules_file_equals_a_fresh_ingest_under_it() {
         .unwrap()
         .contains("statuses: 42"));
 }
+
+// Regression: a line dated 2460 was counted, and All Time then answered 400 for the whole
+// organization ("a period of 159095 days is too long to chart").
+#[test]
+fn a_line_dated_after_the_day_after_the_reference_day_refuses_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fn pinned<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        [&["--today", "2024-05-31"][..], args].concat()
+    }
+    let jsonl = |at: &str| {
+        format!(
+            r#"{{"timestamp":"{at}","method":"GET","status":200,"repoType":"model","repoName":"acme/bert","path":"config.json"}}"#
+        )
+    };
+    let good = write(d, "good.jsonl", &jsonl("2024-05-01T10:00:00Z"));
+    ok(
+        d,
+        &pinned(&["ingest", "--format", "jsonl", good.to_str().unwrap()]),
+        "",
+    );
+    let breakdown = write(
+        d,
+        "b.csv",
+        "repoType,repoName,total,timestamp,downloads\n\
+         dataset,acme/data,4,2024-05-01T00:00:00.000Z,4\n",
+    );
+    ok(d, &pinned(&["import", breakdown.to_str().unwrap()]), "");
+    let stored = "repoType,repoName,total,timestamp,downloads\n\
+                  model,acme/bert,1,2024-05-01T00:00:00.000Z,1\n\
+                  dataset,acme/data,4,2024-05-01T00:00:00.000Z,4\n";
+    assert_eq!(ok(d, &["export", "--org", "acme"], ""), stored);
+
+    let nginx = |time: &str| {
+        format!(
+            r#"198.51.100.7 - - [{time} +0000] "GET /acme/bert/resolve/main/config.json HTTP/1.1" 200 1234 "-" "curl/8""#
+        )
+    };
+    let late = [
+        (
+            "jsonl",
+            "late.jsonl",
+            [
+                jsonl("2024-05-31T10:00:00Z"),
+                jsonl("2024-06-01T23:59:59Z"),
+                jsonl("2460-01-01T00:00:00Z"),
+            ]
+            .join("\n"),
+            "late.jsonl, line 3: field timestamp",
+            "2460-01-01",
+        ),
+        (
+            "hf-csv",
+            "late.csv",
+            format!(
+                "{NEW_HEADER}\n\
+                 2024-06-01T12:00:00Z,200,GET,acme/bert,model,u,,,,\n\
+                 2100-01-01T00:00:00Z,200,GET,acme/bert,model,u,,,,\n"
+            ),
+            "late.csv, line 3: field timestamp",
+            "2100-01-01",
+        ),
+        (
+            "nginx",
+            "late.log",
+            [nginx("01/Jun/2024:23:00:00"), nginx("02/Jun/2024:00:00:00")].join("\n"),
+            "late.log, line 2: field time_local",
+            "2024-06-02",
+        ),
+    ];
+    for (format, name, text, line, day) in late {
+        let file = write(d, name, &text);
+        let out = hubstats(
+            d,
+            &pinned(&["ingest", "--format", format, file.to_str().unwrap()]),
+            "",
+        );
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "{format}: {stderr}");
+        assert!(stderr.contains(line), "{format}: {stderr}");
+        assert!(
+            stderr.contains(day) && stderr.contains("2024-05-31"),
+            "{format}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("nothing from {} was counted", file.display())),
+            "{format}: {stderr}"
+        );
+        assert_eq!(ok(d, &["export", "--org", "acme"], ""), stored, "{format}");
+    }
+
+    // The breakdown CSV too.
+    let late = write(
+        d,
+        "late-b.csv",
+        "repoType,repoName,total,timestamp,downloads\n\
+         dataset,acme/data,9,2024-06-01T00:00:00.000Z,4\n\
+         dataset,acme/data,9,2024-06-02T00:00:00.000Z,5\n",
+    );
+    let out = hubstats(d, &pinned(&["import", late.to_str().unwrap()]), "");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("late-b.csv, line 3: timestamp") && stderr.contains("2024-06-02"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing from"), "{stderr}");
+    assert_eq!(ok(d, &["export", "--org", "acme"], ""), stored);
+
+    // The day after the reference day is accepted: a clock ahead of the server's.
+    let tomorrow = write(d, "tomorrow.jsonl", &jsonl("2024-06-01T23:59:59Z"));
+    ok(
+        d,
+        &pinned(&["ingest", "--format", "jsonl", tomorrow.to_str().unwrap()]),
+        "",
+    );
+    assert_eq!(
+        ok(d, &["export", "--org", "acme"], ""),
+        "repoType,repoName,total,timestamp,downloads\n\
+         model,acme/bert,2,2024-05-01T00:00:00.000Z,1\n\
+         model,acme/bert,2,2024-06-01T00:00:00.000Z,1\n\
+         dataset,acme/data,4,2024-05-01T00:00:00.000Z,4\n"
+    );
+}

@@ -316,6 +316,57 @@ async fn a_bad_row_is_a_400_naming_line_and_field_and_counts_nothing() {
     );
 }
 
+// Regression: an event dated 2460 was counted, and All Time then answered 400 for the whole
+// organization ("a period of 159095 days is too long to chart").
+#[tokio::test]
+async fn an_event_dated_after_the_day_after_the_reference_day_is_a_400_counting_nothing() {
+    let t = setup_with(|c| c.today = "2024-05-31".parse().ok());
+    let far = EVENT.replace("2024-05-01", "2460-01-01");
+    let res = t.post(NDJSON, "late", &[EVENT, &far].join("\n")).await;
+    assert_eq!(res.status, 400, "{}", res.text());
+    let message = body_json(&res)["error"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("line 2") && message.contains("field timestamp"),
+        "{message}"
+    );
+    assert!(
+        message.contains("2460-01-01") && message.contains("2024-05-31"),
+        "{message}"
+    );
+    assert_documented(&t.app, &res).await;
+    assert_eq!(t.export().await, HEADER);
+
+    // In UTC, the second day after the reference day starts at midnight.
+    let csv = format!(
+        "{}2024-06-02T00:00:00Z,200,GET,acme/bert,model,,ip9,US,CA,curl/8\n",
+        NEW_LAYOUT
+    );
+    let res = t.post("text/csv", "late-csv", &csv).await;
+    assert_eq!(res.status, 400, "{}", res.text());
+    assert!(res.text().contains("line 4"), "{}", res.text());
+    assert_eq!(t.export().await, HEADER);
+    assert_eq!(
+        t.totals().await,
+        json!({"all": 0, "model": 0, "dataset": 0})
+    );
+
+    // The day after the reference day is accepted (clocks ahead), here as a time east of UTC
+    // on the day after that; the refused batches took no key.
+    let tomorrow = EVENT.replace("2024-05-01T10:00:00Z", "2024-06-02T00:30:00+02:00");
+    let res = t.post(NDJSON, "late", &[EVENT, &tomorrow].join("\n")).await;
+    assert_eq!(
+        body_json(&res),
+        json!({"rows": 2, "counted": 2, "duplicate": false})
+    );
+    assert_eq!(
+        t.export().await,
+        format!(
+            "{HEADER}model,acme/bert,2,2024-05-01T00:00:00.000Z,1\n\
+             model,acme/bert,2,2024-06-01T00:00:00.000Z,1\n"
+        )
+    );
+}
+
 #[tokio::test]
 async fn the_idempotency_key_is_required_and_bounded() {
     let t = setup();

@@ -327,3 +327,55 @@ async fn a_search_shows_the_matching_repositories_total() {
     let expected = format!("\u{2212}{}", before - now);
     assert!(change.contains(&expected), "{change}");
 }
+
+// Regression: one stored day in 2460 made All Time a 400 ("a period of 159095 days is too long
+// to chart") on the overview, the table and the dashboard; a day in 2100 stretched the chart to
+// 2100. Ingest now refuses such days, but a store may hold some from before it did.
+#[tokio::test]
+async fn future_days_already_stored_leave_all_time_ending_on_the_reference_day() {
+    use hubstats::domain::RepoType;
+    let f = fixture();
+    // Written through the store, past the ingest's check.
+    f.app
+        .downloads(RepoType::Model, "acme/Alpha", "2460-01-01", 7);
+    f.app
+        .downloads(RepoType::Dataset, "acme/alpha", "2100-06-01", 3);
+    f.app
+        .downloads(RepoType::Model, "acme/later", "2460-01-01", 2);
+    let last_date = |series: &serde_json::Value| {
+        let points = series.as_array().unwrap();
+        points.last().unwrap()["date"].as_str().unwrap().to_owned()
+    };
+
+    let o = json(&f.app.get(API, &f.auth).await);
+    assert_eq!(last_date(&o["series"]), TODAY, "{o}");
+    assert_eq!(o["granularity"], "day", "Dec 31, 2023 ..= Mar 1, 2024");
+    let charted: u64 = (o["series"].as_array().unwrap().iter())
+        .map(|p| p["downloads"].as_u64().unwrap())
+        .sum();
+    assert_eq!(charted, sum(SMALL_CSV, "2000-01-01", TODAY, |_| true));
+
+    let table = json(&f.app.get(&format!("{API}/repos"), &f.auth).await);
+    let rows = table["repos"].as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{table}");
+    for row in rows {
+        assert_eq!(last_date(&row["series"]), TODAY, "{row}");
+    }
+
+    // A repository whose only day is in the future: a chart of the reference day alone.
+    for repo in ["model/acme/later", "model/acme/Alpha"] {
+        let d = json(&f.app.get(&format!("{API}/repos/{repo}"), &f.auth).await);
+        assert_eq!(last_date(&d["series"]), TODAY, "{d}");
+    }
+
+    for path in [
+        PAGE.to_owned(),
+        format!("{PAGE}?fragment=table"),
+        format!("{PAGE}/models/later"),
+        format!("{PAGE}/models/Alpha"),
+    ] {
+        let (status, page) = html(&f, &path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(!page.contains("too long to chart"), "{path}");
+    }
+}

@@ -45,7 +45,7 @@ impl Analytics<'_> {
             self.counts.repo_days(repo, read_range)?.ok_or_else(|| {
                 AnalyticsError::RepoNotFound(format!("{} {}", repo.repo_type, repo.name))
             })?;
-        let chart = self.chart_range(period, summary.first_day, summary.last_day);
+        let chart = self.chart_range(period, summary.first_day);
         let granularity = granularity
             .or(chart.map(Granularity::auto))
             .unwrap_or(Granularity::Day);

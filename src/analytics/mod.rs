@@ -10,7 +10,10 @@
 //!
 //! All Time means every download ever counted, including a repository's adjustment (downloads
 //! counted before daily history began); its charts run from the organization's (or
-//! repository's) first day to the reference day, or to the last day with data if later.
+//! repository's) first day to the reference day, never past it: ingest and import refuse days
+//! after the day after the reference day, and days a store holds from before they did (or
+//! the day after a pinned reference day) are left out of the chart rather than stretch it
+//! into the future (past [`MAX_BUCKETS`], the All Time answer would be an error).
 
 mod detail;
 mod overview;
@@ -83,20 +86,15 @@ impl<'a> Analytics<'a> {
     }
 
     /// The days a chart of `period` covers. For All Time: from `first` (the first day with
-    /// data) to the reference day or `last`, whichever is later; `None` without data.
-    fn chart_range(
-        &self,
-        period: Period,
-        first: Option<Day>,
-        last: Option<Day>,
-    ) -> Option<DayRange> {
+    /// data) to the reference day (the reference day alone when every day with data is
+    /// later); `None` without data.
+    fn chart_range(&self, period: Period, first: Option<Day>) -> Option<DayRange> {
         match period.range {
             Some(range) => Some(range),
-            None => {
-                let first = first?;
-                let to = last.map_or(self.today, |l| l.max(self.today)).max(first);
-                Some(DayRange { from: first, to })
-            }
+            None => Some(DayRange {
+                from: first?.min(self.today),
+                to: self.today,
+            }),
         }
     }
 }

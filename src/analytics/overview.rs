@@ -103,8 +103,7 @@ impl Analytics<'_> {
         less: Option<Less<'_>>,
     ) -> AnalyticsResult<Overview> {
         let first = repos.iter().filter_map(|r| r.first_day).min();
-        let last = repos.iter().filter_map(|r| r.last_day).max();
-        let Some(chart) = self.chart_range(period, first, last) else {
+        let Some(chart) = self.chart_range(period, first) else {
             let series = Series::empty(Granularity::Day);
             let previous = period.range.map(|_| Totals::default());
             let (totals, repo_count) = (Totals::default(), repos.len());
@@ -259,6 +258,36 @@ mod tests {
             .unwrap();
         assert!(!o.previous_complete);
         assert_eq!(o.first_day, Some(day("2023-12-02")));
+    }
+
+    #[test]
+    fn all_time_charts_end_on_the_reference_day_whatever_the_store_holds_later() {
+        let s = store().with("model", "acme/later", 0, &[("2460-01-01", 9)]);
+        let o = Analytics::new(&s, day("2024-01-31"))
+            .overview(&org(), Period::ALL_TIME)
+            .unwrap();
+        let range = o.series.range.unwrap();
+        assert_eq!(
+            (range.from, range.to),
+            (day("2023-12-02"), day("2024-01-31"))
+        );
+        assert_eq!(o.series.sum(), 30);
+        assert_eq!(
+            o.totals.all,
+            1015 + 13 + 9,
+            "the totals are the stored ones"
+        );
+        // Every day later than the reference day: a chart of the reference day alone.
+        let s = MemCounts::default().with("model", "acme/later", 0, &[("2460-01-01", 9)]);
+        let o = Analytics::new(&s, day("2024-01-31"))
+            .overview(&org(), Period::ALL_TIME)
+            .unwrap();
+        let range = o.series.range.unwrap();
+        assert_eq!(
+            (range.from, range.to),
+            (day("2024-01-31"), day("2024-01-31"))
+        );
+        assert_eq!((o.series.sum(), o.totals.all), (0, 9));
     }
 
     #[test]

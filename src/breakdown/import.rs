@@ -10,6 +10,8 @@
 //! invalid one stops the import and the file's write is dropped, so nothing from that file is
 //! stored. Organizations
 //! new to the accounts store are created on the `free` plan once the counts are committed.
+//! Given the reference day ([`import_file_as_of`]), a row dated after the day that follows it
+//! ([`Day::last_accepted`]) is invalid: it has not happened yet.
 
 mod fields;
 pub(crate) mod limit;
@@ -26,7 +28,7 @@ use limit::LineLimit;
 pub use limit::MAX_LINE;
 use seen::SeenDays;
 
-use crate::domain::{OrgName, Plan, RepoKey};
+use crate::domain::{Day, OrgName, Plan, RepoKey};
 use crate::store::{CountsWrite, SourceId, Store, StoreError, WriteMode, MAX_COUNT};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,12 +59,31 @@ pub fn import_file(
     path: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
+    import_file_with(store, path, None, progress)
+}
+
+/// [`import_file`], refusing a row dated after the day after the reference day `today`.
+pub fn import_file_as_of(
+    store: &dyn Store,
+    path: &Path,
+    today: Day,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    import_file_with(store, path, Some(today), progress)
+}
+
+fn import_file_with(
+    store: &dyn Store,
+    path: &Path,
+    today: Option<Day>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ImportError> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|source| ImportError::Open {
         file: name.clone(),
         source,
     })?;
-    import_reader(store, &name, file, progress)
+    import_reader_with(store, &name, file, today, progress)
 }
 
 /// Imports CSV text from `input`; `name` is how errors refer to it.
@@ -70,6 +91,27 @@ pub fn import_reader(
     store: &dyn Store,
     name: &str,
     input: impl Read,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    import_reader_with(store, name, input, None, progress)
+}
+
+/// [`import_reader`], refusing a row dated after the day after the reference day `today`.
+pub fn import_reader_as_of(
+    store: &dyn Store,
+    name: &str,
+    input: impl Read,
+    today: Day,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    import_reader_with(store, name, input, Some(today), progress)
+}
+
+fn import_reader_with(
+    store: &dyn Store,
+    name: &str,
+    input: impl Read,
+    today: Option<Day>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
     let store_err = |source| ImportError::Store {
@@ -80,6 +122,7 @@ pub fn import_reader(
         .write(&SourceId::breakdown(), WriteMode::Merge)
         .map_err(store_err)?;
     let mut import = FileImport::new(store, write.as_mut());
+    import.today = today;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -138,6 +181,8 @@ struct FileImport<'t> {
     /// The repository of the previous row (rows come grouped by repository).
     current: Option<usize>,
     rows: u64,
+    /// The reference day: rows after the day after it are refused.
+    today: Option<Day>,
 }
 
 /// What the file said about one repository.
@@ -171,6 +216,7 @@ impl<'t> FileImport<'t> {
             orgs: HashMap::new(),
             current: None,
             rows: 0,
+            today: None,
         }
     }
 
@@ -235,6 +281,12 @@ impl<'t> FileImport<'t> {
         let index = self.repo_index(text(0)?, text(1)?).map_err(row)?;
         let total = fields::count("total", text(2)?).map_err(row)?;
         let day = fields::timestamp(text(3)?).map_err(row)?;
+        if let Some(today) = self.today {
+            let last = today.last_accepted();
+            if day > last {
+                return Err(row(RowError::AfterToday { day, today, last }));
+            }
+        }
         let downloads = fields::count("downloads", text(4)?).map_err(row)?;
         let repo = &mut self.repos[index];
         match repo.total {

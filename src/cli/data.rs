@@ -27,11 +27,13 @@ pub(super) fn open_store_at(config: &Config, location: &str) -> Result<SharedSto
 
 pub fn import(config: &Config, files: &[PathBuf]) -> Result<()> {
     let store = open_store(config)?;
+    let today = config.reference_day();
     let mut done: Vec<&Path> = Vec::new();
     for file in files {
         let bar = progress_bar(file);
-        let result =
-            import::import_file(store.as_ref(), file, &mut |bytes| bar.set_position(bytes));
+        let result = import::import_file_as_of(store.as_ref(), file, today, &mut |bytes| {
+            bar.set_position(bytes)
+        });
         bar.finish_and_clear();
         let report = match result {
             Ok(report) => report,

@@ -73,11 +73,11 @@ pub fn ingest(
     rules: Option<&Path>,
 ) -> Result<()> {
     let rules = load_rules(config, rules)?;
-    let first_kept = config.first_kept_day();
+    let days = ingest::DayBounds::new(config.retention_days, config.reference_day());
     let store = open_store(config)?;
     let mut done: Vec<&Path> = Vec::new();
     for file in files {
-        let report = match ingest_one(store.as_ref(), file, format, &rules, first_kept) {
+        let report = match ingest_one(store.as_ref(), file, format, &rules, days) {
             Ok(report) => report,
             Err(e) => return Err(failure(e, file, &done)),
         };
@@ -92,23 +92,15 @@ fn ingest_one(
     file: &Path,
     format: Format,
     rules: &Rules,
-    first_kept: Option<Day>,
+    days: ingest::DayBounds,
 ) -> Result<IngestReport, ingest::IngestError> {
     if file == Path::new("-") {
         // Read on the parsing thread (so not a lock held by this one).
         let stdin = std::io::stdin();
-        return ingest::ingest_reader_within(
-            store,
-            "-",
-            stdin,
-            format,
-            rules,
-            first_kept,
-            &mut |_| {},
-        );
+        return ingest::ingest_reader_within(store, "-", stdin, format, rules, days, &mut |_| {});
     }
     let bar: ProgressBar = progress_bar(file);
-    let result = ingest::ingest_file_within(store, file, format, rules, first_kept, &mut |bytes| {
+    let result = ingest::ingest_file_within(store, file, format, rules, days, &mut |bytes| {
         bar.set_position(bytes)
     });
     bar.finish_and_clear();

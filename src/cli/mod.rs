@@ -35,8 +35,9 @@ pub struct Cli {
     /// for demo: ./hubstats-demo.db]
     #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<String>,
-    /// Pin the reference day ("today") of serve and demo (also accepted after them)
-    /// [env: HUBSTATS_TODAY] [default: the current UTC date]
+    /// Pin the reference day ("today") of serve and demo (also accepted after them); ingest
+    /// and import refuse days after the day after it [env: HUBSTATS_TODAY] [default: the
+    /// current UTC date]
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub today: Option<Day>,
     /// TOML config file (keys: store, today, listen, secure_cookies, hub_url, trusted_proxies,

@@ -51,6 +51,18 @@ impl Day {
         Self::from_date(OffsetDateTime::now_utc().date())
     }
 
+    /// Days past the reference day that input may still be dated: a sender whose clock runs
+    /// ahead of the server's, or that writes its local time east of UTC as UTC, dates a
+    /// request up to a day later than the server's UTC date.
+    pub const FUTURE_ALLOWANCE: i32 = 1;
+
+    /// The last day input may be dated when `self` is the reference day: the day after it
+    /// ([`Day::FUTURE_ALLOWANCE`]), never past [`Day::MAX`]. A later event, or a later row of a
+    /// breakdown CSV, has not happened yet: ingest and import refuse it (`docs/DATA.md`).
+    pub fn last_accepted(self) -> Self {
+        self.add_days(Self::FUTURE_ALLOWANCE).min(Self::MAX)
+    }
+
     pub fn add_days(self, n: i32) -> Self {
         Day(self.0 + n)
     }
@@ -163,6 +175,13 @@ mod tests {
         d.write_timestamp(&mut ts).unwrap();
         assert_eq!(ts, "2024-02-29T00:00:00.000Z");
         assert_eq!(d.add_days(1).to_string(), "2024-03-01");
+    }
+
+    #[test]
+    fn input_may_be_dated_up_to_the_day_after_the_reference_day() {
+        let today: Day = "2024-02-28".parse().unwrap();
+        assert_eq!(today.last_accepted().to_string(), "2024-02-29");
+        assert_eq!(Day::MAX.last_accepted(), Day::MAX);
     }
 
     #[test]

@@ -18,8 +18,7 @@
 use std::fmt;
 use std::io::Read;
 
-use super::{read_events, retention, Format, IngestError, IngestReport, Rules, Tap};
-use crate::domain::Day;
+use super::{read_events, retention, DayBounds, Format, IngestError, IngestReport, Rules, Tap};
 use crate::store::Store;
 
 /// How errors name a batch: "batch, line 3: field status: …".
@@ -71,17 +70,18 @@ pub fn ingest_batch(
     format: Format,
     rules: &Rules,
 ) -> Result<IngestReport, BatchError> {
-    ingest_batch_within(store, key, input, format, rules, None)
+    ingest_batch_within(store, key, input, format, rules, DayBounds::default())
 }
 
-/// [`ingest_batch`], dropping the events of days before `first_kept` (retention).
+/// [`ingest_batch`] within `days`: the events of days before `days.first_kept` are dropped
+/// (retention), one after the day after `days.today` refuses the batch.
 pub fn ingest_batch_within(
     store: &dyn Store,
     key: &IdempotencyKey,
     input: impl Read + Send,
     format: Format,
     rules: &Rules,
-    first_kept: Option<Day>,
+    days: DayBounds,
 ) -> Result<IngestReport, BatchError> {
     let store_err = |source| IngestError::Store {
         file: BATCH.to_owned(),
@@ -110,18 +110,12 @@ pub fn ingest_batch_within(
         Format::Nginx => events.downloader_secret().map_err(store_err)?,
         Format::HfCsv | Format::Jsonl => Vec::new(),
     };
-    let first_kept = retention::effective(events, first_kept).map_err(store_err)?;
+    let first_kept = retention::effective(events, days.first_kept).map_err(store_err)?;
+    let days = DayBounds { first_kept, ..days };
     let mut write = events.add_events().map_err(store_err)?;
     let tap = Tap::new(input);
-    let (mut read, digests) = read_events(
-        BATCH,
-        tap,
-        format,
-        rules,
-        first_kept,
-        &secret,
-        write.as_mut(),
-    )?;
+    let (mut read, digests) =
+        read_events(BATCH, tap, format, rules, days, &secret, write.as_mut())?;
     let content_record = content_record(&digests.whole);
     // Recorded since the first check (by another process, or half-recorded by one stopped
     // between its two records): decided as above.

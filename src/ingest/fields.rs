@@ -42,6 +42,16 @@ pub enum RowError {
     LineTooLong { max: usize },
     #[error("no line end: the text ends inside this line, which may be cut short")]
     NoLineEnd,
+    #[error(
+        "field {field}: the request is dated {day}, after {last} (the reference day {today} \
+         and one day more for clocks ahead): it has not happened yet"
+    )]
+    AfterToday {
+        field: &'static str,
+        day: Day,
+        today: Day,
+        last: Day,
+    },
 }
 
 fn invalid(field: &'static str, text: &str, expected: &'static str) -> RowError {

@@ -29,6 +29,11 @@
 //! later day given by the caller from the configured retention, see [`first_kept_day`]) are
 //! read but not stored, and their days are not recounted, so dropping events never changes a
 //! count already computed. [`prune_events`] drops the stored ones and moves the horizon.
+//!
+//! The future: given the reference day ([`DayBounds::today`]), an event dated after the day
+//! that follows it ([`Day::last_accepted`]) refuses its whole file or batch, naming the line,
+//! like any bad row: it has not happened yet, and counting it would stretch the organization's
+//! All Time into the future.
 
 mod batch;
 mod exclude;
@@ -127,6 +132,28 @@ pub enum IngestError {
     Unsupported,
 }
 
+/// The days of the events an ingest keeps and accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayBounds {
+    /// Events of earlier days are read but neither kept nor counted (retention); `None` keeps
+    /// every day.
+    pub first_kept: Option<Day>,
+    /// The reference day: an event dated after [`Day::last_accepted`] of it refuses the whole
+    /// file or batch. `None` accepts every day the product does (to [`Day::MAX`]).
+    pub today: Option<Day>,
+}
+
+impl DayBounds {
+    /// The bounds of a retention of `retention_days` (see [`first_kept_day`]; `None`: keep
+    /// everything) ending on the reference day `today`.
+    pub fn new(retention_days: Option<u32>, today: Day) -> Self {
+        DayBounds {
+            first_kept: first_kept_day(retention_days, today),
+            today: Some(today),
+        }
+    }
+}
+
 /// What one ingested file contained and changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct IngestReport {
@@ -188,16 +215,17 @@ pub fn ingest_file(
     rules: &Rules,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<IngestReport, IngestError> {
-    ingest_file_within(store, path, format, rules, None, progress)
+    ingest_file_within(store, path, format, rules, DayBounds::default(), progress)
 }
 
-/// [`ingest_file`], dropping the events of days before `first_kept` (retention).
+/// [`ingest_file`] within `days`: the events of days before `days.first_kept` are dropped
+/// (retention), one after the day after `days.today` refuses the file.
 pub fn ingest_file_within(
     store: &dyn Store,
     path: &Path,
     format: Format,
     rules: &Rules,
-    first_kept: Option<Day>,
+    days: DayBounds,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<IngestReport, IngestError> {
     let name = path.display().to_string();
@@ -207,7 +235,7 @@ pub fn ingest_file_within(
     })?;
     let regular = file.metadata().is_ok_and(|m| m.is_file());
     let Some(events) = store.log_events().filter(|_| regular) else {
-        return ingest_reader_within(store, &name, file, format, rules, first_kept, progress);
+        return ingest_reader_within(store, &name, file, format, rules, days, progress);
     };
     // A file read before is found by a second thread hashing it alone (see `input`).
     let check = KnownCheck::new();
@@ -222,7 +250,7 @@ pub fn ingest_file_within(
             file,
             format,
             rules,
-            first_kept,
+            days,
             progress,
             Some(&check.found),
         );
@@ -250,22 +278,28 @@ pub fn ingest_reader(
     rules: &Rules,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<IngestReport, IngestError> {
-    ingest_reader_within(store, name, input, format, rules, None, progress)
+    ingest_reader_within(
+        store,
+        name,
+        input,
+        format,
+        rules,
+        DayBounds::default(),
+        progress,
+    )
 }
 
-/// [`ingest_reader`], dropping the events of days before `first_kept` (retention).
+/// [`ingest_reader`] within `days` (see [`ingest_file_within`]).
 pub fn ingest_reader_within(
     store: &dyn Store,
     name: &str,
     input: impl Read + Send,
     format: Format,
     rules: &Rules,
-    first_kept: Option<Day>,
+    days: DayBounds,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<IngestReport, IngestError> {
-    read_and_count(
-        store, name, input, format, rules, first_kept, progress, None,
-    )
+    read_and_count(store, name, input, format, rules, days, progress, None)
 }
 
 /// Reads `input`'s events into the store and recounts; ends early (an `Open` error that
@@ -277,7 +311,7 @@ fn read_and_count(
     input: impl Read + Send,
     format: Format,
     rules: &Rules,
-    first_kept: Option<Day>,
+    days: DayBounds,
     progress: &mut (dyn FnMut(u64) + Send),
     stop: Option<&AtomicBool>,
 ) -> Result<IngestReport, IngestError> {
@@ -286,7 +320,8 @@ fn read_and_count(
         source,
     };
     let events = store.log_events().ok_or(IngestError::Unsupported)?;
-    let first_kept = retention::effective(events, first_kept).map_err(store_err)?;
+    let first_kept = retention::effective(events, days.first_kept).map_err(store_err)?;
+    let days = DayBounds { first_kept, ..days };
     let secret = match format {
         Format::Nginx => events.downloader_secret().map_err(store_err)?,
         Format::HfCsv | Format::Jsonl => Vec::new(),
@@ -298,15 +333,7 @@ fn read_and_count(
             source,
         })?;
     let tap = Tap::new(text);
-    let (mut read, digests) = read_events(
-        name,
-        tap,
-        format,
-        rules,
-        first_kept,
-        &secret,
-        write.as_mut(),
-    )?;
+    let (mut read, digests) = read_events(name, tap, format, rules, days, &secret, write.as_mut())?;
     let file_key = file_record(format, &digests.whole);
     if events.log_file(&file_key).map_err(store_err)?.is_some() {
         return Ok(IngestReport {
@@ -330,7 +357,8 @@ fn read_and_count(
 const PARSED_BATCH: usize = 4096;
 const BATCHES_IN_FLIGHT: usize = 16;
 
-/// Reads every row into `write`; returns what the file held and its SHA-256 (hex).
+/// Reads every row into `write` (see [`DayBounds`] for `days`); returns what the file held and
+/// its SHA-256 (hex).
 ///
 /// A pipeline of two threads: this one stores (buffers, encodes and writes blocks), a second
 /// one reads, hashes, parses and classifies user-agents, handing rows over in batches. Both
@@ -342,18 +370,20 @@ fn read_events<R: Read + Send>(
     tap: Tap<R>,
     format: Format,
     rules: &Rules,
-    first_kept: Option<Day>,
+    days: DayBounds,
     secret: &[u8],
     write: &mut dyn EventsWrite,
 ) -> Result<(FileRead, Digests), IngestError> {
     let mut read = FileRead::new();
-    read.first_kept = first_kept;
+    read.first_kept = days.first_kept;
     let classes = &rules.agent_classes;
     let (parsed, stored) = std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
         let parser = std::thread::Builder::new()
             .name("hubstats-parse".to_owned())
-            .spawn_scoped(scope, move || parse(tap, format, secret, classes, send));
+            .spawn_scoped(scope, move || {
+                parse(tap, format, days.today, secret, classes, send)
+            });
         let parser = match parser {
             Ok(parser) => parser,
             Err(e) => return (Err(Failure::Read(e)), Ok(())),
@@ -393,9 +423,11 @@ fn read_events<R: Read + Send>(
 
 /// The parsing half of [`read_events`]: parses `tap`'s rows, each with its user-agent's class,
 /// into batches sent on `send`; returns the digests of the text once it was read to its end.
+/// An event dated after the day after `today` is a bad row.
 fn parse<'r, R: Read>(
     mut tap: Tap<R>,
     format: Format,
+    today: Option<Day>,
     secret: &[u8],
     classes: &'r AgentClasses,
     send: std::sync::mpsc::SyncSender<Vec<(Parsed, &'r str)>>,
@@ -403,7 +435,29 @@ fn parse<'r, R: Read>(
     let stopped = || Failure::Read(io::Error::other("the store stopped reading"));
     let mut agents = Agents::new(classes);
     let mut batch = Vec::with_capacity(PARSED_BATCH);
-    let each = &mut |_line, mut parsed| {
+    let field = match format {
+        Format::Nginx => "time_local",
+        Format::HfCsv | Format::Jsonl => "timestamp",
+    };
+    let future = |line, parsed: &Parsed| {
+        let (Some(today), Parsed::Event(request)) = (today, parsed) else {
+            return None;
+        };
+        let (day, last) = (request.event.day(), today.last_accepted());
+        (day > last).then(|| {
+            let problem = RowError::AfterToday {
+                field,
+                day,
+                today,
+                last,
+            };
+            Failure::Row(line, problem)
+        })
+    };
+    let each = &mut |line, mut parsed| {
+        if let Some(refused) = future(line, &parsed) {
+            return Err(refused);
+        }
         let class = agents.take_class(&mut parsed);
         batch.push((parsed, class));
         if batch.len() == PARSED_BATCH {

@@ -146,7 +146,7 @@ fn a_file_ingested_before_is_found_early_and_its_stopped_parse_stores_nothing() 
             file,
             format,
             &Rules::default(),
-            None,
+            DayBounds::default(),
             &mut |_| {},
             Some(&stopped),
         )
@@ -300,7 +300,15 @@ fn a_read_reports_its_first_failure_from_either_thread() {
     let read = |fail_at: usize| {
         let mut write = FailingWrite { pushed: 0, fail_at };
         let tap = Tap::new(text.as_bytes());
-        let result = read_events("a.csv", tap, Format::HfCsv, &rules, None, &[], &mut write);
+        let result = read_events(
+            "a.csv",
+            tap,
+            Format::HfCsv,
+            &rules,
+            DayBounds::default(),
+            &[],
+            &mut write,
+        );
         (result.map(|_| ()), write.pushed)
     };
     // The store fails first: its error, and the parser stopped (no row error, no more rows).

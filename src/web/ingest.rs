@@ -219,14 +219,14 @@ async fn accept(
     let report = tokio::task::spawn_blocking(move || {
         // Held until the batch is written, even if the client leaves before the answer.
         let _slots = (buffering, writing, held);
-        let first_kept = config.first_kept_day();
+        let days = ingest::DayBounds::new(config.retention_days, config.reference_day());
         ingest::ingest_batch_within(
             store.as_ref(),
             &key,
             &bytes[..],
             format,
             &config.rules,
-            first_kept,
+            days,
         )
         .map_err(ApiError::from)
     })

@@ -96,7 +96,6 @@ impl Analytics<'_> {
         repos: &[RepoSummary],
     ) -> AnalyticsResult<RepoTable> {
         let first = repos.iter().filter_map(|r| r.first_day).min();
-        let last = repos.iter().filter_map(|r| r.last_day).max();
         let mut figures = self.figures(org, period, repos, query)?;
         let count = figures.candidates.len();
         let matched = if query.q.is_some() || query.repo_type.is_some() {
@@ -118,7 +117,7 @@ impl Analytics<'_> {
         // Unless they were needed for sorting, the previous period's figures are read for the
         // page's rows only, in the same pass as their sparklines.
         let previous = period.previous().filter(|_| !figures.previous_known);
-        if let Some(range) = self.chart_range(period, first, last) {
+        if let Some(range) = self.chart_range(period, first) {
             self.fill_series(org, range, previous, &mut page)?;
         }
         if period.range.is_some() && !figures.now_known {

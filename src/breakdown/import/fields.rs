@@ -52,6 +52,11 @@ pub enum RowError {
     #[error("timestamp: found {found:?}; expected a day from 2000-01-01 to 2999-12-31")]
     DayOutOfRange { found: String },
     #[error(
+        "timestamp: found {day}, after {last}; expected a day up to the reference day {today} \
+         and one day more for clocks ahead (the days after it have not happened yet)"
+    )]
+    AfterToday { day: Day, today: Day, last: Day },
+    #[error(
         "total: found {found} for {repo}, which had total {first} on line {first_line}; \
          expected the same total on every row of a repository"
     )]
