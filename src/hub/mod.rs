@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod derive;
+pub mod provenance;
 pub mod schedule;
 
 use std::collections::BTreeMap;

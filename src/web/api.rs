@@ -20,7 +20,8 @@ use crate::analytics::{
     Analytics, AnalyticsError, AnalyticsResult, Overview, RepoDetail, RepoRow, RepoTable, Series,
     SeriesPoint, Totals,
 };
-use crate::domain::{Day, OrgName, Period, RepoKey, RepoName, RepoType};
+use crate::domain::{Day, DayRange, OrgName, Period, RepoKey, RepoName, RepoType};
+use crate::hub::provenance::{self, OrgHub, RepoHub};
 use crate::ingest;
 
 pub fn routes() -> Router<AppState> {
@@ -260,7 +261,88 @@ pub struct OverviewView {
     #[serde(rename = "previousComplete")]
     pub previous_complete: bool,
     pub granularity: &'static str,
+    /// Where the figures come from when a hub's counters were collected: `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubOrgView>,
     pub series: Vec<PointView>,
+}
+
+/// A range of days, both ends included.
+#[derive(Serialize)]
+pub struct RangeView {
+    pub from: Day,
+    pub to: Day,
+}
+
+fn ranges(r: &[DayRange]) -> Vec<RangeView> {
+    (r.iter())
+        .map(|r| RangeView {
+            from: r.from,
+            to: r.to,
+        })
+        .collect()
+}
+
+/// The organization's snapshots of a hub's counters (`hubstats collect`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubOrgView {
+    pub first_snapshot: Day,
+    pub last_snapshot: Day,
+    pub snapshots: u64,
+    pub repositories: u64,
+    pub estimated: Vec<RangeView>,
+}
+
+impl From<OrgHub> for HubOrgView {
+    fn from(h: OrgHub) -> Self {
+        HubOrgView {
+            first_snapshot: h.first,
+            last_snapshot: h.last,
+            snapshots: h.snapshots,
+            repositories: h.repos,
+            estimated: ranges(&h.estimated),
+        }
+    }
+}
+
+/// A counter that went down (the hub recounted): no downloads, never negative ones.
+#[derive(Serialize)]
+pub struct CorrectionView {
+    pub date: Day,
+    pub from: u64,
+    pub to: u64,
+}
+
+/// One repository's readings of a hub's counters.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubRepoView {
+    pub first_snapshot: Day,
+    pub last_snapshot: Day,
+    pub counter: u64,
+    pub listed: bool,
+    pub estimated: Vec<RangeView>,
+    pub corrections: Vec<CorrectionView>,
+}
+
+impl From<RepoHub> for HubRepoView {
+    fn from(h: RepoHub) -> Self {
+        HubRepoView {
+            first_snapshot: h.first,
+            last_snapshot: h.last,
+            counter: h.counter,
+            listed: h.listed,
+            estimated: ranges(&h.estimated),
+            corrections: (h.corrections.iter())
+                .map(|c| CorrectionView {
+                    date: c.day,
+                    from: c.from,
+                    to: c.to,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl OverviewView {
@@ -272,6 +354,7 @@ impl OverviewView {
             previous: o.previous.map(Into::into),
             previous_complete: o.previous_complete,
             granularity: o.series.granularity.as_str(),
+            hub: None,
             series: points(&o.series),
         }
     }
@@ -344,6 +427,9 @@ pub struct RepoDetailHead {
     pub first_day: Option<Day>,
     pub last_day: Option<Day>,
     pub granularity: &'static str,
+    /// Where the figures come from when a hub's counters were collected: `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubRepoView>,
 }
 
 impl From<&RepoDetail> for RepoDetailHead {
@@ -360,6 +446,7 @@ impl From<&RepoDetail> for RepoDetailHead {
             first_day: d.first_day,
             last_day: d.last_day,
             granularity: d.series.granularity.as_str(),
+            hub: None,
         }
     }
 }
@@ -392,7 +479,11 @@ async fn overview(
             run_indexed(&state, &org, move |a| a.overview(&of, period)).await?
         }
     };
-    Ok(Json(OverviewView::new(&org, &o)))
+    let mut view = OverviewView::new(&org, &o);
+    let of = org.clone();
+    let hub = blocking(&state.store, Work::Short, move |s| provenance::of_org(s, &of)).await??;
+    view.hub = hub.map(Into::into);
+    Ok(Json(view))
 }
 
 async fn repos(
@@ -449,11 +540,15 @@ async fn detail(
     let period = params::period(&params, state.config.reference_day())?;
     let granularity = params::granularity(&params)?;
     params::refuse_exclude(&params)?;
+    let of = key.clone();
     let d = run_indexed(&state, &access.org, move |a| {
         a.repo_detail(&key, period, granularity)
     })
     .await?;
-    SeriesJson::new(&RepoDetailHead::from(&d), &d.series)
+    let mut head = RepoDetailHead::from(&d);
+    let hub = blocking(&state.store, Work::Short, move |s| provenance::of_repo(s, &of)).await??;
+    head.hub = hub.map(Into::into);
+    SeriesJson::new(&head, &d.series)
 }
 
 #[cfg(test)]
@@ -528,6 +623,7 @@ mod tests {
                 first_day: first.map(Day::from_epoch_days),
                 last_day: None,
                 granularity: "day",
+                hub: None,
             };
             let whole = Whole { head: &head, series: points(&s) };
             prop_assert_eq!(

@@ -134,7 +134,23 @@ fn schemas() -> Value {
             "previous": { "oneOf": [{ "$ref": "#/components/schemas/Totals" }, { "type": "null" }], "description": "The period just before, of the same length; null for All Time." },
             "previousComplete": { "type": "boolean", "description": "Whether the organization has data for the whole previous period (it starts on or after the first day with downloads). When false, a change against `previous` compares with part of a period; the dashboard shows none. Always false for All Time." },
             "granularity": granularity,
+            "hub": { "$ref": "#/components/schemas/HubOrg" },
             "series": series,
+        })),
+        "DayRange": object(&["from", "to"], json!({ "from": date, "to": date })),
+        "HubOrg": object(&["firstSnapshot", "lastSnapshot", "snapshots", "repositories", "estimated"], json!({
+            "firstSnapshot": date, "lastSnapshot": date,
+            "snapshots": { "type": "integer", "minimum": 1, "description": "Snapshots of the hub's counters (`hubstats collect`), one a day at most." },
+            "repositories": { "type": "integer", "minimum": 0, "description": "Repositories listed in the last snapshot." },
+            "estimated": { "type": "array", "items": { "$ref": "#/components/schemas/DayRange" }, "description": "Days between snapshots more than a day apart: the counters' growth is spread evenly over them." },
+        })),
+        "HubRepo": object(&["firstSnapshot", "lastSnapshot", "counter", "listed", "estimated", "corrections"], json!({
+            "firstSnapshot": { "type": "string", "format": "date", "description": "Its counter then is the part of the total before daily history." },
+            "lastSnapshot": date,
+            "counter": { "type": "integer", "minimum": 0, "description": "The latest all-time counter: the total." },
+            "listed": { "type": "boolean", "description": "Whether the organization's last snapshot lists it (else deleted, renamed or made private)." },
+            "estimated": { "type": "array", "items": { "$ref": "#/components/schemas/DayRange" } },
+            "corrections": { "type": "array", "items": object(&["date", "from", "to"], json!({ "date": date, "from": count, "to": count })), "description": "Snapshots whose counter was below the one before (the hub recounted): those days count nothing." },
         })),
         "RepoRow": object(&["repoType", "repoName", "downloads", "total", "previousDownloads", "previousComplete", "series"], json!({
             "repoType": repo_type,
@@ -171,6 +187,7 @@ fn schemas() -> Value {
             "firstDay": nullable(date.clone()),
             "lastDay": nullable(date),
             "granularity": granularity,
+            "hub": { "$ref": "#/components/schemas/HubRepo" },
             "series": series,
         })),
     })

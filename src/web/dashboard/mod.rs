@@ -9,6 +9,7 @@
 //! Pages work without JavaScript; `static/dashboard.js` only makes search and sorting faster.
 
 mod assets;
+mod hub;
 mod repo;
 mod view;
 
@@ -20,6 +21,7 @@ use axum::Router;
 
 use super::api::run_indexed;
 use super::auth::OrgAccess;
+use super::blocking::{blocking, Work};
 use super::charts::{bucket_label, line_chart_noted, long_date, partial_note};
 use super::error::ApiError;
 use super::format::{bytes, thousands};
@@ -135,6 +137,8 @@ struct DashboardPage {
     csv_href: String,
     csv_size: String,
     csv_view_href: String,
+    /// Where the figures come from, when the organization's are a hub's counters.
+    provenance: String,
     table: TableView,
 }
 
@@ -208,6 +212,11 @@ async fn dashboard(
         })
         .await?
     };
+    let of = org.clone();
+    let from_hub = blocking(&state.store, Work::Short, move |s| {
+        crate::hub::provenance::of_org(s, &of)
+    })
+    .await??;
     let href = |s: &ViewState| format!("{base}{}", s.query());
     let before = Comparison {
         previous: o.previous,
@@ -222,6 +231,10 @@ async fn dashboard(
         ),
         _ => String::new(),
     };
+    let mut data = data_rows(&o.series);
+    if let Some(h) = &from_hub {
+        hub::mark_estimated(&mut data, &o.series, &h.estimated);
+    }
     let page = DashboardPage {
         layout: Layout::for_principal(&principal),
         head: Head::new(),
@@ -243,12 +256,15 @@ async fn dashboard(
             &format!("Downloads of {org}"),
             &chart_note,
         ),
-        data: data_rows(&o.series),
+        data,
         granularity: o.series.granularity.as_str(),
         csv_href: format!("{base}/download-breakdown"),
         csv_size: bytes(export_bytes),
         csv_view_href: format!("{base}/download-breakdown{}", view.export_query()),
         table: TableView::new(&view, &t, &base),
+        provenance: (from_hub.as_ref())
+            .map(|h| hub::org_note(h, &state.config.hub_url))
+            .unwrap_or_default(),
         base,
     };
     let status = if problem.is_some() {

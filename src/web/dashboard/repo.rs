@@ -13,6 +13,7 @@ use crate::analytics::{Granularity, RepoDetail};
 use crate::domain::{RepoKey, RepoType};
 use crate::web::api::{repo_key, run_indexed};
 use crate::web::auth::OrgAccess;
+use crate::web::blocking::{blocking, Work};
 use crate::web::charts::{line_chart_noted, long_date};
 use crate::web::error::ApiError;
 use crate::web::format::thousands;
@@ -55,6 +56,8 @@ struct RepoPage {
     api_href: String,
     csv_href: String,
     hub_href: String,
+    /// Where the figures come from, when they are a hub's counters.
+    provenance: String,
 }
 
 pub(super) async fn repo_page(
@@ -79,6 +82,15 @@ pub(super) async fn repo_page(
     let custom = CustomRange::of(&view, problem.clone(), d.first_day, today);
     let mut page = repo_view(&view, &d, Layout::for_principal(&principal), base, custom);
     page.hub_href = hub_link(&state.config.hub_url, &d.key);
+    let of = d.key.clone();
+    let from_hub = blocking(&state.store, Work::Short, move |s| {
+        crate::hub::provenance::of_repo(s, &of)
+    })
+    .await??;
+    if let Some(h) = &from_hub {
+        super::hub::mark_estimated(&mut page.data, &d.series, &h.estimated);
+        page.provenance = super::hub::repo_note(h, &state.config.hub_url);
+    }
     let mut res = render(&page)?;
     if problem.is_some() {
         *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
@@ -194,6 +206,7 @@ fn repo_view(
         api_href,
         csv_href,
         hub_href: String::new(),
+        provenance: String::new(),
         full_name,
     }
 }
