@@ -1,6 +1,8 @@
 //! The one typed configuration, loaded once from defaults < config file < environment < flags.
-//! The loader takes the environment as a parameter so it is unit-testable; nothing else in the
-//! program reads environment variables.
+//! A setting with a flag comes in [`Overrides`] with its variable already read: clap's `env`
+//! takes the flag, else `HUBSTATS_…` (and `--help` lists them). The loader lays those over the
+//! config file, and reads the settings without a flag from the environment it is given (a
+//! parameter, so it is unit-testable); nothing else in the program reads environment variables.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -70,17 +72,6 @@ pub enum LogFormat {
     Json,
 }
 
-impl std::str::FromStr for LogFormat {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "text" => Ok(LogFormat::Text),
-            "json" => Ok(LogFormat::Json),
-            other => bail!("unknown log format {other:?} (expected text or json)"),
-        }
-    }
-}
-
 /// Bounds that keep slow or numerous clients from exhausting the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerLimits {
@@ -109,7 +100,8 @@ impl Default for ServerLimits {
     }
 }
 
-/// Values given on the command line (all optional; they win over everything else).
+/// Values given on the command line, or else in the flag's `HUBSTATS_…` variable (clap reads
+/// those); all optional, they win over the config file.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub config_file: Option<String>,
@@ -210,17 +202,13 @@ fn limits(file: &FileConfig) -> Result<ServerLimits> {
 impl Config {
     /// Loads the configuration. `env` looks up an environment variable.
     pub fn load(flags: &Overrides, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let file_path = flags.config_file.clone().or_else(|| env("HUBSTATS_CONFIG"));
+        let file_path = flags.config_file.clone();
         let file = match &file_path {
             Some(p) => read_file(Path::new(p))?,
             None => FileConfig::default(),
         };
-        let env_today = env("HUBSTATS_TODAY")
-            .map(|s| s.parse::<Day>().context("HUBSTATS_TODAY"))
-            .transpose()?;
-        let env_listen = env("HUBSTATS_LISTEN")
-            .map(|s| s.parse::<SocketAddr>().context("HUBSTATS_LISTEN"))
-            .transpose()?;
+        // Settings without a flag: clap's `env` reads into an argument, and these have none
+        // (the server's, set where it runs; a token on the command line would show in `ps`).
         let env_secure = env("HUBSTATS_SECURE_COOKIES").map(|s| matches!(s.as_str(), "1" | "true"));
         let default_listen: SocketAddr = DEFAULT_LISTEN.parse()?;
         let trusted_proxies = nets(
@@ -233,9 +221,6 @@ impl Config {
             file.metrics_allow.clone(),
             "metrics_allow",
         )?;
-        let env_log_format = env("HUBSTATS_LOG_FORMAT")
-            .map(|s| s.parse::<LogFormat>().context("HUBSTATS_LOG_FORMAT"))
-            .transpose()?;
         let limits = limits(&file)?;
         let ingest_max_body_bytes = match env("HUBSTATS_INGEST_MAX_BODY_BYTES") {
             Some(v) => Some(v.trim().parse().context("HUBSTATS_INGEST_MAX_BODY_BYTES")?),
@@ -258,11 +243,7 @@ impl Config {
                 .context("index_budget_mib is larger than this machine's memory")?,
             None => DEFAULT_INDEX_BUDGET,
         };
-        let retention_days = match env("HUBSTATS_RETENTION_DAYS") {
-            Some(v) => Some(v.trim().parse().context("HUBSTATS_RETENTION_DAYS")?),
-            None => file.retention_days,
-        };
-        let retention_days = flags.retention_days.or(retention_days);
+        let retention_days = flags.retention_days.or(file.retention_days);
         if retention_days == Some(0) {
             bail!("retention_days must be at least 1 (leave it unset to keep every event)");
         }
@@ -278,20 +259,11 @@ impl Config {
             None => Rules::default(),
         };
         let config_folder = file_path.as_deref().map(Path::new).and_then(Path::parent);
-        let collect =
-            crate::hub::schedule::CollectConfig::load(file.collect, config_folder, &env)?;
+        let collect = crate::hub::schedule::CollectConfig::load(file.collect, config_folder, &env)?;
         Ok(Config {
-            store: flags
-                .store
-                .clone()
-                .or_else(|| env("HUBSTATS_STORE"))
-                .or(file.store),
-            today: flags.today.or(env_today).or(file.today),
-            listen: flags
-                .listen
-                .or(env_listen)
-                .or(file.listen)
-                .unwrap_or(default_listen),
+            store: flags.store.clone().or(file.store),
+            today: flags.today.or(file.today),
+            listen: flags.listen.or(file.listen).unwrap_or(default_listen),
             secure_cookies: env_secure.or(file.secure_cookies).unwrap_or(false),
             hub_url: env("HUBSTATS_HUB_URL")
                 .or(file.hub_url)
@@ -301,11 +273,7 @@ impl Config {
             metrics_token: env("HUBSTATS_METRICS_TOKEN")
                 .or(file.metrics_token)
                 .filter(|t| !t.is_empty()),
-            log_format: flags
-                .log_format
-                .or(env_log_format)
-                .or(file.log_format)
-                .unwrap_or_default(),
+            log_format: flags.log_format.or(file.log_format).unwrap_or_default(),
             log_filter: env("RUST_LOG").filter(|f| !f.trim().is_empty()),
             limits,
             ingest_max_body_bytes,
@@ -400,8 +368,10 @@ mod tests {
         assert_eq!(c.hub_url, "https://hub.example");
     }
 
+    /// Flags (or their variables, which clap reads into the same [`Overrides`]) beat the file;
+    /// `tests/cli_operator.rs` checks the whole order through the command line.
     #[test]
-    fn flags_beat_env_beat_file() {
+    fn flags_beat_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hubstats.toml");
         std::fs::write(
@@ -419,18 +389,6 @@ mod tests {
             (c.store.as_deref(), c.today.unwrap().to_string()),
             (Some("file.db"), "2024-01-01".into())
         );
-        let c = Config::load(
-            &flags,
-            env(&[
-                ("HUBSTATS_STORE", "env.db"),
-                ("HUBSTATS_TODAY", "2024-02-02"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(
-            (c.store.as_deref(), c.today.unwrap().to_string()),
-            (Some("env.db"), "2024-02-02".into())
-        );
         assert_eq!(c.listen.port(), 1);
         let flags = Overrides {
             store: Some("flag.db".into()),
@@ -442,6 +400,7 @@ mod tests {
             (c.store.as_deref(), c.reference_day().to_string()),
             (Some("flag.db"), "2024-03-03".into())
         );
+        assert_eq!(c.listen.port(), 1);
     }
 
     #[test]
@@ -546,15 +505,19 @@ mod tests {
         assert_eq!(c.retention_days, Some(90));
         assert_eq!(c.first_kept_day(), "2024-03-03".parse().ok());
         assert_eq!(c.rules.statuses, [200]);
-        let c = Config::load(&flags, env(&[("HUBSTATS_RETENTION_DAYS", "7")])).unwrap();
-        assert_eq!(c.retention_days, Some(7));
         let by_flag = Overrides {
             retention_days: Some(1),
             ..flags.clone()
         };
-        let c = Config::load(&by_flag, env(&[("HUBSTATS_RETENTION_DAYS", "7")])).unwrap();
+        let c = Config::load(&by_flag, env(&[])).unwrap();
         assert_eq!(c.first_kept_day(), "2024-05-31".parse().ok());
-        let err = Config::load(&flags, env(&[("HUBSTATS_RETENTION_DAYS", "0")])).unwrap_err();
+        let zero = dir.path().join("zero.toml");
+        std::fs::write(&zero, "retention_days = 0\n").unwrap();
+        let zero = Overrides {
+            config_file: Some(zero.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        let err = Config::load(&zero, env(&[])).unwrap_err();
         assert!(format!("{err:#}").contains("retention_days"), "{err:#}");
         let missing = env(&[("HUBSTATS_RULES", "/nonexistent/rules.toml")]);
         let err = Config::load(&flags, missing).unwrap_err();
@@ -569,9 +532,10 @@ mod tests {
     fn bad_env_names_the_variable() {
         let err = Config::load(
             &Overrides::default(),
-            env(&[("HUBSTATS_TODAY", "yesterday")]),
+            env(&[("HUBSTATS_INGEST_MAX_BODY_BYTES", "lots")]),
         )
         .unwrap_err();
-        assert!(format!("{err:#}").contains("HUBSTATS_TODAY"), "{err:#}");
+        let err = format!("{err:#}");
+        assert!(err.contains("HUBSTATS_INGEST_MAX_BODY_BYTES"), "{err}");
     }
 }

@@ -125,6 +125,74 @@ fn help_names_allowed_values_and_real_defaults() {
     // `--today` means something to serve and demo only: it is not offered everywhere.
     assert!(!help(&["org", "list"]).contains("--today"));
     assert!(serve.contains("--today"), "{serve}");
+    // Flags name the variables they are read from when not given.
+    assert!(top.contains("[env: HUBSTATS_STORE]"), "{top}");
+    for var in ["HUBSTATS_LISTEN", "HUBSTATS_TODAY", "HUBSTATS_LOG_FORMAT"] {
+        assert!(serve.contains(&format!("[env: {var}=")), "{var}: {serve}");
+    }
+}
+
+/// Each setting comes from its flag, else its `HUBSTATS_*` variable, else the config file,
+/// else its default: the store (a flag of every command) and the reference day (read before
+/// the subcommand and again by those that take `--today`).
+#[test]
+fn flags_beat_variables_beat_the_config_file_beat_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = d.join("hubstats.toml");
+    std::fs::write(&config, "store = \"file.db\"\ntoday = \"2024-01-01\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    let stderr = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubstats"));
+        for var in [
+            "HUBSTATS_STORE",
+            "HUBSTATS_TODAY",
+            "HUBSTATS_CONFIG",
+            "HUBSTATS_RETENTION_DAYS",
+            "RUST_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        let out = cmd.current_dir(d).envs(vars.iter().copied()).args(args);
+        String::from_utf8(out.output().unwrap().stderr).unwrap()
+    };
+    let file = [("HUBSTATS_CONFIG", config)];
+    let env = [("HUBSTATS_CONFIG", config), ("HUBSTATS_STORE", "env.db")];
+    for (vars, flags, store) in [
+        (&[][..], &[][..], "./hubstats.db"),
+        (&file, &[], "file.db"),
+        (&env, &[], "env.db"),
+        (&env, &["--store", "flag.db"], "flag.db"),
+    ] {
+        let err = stderr(vars, &[flags, &["org", "list"]].concat());
+        assert!(err.contains(&format!("no store at {store} (")), "{err}");
+    }
+    let env = [
+        ("HUBSTATS_CONFIG", config),
+        ("HUBSTATS_TODAY", "2024-02-02"),
+    ];
+    let logs = ["--rows", "1", "--days", "1", "--format", "jsonl"];
+    for (vars, before, after, day) in [
+        (&file[..], &[][..], &[][..], "2024-01-01"),
+        (&env, &[], &[], "2024-02-02"),
+        (&env, &["--today", "2024-03-03"], &[], "2024-03-03"),
+        (&env, &[], &["--today", "2024-04-04"], "2024-04-04"),
+        (
+            &env,
+            &["--today", "2024-03-03"],
+            &["--today", "2024-04-04"],
+            "2024-04-04",
+        ),
+    ] {
+        let err = stderr(vars, &[before, &["demo-logs"], after, &logs].concat());
+        assert!(
+            err.contains(&format!("through {day}")),
+            "{before:?} {after:?}: {err}"
+        );
+    }
+    // A bad value names the variable it came from.
+    let err = stderr(&[("HUBSTATS_TODAY", "yesterday")], &["org", "list"]);
+    assert!(err.contains("HUBSTATS_TODAY"), "{err}");
 }
 
 #[test]

@@ -19,7 +19,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{Config, LogFormat, Overrides, DEFAULT_STORE};
 use crate::domain::{Day, Plan, Role};
@@ -31,25 +32,32 @@ use crate::domain::{Day, Plan, Role};
     about = "Publisher analytics for model and dataset hubs"
 )]
 pub struct Cli {
-    /// Store location: a SQLite file path [env: HUBSTATS_STORE] [default: ./hubstats.db;
-    /// for demo: ./hubstats-demo.db]
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Store location: a SQLite file path [default: ./hubstats.db; for demo:
+    /// ./hubstats-demo.db]
+    // The variable's value is not shown: a ClickHouse location may hold a password.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "HUBSTATS_STORE",
+        hide_env_values = true
+    )]
     pub store: Option<String>,
     /// Pin the reference day ("today") of serve and demo (also accepted after them); ingest
-    /// and import refuse days after the day after it [env: HUBSTATS_TODAY] [default: the
-    /// current UTC date]
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// and import refuse days after the day after it [default: the current UTC date]
+    #[arg(long, value_name = "YYYY-MM-DD", env = "HUBSTATS_TODAY")]
     pub today: Option<Day>,
     /// TOML config file (keys: store, today, listen, secure_cookies, hub_url, trusted_proxies,
     /// metrics_allow, metrics_token, log_format, header_read_timeout_secs, idle_timeout_secs,
     /// request_timeout_secs, max_connections, shutdown_timeout_secs, ingest_max_body_bytes,
-    /// retention_days, rules, index_budget_mib) [env: HUBSTATS_CONFIG]
-    #[arg(long, global = true, value_name = "FILE")]
+    /// retention_days, rules, index_budget_mib, collect)
+    #[arg(long, global = true, value_name = "FILE", env = "HUBSTATS_CONFIG")]
     pub config: Option<String>,
     /// Keep log events of this many days, ending on the reference day; older ones are not
-    /// stored by ingest, not recounted, and dropped by `events prune` [env:
-    /// HUBSTATS_RETENTION_DAYS] [default: keep every event]
-    #[arg(long, global = true, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    /// stored by ingest, not recounted, and dropped by `events prune` [default: keep every
+    /// event]
+    #[arg(long, global = true, value_name = "DAYS", env = "HUBSTATS_RETENTION_DAYS",
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub retention_days: Option<u32>,
     #[command(subcommand)]
     pub command: Command,
@@ -114,9 +122,8 @@ pub enum Command {
         /// token in HF_TOKEN]
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
-        /// The snapshot's day: the reference day [env: HUBSTATS_TODAY] [default: the current
-        /// UTC date]
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        /// The snapshot's day: the reference day [default: the current UTC date]
+        #[arg(long, value_name = "YYYY-MM-DD", env = "HUBSTATS_TODAY")]
         today: Option<Day>,
         /// Retries of a page the hub answers with 429, 5xx or not at all (waiting as
         /// Retry-After says, else 1 s, 2 s, 4 s, …)
@@ -183,16 +190,14 @@ pub enum Command {
     /// Serve the dashboard, API and CSV endpoint from an existing store (stops on SIGTERM or
     /// SIGINT after finishing in-flight requests)
     Serve {
-        /// Address to listen on [env: HUBSTATS_LISTEN] [default: 127.0.0.1:8080]
-        #[arg(long)]
+        /// Address to listen on [default: 127.0.0.1:8080]
+        #[arg(long, env = "HUBSTATS_LISTEN")]
         listen: Option<SocketAddr>,
-        /// Pin the reference day ("today") [env: HUBSTATS_TODAY] [default: the current UTC
-        /// date]
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        /// Pin the reference day ("today") [default: the current UTC date]
+        #[arg(long, value_name = "YYYY-MM-DD", env = "HUBSTATS_TODAY")]
         today: Option<Day>,
-        /// Log line format on standard error; RUST_LOG filters (default: info)
-        /// [env: HUBSTATS_LOG_FORMAT] [default: text]
-        #[arg(long, value_enum)]
+        /// Log line format on standard error; RUST_LOG filters (default: info) [default: text]
+        #[arg(long, value_enum, env = "HUBSTATS_LOG_FORMAT")]
         log_format: Option<LogFormat>,
     },
     /// Write realistic request logs of the demo's repositories to standard output, for
@@ -213,19 +218,18 @@ pub enum Command {
         /// Number of repositories of the large demo organization
         #[arg(long, default_value_t = 300)]
         repos: usize,
-        /// The last day of the log [env: HUBSTATS_TODAY] [default: the current UTC date]
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        /// The last day of the log [default: the current UTC date]
+        #[arg(long, value_name = "YYYY-MM-DD", env = "HUBSTATS_TODAY")]
         today: Option<Day>,
     },
     /// Fill a separate demo store (./hubstats-demo.db unless --store) with realistic data ending
     /// today, and serve it
     Demo {
-        /// Address to listen on [env: HUBSTATS_LISTEN] [default: 127.0.0.1:8080]
-        #[arg(long)]
+        /// Address to listen on [default: 127.0.0.1:8080]
+        #[arg(long, env = "HUBSTATS_LISTEN")]
         listen: Option<SocketAddr>,
-        /// Pin the reference day ("today") [env: HUBSTATS_TODAY] [default: the current UTC
-        /// date]
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        /// Pin the reference day ("today") [default: the current UTC date]
+        #[arg(long, value_name = "YYYY-MM-DD", env = "HUBSTATS_TODAY")]
         today: Option<Day>,
         /// Generate only; do not serve
         #[arg(long)]
@@ -233,9 +237,8 @@ pub enum Command {
         /// Number of repositories of the large demo organization
         #[arg(long, default_value_t = 300)]
         repos: usize,
-        /// Log line format on standard error; RUST_LOG filters (default: info)
-        /// [env: HUBSTATS_LOG_FORMAT] [default: text]
-        #[arg(long, value_enum)]
+        /// Log line format on standard error; RUST_LOG filters (default: info) [default: text]
+        #[arg(long, value_enum, env = "HUBSTATS_LOG_FORMAT")]
         log_format: Option<LogFormat>,
     },
 }
@@ -364,7 +367,7 @@ pub enum IngestKeyCommand {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_env_and_args().unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -372,6 +375,78 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+impl Cli {
+    /// The command line, with each flag that is not given read from its `HUBSTATS_*` variable
+    /// (clap's `env`). `--today` is read at the top and by the subcommands that take it too,
+    /// each from HUBSTATS_TODAY: one given before such a subcommand beats the variable.
+    pub fn from_env_and_args() -> Result<Cli, clap::Error> {
+        let mut command = Cli::command();
+        let matches = (command.try_get_matches_from_mut(std::env::args_os()))
+            .map_err(|e| name_the_variable(e, &command))?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        let source = |m: &ArgMatches| {
+            (m.ids().any(|id| id == "today"))
+                .then(|| m.value_source("today"))
+                .flatten()
+        };
+        let inner = matches.subcommand().and_then(|(_, m)| source(m));
+        if source(&matches) == Some(ValueSource::CommandLine)
+            && inner == Some(ValueSource::EnvVariable)
+        {
+            if let Command::Serve { today, .. }
+            | Command::Demo { today, .. }
+            | Command::DemoLogs { today, .. }
+            | Command::Collect { today, .. } = &mut cli.command
+            {
+                *today = None;
+            }
+        }
+        Ok(cli)
+    }
+}
+
+/// clap's error for a bad value names the flag even when the value came from the flag's
+/// variable (clap-rs/clap#5202); this adds which variable it was.
+fn name_the_variable(mut e: clap::Error, command: &clap::Command) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return e;
+    }
+    let (Some(ContextValue::String(flag)), Some(ContextValue::String(value))) = (
+        e.get(ContextKind::InvalidArg),
+        e.get(ContextKind::InvalidValue),
+    ) else {
+        return e;
+    };
+    // `--today <YYYY-MM-DD>`, read from the variable when the flag is not given.
+    let Some(long) = flag
+        .strip_prefix("--")
+        .and_then(|f| f.split([' ', '=']).next())
+    else {
+        return e;
+    };
+    let is_flag = |a: &str| a == format!("--{long}") || a.starts_with(&format!("--{long}="));
+    if std::env::args_os().any(|a| a.to_str().is_some_and(is_flag)) {
+        return e;
+    }
+    let commands = std::iter::once(command).chain(command.get_subcommands());
+    let variable = (commands.flat_map(|c| c.get_arguments()))
+        .filter(|a| a.get_long() == Some(long))
+        .filter_map(|a| a.get_env())
+        .find(|name| std::env::var_os(name).is_some_and(|v| v == value.as_str()));
+    if let Some(name) = variable {
+        let tip = format!("the value comes from {}", name.to_string_lossy());
+        e.insert(
+            ContextKind::Suggested,
+            ContextValue::StyledStrs(vec![tip.into()]),
+        );
+    }
+    e
 }
 
 pub fn run(cli: Cli) -> Result<()> {
