@@ -15,6 +15,7 @@ pub mod cluster;
 mod counts;
 mod events;
 mod mutations;
+mod snapshots;
 pub mod testing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,6 +89,8 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Run(events::migrate_to_write_tables),
     // 6: uses of tokens and ingest keys kept apart from the credentials.
     Migration::Tables(accounts::USES),
+    // 7: snapshots of a hub's public counters (`hubstats collect`).
+    Migration::Tables(&[snapshots::TABLE]),
 ];
 
 /// Opens the database `location` names (creating it if needed, on every server of its

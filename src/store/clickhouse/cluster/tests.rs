@@ -294,6 +294,13 @@ fn clickhouse_cluster_events_conform() {
     conformance::events::run_all(&|| Box::new(ClickHouseCounts::new(cluster.client())));
 }
 
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_cluster_hub_snapshots_conform() {
+    let cluster = ClickHouseCluster::start();
+    conformance::snapshots::run_all(&|| Box::new(ClickHouseCounts::new(cluster.client())));
+}
+
 /// A request for `org/m` at `at_ms` by `user`.
 fn event(org: &str, at_ms: i64, user: &str) -> LogEvent {
     get_by(key("model", &format!("{org}/m")), at_ms, user)

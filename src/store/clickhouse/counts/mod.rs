@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use super::client::{backend, quote, Client};
 use super::events::ClickHouseEvents;
 use super::mutations;
+use super::snapshots::ClickHouseSnapshots;
 use super::Table;
 use crate::domain::{Day, DayRange, OrgName, RepoKey, RepoName, RepoType};
 use crate::store::index::{IndexCache, IndexedCounts, OrgIndex, RepoSeries, DEFAULT_INDEX_BUDGET};
@@ -55,6 +56,8 @@ pub struct ClickHouseCounts {
     writer: Mutex<()>,
     /// The kept request-log events, in tables of their own on the same database.
     events: ClickHouseEvents,
+    /// Snapshots of a hub's counters, in a table of their own.
+    snapshots: ClickHouseSnapshots,
 }
 
 /// Repository types as stored: 0 = model, 1 = dataset, so `(repo_type, repo)` is export order.
@@ -96,6 +99,7 @@ impl ClickHouseCounts {
     pub fn new(client: Arc<Client>) -> Self {
         ClickHouseCounts {
             events: ClickHouseEvents::new(Arc::clone(&client)),
+            snapshots: ClickHouseSnapshots::new(Arc::clone(&client)),
             client,
             indexes: IndexCache::new(DEFAULT_INDEX_BUDGET),
             reads: Mutex::default(),
@@ -406,11 +410,16 @@ impl Counts for ClickHouseCounts {
             &format!("org = {}", quote(org.as_str())),
         )?;
         self.indexes.remove(org.as_str());
+        self.snapshots.remove_org(org)?;
         self.events.remove_org(org)
     }
 
     fn log_events(&self) -> Option<&dyn LogEvents> {
         Some(&self.events)
+    }
+
+    fn hub_snapshots(&self) -> Option<&dyn crate::store::HubSnapshots> {
+        Some(&self.snapshots)
     }
 
     fn source_days(

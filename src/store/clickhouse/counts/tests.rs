@@ -16,6 +16,13 @@ fn clickhouse_counts_conform() {
     conformance::run_all(&|| Box::new(ClickHouseCounts::new(server.client())));
 }
 
+#[test]
+#[ignore = "needs clickhouse-server"]
+fn clickhouse_hub_snapshots_conform() {
+    let server = ClickHouseServer::start();
+    conformance::snapshots::run_all(&|| Box::new(ClickHouseCounts::new(server.client())));
+}
+
 // Two stores on one database (two application servers): a write through one is read by the
 // other, its cached index patched rather than stale.
 #[test]
