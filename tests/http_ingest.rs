@@ -183,6 +183,36 @@ async fn a_jsonl_batch_is_counted_once_however_often_it_is_retried() {
     );
 }
 
+/// Idempotency keys belong to the ingest key that sends them: another shipper's batch under
+/// the same key is its own (counted, not a duplicate, not refused), and cannot tell whether the
+/// first shipper used that key.
+#[tokio::test]
+async fn idempotency_keys_of_two_ingest_keys_do_not_meet() {
+    let t = setup();
+    let res = t.post(NDJSON, "batch-1", &jsonl_batch()).await;
+    assert_eq!(body_json(&res)["duplicate"], json!(false), "{}", res.text());
+    let send = |key: &str, body: String| {
+        let auth = Auth::Bearer(key.to_owned());
+        batch(&auth, Some(NDJSON), Some("batch-1"), Body::from(body))
+    };
+    // Other bytes from another shipper under that key: counted, not refused.
+    let second = new_key(&t.app, "second-shipper");
+    let next = EVENT.replace("2024-05-01", "2024-05-02");
+    let res = t.app.send(send(&second, next)).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        body_json(&res),
+        json!({"rows": 1, "counted": 1, "duplicate": false})
+    );
+    // The first batch's bytes from a third: a batch of its own (counting nothing new), not
+    // the first shipper's retry.
+    let third = new_key(&t.app, "third-shipper");
+    let same = t.app.send(send(&third, jsonl_batch())).await;
+    assert_eq!(same.status, 200, "{}", same.text());
+    assert_eq!(body_json(&same)["duplicate"], json!(false));
+    assert_eq!(t.totals().await["model"], json!(2));
+}
+
 /// Two copies of one batch sent at once: one is counted, the other is its retry.
 #[tokio::test]
 async fn a_batch_sent_twice_at_once_is_counted_once() {

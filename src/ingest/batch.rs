@@ -1,9 +1,14 @@
 //! Batches sent over HTTP (`POST /api/ingest`): log text like a file, identified by the
 //! client's idempotency key rather than by its bytes alone.
 //!
+//! Idempotency keys belong to the ingest key that sent them: two shippers may use the same
+//! one without meeting, and none can learn of another's batches through it.
+//!
 //! A batch is ingested like a file (all or nothing; its repository-days recounted from every
-//! kept event), then recorded twice among the ingested files: `http-batch:{format}:{sha256}:{key}`
-//! (this key with these bytes) and `http:{key}` (the key is taken). A batch under a taken key
+//! kept event), then recorded twice among the ingested files:
+//! `http-batch:{format}:{sha256}:{sender}:{key}` (this sender's key with these bytes) and
+//! `http:{sender}:{key}` (the key is taken; `sender` is the ingest key's name, which holds
+//! no `:`). A batch under a taken key
 //! is only hashed, not parsed: with the same bytes it is a retry, answered with the recorded
 //! figures and `duplicate` (nothing stored); with other bytes it is refused
 //! ([`BatchError::KeyReused`]). A refused batch
@@ -19,6 +24,7 @@ use std::fmt;
 use std::io::Read;
 
 use super::{read_events, retention, DayBounds, Format, IngestError, IngestReport, Rules, Tap};
+use crate::domain::IngestKeyName;
 use crate::store::Store;
 
 /// How errors name a batch: "batch, line 3: field status: …".
@@ -61,22 +67,33 @@ pub enum BatchError {
     KeyReused(IdempotencyKey),
 }
 
-/// Ingests one batch of `format` log text under `key` (see the module docs). A retry of a
-/// batch already counted answers its report with `duplicate: true` and changes nothing.
+/// Ingests one batch of `format` log text sent by `sender` under `key` (see the module docs).
+/// A retry of a batch already counted answers its report with `duplicate: true` and changes
+/// nothing.
 pub fn ingest_batch(
     store: &dyn Store,
+    sender: &IngestKeyName,
     key: &IdempotencyKey,
     input: impl Read + Send,
     format: Format,
     rules: &Rules,
 ) -> Result<IngestReport, BatchError> {
-    ingest_batch_within(store, key, input, format, rules, DayBounds::default())
+    ingest_batch_within(
+        store,
+        sender,
+        key,
+        input,
+        format,
+        rules,
+        DayBounds::default(),
+    )
 }
 
 /// [`ingest_batch`] within `days`: the events of days before `days.first_kept` are dropped
 /// (retention), one after the day after `days.today` refuses the batch.
 pub fn ingest_batch_within(
     store: &dyn Store,
+    sender: &IngestKeyName,
     key: &IdempotencyKey,
     input: impl Read + Send,
     format: Format,
@@ -88,8 +105,8 @@ pub fn ingest_batch_within(
         source,
     };
     let events = store.log_events().ok_or(IngestError::Unsupported)?;
-    let key_record = format!("http:{key}");
-    let content_record = |digest: &str| format!("http-batch:{format}:{digest}:{key}");
+    let key_record = format!("http:{sender}:{key}");
+    let content_record = |digest: &str| format!("http-batch:{format}:{digest}:{sender}:{key}");
     if events.log_file(&key_record).map_err(store_err)?.is_some() {
         // A retry, or a mistake: the bytes' digest tells, without parsing or locking anything.
         let digest = Tap::new(input).finish().whole;

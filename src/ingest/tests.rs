@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::{OrgName, RepoType};
+use crate::domain::{IngestKeyName, OrgName, RepoType};
 use crate::store::{Counts, DailyFilter, Stores};
 
 /// The store's daily downloads of `acme`, as (type, name, day, downloads).
@@ -742,11 +742,12 @@ proptest! {
         batches.rotate_left((order_seed as usize) % n);
         batches.push(retry.clone());
         let store = Stores::memory().unwrap();
+        let sender = IngestKeyName::parse("shipper").unwrap();
         let mut duplicates = Vec::new();
         for (key, text) in &batches {
             let key = IdempotencyKey::parse(key).unwrap();
             let report =
-                ingest_batch(&store, &key, text.as_bytes(), Format::Jsonl, &Rules::default())
+                ingest_batch(&store, &sender, &key, text.as_bytes(), Format::Jsonl, &Rules::default())
                     .unwrap();
             duplicates.push(report.duplicate);
         }
@@ -757,9 +758,16 @@ proptest! {
         // The retried key with other bytes is refused and changes nothing.
         let key = IdempotencyKey::parse(&retry.0).unwrap();
         let other = format!("{}\n{}", retry.1, lines[0]);
-        let refused = ingest_batch(&store, &key, other.as_bytes(), Format::Jsonl, &Rules::default());
+        let refused =
+            ingest_batch(&store, &sender, &key, other.as_bytes(), Format::Jsonl, &Rules::default());
         prop_assert!(matches!(refused, Err(BatchError::KeyReused(_))));
         prop_assert_eq!(daily(&store), daily(&whole));
+        // Another sender's batch under the same key is its own, and counted.
+        let other_sender = IngestKeyName::parse("other-shipper").unwrap();
+        let report =
+            ingest_batch(&store, &other_sender, &key, other.as_bytes(), Format::Jsonl, &Rules::default())
+                .unwrap();
+        prop_assert!(!report.duplicate);
     }
 }
 

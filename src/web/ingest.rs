@@ -216,12 +216,14 @@ async fn accept(
     let writing = WRITER.acquire().await.map_err(closed)?;
     let store = state.store.clone();
     let config = state.config.clone();
+    let sender = key_name.clone();
     let report = tokio::task::spawn_blocking(move || {
         // Held until the batch is written, even if the client leaves before the answer.
         let _slots = (buffering, writing, held);
         let days = ingest::DayBounds::new(config.retention_days, config.reference_day());
         ingest::ingest_batch_within(
             store.as_ref(),
+            &sender,
             &key,
             &bytes[..],
             format,
