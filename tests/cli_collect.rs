@@ -6,6 +6,8 @@
 //! and All Time totals are checked with figures computed by hand, through the CLI's export and
 //! the HTTP API, on SQLite and (ignored unless a `clickhouse-server` is installed) ClickHouse.
 
+#[allow(dead_code)] // only its server
+mod child;
 mod common;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -502,4 +504,63 @@ fn a_token_is_sent_only_to_the_hub() {
     assert!(seen
         .iter()
         .all(|r| r.authorization.as_deref() == Some("Bearer hf_secret")));
+}
+
+// `serve` with a `[collect]` schedule takes the day's snapshot itself: started after the
+// configured time with no snapshot of the day, it collects at once.
+#[test]
+fn serve_collects_on_its_schedule() {
+    let hub = StandInHub::start();
+    hub.set("models", "acme", &[("a", 10), ("b", 20), ("c", 30)]);
+    hub.set("datasets", "acme", &[("d", 5)]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir
+        .path()
+        .join("hubstats.db")
+        .to_string_lossy()
+        .into_owned();
+    let config = dir.path().join("hubstats.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[collect]\norgs = [\"acme\"]\nhub = \"{}\"\nat = \"00:00\"\n",
+            hub.url
+        ),
+    )
+    .unwrap();
+    common::hubstats_ok(dir.path(), &store, "2024-03-01", &["org", "create", "acme"]);
+    let mut cmd = common::hubstats_command(&store);
+    cmd.env_remove("HF_TOKEN")
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--today", "2024-03-01", "--listen", "127.0.0.1:0"]);
+    let server = child::Server::start(cmd);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let listed = loop {
+        let out = common::hubstats_ok(dir.path(), &store, "2024-03-01", &["org", "list"]);
+        let counted = |l: &str| l.starts_with("acme ") && l.trim_end().ends_with(" 4");
+        if out.lines().any(counted) || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    drop(server);
+    assert!(
+        listed.lines().any(|l| l.trim_end().ends_with(" 4")),
+        "{listed}"
+    );
+    let seen = hub.requests();
+    assert_eq!(
+        seen.len(),
+        3,
+        "two pages of models, one of datasets, once: {seen:?}"
+    );
+    // The first snapshot is history before daily data: totals, no daily rows.
+    let export = common::hubstats_ok(
+        dir.path(),
+        &store,
+        "2024-03-01",
+        &["export", "--org", "acme"],
+    );
+    assert_eq!(export, "repoType,repoName,total,timestamp,downloads\n");
 }

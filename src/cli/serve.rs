@@ -19,7 +19,25 @@ use super::data::open_store_at;
 pub fn serve(config: &Config) -> Result<()> {
     let location = config.store_or(DEFAULT_STORE);
     let store = open_store_at(config, location)?;
-    run_server(config, store, location, |_| {})
+    let collecting = match config.collect.at {
+        Some(at) => {
+            let client = super::collect::client(config, None, None, 4)?;
+            let orgs: Vec<String> = config.collect.orgs.iter().map(|o| o.to_string()).collect();
+            tracing::info!(
+                hub = client.base(), orgs = orgs.join(" "), at = %at,
+                "collecting the hub's counters every day at this UTC time"
+            );
+            let today = config.clone();
+            Some(crate::hub::schedule::spawn(
+                store.clone(),
+                client,
+                config.collect.clone(),
+                move || today.reference_day(),
+            ))
+        }
+        None => None,
+    };
+    run_server(config, store, location, collecting, |_| {})
 }
 
 pub fn demo(config: &Config, repos: usize, serve: bool) -> Result<()> {
@@ -35,7 +53,7 @@ pub fn demo(config: &Config, repos: usize, serve: bool) -> Result<()> {
     let login = demo::prepare_login(store.as_ref(), &members)?;
     let org = orgs.first().map_or("", |o| o.name).to_owned();
     if serve {
-        run_server(config, store, location, |addr| {
+        run_server(config, store, location, None, |addr| {
             print_login(&login, &org, addr)
         })
     } else {
@@ -62,11 +80,13 @@ fn print_login(login: &demo::DemoLogin, org: &str, addr: SocketAddr) {
 
 /// Serves until SIGTERM or SIGINT on a multi-threaded runtime; prints `Listening on
 /// http://ADDR` as soon as the address is bound, then whatever `on_ready` prints. After the
-/// drain it closes the store (its last connection checkpoints the write-ahead log).
+/// drain it stops `collecting` (the scheduled collection, waiting for one under way) and
+/// closes the store (its last connection checkpoints the write-ahead log).
 fn run_server(
     config: &Config,
     store: SharedStore,
     location: &str,
+    collecting: Option<crate::hub::schedule::Running>,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<()> {
     // Indexes are built in the background; requests that come first build what they need.
@@ -115,8 +135,12 @@ fn run_server(
     // Blocking tasks still running past the drain deadline are abandoned; the store closes
     // when the last of them ends.
     runtime.shutdown_timeout(Duration::from_secs(5));
-    // The warm-up holds the store too: wait for it, so the store closes (and checkpoints).
+    // The warm-up and the schedule hold the store too: wait for them, so the store closes
+    // (and checkpoints).
     let _ = warming.join();
+    if let Some(running) = collecting {
+        running.stop();
+    }
     served?;
     tracing::info!(
         store = store::clickhouse::redact(location),

@@ -123,7 +123,7 @@ pub fn spawn(
     client: HubClient,
     config: CollectConfig,
     today: impl Fn() -> Day + Send + 'static,
-) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+) -> Running {
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
     let handle = std::thread::spawn(move || {
@@ -139,7 +139,21 @@ pub fn spawn(
             sleep_unless(&stopping, Duration::from_secs(wait.max(1)));
         }
     });
-    (stop, handle)
+    Running { stop, handle }
+}
+
+/// The schedule's thread.
+pub struct Running {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the schedule, waiting for a collection under way to end.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.handle.join();
+    }
 }
 
 /// Whether every organization has a snapshot of `day`.
