@@ -24,7 +24,7 @@ use hubstats::store::clickhouse::testing::{ClickHouseCluster, ClickHouseServer};
 use hubstats::web::{router_with_throttle, AppState};
 
 const SEED: &str = include_str!("data/seed.csv");
-const TODAY: &str = "2021-12-31";
+const TODAY: &str = "2024-12-31";
 
 fn hubstats(dir: &Path, store: &str, args: &[&str]) -> Output {
     common::hubstats_in(dir, store, TODAY, args)
