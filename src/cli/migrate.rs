@@ -37,8 +37,12 @@ pub fn migrate(from: &str, to: &str) -> Result<()> {
     });
     bar.finish_and_clear();
     let report = report.with_context(|| format!("copying into {}", redact(to)))?;
+    let snapshots = match report.snapshots {
+        0 => String::new(),
+        n => format!(", {}", counted(n, "hub snapshot", "hub snapshots")),
+    };
     println!(
-        "copied {}, {}, {}, {} ({}), {}, {}, {} into {}",
+        "copied {}, {}, {}, {} ({}), {}, {}, {}{snapshots} into {}",
         counted(report.orgs, "organization", "organizations"),
         counted(report.users, "user", "users"),
         counted(

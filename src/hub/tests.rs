@@ -101,3 +101,35 @@ fn snapshots_become_days_estimates_and_corrections() {
         vec![(day("2024-03-04"), 50, 45), (day("2024-03-05"), 45, 40)]
     );
 }
+
+#[test]
+fn a_copy_of_the_store_keeps_the_snapshots() {
+    let from = Stores::memory().unwrap();
+    let acme = OrgName::parse("acme").unwrap();
+    let days = [("2024-03-01", 10), ("2024-03-04", 40)];
+    for (d, n) in days {
+        let l = listed(&[("model", "acme/a", n), ("dataset", "acme/b", 1)]);
+        apply_snapshot(&from, &acme, day(d), 7, &l).unwrap();
+    }
+    let to = Stores::memory().unwrap();
+    let report = crate::store::copy::copy_store(&from, &to, &mut |_| {}).unwrap();
+    assert_eq!(report.snapshots, 2);
+    let (a, b) = (from.hub_snapshots().unwrap(), to.hub_snapshots().unwrap());
+    assert_eq!(a.snapshots(&acme).unwrap(), b.snapshots(&acme).unwrap());
+    for (d, _) in days {
+        assert_eq!(
+            a.snapshot(&acme, day(d)).unwrap(),
+            b.snapshot(&acme, day(d)).unwrap()
+        );
+    }
+    assert_eq!(
+        days_of(&to, "model", "acme/a"),
+        days_of(&from, "model", "acme/a")
+    );
+    assert_eq!(total(&to, "model", "acme/a"), (40, 10));
+    // Collecting on goes on from the copied snapshots.
+    let l = listed(&[("model", "acme/a", 41), ("dataset", "acme/b", 1)]);
+    let r = apply_snapshot(&to, &acme, day("2024-03-05"), 8, &l).unwrap();
+    assert_eq!(r.previous, Some(day("2024-03-04")));
+    assert_eq!(total(&to, "model", "acme/a"), (41, 10));
+}

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::{Store, StoreError, StoreResult, WriteMode};
+use super::{HubSnapshots, Store, StoreError, StoreResult, WriteMode};
 use crate::domain::{Day, OrgName, RepoKey};
 
 /// What was copied.
@@ -24,6 +24,8 @@ pub struct CopyReport {
     pub events: u64,
     pub libraries: u64,
     pub log_files: u64,
+    /// Snapshots of a hub's counters (`hubstats collect`).
+    pub snapshots: u64,
 }
 
 /// Where a copy is: the part being copied, how much of it is done, out of how much.
@@ -40,6 +42,8 @@ pub enum CopyError {
     NotEmpty(&'static str),
     #[error("the source keeps request-log events and the destination cannot")]
     NoEvents,
+    #[error("the source keeps hub snapshots and the destination cannot")]
+    NoSnapshots,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -58,7 +62,28 @@ pub fn copy_store(
         let target = to.log_events().ok_or(CopyError::NoEvents)?;
         copy_events(events, target, &mut report, progress)?;
     }
+    if let Some(snapshots) = from.hub_snapshots() {
+        let target = to.hub_snapshots().ok_or(CopyError::NoSnapshots)?;
+        copy_snapshots(snapshots, target, &mut report)?;
+    }
     Ok(report)
+}
+
+/// Copies every organization's hub snapshots, one at a time (their daily downloads are the
+/// source `hub`, copied with the counts).
+fn copy_snapshots(
+    from: &dyn HubSnapshots,
+    to: &dyn HubSnapshots,
+    report: &mut CopyReport,
+) -> StoreResult<()> {
+    for org in from.snapshot_orgs()? {
+        for info in from.snapshots(&org)? {
+            let readings = from.snapshot(&org, info.day)?;
+            to.put_snapshot(&org, info.day, info.taken_unix, &readings)?;
+            report.snapshots += 1;
+        }
+    }
+    Ok(())
 }
 
 fn require_empty(to: &dyn Store) -> Result<(), CopyError> {
