@@ -47,9 +47,11 @@ pub fn demo(config: &Config, repos: usize, serve: bool) -> Result<()> {
     let started = Instant::now();
     let filled = fill_with_progress(&store, &orgs, config)?;
     let from_logs = demo::fill_from_logs(store.as_ref(), config.reference_day())?;
-    print_fill(&filled, &from_logs, started);
+    let from_snapshots = demo::fill_from_snapshots(store.as_ref(), config.reference_day())?;
+    print_fill(&filled, &from_logs, &from_snapshots, started);
     let mut members = orgs.clone();
     members.push(demo::log_org());
+    members.push(demo::hub_org());
     let login = demo::prepare_login(store.as_ref(), &members)?;
     let org = orgs.first().map_or("", |o| o.name).to_owned();
     if serve {
@@ -178,7 +180,12 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-fn print_fill(filled: &[OrgFill], from_logs: &demo::LogFill, started: Instant) {
+fn print_fill(
+    filled: &[OrgFill],
+    from_logs: &demo::LogFill,
+    from_snapshots: &demo::SnapshotFill,
+    started: Instant,
+) {
     for org in filled {
         println!(
             "{} ({}): {} repositories, {} daily rows since {} ({} written now)",
@@ -197,6 +204,12 @@ fn print_fill(filled: &[OrgFill], from_logs: &demo::LogFill, started: Instant) {
     println!(
         "{} ({}): {} repositories, counted from {} request-log rows since {} ({ingested})",
         from_logs.org, from_logs.plan, from_logs.repos, r.rows, from_logs.first_day
+    );
+    let s = from_snapshots;
+    println!(
+        "{} ({}): {} repositories, built from {} daily snapshots of hub counters since {} \
+         ({} taken now)",
+        s.org, s.plan, s.repos, s.snapshots, s.first_day, s.taken_now
     );
     println!(
         "Demo data ready in {:.1} s",

@@ -8,12 +8,15 @@
 //! - [`fill`]: writing them into a store, idempotently, up to the reference day;
 //! - [`logs`]: request logs of the demo's repositories, in every log format;
 //! - [`log_org`]: the organization filled from those logs through the ingest path;
+//! - [`hub_org`]: the organization whose history is built from simulated daily snapshots of a
+//!   hub's public counters, through `hubstats collect`'s path;
 //! - [`login`]: the demo user and its API token.
 //!
 //! This module writes only through the `Store` traits; it knows nothing of the CLI or HTTP.
 
 pub mod fill;
 pub mod generator;
+pub mod hub_org;
 pub mod log_org;
 pub mod login;
 pub mod logs;
@@ -21,10 +24,12 @@ pub mod names;
 pub mod orgs;
 
 pub use fill::{ensure_demo_store, fill, OrgFill};
+pub use hub_org::{fill_from_snapshots, SnapshotFill};
 pub use log_org::{fill_from_logs, LogFill, LOG_DAYS, LOG_ROWS_PER_DAY};
 pub use login::{prepare_login, DemoLogin, DEMO_PASSWORD, DEMO_USER};
 pub use orgs::{
-    demo_orgs, log_org, DemoOrg, DemoRepo, DEFAULT_LARGE_REPOS, DEMO_ORG_NAMES, LOG_ORG_NAME,
+    demo_orgs, hub_org, log_org, DemoOrg, DemoRepo, DEFAULT_LARGE_REPOS, DEMO_ORG_NAMES,
+    HUB_ORG_NAME, LOG_ORG_NAME,
 };
 
 use crate::accounts::AccountError;

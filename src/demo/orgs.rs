@@ -12,11 +12,21 @@ use crate::domain::{NameError, OrgName, Plan, RepoKey, RepoType};
 
 /// Names of every organization the demo writes; a store holding any other organization is
 /// not a demo store.
-pub const DEMO_ORG_NAMES: [&str; 4] = ["acme-ai", "Northwind-Labs", "tinker.garage", LOG_ORG_NAME];
+pub const DEMO_ORG_NAMES: [&str; 5] = [
+    "acme-ai",
+    "Northwind-Labs",
+    "tinker.garage",
+    LOG_ORG_NAME,
+    HUB_ORG_NAME,
+];
 
 /// The organization the demo fills from generated request logs, through `hubstats ingest`'s
 /// path, rather than from invented daily counts.
 pub const LOG_ORG_NAME: &str = "streamline-ml";
+
+/// The organization the demo fills from simulated daily snapshots of a hub's public counters,
+/// as `hubstats collect` would.
+pub const HUB_ORG_NAME: &str = "open-weights-guild";
 
 /// Default size of the large organization.
 pub const DEFAULT_LARGE_REPOS: usize = 300;
@@ -94,6 +104,22 @@ pub fn log_org() -> DemoOrg {
             history_days: 30,
             scale: 1.0,
             flagships: &[2000.0, 800.0],
+        },
+    }
+}
+
+/// The snapshot-fed demo organization: 16 repositories, four months of daily snapshots.
+pub fn hub_org() -> DemoOrg {
+    DemoOrg {
+        name: HUB_ORG_NAME,
+        plan: Plan::Team,
+        repos: 16,
+        seed: 0x4B_0B5E_0005,
+        dataset_share: 0.3,
+        shape: OrgShape {
+            history_days: 120,
+            scale: 1.0,
+            flagships: &[900.0, 300.0],
         },
     }
 }
