@@ -369,7 +369,7 @@ mod tests {
     }
 
     /// Flags (or their variables, which clap reads into the same [`Overrides`]) beat the file;
-    /// `tests/cli_operator.rs` checks the whole order through the command line.
+    /// `tests/it/cli_operator.rs` checks the whole order through the command line.
     #[test]
     fn flags_beat_the_file() {
         let dir = tempfile::tempdir().unwrap();

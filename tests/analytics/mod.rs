@@ -1,7 +1,6 @@
 //! Fixtures of the analytics tests: an app with a Team organization `acme` (member `alice`,
 //! with a token), data imported from breakdown CSV text, the demo organizations, and a
 //! small JSON-schema checker for the OpenAPI document.
-#![allow(dead_code)] // each test file uses its own subset
 
 use hubstats::breakdown::import::import_reader;
 use hubstats::domain::{Day, Plan, Role};

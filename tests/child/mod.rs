@@ -67,7 +67,6 @@ impl Drop for Server {
     }
 }
 
-#[allow(dead_code)] // not every test binary reads every field
 pub struct Response {
     pub status: u16,
     pub head: String,

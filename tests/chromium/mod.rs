@@ -8,7 +8,6 @@
 //! sign_in(&page, &server, "alice").await;
 //! chromium.close().await;
 //! ```
-#![allow(dead_code)] // each test file uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,8 +2,7 @@
 //! fixtures, the router, and in-process requests (`tower::ServiceExt::oneshot`).
 //!
 //! ```ignore
-//! mod common;
-//! use common::{Auth, TestApp};
+//! use crate::common::{Auth, TestApp};
 //! let app = TestApp::new();
 //! app.org("acme", Plan::Team);
 //! app.user("alice");
@@ -11,7 +10,6 @@
 //! let res = app.get("/", &Auth::Session(app.session("alice"))).await;
 //! assert_eq!(res.status, 200);
 //! ```
-#![allow(dead_code)] // each test file uses its own subset
 
 use std::path::PathBuf;
 use std::sync::Arc;

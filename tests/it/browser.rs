@@ -7,13 +7,15 @@
 //! `HUBSTATS_CHROMIUM` names another browser binary; `HUBSTATS_UPDATE_DOCS_SCREENSHOT=1` copies
 //! the light Last Month dashboard of the demo data to `docs/screenshot.png` (the README's).
 
-mod chromium;
-mod common;
+use crate::chromium;
+use crate::common;
 
-use chromium::fixture::{self, Totals, LAST_MONTH_FROM, ORG, TODAY, USER};
-use chromium::{click, eval, sign_in, text, wait_for_location, wait_until, Chromium, Server};
+use crate::chromium::fixture::{self, Totals, LAST_MONTH_FROM, ORG, TODAY, USER};
+use crate::chromium::{
+    click, eval, sign_in, text, wait_for_location, wait_until, Chromium, Server,
+};
+use crate::common::TestApp;
 use chromiumoxide::Page;
-use common::TestApp;
 use hubstats::analytics::DEFAULT_PER_PAGE;
 use hubstats::breakdown::export::write_breakdown;
 use hubstats::demo;

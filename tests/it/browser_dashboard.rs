@@ -2,11 +2,9 @@
 //! (no page load), the URL follows, and a sort survives a new search. Needs Chromium:
 //! `cargo test -- --include-ignored browser`.
 
-mod analytics;
-mod chromium;
-mod common;
+use crate::analytics;
 
-use chromium::{click, eval, sign_in, type_into, wait_until, Chromium, Server};
+use crate::chromium::{click, eval, sign_in, type_into, wait_until, Chromium, Server};
 
 const PAGE: &str = "/organizations/acme/settings/publisher-analytics";
 const COUNT: &str = "document.querySelector('[data-testid=repo-count]').dataset.count";

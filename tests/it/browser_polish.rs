@@ -2,16 +2,15 @@
 //! keyboard walk through chart points, the table after an update (scroll, focus, announced
 //! count), date labels that never collide, the phone layout, the contrast of the table's
 //! change text, and screenshots of the changed views (`target/screenshots/polish-*.png`).
-//! Needs Chromium: `cargo test --test browser_polish -- --include-ignored`.
+//! Needs Chromium: `cargo test --test it -- --include-ignored browser_polish::`.
 //! `HUBSTATS_UPDATE_DOCS_SCREENSHOT=1` copies the screenshots to `docs/screenshots/`.
 
-mod chromium;
-mod common;
+use crate::chromium;
 
-use chromium::fixture::{self, ORG, TODAY, USER};
-use chromium::{click, eval, sign_in, wait_for_location, wait_until, Chromium, Server};
+use crate::chromium::fixture::{self, ORG, TODAY, USER};
+use crate::chromium::{click, eval, sign_in, wait_for_location, wait_until, Chromium, Server};
+use crate::common::TestApp;
 use chromiumoxide::Page;
-use common::TestApp;
 
 const DASHBOARD: &str = "/organizations/acme/settings/publisher-analytics";
 

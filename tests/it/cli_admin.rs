@@ -1,10 +1,10 @@
 //! The admin commands through the built binary, and their effect over HTTP on the same store.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 
-use common::{org_name, username, Auth, TestApp};
+use crate::common::{org_name, username, Auth, TestApp};
 use hubstats::domain::Role;
 
 /// Runs `hubstats --store <app's store> args...` with `stdin` as standard input.

@@ -6,7 +6,7 @@
 //! Marked `#[ignore = "needs clickhouse-server"]`: each test starts its own `clickhouse-server`
 //! (see `hubstats::store::clickhouse::testing`) and fails without one.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;
@@ -23,7 +23,7 @@ use hubstats::domain::{OrgName, Plan, Role, Username};
 use hubstats::store::clickhouse::testing::{ClickHouseCluster, ClickHouseServer};
 use hubstats::web::{router_with_throttle, AppState};
 
-const SEED: &str = include_str!("data/seed.csv");
+const SEED: &str = include_str!("../data/seed.csv");
 const TODAY: &str = "2024-12-31";
 
 fn hubstats(dir: &Path, store: &str, args: &[&str]) -> Output {

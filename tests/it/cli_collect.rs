@@ -6,9 +6,8 @@
 //! and All Time totals are checked with figures computed by hand, through the CLI's export and
 //! the HTTP API, on SQLite and (ignored unless a `clickhouse-server` is installed) ClickHouse.
 
-#[allow(dead_code)] // only its server
-mod child;
-mod common;
+use crate::child;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};

@@ -1,7 +1,7 @@
 //! Account commands never wait for a count write, and a second writer waits (saying so)
 //! instead of failing with "database is locked".
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 use std::time::{Duration, Instant};

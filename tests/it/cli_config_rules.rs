@@ -1,7 +1,7 @@
 //! The config file's `rules` through the built binary: `ingest` and `recount` count under
 //! them, and `--rules` overrides them for one command.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! a valid value, so `hubstats ingest --format hf-csv` and `hubstats import` refuse it, naming
 //! the line, and store nothing of it.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! every format ingests without an error, and the counts are what the Hub's rules make of the
 //! rows (counted here from the `jsonl` log by a brute-force counter of the README's rules).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;

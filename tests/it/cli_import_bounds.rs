@@ -2,8 +2,8 @@
 //! oversized or broken lines: refused through the CLI with file, line and field, and nothing
 //! of the file stored.
 
+use crate::common;
 use std::path::{Path, PathBuf};
-mod common;
 
 use std::process::Output;
 

@@ -1,6 +1,6 @@
 //! `hubstats ingest` through the built binary, checked with `hubstats export`.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,11 +1,11 @@
 //! Per-library counting rules through the built binary: `repo set-library`, `repo libraries`,
 //! a `library` field in jsonl events and a rules file's `[libraries]`, checked with `export`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::run_hubstats;
+use crate::common::run_hubstats;
 
 fn ok(store: &Path, args: &[&str]) -> String {
     let out = run_hubstats(store, args, "");

@@ -2,13 +2,13 @@
 //! into a closed pipe, help texts, the password prompt, and the user, member, token and
 //! organization commands.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{Auth, TestApp};
+use crate::common::{Auth, TestApp};
 use hubstats::domain::{OrgName, Plan, Role};
 
 fn hubstats(store: &Path) -> Command {

@@ -2,7 +2,7 @@
 //! before it, `events prune` drops them, `recount` says which days it could not recount, and
 //! no count changes on the way.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,11 +1,9 @@
 //! `serve` and `demo` through the built binary: fill a demo store, export it, serve it as a
 //! child process on port 0 and talk to it over HTTP.
 
-mod child;
-
 use std::process::Command;
 
-use child::{http_get, Server};
+use crate::child::{http_get, Server};
 
 const TODAY: &str = "2026-11-27";
 

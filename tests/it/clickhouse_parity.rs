@@ -15,8 +15,8 @@
 //! Marked `#[ignore = "needs clickhouse-server"]`: each test starts its own `clickhouse-server`
 //! (see `hubstats::store::clickhouse::testing`) and fails without one.
 
-mod child;
-mod common;
+use crate::child;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::io::Write;

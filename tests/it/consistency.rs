@@ -2,12 +2,9 @@
 //! computation from its exported breakdown CSV: totals, previous totals, table values and every sparkline point,
 //! for periods that span a year boundary and a leap day; search counts; stable sort and paging.
 
-mod analytics;
-mod common;
-
 use std::collections::BTreeMap;
 
-use analytics::{demo_fixture, json, Fixture};
+use crate::analytics::{demo_fixture, json, Fixture};
 use time::{Date, Duration};
 
 const TODAY: &str = "2024-03-01";

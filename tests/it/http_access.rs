@@ -1,8 +1,6 @@
 //! Who may see what, through the router: every org route × every kind of caller.
 
-mod common;
-
-use common::{Auth, TestApp};
+use crate::common::{Auth, TestApp};
 use hubstats::domain::{Plan, RepoType, Role};
 
 /// Routes under test. `{org}` is replaced by the case's organization. Adding a route is one line:

@@ -1,11 +1,10 @@
 //! The analytics JSON API through the router: responses (snapshots, reference day pinned),
 //! their agreement with the OpenAPI document, parameter errors and access.
 
-mod analytics;
-mod common;
+use crate::common;
 
-use analytics::{fixture, json, validate};
-use common::Auth;
+use crate::analytics::{fixture, json, validate};
+use crate::common::Auth;
 use serde_json::Value;
 
 const API: &str = "/api/organizations/acme/analytics";

@@ -1,8 +1,6 @@
 //! The CSV endpoint streams: a slow client holds the export back instead of letting it pile
 //! rows up in memory, and a long export arrives whole.
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +10,7 @@ use axum::http::{header, Request};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use common::{org_name, username};
+use crate::common::{org_name, username};
 use hubstats::accounts;
 use hubstats::config::{Config, Overrides};
 use hubstats::domain::{Day, DayRange, OrgName, Plan, RepoKey, RepoType, Role};

@@ -1,11 +1,10 @@
 //! The dashboard pages through the router: what they show, their links, empty states, the table
 //! fragment, the drill-down page and parameter errors (reference day pinned).
 
-mod analytics;
-mod common;
+use crate::analytics;
 
-use analytics::{fixture, fixture_with};
-use common::Auth;
+use crate::analytics::{fixture, fixture_with};
+use crate::common::Auth;
 
 const PAGE: &str = "/organizations/acme/settings/publisher-analytics";
 

@@ -2,16 +2,15 @@
 //! ids on responses and on 500 pages, `/readyz`, `/metrics` and who may read it, and parameter
 //! errors that used to slip through.
 
-mod analytics;
-mod common;
+use crate::analytics;
 
 use std::net::SocketAddr;
 
-use analytics::fixture;
+use crate::analytics::fixture;
+use crate::common::{Auth, TestApp};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Request};
-use common::{Auth, TestApp};
 use http_body_util::BodyExt;
 use hubstats::web::{router_with, AppState, Shared};
 use tower::ServiceExt;

@@ -2,15 +2,14 @@
 //! export show, retries count once, and every refusal (401, 400, 413, 415, 422) counts
 //! nothing. The ingest keys come from `hubstats ingest-key` (the built binary) or the library.
 
-mod analytics;
-mod common;
+use crate::analytics;
 
 use std::sync::Arc;
 
-use analytics::validate;
+use crate::analytics::validate;
+use crate::common::{run_hubstats, Auth, TestApp, TestResponse};
 use axum::body::Body;
 use axum::http::{header, Request};
-use common::{run_hubstats, Auth, TestApp, TestResponse};
 use http_body_util::BodyExt;
 use hubstats::config::{Config, Overrides};
 use hubstats::domain::{IngestKeyName, Plan, Role};

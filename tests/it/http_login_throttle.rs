@@ -1,17 +1,15 @@
 //! Sign-in throttling through the router: failures are counted per user name and per client
 //! address, and a caller over the limit gets a 429 with `Retry-After` before any password check.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{form_encode, input_value, password_of, Auth, TestApp, TestResponse};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request};
-use common::{form_encode, input_value, password_of, Auth, TestApp, TestResponse};
 use hubstats::web::throttle::{Limits, LoginThrottle};
 
 /// An app with users alice and bob, whose throttle clock moves only when the test says so.

@@ -2,13 +2,13 @@
 //! unknown pages, the drill-down's links, the CSV of a view, the table's names and order, and
 //! compression. Expected figures come from the CSV text or the store.
 
-mod analytics;
-mod common;
+use crate::analytics;
+use crate::common;
 
-use analytics::{fixture, fixture_with, json, SMALL_CSV, TODAY};
+use crate::analytics::{fixture, fixture_with, json, SMALL_CSV, TODAY};
+use crate::common::Auth;
 use axum::body::Body;
 use axum::http::{header, Request};
-use common::Auth;
 use hubstats::breakdown::export::write_breakdown;
 
 const PAGE: &str = "/organizations/acme/settings/publisher-analytics";

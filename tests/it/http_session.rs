@@ -1,8 +1,8 @@
 //! Signing in and out through the router: cookies, CSRF, redirects, the index page.
 
-mod common;
+use crate::common;
 
-use common::{input_value, password_of, Auth, TestApp, TestResponse};
+use crate::common::{input_value, password_of, Auth, TestApp, TestResponse};
 use hubstats::domain::{Plan, Role};
 
 fn app_with_alice(app: TestApp) -> TestApp {

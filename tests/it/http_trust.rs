@@ -3,10 +3,10 @@
 //! ranges before the data, All Time reconciled with daily history, and totals of a filter.
 //! Expected figures come from the imported CSV text, never from the rendering code.
 
-mod analytics;
-mod common;
+use crate::analytics;
+use crate::common;
 
-use analytics::{fixture, fixture_with, json, SMALL_CSV, TODAY};
+use crate::analytics::{fixture, fixture_with, json, SMALL_CSV, TODAY};
 
 const PAGE: &str = "/organizations/acme/settings/publisher-analytics";
 const API: &str = "/api/organizations/acme/analytics";

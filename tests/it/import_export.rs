@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SEED: &str = include_str!("data/seed.csv");
+const SEED: &str = include_str!("../data/seed.csv");
 const HEADER: &str = "repoType,repoName,total,timestamp,downloads\n";
 
 /// A fresh store in its own directory; commands run there so messages name files relatively.

@@ -4,14 +4,14 @@
 //! bounded pool that answers 503 with `Retry-After` beyond its queue, and slow clients of one
 //! organization hold up neither another's CSV export nor a small ingest batch.
 
-mod common;
+use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{org_name, password_of, TestApp};
+use crate::common::{org_name, password_of, TestApp};
 use hubstats::config::{Config, ServerLimits};
 use hubstats::domain::{Day, IngestKeyName, Plan, RepoKey, RepoName, RepoType, Role};
 use hubstats::store::clickhouse::{ClickHouseCounts, Client, Location};
