@@ -10,8 +10,8 @@
 //! seed, and the series is always drawn from the launch day forward, so a day's count never
 //! depends on how far the series is drawn: re-running later only adds days.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Poisson, StandardNormal};
 
 use crate::domain::{Day, RepoType};
@@ -59,7 +59,7 @@ pub fn profile(org_seed: u64, index: usize, repo_type: RepoType, shape: &OrgShap
     };
     let mut popularity = (1.0 + type_shift + 2.2 * z).exp().min(40_000.0) * shape.scale;
     let launch = draw_launch(&mut rng, shape.history_days);
-    let mut stop_after = rng.gen_bool(0.08).then(|| rng.gen_range(20..700));
+    let mut stop_after = rng.random_bool(0.08).then(|| rng.random_range(20..700));
     if let Some(&floor) = shape.flagships.get(index) {
         popularity = popularity.max(floor * shape.scale);
         stop_after = None;
@@ -67,7 +67,7 @@ pub fn profile(org_seed: u64, index: usize, repo_type: RepoType, shape: &OrgShap
     // The first repository predates daily history and never stops, so every organization
     // has downloads on its first day of history (which is how a re-run finds that day).
     let launch = if index == 0 {
-        -rng.gen_range(200..600)
+        -rng.random_range(200..600)
     } else {
         launch
     };
@@ -76,22 +76,22 @@ pub fn profile(org_seed: u64, index: usize, repo_type: RepoType, shape: &OrgShap
         popularity,
         launch,
         stop_after,
-        ramp_days: rng.gen_range(3.0..45.0),
-        weekend_factor: rng.gen_range(0.5..0.85),
-        trend_per_year: rng.gen_range(-0.9..0.6),
-        releases_per_year: rng.gen_range(0.0..6.0),
-        launch_boost: rng.gen_range(1.0..12.0),
-        boost_decay: rng.gen_range(0.75..0.95),
+        ramp_days: rng.random_range(3.0..45.0),
+        weekend_factor: rng.random_range(0.5..0.85),
+        trend_per_year: rng.random_range(-0.9..0.6),
+        releases_per_year: rng.random_range(0.0..6.0),
+        launch_boost: rng.random_range(1.0..12.0),
+        boost_decay: rng.random_range(0.75..0.95),
     }
 }
 
 /// Launch offsets: a share of repositories predate daily history; the rest launch over the
 /// history, more of them recently (hubs grow).
 fn draw_launch(rng: &mut ChaCha8Rng, history_days: i32) -> i32 {
-    if rng.gen_bool(0.2) {
-        return -rng.gen_range(30..700);
+    if rng.random_bool(0.2) {
+        return -rng.random_range(30..700);
     }
-    let u: f64 = rng.gen();
+    let u: f64 = rng.random();
     (f64::from(history_days) * u.powf(0.9)) as i32
 }
 
@@ -140,8 +140,8 @@ impl RepoProfile {
             let day = launch_day.add_days(t);
             let noise: f64 = rng.sample(StandardNormal);
             let mean = self.mean(t, day, boost) * (0.25 * noise).exp();
-            if rng.gen_bool(release_chance) {
-                boost += rng.gen_range(1.0..8.0);
+            if rng.random_bool(release_chance) {
+                boost += rng.random_range(1.0..8.0);
             }
             boost *= self.boost_decay;
             let downloads = poisson(&mut rng, mean);

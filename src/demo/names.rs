@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use rand::seq::SliceRandom;
-use rand::Rng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, RngExt};
 
 use crate::domain::{NameError, RepoKey, RepoName, RepoType};
 
@@ -147,7 +147,7 @@ fn pick<'a>(rng: &mut impl Rng, words: &[&'a str]) -> &'a str {
 /// A model name such as `llama-7b-instruct` or `Mistral-7B-v0.3-GGUF`.
 fn model_name(rng: &mut impl Rng) -> String {
     let family = pick(rng, FAMILIES);
-    match rng.gen_range(0..10) {
+    match rng.random_range(0..10) {
         0..=4 => format!("{family}-{}-{}", pick(rng, SIZES), pick(rng, VARIANTS)),
         5 | 6 => format!(
             "{family}-{}-{}-{}",
@@ -163,16 +163,16 @@ fn model_name(rng: &mut impl Rng) -> String {
 
 /// A dataset name such as `common-crawl-dedup`, `wiki_en_2023` or `code-instructions-50k`.
 fn dataset_name(rng: &mut impl Rng) -> String {
-    match rng.gen_range(0..8) {
+    match rng.random_range(0..8) {
         0..=2 => format!("{}-{}", pick(rng, SOURCES), pick(rng, PROCESSES)),
         3 | 4 => format!(
             "{}_{}_{}",
             pick(rng, TOPICS),
             pick(rng, LANGS),
-            rng.gen_range(2019..=2026)
+            rng.random_range(2019..=2026)
         ),
         5 | 6 => format!("{}-instructions-{}", pick(rng, TOPICS), pick(rng, COUNTS)),
-        _ => format!("{}.v{}", pick(rng, SOURCES), rng.gen_range(1..=4)),
+        _ => format!("{}.v{}", pick(rng, SOURCES), rng.random_range(1..=4)),
     }
 }
 
@@ -212,8 +212,8 @@ impl NamePicker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::ChaCha8Rng;
     use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
 
     #[test]
     fn names_are_valid_unique_and_varied() {

@@ -3,8 +3,8 @@
 //! the same repositories; and a Team organization whose downloads are counted from generated
 //! request logs ([`log_org`]).
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 
 use super::generator::{profile, OrgShape, RepoProfile};
 use super::names::NamePicker;
@@ -136,7 +136,7 @@ impl DemoOrg {
         let mut names = NamePicker::new(self.name);
         (0..self.repos)
             .map(|index| {
-                let repo_type = if index > 0 && rng.gen_bool(self.dataset_share) {
+                let repo_type = if index > 0 && rng.random_bool(self.dataset_share) {
                     RepoType::Dataset
                 } else {
                     RepoType::Model

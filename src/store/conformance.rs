@@ -10,9 +10,9 @@ pub mod snapshots;
 
 use std::collections::BTreeMap;
 
+use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 
 use super::reference::{day, key, MemCounts};
 use super::{
@@ -443,26 +443,26 @@ fn counts_past_the_maximum_are_refused_whole(make: &dyn Fn() -> Box<dyn Counts>)
 
 /// A random write: a source, a mode and some values over a few repositories and days.
 fn random_batch(rng: &mut ChaCha8Rng, keys: &[RepoKey], sources: &[&str]) -> Batch {
-    let mode = if rng.gen_bool(0.5) {
+    let mode = if rng.random_bool(0.5) {
         WriteMode::Replace
     } else {
         WriteMode::Merge
     };
-    let mut b = Batch::new(source(sources[rng.gen_range(0..sources.len())]), mode);
+    let mut b = Batch::new(source(sources[rng.random_range(0..sources.len())]), mode);
     let base = day("2023-12-20").epoch_days();
-    for _ in 0..rng.gen_range(0..40) {
-        let k = keys[rng.gen_range(0..keys.len())].clone();
-        let d = Day::from_epoch_days(base + rng.gen_range(0..600));
-        let n = if rng.gen_bool(0.15) {
+    for _ in 0..rng.random_range(0..40) {
+        let k = keys[rng.random_range(0..keys.len())].clone();
+        let d = Day::from_epoch_days(base + rng.random_range(0..600));
+        let n = if rng.random_bool(0.15) {
             0
         } else {
-            rng.gen_range(1..1000)
+            rng.random_range(1..1000)
         };
         b.days.push((k, d, n));
     }
-    if rng.gen_bool(0.3) {
-        let k = keys[rng.gen_range(0..keys.len())].clone();
-        b.totals.push((k, rng.gen_range(0..100_000)));
+    if rng.random_bool(0.3) {
+        let k = keys[rng.random_range(0..keys.len())].clone();
+        b.totals.push((k, rng.random_range(0..100_000)));
     }
     b
 }
@@ -542,7 +542,7 @@ fn source_order_does_not_matter(make: &dyn Fn() -> Box<dyn Counts>, seed: u64) {
         for b in &order {
             b.apply(s.as_ref()).unwrap();
         }
-        let again = order[rng.gen_range(0..order.len())];
+        let again = order[rng.random_range(0..order.len())];
         again.apply(s.as_ref()).unwrap();
         let v = view(s.as_ref(), &org("acme"), &test_ranges());
         views.insert(attempt, v);

@@ -20,7 +20,7 @@ use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
 use http_body::{Body as _, Frame, SizeHint};
-use rand::RngCore;
+use rand::Rng;
 use tracing::Instrument;
 
 use super::metrics::Metrics;
@@ -47,7 +47,7 @@ fn request_id(req: &Request) -> String {
         Some(id) => id.to_owned(),
         None => {
             let mut bytes = [0u8; 8];
-            rand::thread_rng().fill_bytes(&mut bytes);
+            rand::rng().fill_bytes(&mut bytes);
             hex::encode(bytes)
         }
     }

@@ -15,8 +15,8 @@ pub mod traffic;
 
 use std::io::{self, Write};
 
+use rand::rngs::ChaCha8Rng;
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use self::render::{mix, Renderer, HF_CSV_HEADER};
 use self::traffic::{Catalog, Sessions, MS_PER_DAY};

@@ -13,8 +13,8 @@
 //! Repositories are picked by a Zipf law over their demo popularity rank; downloaders come
 //! from pools of users (about half of the sessions are signed in) and addresses.
 
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::RngExt;
 use rand_distr::{Distribution, Zipf};
 
 use crate::domain::{RepoKey, RepoType};
@@ -136,7 +136,7 @@ pub struct Catalog<'a> {
 impl<'a> Catalog<'a> {
     /// `ranked`: repositories in popularity order (most popular first); not empty.
     pub fn new(ranked: Vec<&'a RepoKey>) -> Option<Self> {
-        let zipf = Zipf::new(ranked.len() as u64, 1.1).ok()?;
+        let zipf = Zipf::new(ranked.len() as f64, 1.1).ok()?;
         let repos = ranked
             .into_iter()
             .map(|r| (r, r.name.short().to_ascii_lowercase().contains("gguf")))
@@ -159,7 +159,7 @@ pub struct Sessions<'c, 'a> {
 impl<'a> Sessions<'_, 'a> {
     /// Appends the requests of one session starting at `start_ms` to `out`.
     pub fn next(&mut self, start_ms: i64, out: &mut Vec<Request<'a>>) {
-        let roll = self.rng.gen_range(0..1000);
+        let roll = self.rng.random_range(0..1000);
         let (repo, gguf) = self.catalog.pick(&mut self.rng);
         let mut s = Session::new(&mut self.rng, start_ms, repo);
         match roll {
@@ -188,14 +188,14 @@ struct Session<'s, 'a> {
 
 impl<'s, 'a> Session<'s, 'a> {
     fn new(rng: &'s mut ChaCha8Rng, at_ms: i64, repo: &'a RepoKey) -> Self {
-        let user = rng.gen_bool(0.45).then(|| rng.gen_range(BOTS..USERS));
+        let user = rng.random_bool(0.45).then(|| rng.random_range(BOTS..USERS));
         // A signed-in user mostly comes from their own address.
         let address = match user {
-            Some(u) if rng.gen_bool(0.8) => BOTS + u % (ADDRESSES - BOTS),
-            _ => rng.gen_range(BOTS..ADDRESSES),
+            Some(u) if rng.random_bool(0.8) => BOTS + u % (ADDRESSES - BOTS),
+            _ => rng.random_range(BOTS..ADDRESSES),
         };
         let country = (address as usize * 7 + 3) % COUNTRIES.len();
-        let agent = LIBRARY_AGENTS[rng.gen_range(0..LIBRARY_AGENTS.len())];
+        let agent = LIBRARY_AGENTS[rng.random_range(0..LIBRARY_AGENTS.len())];
         Session {
             rng,
             repo,
@@ -216,7 +216,7 @@ impl<'s, 'a> Session<'s, 'a> {
         status: u16,
         target: Target<'a>,
     ) {
-        self.at_ms += self.rng.gen_range(0..=max_gap_ms);
+        self.at_ms += self.rng.random_range(0..=max_gap_ms);
         out.push(Request {
             at_ms: self.at_ms,
             method,
@@ -235,7 +235,7 @@ impl<'s, 'a> Session<'s, 'a> {
 
     /// A status for a file that exists: mostly a redirect to the CDN, sometimes cached.
     fn found(&mut self) -> u16 {
-        match self.rng.gen_range(0..100) {
+        match self.rng.random_range(0..100) {
             0..=59 => 302,
             60..=84 => 200,
             85..=96 => 304,
@@ -253,7 +253,7 @@ impl<'s, 'a> Session<'s, 'a> {
             status,
             self.file(FilePath::Static("config.json")),
         );
-        if self.rng.gen_bool(0.25) {
+        if self.rng.random_bool(0.25) {
             let status = self.found();
             self.push(
                 out,
@@ -263,19 +263,19 @@ impl<'s, 'a> Session<'s, 'a> {
                 self.file(FilePath::Static("config.json")),
             );
         }
-        for _ in 0..self.rng.gen_range(0..=5) {
-            let path = MODEL_FILES[self.rng.gen_range(0..MODEL_FILES.len())];
+        for _ in 0..self.rng.random_range(0..=5) {
+            let path = MODEL_FILES[self.rng.random_range(0..MODEL_FILES.len())];
             let status = self.found();
             self.push(out, 2_000, "GET", status, self.file(FilePath::Static(path)));
         }
-        match self.rng.gen_range(0..100) {
+        match self.rng.random_range(0..100) {
             0..=5 => {
                 let probe = FilePath::Static("adapter_config.json");
                 self.push(out, 500, "HEAD", 404, self.file(probe));
             }
             6..=8 => {
                 // An interrupted weight download resumed with ranges.
-                for _ in 0..self.rng.gen_range(1..=3) {
+                for _ in 0..self.rng.random_range(1..=3) {
                     let weights = FilePath::Static("model.safetensors");
                     self.push(out, 30_000, "GET", 206, self.file(weights));
                 }
@@ -289,13 +289,13 @@ impl<'s, 'a> Session<'s, 'a> {
     }
 
     fn gguf(&mut self, out: &mut Vec<Request<'a>>) {
-        let quant = QUANTS[self.rng.gen_range(0..QUANTS.len())];
-        self.agent = if self.rng.gen_bool(0.5) {
+        let quant = QUANTS[self.rng.random_range(0..QUANTS.len())];
+        self.agent = if self.rng.random_bool(0.5) {
             CURL_AGENT
         } else {
             self.agent
         };
-        if self.rng.gen_bool(0.05) {
+        if self.rng.random_bool(0.05) {
             self.push(
                 out,
                 100,
@@ -306,12 +306,12 @@ impl<'s, 'a> Session<'s, 'a> {
         }
         let status = self.found();
         self.push(out, 100, "GET", status, self.file(FilePath::Gguf(quant)));
-        if self.rng.gen_bool(0.3) {
-            for _ in 0..self.rng.gen_range(1..=4) {
+        if self.rng.random_bool(0.3) {
+            for _ in 0..self.rng.random_range(1..=4) {
                 self.push(out, 60_000, "GET", 206, self.file(FilePath::Gguf(quant)));
             }
         }
-        if self.rng.gen_bool(0.3) {
+        if self.rng.random_bool(0.3) {
             let readme = FilePath::Static("README.md");
             self.push(out, 1_000, "GET", 200, self.file(readme));
         }
@@ -324,7 +324,7 @@ impl<'s, 'a> Session<'s, 'a> {
         let readme = FilePath::Static("README.md");
         self.push(out, 50, "HEAD", 200, self.file(readme));
         for index in 0..shards {
-            let status = match self.rng.gen_range(0..100) {
+            let status = match self.rng.random_range(0..100) {
                 0..=7 => 206,
                 8 => 404,
                 _ => self.found(),
@@ -336,7 +336,7 @@ impl<'s, 'a> Session<'s, 'a> {
 
     /// A bot or CI job: the same few downloaders, polling popular repositories.
     fn bot(&mut self, out: &mut Vec<Request<'a>>) {
-        let bot = self.rng.gen_range(0..BOTS);
+        let bot = self.rng.random_range(0..BOTS);
         self.user = (bot % 2 == 0).then_some(bot);
         self.address = bot;
         self.agent = BOT_AGENTS[bot as usize % BOT_AGENTS.len()];
@@ -347,7 +347,7 @@ impl<'s, 'a> Session<'s, 'a> {
                 self.push(out, 100, "GET", 302, config);
             }
             RepoType::Dataset => {
-                let of = self.rng.gen_range(1..=8);
+                let of = self.rng.random_range(1..=8);
                 for index in 0..of {
                     let shard = self.file(FilePath::Shard { index, of });
                     self.push(out, 500, "GET", 302, shard);
@@ -358,7 +358,7 @@ impl<'s, 'a> Session<'s, 'a> {
 
     fn space(&mut self, out: &mut Vec<Request<'a>>) {
         self.agent = BROWSER_AGENT;
-        let file = ["app.py", "requirements.txt", "README.md"][self.rng.gen_range(0..3)];
+        let file = ["app.py", "requirements.txt", "README.md"][self.rng.random_range(0..3)];
         self.push(out, 10, "GET", 200, Target::Space(self.repo, file));
     }
 

@@ -420,7 +420,8 @@ impl LogEvents for ClickHouseEvents {
             Some(secret) => secret,
             None => {
                 let mut fresh = [0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+                rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut fresh)
+                    .expect("the operating system's random source");
                 // Two processes making one at once: the earlier (greater rank) stays for both.
                 let body = format!("{}\t{}\n", hex::encode(fresh), u64::MAX - next_version());
                 self.client.insert("log_secret", "secret, rank", &body)?;

@@ -687,7 +687,8 @@ impl LogEvents for SqliteCounts {
 
     fn downloader_secret(&self) -> StoreResult<Vec<u8>> {
         let mut fresh = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+        rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut fresh)
+            .expect("the operating system's random source");
         let conn = self.db.writer();
         conn.execute(
             "INSERT OR IGNORE INTO log_secret (id, secret) VALUES (1, ?1)",
