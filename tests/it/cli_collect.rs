@@ -434,6 +434,13 @@ async fn check_api(store: &str) {
     );
     assert!(dashboard.contains("3 days between snapshots more than a day apart are estimated"));
     assert!(dashboard.contains("· estimated</span>"), "{dashboard}");
+    // The chart hatches the estimated days (03-03 to 03-05 of the last 7 days).
+    assert_eq!(
+        dashboard.matches(r#"data-estimated="true""#).count(),
+        3,
+        "{dashboard}"
+    );
+    assert!(dashboard.contains(r##"fill="url(#org-chart-hatch)""##));
     let beta_page = get_page(&router, &token, &format!("{pages}/models/beta")).await;
     assert!(
         beta_page.contains("the counter went down from 50 to 45"),

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::{axis, bucket_label, describe, draw_runs, escape, num, partial_note, scale};
 use crate::analytics::Series;
+use crate::domain::DayRange;
 use crate::web::format::{compact, thousands};
 
 const WIDTH: f64 = 720.0;
@@ -52,6 +53,19 @@ pub fn line_chart(series: &Series, id: &str, what: &str) -> String {
 
 /// [`line_chart`] whose description ends with `note` (e.g. how it relates to a total).
 pub fn line_chart_noted(series: &Series, id: &str, what: &str, note: &str) -> String {
+    line_chart_marked(series, id, what, note, &[])
+}
+
+/// [`line_chart_noted`] with the buckets that hold a day of `estimated` (downloads spread
+/// between snapshots of a hub's counters) hatched behind the line, and said so in their hover
+/// titles (`data-estimated` on their hover group).
+pub fn line_chart_marked(
+    series: &Series,
+    id: &str,
+    what: &str,
+    note: &str,
+    estimated: &[DayRange],
+) -> String {
     let id = escape(id);
     let description = escape(&describe(series, what, note));
     let mut svg = format!(
@@ -76,12 +90,60 @@ pub fn line_chart_noted(series: &Series, id: &str, what: &str, note: &str) -> St
         points: series.points.len(),
         top_value: ticks.last().copied().unwrap_or(1),
     };
+    let estimated = estimated_flags(series, estimated);
     grid(&mut svg, &frame, &ticks);
+    estimated_bands(&mut svg, &frame, &id, &estimated);
     x_labels(&mut svg, &frame, series);
     area_and_line(&mut svg, &frame, series);
-    hover_layer(&mut svg, &frame, series);
+    hover_layer(&mut svg, &frame, series, &estimated);
     svg.push_str("</svg>");
     svg
+}
+
+/// For each point, whether its bucket holds a day of `ranges`.
+fn estimated_flags(series: &Series, ranges: &[DayRange]) -> Vec<bool> {
+    (0..series.points.len())
+        .map(|i| {
+            let from = series.points[i].date;
+            let to = series.bucket_end(i).unwrap_or(from);
+            ranges.iter().any(|r| r.from <= to && from <= r.to)
+        })
+        .collect()
+}
+
+/// A hatched band behind each run of estimated buckets (nothing when there is none).
+fn estimated_bands(svg: &mut String, frame: &Frame, id: &str, estimated: &[bool]) {
+    if !estimated.contains(&true) {
+        return;
+    }
+    let _ = write!(
+        svg,
+        r#"<defs><pattern id="{id}-hatch" class="hatch" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6"/></pattern></defs><g class="estimated" aria-hidden="true">"#
+    );
+    let half = frame.column() / 2.0;
+    let mut i = 0;
+    while i < estimated.len() {
+        if !estimated[i] {
+            i += 1;
+            continue;
+        }
+        let first = i;
+        while i + 1 < estimated.len() && estimated[i + 1] {
+            i += 1;
+        }
+        let x0 = (frame.x(first) - half).max(LEFT);
+        let x1 = (frame.x(i) + half).min(WIDTH - RIGHT);
+        let _ = write!(
+            svg,
+            r#"<rect x="{}" y="{}" width="{}" height="{}" fill="url(#{id}-hatch)"/>"#,
+            num(x0),
+            num(TOP),
+            num((x1 - x0).max(1.0)),
+            num(HEIGHT - BOTTOM - TOP)
+        );
+        i += 1;
+    }
+    svg.push_str("</g>");
 }
 
 fn grid(svg: &mut String, frame: &Frame, ticks: &[u64]) {
@@ -128,7 +190,7 @@ fn area_and_line(svg: &mut String, frame: &Frame, series: &Series) {
     }
 }
 
-fn hover_layer(svg: &mut String, frame: &Frame, series: &Series) {
+fn hover_layer(svg: &mut String, frame: &Frame, series: &Series, estimated: &[bool]) {
     let n = series.points.len();
     let group = n.div_ceil(MAX_HITS).max(1);
     let (top, bottom) = (num(TOP), num(HEIGHT - BOTTOM));
@@ -147,7 +209,15 @@ fn hover_layer(svg: &mut String, frame: &Frame, series: &Series) {
         } else {
             ""
         };
-        let note = note.map(|n| format!(" \u{b7} {n}")).unwrap_or_default();
+        let mut note = note.map(|n| format!(" \u{b7} {n}")).unwrap_or_default();
+        let is_estimated = estimated[first..=last].contains(&true);
+        if is_estimated {
+            note.push_str(" \u{b7} estimated");
+        }
+        let partial = match is_estimated {
+            true => format!(r#"{partial} data-estimated="true""#),
+            false => partial.to_owned(),
+        };
         let label = if first == last {
             bucket_label(series, first)
         } else {

@@ -9,7 +9,7 @@ mod line;
 mod scale;
 mod sparkline;
 
-pub use line::{line_chart, line_chart_noted};
+pub use line::{line_chart, line_chart_marked, line_chart_noted};
 pub use sparkline::{sparkline, sparkline_noted};
 
 use std::fmt::Write;

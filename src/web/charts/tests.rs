@@ -174,3 +174,31 @@ fn date_labels_fall_on_calendar_steps_with_the_year_once() {
     );
     assert_eq!(with_year[1], "Jan 2025");
 }
+
+// Days whose downloads were spread between snapshots of a hub's counters are hatched and said
+// to be estimated; a chart without such days is drawn as before.
+#[test]
+fn estimated_buckets_are_hatched_and_titled() {
+    let days = [
+        ("2024-03-01", 5),
+        ("2024-03-02", 10),
+        ("2024-03-03", 10),
+        ("2024-03-04", 10),
+        ("2024-03-05", 7),
+    ];
+    let s = series("2024-03-01", "2024-03-05", Granularity::Day, &days);
+    let gap = DayRange::new("2024-03-02".parse().unwrap(), "2024-03-04".parse().unwrap()).unwrap();
+    let svg = line_chart_marked(&s, "c", "x", "", &[gap]);
+    assert_eq!(svg.matches(r#"<g class="estimated""#).count(), 1, "{svg}");
+    assert_eq!(svg.matches(r##"fill="url(#c-hatch)""##).count(), 1, "{svg}");
+    assert_eq!(svg.matches(r#"data-estimated="true""#).count(), 3, "{svg}");
+    assert!(
+        svg.contains("Mar 3, 2024 \u{b7} estimated: 10 downloads</title>"),
+        "{svg}"
+    );
+    assert_eq!(
+        line_chart_marked(&s, "c", "x", "", &[]),
+        line_chart(&s, "c", "x")
+    );
+    assert!(!line_chart(&s, "c", "x").contains("hatch"));
+}

@@ -22,7 +22,7 @@ use axum::Router;
 use super::api::run_indexed;
 use super::auth::OrgAccess;
 use super::blocking::{blocking, Work};
-use super::charts::{bucket_label, line_chart_noted, long_date, partial_note};
+use super::charts::{bucket_label, line_chart_marked, long_date, partial_note};
 use super::error::ApiError;
 use super::format::{bytes, thousands};
 use super::params::{Params, RangeProblem, ViewState};
@@ -250,11 +250,12 @@ async fn dashboard(
         filtered: view.table.q.is_some() || view.table.repo_type.is_some(),
         cards: cards(o.totals, before, outside),
         chart_empty: empty_range_note(view.period.range, o.totals.all, o.first_day),
-        chart: line_chart_noted(
+        chart: line_chart_marked(
             &o.series,
             "org-chart",
             &format!("Downloads of {org}"),
             &chart_note,
+            from_hub.as_ref().map_or(&[][..], |h| &h.estimated[..]),
         ),
         data,
         granularity: o.series.granularity.as_str(),

@@ -14,7 +14,7 @@ use crate::domain::{RepoKey, RepoType};
 use crate::web::api::{repo_key, run_indexed};
 use crate::web::auth::OrgAccess;
 use crate::web::blocking::{blocking, Work};
-use crate::web::charts::{line_chart_noted, long_date};
+use crate::web::charts::{line_chart_marked, long_date};
 use crate::web::error::ApiError;
 use crate::web::format::thousands;
 use crate::web::params::{percent_encode, Params, ViewState};
@@ -80,13 +80,15 @@ pub(super) async fn repo_page(
     let d = d.await?;
     let base = base_path(&org);
     let custom = CustomRange::of(&view, problem.clone(), d.first_day, today);
-    let mut page = repo_view(&view, &d, Layout::for_principal(&principal), base, custom);
-    page.hub_href = hub_link(&state.config.hub_url, &d.key);
     let of = d.key.clone();
     let from_hub = blocking(&state.store, Work::Short, move |s| {
         crate::hub::provenance::of_repo(s, &of)
     })
     .await??;
+    let estimated = from_hub.as_ref().map_or(&[][..], |h| &h.estimated[..]);
+    let layout = Layout::for_principal(&principal);
+    let mut page = repo_view(&view, &d, layout, base, custom, estimated);
+    page.hub_href = hub_link(&state.config.hub_url, &d.key);
     if let Some(h) = &from_hub {
         super::hub::mark_estimated(&mut page.data, &d.series, &h.estimated);
         page.provenance = super::hub::repo_note(h, &state.config.hub_url);
@@ -114,6 +116,7 @@ fn repo_view(
     layout: Layout,
     base: String,
     custom: CustomRange,
+    estimated: &[crate::domain::DayRange],
 ) -> RepoPage {
     let here = format!("{base}/{}/{}", d.key.repo_type.plural(), d.key.name.short());
     let href = |s: &ViewState| format!("{here}{}", s.query());
@@ -196,11 +199,12 @@ fn repo_view(
             .map(long_date)
             .unwrap_or_else(|| "\u{2014}".to_owned()),
         chart_empty: empty_range_note(view.period.range, d.downloads, d.first_day),
-        chart: line_chart_noted(
+        chart: line_chart_marked(
             &d.series,
             "repo-chart",
             &format!("Downloads of {full_name}"),
             &chart_note,
+            estimated,
         ),
         data,
         api_href,
