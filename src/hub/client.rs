@@ -62,7 +62,8 @@ pub enum HubError {
         status: u16,
         detail: String,
     },
-    #[error("{org}: {listing}, page {page}: no answer from {url}: {reason}")]
+    /// `reason` names the URL.
+    #[error("{org}: {listing}, page {page}: no answer: {reason}")]
     Unreachable {
         org: String,
         listing: &'static str,
@@ -210,7 +211,7 @@ impl HubClient {
                     match read {
                         Ok(_) => return Ok((body, next)),
                         Err(e) => {
-                            let e = self.unreachable(url, page, e.to_string());
+                            let e = self.unreachable(url, page, format!("{url}: {e}"));
                             self.retry(&mut attempt, None, e)?
                         }
                     }

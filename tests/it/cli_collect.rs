@@ -447,6 +447,22 @@ async fn check_api(store: &str) {
         "{beta_page}"
     );
 
+    // The answers with `hub` objects are what the OpenAPI document describes.
+    let doc: serde_json::Value = hubstats::web::openapi::document();
+    let checks = [
+        ("/api/organizations/{org}/analytics", &overview),
+        (
+            "/api/organizations/{org}/analytics/repos/{repoType}/{repoName}",
+            &beta,
+        ),
+    ];
+    for (path, value) in checks {
+        let op = &doc["paths"][path]["get"];
+        let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+        let errors = crate::analytics::validate(&doc, schema, value, "$");
+        assert!(errors.is_empty(), "{path}: {errors:#?}");
+    }
+
     let gamma = get_json(&router, &token, &format!("{base}/repos/model/acme/gamma")).await;
     assert_eq!(
         gamma["hub"]["estimated"],
