@@ -50,6 +50,13 @@ pub struct OrgReport {
 pub enum CollectError {
     #[error(transparent)]
     Hub(#[from] HubError),
+    /// The hub lists nothing for an organization never collected: most likely a name it
+    /// does not know (the API answers an unknown author with an empty list).
+    #[error(
+        "{org}: the hub lists no model or dataset of it (is the name spelt as on the hub, \
+         case included?); nothing was stored"
+    )]
+    NothingListed { org: String },
     #[error("{org}: storing the snapshot: {source}")]
     Store {
         org: String,
@@ -228,11 +235,20 @@ fn collect_one(
 ) -> Result<OrgReport, CollectError> {
     let listed = fetch_org(client, org, progress)?;
     let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-    let taken_unix = time::OffsetDateTime::now_utc().unix_timestamp();
-    apply_snapshot(store, org, day, taken_unix, &listed).map_err(|source| CollectError::Store {
+    let store_error = |source| CollectError::Store {
         org: org.to_string(),
         source,
-    })
+    };
+    if listed.is_empty() {
+        let snapshots = store.hub_snapshots().map(|s| s.snapshots(org)).transpose();
+        if snapshots.map_err(store_error)?.is_none_or(|s| s.is_empty()) {
+            return Err(CollectError::NothingListed {
+                org: org.to_string(),
+            });
+        }
+    }
+    let taken_unix = time::OffsetDateTime::now_utc().unix_timestamp();
+    apply_snapshot(store, org, day, taken_unix, &listed).map_err(store_error)
 }
 
 #[cfg(test)]

@@ -331,6 +331,16 @@ fn run_scenario(dir: &Path, store: &str, hub: &StandInHub) {
             .contains("acme: models, page 2: the hub answered 500: {\"error\":\"stand-in fault\"}"),
         "{stderr}"
     );
+    // An organization the hub lists nothing of (a misspelt name) is refused, not created.
+    let out = collect(dir, store, hub, "2024-03-07", &["acmee"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("acmee: the hub lists no model or dataset of it"),
+        "{stderr}"
+    );
+    let orgs = common::hubstats_ok(dir, store, "2024-03-07", &["org", "list"]);
+    assert!(!orgs.contains("acmee"), "{orgs}");
     let export = common::hubstats_ok(dir, store, "2024-03-07", &["export", "--org", "acme"]);
     assert_eq!(export, EXPECTED_CSV);
 }
