@@ -21,10 +21,11 @@ fn estimated_days(ranges: &[DayRange]) -> i64 {
     ranges.iter().map(|r| i64::from(r.len())).sum()
 }
 
-/// The organization page's sentence on where its figures come from.
-pub(super) fn org_note(h: &OrgHub, hub_url: &str) -> String {
+/// The organization page's sentence on where its figures come from (the snapshots do not
+/// record which hub they were taken from: `collect --hub` may name another than `hub_url`).
+pub(super) fn org_note(h: &OrgHub) -> String {
     let mut s = format!(
-        "Figures from {hub_url}'s public download counters: {} snapshots from {} to {}.",
+        "Figures from the hub's public download counters: {} snapshots from {} to {}.",
         thousands(h.snapshots),
         long_date(h.first),
         long_date(h.last)
@@ -42,9 +43,9 @@ pub(super) fn org_note(h: &OrgHub, hub_url: &str) -> String {
 }
 
 /// The repository page's sentence on where its figures come from.
-pub(super) fn repo_note(h: &RepoHub, hub_url: &str) -> String {
+pub(super) fn repo_note(h: &RepoHub) -> String {
     let mut s = format!(
-        "Figures from {hub_url}'s public download counter: first snapshot {}, last {} ({}).",
+        "Figures from the hub's public download counter: first snapshot {}, last {} ({}).",
         long_date(h.first),
         long_date(h.last),
         thousands(h.counter)

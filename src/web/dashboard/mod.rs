@@ -263,9 +263,7 @@ async fn dashboard(
         csv_size: bytes(export_bytes),
         csv_view_href: format!("{base}/download-breakdown{}", view.export_query()),
         table: TableView::new(&view, &t, &base),
-        provenance: (from_hub.as_ref())
-            .map(|h| hub::org_note(h, &state.config.hub_url))
-            .unwrap_or_default(),
+        provenance: (from_hub.as_ref()).map(hub::org_note).unwrap_or_default(),
         base,
     };
     let status = if problem.is_some() {

@@ -91,7 +91,7 @@ pub(super) async fn repo_page(
     page.hub_href = hub_link(&state.config.hub_url, &d.key);
     if let Some(h) = &from_hub {
         super::hub::mark_estimated(&mut page.data, &d.series, &h.estimated);
-        page.provenance = super::hub::repo_note(h, &state.config.hub_url);
+        page.provenance = super::hub::repo_note(h);
     }
     let mut res = render(&page)?;
     if problem.is_some() {
