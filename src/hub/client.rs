@@ -122,12 +122,17 @@ struct Entry {
 impl HubClient {
     /// A client of the hub at `base` (`https://huggingface.co`), sending `token` if given.
     pub fn new(base: &str, token: Option<String>) -> Self {
-        let agent = ureq::AgentBuilder::new()
+        let config = ureq::Agent::config_builder()
             .user_agent(USER_AGENT)
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(60))
-            .timeout_write(Duration::from_secs(60))
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_per_read(Some(Duration::from_secs(60)))
+            .timeout_per_write(Some(Duration::from_secs(60)))
+            // A refusal's status, `Retry-After` and body are read in [`HubClient::fetch`].
+            .http_status_as_error(false)
+            // The hub is reached directly, whatever proxy the environment names.
+            .proxy(None)
             .build();
+        let agent = ureq::Agent::new_with_config(config);
         HubClient {
             agent,
             base: base.trim_end_matches('/').to_owned(),
@@ -196,15 +201,16 @@ impl HubClient {
     fn fetch(&self, url: &str, page: &Page<'_>) -> Result<(Vec<u8>, Option<String>), HubError> {
         let mut attempt = 0;
         loop {
-            let mut req = self.agent.get(url).set("Accept", "application/json");
+            let mut req = self.agent.get(url).header("Accept", "application/json");
             if let Some(token) = &self.token {
-                req = req.set("Authorization", &format!("Bearer {token}"));
+                req = req.header("Authorization", &format!("Bearer {token}"));
             }
             let wait = match req.call() {
-                Ok(resp) => {
-                    let next = resp.header("Link").and_then(next_link);
+                Ok(resp) if resp.status().as_u16() < 400 => {
+                    let next = header(&resp, "Link").and_then(next_link);
                     let mut body = Vec::new();
                     let read = resp
+                        .into_body()
                         .into_reader()
                         .take(MAX_PAGE_BYTES)
                         .read_to_end(&mut body);
@@ -216,9 +222,10 @@ impl HubClient {
                         }
                     }
                 }
-                Err(ureq::Error::Status(status, resp)) => {
-                    let retry_after = resp.header("Retry-After").map(str::to_owned);
-                    let detail = excerpt(resp);
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = header(&resp, "Retry-After").map(str::to_owned);
+                    let detail = excerpt(resp.into_body());
                     let e = page.status(status, detail);
                     match status {
                         429 | 500..=599 => {
@@ -228,7 +235,7 @@ impl HubClient {
                         _ => return Err(e),
                     }
                 }
-                Err(ureq::Error::Transport(t)) => {
+                Err(t) => {
                     let e = self.unreachable(url, page, t.to_string());
                     self.retry(&mut attempt, None, e)?
                 }
@@ -292,10 +299,15 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs as u64))
 }
 
+/// A header's value, when it is text.
+fn header<'a>(resp: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
+    resp.headers().get(name)?.to_str().ok()
+}
+
 /// The first 200 characters of an error answer's body, as `: …` (nothing when empty).
-fn excerpt(resp: ureq::Response) -> String {
+fn excerpt(answer: ureq::Body) -> String {
     let mut body = Vec::new();
-    let _ = resp.into_reader().take(200).read_to_end(&mut body);
+    let _ = answer.into_reader().take(200).read_to_end(&mut body);
     let text = String::from_utf8_lossy(&body);
     let text = text.trim();
     if text.is_empty() {

@@ -347,12 +347,18 @@ impl Client {
     pub fn new(location: &Location) -> Self {
         // A read or write that waits longer than the timeout for the next byte fails rather
         // than holding a request's thread for ever (ClickHouse streams results block by block).
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(location.connect_timeout)
-            .timeout_read(location.timeout)
-            .timeout_write(location.timeout)
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(location.connect_timeout))
+            .timeout_per_read(Some(location.timeout))
+            .timeout_per_write(Some(location.timeout))
+            .max_idle_connections(100)
             .max_idle_connections_per_host(16)
+            // A refusal's body is ClickHouse's message: [`Client::send`] reads it.
+            .http_status_as_error(false)
+            // The server is reached directly, whatever proxy the environment names.
+            .proxy(None)
             .build();
+        let agent = ureq::Agent::new_with_config(config);
         let auth = location.user.as_ref().map(|user| {
             let pair = format!("{user}:{}", location.password.as_deref().unwrap_or(""));
             format!(
@@ -413,7 +419,7 @@ impl Client {
         &self.address
     }
 
-    fn request(&self, database: bool) -> ureq::Request {
+    fn request(&self, database: bool) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
         let mut req = self.agent.post(&self.url);
         if database {
             req = req.query("database", &self.database);
@@ -427,7 +433,7 @@ impl Client {
                 .query("distributed_product_mode", "local");
         }
         if let Some(auth) = &self.auth {
-            req = req.set("Authorization", auth);
+            req = req.header("Authorization", auth);
         }
         req
     }
@@ -435,33 +441,41 @@ impl Client {
     /// Sends a request. No answer (refused, timed out, cut off) and a server error (5xx but
     /// 501: an overloaded server, a shard of a cluster down) are [`StoreError::Unavailable`];
     /// other refusals (4xx: a wrong password, a missing table; 501) are errors of the store.
-    fn send(&self, req: ureq::Request, body: &[u8], what: &str) -> StoreResult<ureq::Response> {
-        req.send_bytes(body).map_err(|e| match e {
-            ureq::Error::Status(code, response) => {
-                let text = response.into_string().unwrap_or_default();
-                let message = format!(
-                    "ClickHouse at {} answered {code} to {what}: {}",
-                    self.address,
-                    text.trim()
-                );
-                // 501: a statement the server does not implement, which retrying will not fix.
-                if code >= 500 && code != 501 {
-                    StoreError::Unavailable(Outage(message))
-                } else {
-                    backend(message)
-                }
-            }
-            ureq::Error::Transport(t) => StoreError::Unavailable(Outage(format!(
-                "ClickHouse at {} did not answer {what}: {t}",
+    fn send(
+        &self,
+        req: ureq::RequestBuilder<ureq::typestate::WithBody>,
+        body: &[u8],
+        what: &str,
+    ) -> StoreResult<ureq::Body> {
+        let response = req.send(body).map_err(|e| {
+            StoreError::Unavailable(Outage(format!(
+                "ClickHouse at {} did not answer {what}: {e}",
                 self.address
-            ))),
-        })
+            )))
+        })?;
+        let code = response.status().as_u16();
+        let mut body = response.into_body();
+        if code < 400 {
+            return Ok(body);
+        }
+        let text = body.read_to_string().unwrap_or_default();
+        let message = format!(
+            "ClickHouse at {} answered {code} to {what}: {}",
+            self.address,
+            text.trim()
+        );
+        // 501: a statement the server does not implement, which retrying will not fix.
+        if code >= 500 && code != 501 {
+            Err(StoreError::Unavailable(Outage(message)))
+        } else {
+            Err(backend(message))
+        }
     }
 
     /// Runs a statement that returns nothing (DDL, `ALTER`, `INSERT … SELECT`).
     pub fn execute(&self, sql: &str) -> StoreResult<()> {
-        let response = self.send(self.request(true), sql.as_bytes(), &describe(sql))?;
-        std::io::copy(&mut response.into_reader(), &mut std::io::sink()).map_err(cut_off)?;
+        let body = self.send(self.request(true), sql.as_bytes(), &describe(sql))?;
+        std::io::copy(&mut body.into_reader(), &mut std::io::sink()).map_err(cut_off)?;
         Ok(())
     }
 
@@ -501,8 +515,8 @@ impl Client {
         f: &mut dyn FnMut(&Row<'_>) -> StoreResult<()>,
     ) -> StoreResult<()> {
         let body = format!("{sql} FORMAT TabSeparated");
-        let response = self.send(self.request(database), body.as_bytes(), &describe(sql))?;
-        let mut reader = BufReader::with_capacity(1 << 16, response.into_reader());
+        let answer = self.send(self.request(database), body.as_bytes(), &describe(sql))?;
+        let mut reader = BufReader::with_capacity(1 << 16, answer.into_reader());
         let mut line = String::new();
         loop {
             line.clear();
@@ -628,8 +642,67 @@ mod tests {
             assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
             let message = err.source().unwrap().to_string();
             assert!(message.contains(&format!("answered {code}")), "{message}");
+            assert!(message.contains("DB::Exception: failed"), "{message}");
             server.join().unwrap();
         }
+    }
+
+    /// `timeout` bounds the wait for each next byte, not the whole answer: rows streamed
+    /// slower than it in total, but each sooner, are all read.
+    #[test]
+    fn the_timeout_is_per_read_not_for_the_whole_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.ends_with(b"FORMAT TabSeparated") {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "the client closed before sending its request");
+                request.extend_from_slice(&buf[..n]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
+                .unwrap();
+            for row in [b"1\n", b"2\n", b"3\n"] {
+                std::thread::sleep(Duration::from_millis(600));
+                stream.write_all(row).unwrap();
+            }
+        });
+        let rows = client_on(port, "?timeout=1")
+            .query("SELECT 1", |r| r.u64(0))
+            .unwrap();
+        assert_eq!(rows, [1, 2, 3]);
+        server.join().unwrap();
+    }
+
+    /// Requests one after the other go over one kept-alive connection: the server below
+    /// accepts a single connection and answers two requests on it.
+    #[test]
+    fn requests_reuse_a_kept_alive_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            for _ in 0..2 {
+                let mut request = Vec::new();
+                while !request.ends_with(b"SELECT 1") {
+                    let n = stream.read(&mut buf).unwrap();
+                    assert!(n > 0, "the client closed the connection");
+                    request.extend_from_slice(&buf[..n]);
+                }
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n1\n")
+                    .unwrap();
+            }
+        });
+        let client = client_on(port, "?timeout=2");
+        for _ in 0..2 {
+            client.execute("SELECT 1").unwrap();
+        }
+        server.join().unwrap();
     }
 
     #[test]

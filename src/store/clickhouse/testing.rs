@@ -255,9 +255,12 @@ impl ClickHouseServer {
     }
 
     fn wait_until_ready(&mut self) -> Result<(), String> {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(2))
-            .build();
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(2)))
+                .proxy(None)
+                .build(),
+        );
         let url = format!("http://127.0.0.1:{}/", self.http_port);
         let started = Instant::now();
         loop {
@@ -274,9 +277,9 @@ impl ClickHouseServer {
             }
             let answer = agent
                 .post(&url)
-                .send_string("SELECT 1")
+                .send("SELECT 1")
                 .ok()
-                .and_then(|r| r.into_string().ok());
+                .and_then(|r| r.into_body().read_to_string().ok());
             if answer.as_deref().map(str::trim) == Some("1") {
                 return Ok(());
             }
