@@ -36,6 +36,7 @@ mod http_access;
 mod http_analytics_api;
 mod http_csv_stream;
 mod http_dashboard;
+mod http_explained;
 mod http_hardening;
 mod http_ingest;
 mod http_login_throttle;

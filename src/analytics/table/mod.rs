@@ -359,16 +359,20 @@ fn first_rows(rows: &mut Vec<Candidate<'_>>, n: usize, sort: SortKey, order: Ord
 }
 
 fn compare(a: &Candidate<'_>, b: &Candidate<'_>, sort: SortKey, order: Order) -> Ordering {
+    let directed = |o: Ordering| if order == Order::Desc { o.reverse() } else { o };
     let primary = match sort {
-        SortKey::Downloads => a.downloads.cmp(&b.downloads),
-        SortKey::Total => a.repo.total.cmp(&b.repo.total),
-        SortKey::Change => a.change().cmp(&b.change()),
-        SortKey::Name => caseless_cmp(a.repo.key.name.as_str(), b.repo.key.name.as_str()),
-    };
-    let primary = if order == Order::Desc {
-        primary.reverse()
-    } else {
-        primary
+        SortKey::Downloads => directed(a.downloads.cmp(&b.downloads)),
+        SortKey::Total => directed(a.repo.total.cmp(&b.repo.total)),
+        // Rows without a change ("—") come last in either order: they are not the smallest
+        // changes, they have none.
+        SortKey::Change => match (a.change(), b.change()) {
+            (Some(x), Some(y)) => directed(x.cmp(&y)),
+            (x, y) => x.is_none().cmp(&y.is_none()),
+        },
+        SortKey::Name => directed(caseless_cmp(
+            a.repo.key.name.as_str(),
+            b.repo.key.name.as_str(),
+        )),
     };
     // Positions are in export order, the order of keys: no names compared.
     primary.then_with(|| a.at.cmp(&b.at))

@@ -182,6 +182,15 @@ fn name_sort_and_paging_cover_every_row_once() {
     };
     let t = a.repo_table(&org(), last_month(), &q).unwrap();
     assert_eq!(names(&t)[0], "dataset:acme/gamma");
+    // Regression: ascending put the rows without a change ("—") first; they come last in
+    // either order.
+    let q = TableQuery {
+        order: Order::Asc,
+        ..q
+    };
+    let t = a.repo_table(&org(), last_month(), &q).unwrap();
+    assert_eq!(names(&t)[0], "dataset:acme/gamma");
+    assert!(t.rows[1..].iter().all(|r| r.change().is_none()));
 }
 
 #[test]
