@@ -455,6 +455,14 @@ pub trait Accounts: Send + Sync {
     fn org(&self, org: &OrgName) -> StoreResult<Option<OrgInfo>>;
     fn orgs(&self) -> StoreResult<Vec<OrgInfo>>;
 
+    /// The stored spelling of the organization whose name equals `org` ignoring ASCII case
+    /// (names are unique so), if any: where a link typed in another case leads.
+    fn org_ignoring_case(&self, org: &OrgName) -> StoreResult<Option<OrgName>> {
+        let orgs = self.orgs()?;
+        let same = |o: &&OrgInfo| o.name.as_str().eq_ignore_ascii_case(org.as_str());
+        Ok(orgs.iter().find(same).map(|o| o.name.clone()))
+    }
+
     /// Creates a user, created at `created_unix` (now, or the instant a copied store says).
     fn create_user(
         &self,
@@ -682,6 +690,9 @@ impl Accounts for Stores {
     }
     fn orgs(&self) -> StoreResult<Vec<OrgInfo>> {
         self.accounts.orgs()
+    }
+    fn org_ignoring_case(&self, org: &OrgName) -> StoreResult<Option<OrgName>> {
+        self.accounts.org_ignoring_case(org)
     }
     fn create_user(
         &self,

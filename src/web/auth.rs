@@ -118,6 +118,7 @@ impl FromRequestParts<AppState> for OrgAccess {
         }
         // An invalid name is a 404, but only for callers who may learn it (below).
         let org = org_param(parts, state).await;
+        let asked = parts.uri.clone();
         // The principal and its access in one trip (see `blocking`): most requests are one
         // store lookup each, and hand-offs to the blocking pool cost more than the lookups.
         let (principal, access) = blocking(&state.store, Work::Short, move |store| {
@@ -130,9 +131,7 @@ impl FromRequestParts<AppState> for OrgAccess {
                 let denied: ApiError = AccessError::Unauthenticated.into();
                 return Ok::<_, ApiError>((principal, Err(denied)));
             }
-            let access = org.and_then(|org| {
-                accounts::authorize(store, &org, &principal).map_err(ApiError::from)
-            });
+            let access = org.and_then(|org| authorize(store, &org, &principal, &asked));
             Ok((principal, access))
         })
         .await??;
@@ -142,6 +141,48 @@ impl FromRequestParts<AppState> for OrgAccess {
             principal,
         })
     }
+}
+
+/// [`accounts::authorize`]; an organization unknown by this spelling but stored in another
+/// case (names are unique ignoring case) is a redirect to the same address with the stored
+/// spelling, for callers who may learn that it exists (any signed-in user: they would learn
+/// it from the 403 of the stored spelling).
+fn authorize(
+    store: &dyn Accounts,
+    org: &OrgName,
+    principal: &Principal,
+    asked: &axum::http::Uri,
+) -> Result<Access, ApiError> {
+    match accounts::authorize(store, org, principal) {
+        Err(AccessError::UnknownOrg(_)) => {
+            let stored = store.org_ignoring_case(org)?;
+            match stored.and_then(|s| respelled(asked, org, &s)) {
+                Some(to) => Err(ApiError::Moved(to)),
+                None => Err(AccessError::UnknownOrg(org.clone()).into()),
+            }
+        }
+        other => Ok(other?),
+    }
+}
+
+/// `asked` (path and query) with its `/organizations/{org}` segment spelled `stored`; `None`
+/// when it is already so spelled or has no such segment.
+fn respelled(asked: &axum::http::Uri, org: &OrgName, stored: &OrgName) -> Option<String> {
+    if org == stored {
+        return None;
+    }
+    let path = asked.path();
+    let segment = format!("/organizations/{org}");
+    let at = path.find(&segment)?;
+    let rest = &path[at + segment.len()..];
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    let query = asked.query().map(|q| format!("?{q}")).unwrap_or_default();
+    Some(format!(
+        "{}/organizations/{stored}{rest}{query}",
+        &path[..at]
+    ))
 }
 
 /// The route's `{org}` parameter; an invalid name cannot exist, so it is a 404.

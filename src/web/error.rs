@@ -53,6 +53,10 @@ pub enum ApiError {
     /// the message says what is full).
     #[error("{0}")]
     Busy(String),
+    /// The resource is at another address (`Location`): an organization's path in another
+    /// case than its stored name (308, so the method and body are kept).
+    #[error("moved to {0}")]
+    Moved(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -95,6 +99,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Moved(_) => StatusCode::PERMANENT_REDIRECT,
             ApiError::Access(e) => match e {
                 AccessError::Unauthenticated => StatusCode::UNAUTHORIZED,
                 AccessError::UnknownOrg(_) => StatusCode::NOT_FOUND,
@@ -137,6 +142,9 @@ pub fn error_chain(e: &dyn StdError) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Moved(to) = &self {
+            return axum::response::Redirect::permanent(to).into_response();
+        }
         let status = self.status();
         let busy = matches!(self, ApiError::Busy(_));
         let message = if busy {

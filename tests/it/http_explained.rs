@@ -5,6 +5,8 @@
 use crate::analytics;
 
 use crate::analytics::{fixture, json};
+use crate::common::Auth;
+use hubstats::domain::{Plan, Role};
 
 const PAGE: &str = "/organizations/acme/settings/publisher-analytics";
 const API: &str = "/api/organizations/acme/analytics";
@@ -55,4 +57,60 @@ async fn rows_without_a_change_come_last_in_either_order() {
         assert_eq!(t["repos"][0]["repoName"], first[0], "{order}: {t}");
         assert_eq!(t["repos"][3]["previousComplete"], false, "{order}: {t}");
     }
+}
+
+// Regression: `/organizations/northwind-labs/…` answered 404 while `Northwind-Labs` exists
+// (names are unique ignoring case).
+#[tokio::test]
+async fn an_organization_in_another_case_redirects_to_its_stored_spelling() {
+    let f = fixture();
+    f.app.org("Northwind-Labs", Plan::Team);
+    f.app.member("Northwind-Labs", "alice", Role::Read);
+    let cases = [
+        (
+            "/organizations/northwind-labs/settings/publisher-analytics?period=7d&q=a%20b",
+            "/organizations/Northwind-Labs/settings/publisher-analytics?period=7d&q=a%20b",
+        ),
+        (
+            "/organizations/ACME/settings/publisher-analytics/models/Alpha",
+            "/organizations/acme/settings/publisher-analytics/models/Alpha",
+        ),
+        (
+            "/organizations/Acme/settings/publisher-analytics/download-breakdown",
+            "/organizations/acme/settings/publisher-analytics/download-breakdown",
+        ),
+        (
+            "/api/organizations/aCmE/analytics/repos?sort=name",
+            "/api/organizations/acme/analytics/repos?sort=name",
+        ),
+    ];
+    for (asked, stored) in cases {
+        for res in [
+            f.app.get_html(asked, &f.auth).await,
+            f.app.get(asked, &f.auth).await,
+        ] {
+            assert_eq!(res.status, 308, "{asked}: {}", res.text());
+            assert_eq!(res.header("location"), Some(stored), "{asked}");
+        }
+        let res = f.app.get(stored, &f.auth).await;
+        assert_eq!(res.status, 200, "{stored}: {}", res.text());
+    }
+    // An organization that exists in no case is still a 404, and signed-out callers learn
+    // nothing (sign in first).
+    let res = f
+        .app
+        .get_html(
+            "/organizations/acme-labs/settings/publisher-analytics",
+            &f.auth,
+        )
+        .await;
+    assert_eq!(res.status, 404);
+    let res = f
+        .app
+        .get(
+            "/organizations/ACME/settings/publisher-analytics",
+            &Auth::None,
+        )
+        .await;
+    assert_eq!(res.status, 401);
 }

@@ -260,6 +260,19 @@ impl Accounts for SqliteAccounts {
         row.map(to_org_info).transpose()
     }
 
+    fn org_ignoring_case(&self, org: &OrgName) -> StoreResult<Option<OrgName>> {
+        let name: Option<String> = self.read(|conn| {
+            // `orgs_name_nocase` answers it.
+            let sql = "SELECT name FROM orgs WHERE name = ?1 COLLATE NOCASE";
+            let mut stmt = conn.prepare_cached(sql)?;
+            Ok(stmt.query_row([org.as_str()], |r| r.get(0)).optional()?)
+        })?;
+        let corrupt =
+            |e: String| StoreError::Backend(format!("corrupt organization row: {e}").into());
+        name.map(|n| OrgName::parse(&n).map_err(|e| corrupt(e.to_string())))
+            .transpose()
+    }
+
     fn orgs(&self) -> StoreResult<Vec<OrgInfo>> {
         let rows = self.read(|conn| {
             let mut stmt = conn.prepare(concat!(org_info_sql!(), " ORDER BY o.name"))?;
