@@ -114,3 +114,17 @@ async fn an_organization_in_another_case_redirects_to_its_stored_spelling() {
         .await;
     assert_eq!(res.status, 401);
 }
+
+// Regression: a week cut to its first day said "partial week (1 of 7 day)".
+#[tokio::test]
+async fn a_bucket_cut_to_one_day_says_days() {
+    let f = fixture();
+    // Jan 1 – Feb 26, 2024 by week: the last week is Monday Feb 26 alone.
+    let page = html(
+        &f,
+        &format!("{PAGE}/models/beta?period=custom&from=2024-01-01&to=2024-02-26&granularity=week"),
+    )
+    .await;
+    assert!(page.contains("partial week (1 of 7 days)"), "{page}");
+    assert!(!page.contains("of 7 day)"), "{page}");
+}

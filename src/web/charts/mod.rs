@@ -68,10 +68,11 @@ pub fn bucket_label(series: &Series, index: usize) -> String {
     }
 }
 
-/// "partial week (3 of 7 days)" for a bucket the range cuts short, else `None`.
+/// "partial week (3 of 7 days)" for a bucket the range cuts short, else `None`. The unit
+/// agrees with the bucket's length ("1 of 7 days"), which a partial bucket never has as 1.
 pub fn partial_note(series: &Series, index: usize) -> Option<String> {
     let c = series.bucket_coverage(index).filter(|c| c.is_partial())?;
-    let unit = if c.days == 1 { "day" } else { "days" };
+    let unit = if c.of == 1 { "day" } else { "days" };
     Some(format!(
         "partial {} ({} of {} {unit})",
         series.granularity.as_str(),
