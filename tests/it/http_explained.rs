@@ -128,3 +128,39 @@ async fn a_bucket_cut_to_one_day_says_days() {
     assert!(page.contains("partial week (1 of 7 days)"), "{page}");
     assert!(!page.contains("of 7 day)"), "{page}");
 }
+
+/// The custom-range form's `from` and `to` values.
+fn custom_values(page: &str) -> (String, String) {
+    let value = |testid: &str| {
+        let input = page
+            .split(&format!("data-testid=\"{testid}\""))
+            .next()
+            .unwrap();
+        let input = &input[input.rfind("<input").unwrap()..];
+        let v = input.split(" value=\"").nth(1).unwrap();
+        v[..v.find('"').unwrap()].to_owned()
+    };
+    (value("custom-from"), value("custom-to"))
+}
+
+// Regression: the Custom range popover opened empty instead of with the range shown.
+#[tokio::test]
+async fn the_custom_range_form_opens_on_the_range_shown() {
+    let f = fixture();
+    for (query, from, to) in [
+        ("?period=last-month", "2024-02-01", "2024-03-01"),
+        ("?period=7d&q=a", "2024-02-24", "2024-03-01"),
+        // All Time: from the first day with data (acme/beta's Dec 31, 2023).
+        ("", "2023-12-31", "2024-03-01"),
+        (
+            "?period=custom&from=2024-01-05&to=2024-01-09",
+            "2024-01-05",
+            "2024-01-09",
+        ),
+    ] {
+        let page = html(&f, &format!("{PAGE}{query}")).await;
+        assert_eq!(custom_values(&page), (from.into(), to.into()), "{query}");
+        let page = html(&f, &format!("{PAGE}/models/beta{query}")).await;
+        assert_eq!(custom_values(&page), (from.into(), to.into()), "{query}");
+    }
+}

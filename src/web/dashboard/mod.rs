@@ -66,7 +66,8 @@ impl Head {
     }
 }
 
-/// The custom-range form's current values.
+/// The custom-range form's current values: the custom range, or the range a preset shows (All
+/// Time: from the first day with data), so that it opens on the current range.
 struct CustomRange {
     active: bool,
     from: String,
@@ -95,7 +96,11 @@ impl CustomRange {
                 r.map(|r| r.from.to_string()).unwrap_or_default(),
                 r.map(|r| r.to.to_string()).unwrap_or_default(),
             ),
-            (None, false) => (String::new(), String::new()),
+            // The form opens on the range shown, ready to be adjusted.
+            (None, false) => (
+                r.map_or(first_day.unwrap_or(today), |r| r.from).to_string(),
+                r.map_or(today, |r| r.to).to_string(),
+            ),
         };
         CustomRange {
             active: custom || problem.is_some(),
