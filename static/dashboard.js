@@ -145,14 +145,38 @@
   var inflight = null;
   var timer = null;
 
+  // The view's one URL, as the server writes it (ViewState::query): its parameters in this
+  // order, empty values and defaults left out, so that a view reached by typing, by a sort
+  // link or by a shared link has the same address.
+  var ORDER = ["period", "from", "to", "q", "type", "sort", "order", "page", "per_page", "granularity"];
+  // Percent-encodes all but RFC 3986's unreserved characters, as the server does.
+  function encode(value) {
+    return encodeURIComponent(value).replace(/[!'()*]/g, function (c) {
+      return "%" + c.charCodeAt(0).toString(16).toUpperCase();
+    });
+  }
+  function canonical(url) {
+    var parsed = new URL(url, window.location.href);
+    var params = parsed.searchParams;
+    var sort = (params.get("sort") || "").trim() || "downloads";
+    var defaults = {
+      period: "all-time", sort: "downloads", order: sort === "name" ? "asc" : "desc",
+      page: "1", per_page: "50"
+    };
+    var custom = (params.get("period") || "").trim() === "custom";
+    var pairs = [];
+    ORDER.forEach(function (name) {
+      var value = (params.get(name) || "").trim();
+      if (!value || value === defaults[name]) return;
+      if ((name === "from" || name === "to") && !custom) return;
+      pairs.push(name + "=" + encode(value));
+    });
+    return parsed.pathname + (pairs.length ? "?" + pairs.join("&") : "");
+  }
+
   function formUrl() {
     var params = new URLSearchParams(new FormData(form));
-    var clean = new URLSearchParams();
-    params.forEach(function (value, key) {
-      if (value !== "") clean.append(key, value);
-    });
-    var query = clean.toString();
-    return form.getAttribute("action") + (query ? "?" + query : "");
+    return canonical(form.getAttribute("action") + "?" + params.toString());
   }
 
   var status = document.getElementById("table-status");
@@ -183,30 +207,12 @@
     if (box.top < 0 || box.top > window.innerHeight) top.scrollIntoView({ block: "start" });
   }
 
-  // Keeps the search form's hidden sort inputs in step with the table shown.
-  function syncHidden(url) {
+  // Keeps a form's hidden inputs `names` in step with the view `url`: one per parameter the
+  // URL has (defaults are left out of it), placed before `before` (or at the end).
+  function syncInputs(target, names, url, before) {
     var params = new URL(url, window.location.href).searchParams;
-    ["sort", "order"].forEach(function (name) {
-      var input = form.querySelector("input[type=hidden][name=" + name + "]");
-      if (input) input.value = params.get(name) || "";
-    });
-  }
-
-  // Keeps the period links (and the custom-range form) carrying the current search and sort.
-  function syncPeriodLinks(url) {
-    var params = new URL(url, window.location.href).searchParams;
-    params.delete("page");
-    document.querySelectorAll("[data-testid=period-toggle] a[data-period]").forEach(function (a) {
-      var p = new URLSearchParams(params);
-      p.set("period", a.getAttribute("data-period"));
-      p.delete("from");
-      p.delete("to");
-      a.setAttribute("href", form.getAttribute("action") + "?" + p.toString());
-    });
-    var custom = document.querySelector("[data-testid=custom-range-form]");
-    if (!custom) return;
-    ["q", "type", "sort", "order"].forEach(function (name) {
-      var input = custom.querySelector("input[type=hidden][name=" + name + "]");
+    names.forEach(function (name) {
+      var input = target.querySelector("input[type=hidden][name=" + name + "]");
       var value = params.get(name);
       if (!value) {
         if (input) input.remove();
@@ -216,10 +222,30 @@
         input = document.createElement("input");
         input.type = "hidden";
         input.name = name;
-        custom.appendChild(input);
+        var at = before && target.querySelector(before);
+        if (at) target.insertBefore(input, at); else target.appendChild(input);
       }
       input.value = value;
     });
+  }
+
+  // Keeps the search form's hidden sort inputs in step with the table shown.
+  function syncHidden(url) {
+    syncInputs(form, ["sort", "order"], url, "label.per-page");
+  }
+
+  // Keeps the period links (and the custom-range form) carrying the current search and sort.
+  function syncPeriodLinks(url) {
+    var params = new URL(url, window.location.href).searchParams;
+    params.delete("page");
+    document.querySelectorAll("[data-testid=period-toggle] a[data-period]").forEach(function (a) {
+      var p = new URLSearchParams(params);
+      p.set("period", a.getAttribute("data-period"));
+      a.setAttribute("href", canonical(form.getAttribute("action") + "?" + p.toString()));
+    });
+    var custom = document.querySelector("[data-testid=custom-range-form]");
+    if (!custom) return;
+    syncInputs(custom, ["q", "type", "sort", "order", "per_page"], url, "button[type=submit]");
   }
 
   // `focus` (optional) names the control to give the focus back to once the table is swapped:
@@ -238,6 +264,9 @@
       .then(function (html) {
         container.innerHTML = html;
         container.classList.remove("loading");
+        // The server's own URL for the view it rendered (a page past the end is the last).
+        var shown = container.querySelector("[data-url]");
+        if (shown) url = shown.getAttribute("data-url");
         syncHidden(url);
         syncPeriodLinks(url);
         syncAround(url);
@@ -282,7 +311,16 @@
     var focus = sort ? "a[data-sort=" + sort + "]" :
       testid === "page-number" ? "[data-testid=page-number][aria-current]" :
       "[data-testid=" + testid + "]";
-    load(link.getAttribute("href"), true, focus);
+    load(canonical(link.getAttribute("href")), true, focus);
+  });
+  // The custom range leads to the view's one URL too (its hidden inputs may have been added
+  // in another order after a table swap).
+  var customForm = document.querySelector("[data-testid=custom-range-form]");
+  customForm && customForm.addEventListener("submit", function (e) {
+    if (!customForm.checkValidity()) return;
+    e.preventDefault();
+    var params = new URLSearchParams(new FormData(customForm));
+    window.location.href = canonical(window.location.pathname + "?" + params.toString());
   });
   window.addEventListener("popstate", function () { window.location.reload(); });
 })();

@@ -298,9 +298,16 @@ impl ViewState {
         }
     }
 
-    /// The query string (with its `?`, or empty) of this state; defaults are left out.
+    /// The query string (with its `?`, or empty) of this state; defaults are left out. It is
+    /// the view's one URL: every link, form and script that leads to a view writes this one
+    /// (`static/dashboard.js`'s `canonical` keeps the same order and defaults).
     pub fn query(&self) -> String {
-        let mut pairs: Vec<(&str, String)> = Vec::new();
+        encode(&self.pairs())
+    }
+
+    /// The parameters of [`Self::query`], in its order, without defaults.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs: Vec<(&'static str, String)> = Vec::new();
         self.period_pairs(&mut pairs);
         let t = &self.table;
         if let Some(q) = &t.q {
@@ -324,10 +331,10 @@ impl ViewState {
         if let Some(g) = self.granularity {
             pairs.push(("granularity", g.as_str().to_owned()));
         }
-        encode(&pairs)
+        pairs
     }
 
-    fn period_pairs(&self, pairs: &mut Vec<(&str, String)>) {
+    fn period_pairs(&self, pairs: &mut Vec<(&'static str, String)>) {
         if self.period.kind != PeriodKind::AllTime {
             pairs.push(("period", self.period.kind.as_str().to_owned()));
         }

@@ -164,3 +164,83 @@ async fn the_custom_range_form_opens_on_the_range_shown() {
         assert_eq!(custom_values(&page), (from.into(), to.into()), "{query}");
     }
 }
+
+/// The `name="…" value="…"` pairs of the hidden inputs of the form marked `testid`.
+fn hidden_inputs(page: &str, testid: &str) -> Vec<(String, String)> {
+    let form = page
+        .split(&format!("data-testid=\"{testid}\""))
+        .nth(1)
+        .unwrap();
+    let form = &form[..form.find("</form>").unwrap()];
+    form.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|s| {
+            let name = &s[..s.find('"').unwrap()];
+            let value = s.split("value=\"").nth(1).unwrap();
+            (
+                name.to_owned(),
+                value[..value.find('"').unwrap()].to_owned(),
+            )
+        })
+        .collect()
+}
+
+// Regression: live search wrote the defaults its form carried (`period=all-time&sort=downloads
+// &order=desc`) into the URL, which the sort links leave out: one view, two URLs.
+#[tokio::test]
+async fn every_way_to_a_view_writes_its_one_url() {
+    let f = fixture();
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    // The search form keeps only what is not a default, in the URL's order: the period before
+    // the search box, the sort after the type filter.
+    let page = html(&f, PAGE).await;
+    assert_eq!(hidden_inputs(&page, "search-form"), pairs(&[]));
+    assert!(page.contains(&format!(r#"<link rel="canonical" href="{PAGE}">"#)));
+    let page = html(&f, &format!("{PAGE}?period=7d&sort=name&order=asc&page=1")).await;
+    assert_eq!(
+        hidden_inputs(&page, "search-form"),
+        pairs(&[("period", "7d"), ("sort", "name")])
+    );
+    let form = page.split("data-testid=\"search-form\"").nth(1).unwrap();
+    let (q, sort) = (
+        form.find("name=\"q\"").unwrap(),
+        form.find("name=\"sort\"").unwrap(),
+    );
+    assert!(q < sort, "the search box comes before the sort's input");
+    assert!(page.contains(&format!(
+        r#"<link rel="canonical" href="{PAGE}?period=7d&#38;sort=name">"#
+    )));
+    // The custom range's hidden inputs come after its dates.
+    assert_eq!(
+        hidden_inputs(&page, "custom-range-form"),
+        pairs(&[("period", "custom"), ("sort", "name")])
+    );
+    let custom = page
+        .split("data-testid=\"custom-range-form\"")
+        .nth(1)
+        .unwrap();
+    assert!(custom.find("name=\"to\"").unwrap() < custom.find("name=\"sort\"").unwrap());
+    // The table says which URL it shows, whatever spelling asked for it: the script writes
+    // that one into the address bar.
+    for (asked, url) in [
+        (
+            "?q=%20alp&type=&per_page=50&period=all-time&sort=downloads&order=desc",
+            "?q=alp",
+        ),
+        (
+            "?sort=name&order=asc&page=1&q=a%20b",
+            "?q=a%20b&#38;sort=name",
+        ),
+        ("?per_page=1&page=99", "?page=4&#38;per_page=1"),
+    ] {
+        let fragment = html(&f, &format!("{PAGE}{asked}&fragment=table")).await;
+        assert!(
+            fragment.contains(&format!(r#" data-url="{PAGE}{url}""#)),
+            "{asked}: {fragment}"
+        );
+    }
+}

@@ -15,6 +15,7 @@ mod common;
 
 mod browser;
 mod browser_dashboard;
+mod browser_explained;
 mod browser_polish;
 mod cli_admin;
 mod cli_clickhouse;

@@ -126,8 +126,12 @@ struct DashboardPage {
     previous_text: String,
     periods: Vec<Toggle>,
     custom: CustomRange,
-    /// Hidden inputs the search form keeps (period, sort).
-    keep: Vec<(&'static str, String)>,
+    /// Hidden inputs the search form keeps: the period's before the search box, the sort's
+    /// after the type filter (the order of the view's URL).
+    keep_period: Vec<(&'static str, String)>,
+    keep_sort: Vec<(&'static str, String)>,
+    /// The view's one URL ([`ViewState::query`]), for `<link rel="canonical">`.
+    canonical: String,
     type_filter: &'static str,
     /// The per-page choices and whether each is the current one.
     per_page_choices: Vec<(u32, bool)>,
@@ -153,37 +157,22 @@ struct TableFragment {
     table: TableView,
 }
 
-/// The hidden inputs that keep the period and sort when the search form is submitted.
-fn kept_inputs(state: &ViewState) -> Vec<(&'static str, String)> {
-    let mut keep = vec![("period", state.period.kind.as_str().to_owned())];
-    if let (PeriodKind::Custom, Some(r)) = (state.period.kind, state.period.range) {
-        keep.push(("from", r.from.to_string()));
-        keep.push(("to", r.to.to_string()));
-    }
-    keep.push(("sort", state.table.sort.as_str().to_owned()));
-    keep.push(("order", state.table.order.as_str().to_owned()));
-    keep
+/// The hidden inputs among `names` that keep the state when the search form is submitted:
+/// only those that are not defaults, placed (period before the search, sort after the type)
+/// so that the form leads to the view's one URL ([`ViewState::query`]).
+fn kept_inputs(state: &ViewState, names: &[&str]) -> Vec<(&'static str, String)> {
+    (state.first_page().pairs().into_iter())
+        .filter(|(name, _)| names.contains(name))
+        .collect()
 }
 
-/// The non-period parameters of a state, as hidden inputs.
+/// The non-period parameters of a state that are not defaults, as hidden inputs (the
+/// custom-range form's; the page starts again from the first).
 fn state_inputs(state: &ViewState) -> Vec<(&'static str, String)> {
-    let t = &state.table;
-    let mut keep = Vec::new();
-    if let Some(q) = &t.q {
-        keep.push(("q", q.clone()));
-    }
-    if let Some(rt) = t.repo_type {
-        keep.push(("type", rt.as_str().to_owned()));
-    }
-    keep.push(("sort", t.sort.as_str().to_owned()));
-    keep.push(("order", t.order.as_str().to_owned()));
-    if t.per_page != crate::analytics::DEFAULT_PER_PAGE {
-        keep.push(("per_page", t.per_page.to_string()));
-    }
-    if let Some(g) = state.granularity {
-        keep.push(("granularity", g.as_str().to_owned()));
-    }
-    keep
+    let period = ["period", "from", "to"];
+    (state.first_page().pairs().into_iter())
+        .filter(|(name, _)| !period.contains(name))
+        .collect()
 }
 
 fn render(t: &impl Template) -> Result<Response, ApiError> {
@@ -249,7 +238,9 @@ async fn dashboard(
         previous_text: previous_text(view.period),
         periods: period_toggles(&view, href),
         custom: CustomRange::of(&view, problem.clone(), o.first_day, today),
-        keep: kept_inputs(&view),
+        keep_period: kept_inputs(&view, &["period", "from", "to"]),
+        keep_sort: kept_inputs(&view, &["sort", "order"]),
+        canonical: href(&view),
         type_filter: view.table.repo_type.map_or("", |t| t.as_str()),
         per_page_choices: per_page_choices(view.table.per_page),
         filtered: view.table.q.is_some() || view.table.repo_type.is_some(),

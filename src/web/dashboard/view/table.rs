@@ -84,6 +84,9 @@ pub struct TableView {
     pub bounded: bool,
     pub rows: Vec<Row>,
     pub pager: Pager,
+    /// The view's one URL ([`ViewState::query`]): what the script writes into the address bar
+    /// after swapping the table in.
+    pub url: String,
     /// With a search or type filter: the matching repositories' figures together.
     pub matched: Option<MatchedView>,
 }
@@ -159,6 +162,11 @@ impl TableView {
             columns: columns(state, &href),
             bounded: state.period.range.is_some(),
             rows,
+            url: {
+                let mut shown = state.clone();
+                shown.table.page = table.page.min(pages_of(table));
+                href(&shown)
+            },
             pager: pager(state, table, &href),
         }
     }
@@ -250,9 +258,15 @@ fn row(state: &ViewState, r: &RepoRow, base: &str) -> Row {
     }
 }
 
+/// How many pages the table has (at least one).
+fn pages_of(table: &RepoTable) -> u32 {
+    let per_page = table.per_page.max(1) as usize;
+    table.count.div_ceil(per_page).max(1) as u32
+}
+
 fn pager(state: &ViewState, table: &RepoTable, href: &impl Fn(&ViewState) -> String) -> Pager {
     let per_page = table.per_page.max(1) as usize;
-    let pages = table.count.div_ceil(per_page).max(1) as u32;
+    let pages = pages_of(table);
     let at = |page: u32| {
         let mut s = state.clone();
         s.table.page = page;

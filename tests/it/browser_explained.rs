@@ -1,0 +1,150 @@
+//! The dashboard explains its numbers, in headless Chromium through the real server: one URL
+//! per view whichever control leads to it, and the custom range opening on the range shown.
+//! Needs Chromium: `cargo test --test it -- --include-ignored browser_explained::`.
+
+use crate::analytics;
+
+use crate::chromium::{click, eval, goto, sign_in, type_into, wait_until, Chromium, Server};
+use chromiumoxide::Page;
+
+const PAGE: &str = "/organizations/acme/settings/publisher-analytics";
+
+/// Waits until the address bar shows `search` (`?…`, or empty), then checks that it is the
+/// URL the server gives the table it shows.
+async fn wait_for_search(page: &Page, search: &str) {
+    wait_until(page, &format!("location.search === {search:?}")).await;
+    let shown: String = eval(
+        page,
+        "document.querySelector('[data-testid=repo-count]').dataset.url",
+    )
+    .await;
+    assert_eq!(shown, format!("{PAGE}{search}"));
+}
+
+async fn choose(page: &Page, select: &str, value: &str) {
+    let js = format!(
+        "(() => {{ const s = document.querySelector('[data-testid={select}]'); \
+         s.value = '{value}'; s.dispatchEvent(new Event('change', {{bubbles: true}})); \
+         return true; }})()"
+    );
+    eval::<bool>(page, &js).await;
+}
+
+// Regression: live search wrote `period=all-time&sort=downloads&order=desc` into the URL,
+// which the sort links leave out: one view, two URLs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn browser_every_control_leads_to_the_views_one_url() {
+    let f = analytics::fixture();
+    let server = Server::start(&f.app).await;
+    let chromium = Chromium::launch().await;
+    let page = chromium.page("about:blank").await;
+    sign_in(&page, &server, "alice", Some(PAGE)).await;
+    eval::<bool>(&page, "(window.__noReload = true)").await;
+
+    type_into(&page, "#q", "alp").await;
+    wait_for_search(&page, "?q=alp").await;
+    click(&page, "[data-testid=sort-name]").await;
+    wait_for_search(&page, "?q=alp&sort=name").await;
+    click(&page, "[data-testid=sort-name]").await;
+    wait_for_search(&page, "?q=alp&sort=name&order=desc").await;
+    // Typing again keeps the sort, in the URL's order.
+    type_into(&page, "#q", "ha").await;
+    wait_for_search(&page, "?q=alpha&sort=name&order=desc").await;
+    click(&page, "[data-testid=sort-downloads]").await;
+    wait_for_search(&page, "?q=alpha").await;
+    choose(&page, "per-page", "25").await;
+    wait_for_search(&page, "?q=alpha&per_page=25").await;
+    choose(&page, "type-filter", "model").await;
+    wait_for_search(&page, "?q=alpha&type=model&per_page=25").await;
+    choose(&page, "type-filter", "").await;
+    wait_for_search(&page, "?q=alpha&per_page=25").await;
+    assert!(eval::<bool>(&page, "window.__noReload === true").await);
+
+    // The period links and the custom range lead to the same kind of URL.
+    let link: String = eval(
+        &page,
+        "document.querySelector('[data-testid=period-7d]').getAttribute('href')",
+    )
+    .await;
+    assert_eq!(link, format!("{PAGE}?period=7d&q=alpha&per_page=25"));
+    let link: String = eval(
+        &page,
+        "document.querySelector('[data-testid=period-all-time]').getAttribute('href')",
+    )
+    .await;
+    assert_eq!(link, format!("{PAGE}?q=alpha&per_page=25"));
+    click(&page, "[data-testid=custom-range-toggle]").await;
+    eval::<bool>(
+        &page,
+        "(document.querySelector('[data-testid=custom-from]').value = '2024-02-01', \
+          document.querySelector('[data-testid=custom-to]').value = '2024-02-20', true)",
+    )
+    .await;
+    click(&page, "[data-testid=custom-apply]").await;
+    wait_until(
+        &page,
+        "location.search === '?period=custom&from=2024-02-01&to=2024-02-20&q=alpha&per_page=25'",
+    )
+    .await;
+    chromium.close().await;
+}
+
+// Regression: the Custom popover opened with empty dates instead of the range shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn browser_the_custom_range_opens_on_the_range_shown() {
+    let f = analytics::fixture();
+    let server = Server::start(&f.app).await;
+    let chromium = Chromium::launch().await;
+    let page = chromium.page("about:blank").await;
+    sign_in(
+        &page,
+        &server,
+        "alice",
+        Some(&format!("{PAGE}?period=last-month")),
+    )
+    .await;
+    click(&page, "[data-testid=custom-range-toggle]").await;
+    let dates = "[...document.querySelectorAll('[data-testid=custom-from], [data-testid=custom-to]')].map(i => i.value)";
+    let (from, to): (String, String) = eval(&page, &format!("({dates})")).await;
+    assert_eq!((from.as_str(), to.as_str()), ("2024-02-01", "2024-03-01"));
+    // Moving only the start keeps the end shown.
+    eval::<bool>(
+        &page,
+        "(document.querySelector('[data-testid=custom-from]').value = '2024-02-15', true)",
+    )
+    .await;
+    click(&page, "[data-testid=custom-apply]").await;
+    wait_until(
+        &page,
+        "location.search === '?period=custom&from=2024-02-15&to=2024-03-01'",
+    )
+    .await;
+    chromium.close().await;
+}
+
+// Regression: an organization's address in another case than its name was a 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn browser_an_address_in_another_case_leads_to_the_organization() {
+    let f = analytics::fixture();
+    let server = Server::start(&f.app).await;
+    let chromium = Chromium::launch().await;
+    let page = chromium.page("about:blank").await;
+    let asked = "/organizations/ACME/settings/publisher-analytics?period=7d";
+    sign_in(&page, &server, "alice", Some(PAGE)).await;
+    goto(&page, &server.url(asked)).await;
+    wait_until(
+        &page,
+        &format!("location.pathname + location.search === '{PAGE}?period=7d'"),
+    )
+    .await;
+    let org: String = eval(
+        &page,
+        "document.querySelector('[data-testid=org-name]').textContent",
+    )
+    .await;
+    assert_eq!(org, "acme");
+    chromium.close().await;
+}
