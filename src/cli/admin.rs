@@ -52,13 +52,30 @@ pub fn org(config: &Config, c: OrgCommand) -> Result<()> {
         }
         OrgCommand::List => {
             let orgs = accounts::orgs_for_display(store.as_ref())?;
-            let header = format!("{:<32} {:<10} {:>8}", "ORGANIZATION", "PLAN", "REPOS");
-            let mut rows = vec![header];
+            let mut rows = Vec::with_capacity(orgs.len());
             for o in &orgs {
                 let repos = store.repo_count(&o.name)?;
-                rows.push(format!("{:<32} {:<10} {:>8}", o.name, o.plan, repos));
+                rows.push(vec![
+                    o.name.to_string(),
+                    o.plan.to_string(),
+                    repos.to_string(),
+                ]);
             }
-            output::lines(rows)?;
+            let columns = [
+                output::Column {
+                    heading: "ORGANIZATION",
+                    numeric: false,
+                },
+                output::Column {
+                    heading: "PLAN",
+                    numeric: false,
+                },
+                output::Column {
+                    heading: "REPOS",
+                    numeric: true,
+                },
+            ];
+            output::lines(output::table(&columns, &rows))?;
         }
         OrgCommand::Delete { org, yes } => {
             let org = org_name(&org)?;

@@ -27,3 +27,76 @@ where
 pub fn line(text: impl Display) -> Result<()> {
     lines([text])
 }
+
+/// A column of [`table`]: its heading and whether its values are numbers (aligned right).
+pub struct Column {
+    pub heading: &'static str,
+    pub numeric: bool,
+}
+
+/// The lines of a table: the heading, then each row, every column as wide as its widest cell
+/// (a 96-character organization name widens its column rather than pushing the next one
+/// out of line), columns two spaces apart, no trailing blanks.
+pub fn table(columns: &[Column], rows: &[Vec<String>]) -> Vec<String> {
+    let width = |i: usize| {
+        let cells = rows
+            .iter()
+            .filter_map(|r| r.get(i))
+            .map(|c| c.chars().count());
+        cells.fold(columns[i].heading.len(), usize::max)
+    };
+    let widths: Vec<usize> = (0..columns.len()).map(width).collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = (cells.iter().enumerate())
+            .map(|(i, cell)| match columns[i].numeric {
+                true => format!("{cell:>w$}", w = widths[i]),
+                false => format!("{cell:<w$}", w = widths[i]),
+            })
+            .collect();
+        padded.join("  ").trim_end().to_owned()
+    };
+    let heading = line(columns.iter().map(|c| c.heading).collect());
+    let body = rows
+        .iter()
+        .map(|r| line(r.iter().map(String::as_str).collect()));
+    std::iter::once(heading).chain(body).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{table, Column};
+
+    #[test]
+    fn rows_are_padded_like_the_heading() {
+        let columns = [
+            Column {
+                heading: "ORGANIZATION",
+                numeric: false,
+            },
+            Column {
+                heading: "PLAN",
+                numeric: false,
+            },
+            Column {
+                heading: "REPOS",
+                numeric: true,
+            },
+        ];
+        let rows = [
+            vec!["acme".to_owned(), "team".to_owned(), "4".to_owned()],
+            vec![
+                "Northwind-Labs".to_owned(),
+                "free".to_owned(),
+                "1200".to_owned(),
+            ],
+        ];
+        assert_eq!(
+            table(&columns, &rows),
+            [
+                "ORGANIZATION    PLAN  REPOS",
+                "acme            team      4",
+                "Northwind-Labs  free   1200",
+            ]
+        );
+    }
+}

@@ -41,7 +41,7 @@ impl std::borrow::Borrow<str> for LibraryName {
 
 impl fmt::Display for LibraryName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

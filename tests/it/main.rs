@@ -24,6 +24,7 @@ mod cli_concurrent_writes;
 mod cli_config_rules;
 mod cli_cut_input;
 mod cli_demo_logs;
+mod cli_explained;
 mod cli_import_bounds;
 mod cli_ingest;
 mod cli_libraries;
