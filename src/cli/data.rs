@@ -27,6 +27,7 @@ pub(super) fn open_store_at(config: &Config, location: &str) -> Result<SharedSto
 
 pub fn import(config: &Config, files: &[PathBuf]) -> Result<()> {
     let store = open_store(config)?;
+    let known = super::next_steps::org_names(store.as_ref())?;
     let today = config.reference_day();
     let mut done: Vec<&Path> = Vec::new();
     for file in files {
@@ -37,7 +38,10 @@ pub fn import(config: &Config, files: &[PathBuf]) -> Result<()> {
         bar.finish_and_clear();
         let report = match result {
             Ok(report) => report,
-            Err(e) => return Err(import_failure(e, file, &done)),
+            Err(e) => {
+                super::next_steps::print(config, store.as_ref(), &known)?;
+                return Err(import_failure(e, file, &done));
+            }
         };
         println!(
             "{}: {}, {}, {}",
@@ -48,7 +52,7 @@ pub fn import(config: &Config, files: &[PathBuf]) -> Result<()> {
         );
         done.push(file);
     }
-    Ok(())
+    super::next_steps::print(config, store.as_ref(), &known)
 }
 
 /// `1 row`, `2 rows`.

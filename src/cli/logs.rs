@@ -7,10 +7,12 @@ use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 
 use super::data::{counted, ensure_org_exists, open_store, progress_bar};
+use super::next_steps;
 use crate::config::Config;
 use crate::domain::{Day, OrgName};
 use crate::ingest::{self, Format, IngestReport, Rules};
 use crate::store::Store;
+use crate::web::format::thousands;
 
 /// The rules file's rules, else the configuration's (its `rules` file, or the Hub's defaults).
 pub(super) fn load_rules(config: &Config, path: Option<&Path>) -> Result<Rules> {
@@ -75,16 +77,20 @@ pub fn ingest(
     let rules = load_rules(config, rules)?;
     let days = ingest::DayBounds::new(config.retention_days, config.reference_day());
     let store = open_store(config)?;
+    let known = next_steps::org_names(store.as_ref())?;
     let mut done: Vec<&Path> = Vec::new();
     for file in files {
         let report = match ingest_one(store.as_ref(), file, format, &rules, days) {
             Ok(report) => report,
-            Err(e) => return Err(failure(e, file, &done)),
+            Err(e) => {
+                next_steps::print(config, store.as_ref(), &known)?;
+                return Err(failure(e, file, &done));
+            }
         };
         println!("{}", summary(file, &report));
         done.push(file);
     }
-    Ok(())
+    next_steps::print(config, store.as_ref(), &known)
 }
 
 fn ingest_one(
@@ -107,37 +113,49 @@ fn ingest_one(
     result
 }
 
-/// `a.csv: 10 rows, 8 counted, 2 skipped (spaces); 8 new events, 3 repository-days recounted`.
+/// `a.csv: 10 rows: 8 requests of models and datasets (events), 2 of Spaces (not counted);
+/// 8 new events; 3 repository-days recounted: 5 downloads; 1 new organization`. Events are
+/// requests; downloads are what the rules count of them (a dataset's requests within five
+/// minutes are one), so both are named.
 fn summary(file: &Path, r: &IngestReport) -> String {
+    let n = |n: u64, one: &str, many: &str| {
+        format!("{} {}", thousands(n), if n == 1 { one } else { many })
+    };
     if r.duplicate {
         // What was recorded when it was ingested (a file found early is not parsed again).
         return format!(
-            "{}: {}, {} counted; already ingested (same bytes), nothing changed",
+            "{}: {}: {} of models and datasets (events); already ingested (same bytes), \
+             nothing changed",
             file.display(),
-            counted(r.rows, "row", "rows"),
-            r.counted,
+            n(r.rows, "row", "rows"),
+            n(r.counted, "request", "requests"),
         );
     }
-    let head = format!(
-        "{}: {}, {} counted, {} skipped (spaces)",
+    let mut head = format!(
+        "{}: {}: {} of models and datasets (events), {} of Spaces (not counted)",
         file.display(),
-        counted(r.rows, "row", "rows"),
-        r.counted,
-        r.skipped,
+        n(r.rows, "row", "rows"),
+        n(r.counted, "request", "requests"),
+        thousands(r.skipped),
     );
-    let head = match r.not_files {
-        0 => head,
-        n => format!("{head}, {n} not repository files"),
-    };
-    let head = match r.expired {
-        0 => head,
-        n => format!("{head}, {n} before the retention (not kept)"),
-    };
+    if r.not_files > 0 {
+        head.push_str(&format!(
+            ", {} not repository files",
+            thousands(r.not_files)
+        ));
+    }
+    if r.expired > 0 {
+        head.push_str(&format!(
+            ", {} before the retention (not kept)",
+            thousands(r.expired)
+        ));
+    }
     format!(
-        "{head}; {}, {} recounted, {}",
-        counted(r.new_events, "new event", "new events"),
-        counted(r.repo_days, "repository-day", "repository-days"),
-        counted(r.orgs_created, "new organization", "new organizations"),
+        "{head}; {}; {} recounted: {}; {}",
+        n(r.new_events, "new event", "new events"),
+        n(r.repo_days, "repository-day", "repository-days"),
+        n(r.downloads, "download", "downloads"),
+        n(r.orgs_created, "new organization", "new organizations"),
     )
 }
 

@@ -9,6 +9,7 @@ mod ingest_keys;
 mod logging;
 mod logs;
 mod migrate;
+mod next_steps;
 mod output;
 mod repo;
 mod serve;

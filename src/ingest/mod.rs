@@ -172,6 +172,9 @@ pub struct IngestReport {
     pub new_events: u64,
     /// Repository-days recounted.
     pub repo_days: u64,
+    /// The downloads those repository-days hold from logs once recounted: this file's events
+    /// counted under the rules, with those other files gave the same days.
+    pub downloads: u64,
     /// The same bytes were ingested before: nothing was stored.
     pub duplicate: bool,
     pub orgs_created: u64,
@@ -517,7 +520,9 @@ impl FileRead {
     ) -> Result<IngestReport, StoreError> {
         let changed = recount::add_library_changes(events, None, &mut self.touched)?;
         retention::keep_from(&mut self.touched, self.first_kept);
-        self.report.repo_days = recount::recount(store, events, rules, &self.touched, &changed)?;
+        let recounted = recount::recount(store, events, rules, &self.touched, &changed)?;
+        self.report.repo_days = recounted.repo_days;
+        self.report.downloads = recounted.downloads;
         for (name, head) in records {
             events.record_log_file(name, self.report.rows, self.report.counted, *head)?;
         }

@@ -60,7 +60,7 @@ type RepoCounts = (Option<LibraryName>, BTreeMap<Day, u64>);
 /// Sets the `logs` downloads of each repository-day from every event kept for it, under the
 /// repository's library, in one write; then clears the library change of each repository in
 /// `changed` (all of whose days are in `touched`). Returns how many repository-days were
-/// recounted.
+/// recounted and the downloads they now hold from logs.
 ///
 /// Libraries and events are read after the write began (no other write can change a library
 /// meanwhile), by [`READERS`] threads, each [`REPOS_AT_ONCE`] repositories at a time, ahead
@@ -72,11 +72,11 @@ pub(super) fn recount(
     rules: &Rules,
     touched: &BTreeMap<RepoKey, BTreeSet<Day>>,
     changed: &BTreeSet<RepoKey>,
-) -> Result<u64, StoreError> {
+) -> Result<Recounted, StoreError> {
     let source = SourceId::parse(LOGS_SOURCE)?;
     let mut write = store.write(&source, WriteMode::Merge)?;
     let repos: Vec<(&RepoKey, &BTreeSet<Day>)> = touched.iter().collect();
-    let mut recounted = 0;
+    let mut recounted = Recounted::default();
     let mut counted_under = BTreeMap::new();
     std::thread::scope(|scope| -> Result<(), StoreError> {
         let readers: Vec<Receiver<Counted>> = (0..READERS)
@@ -119,7 +119,8 @@ pub(super) fn recount(
                 if write_it {
                     write.set(repo, *day, downloads)?;
                 }
-                recounted += 1;
+                recounted.repo_days += 1;
+                recounted.downloads = recounted.downloads.saturating_add(downloads);
             }
             if changed.contains(*repo) {
                 counted_under.insert(*repo, library);
@@ -203,6 +204,13 @@ fn count_repos(
     Ok(libraries.into_iter().zip(counts).collect())
 }
 
+/// The repository-days one recount wrote and the downloads they hold from logs afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Recounted {
+    pub repo_days: u64,
+    pub downloads: u64,
+}
+
 /// What a recount did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RecountReport {
@@ -251,10 +259,10 @@ pub fn recount_within(
         .map_err(store_err)?;
     let changed = add_library_changes(events, org, &mut touched).map_err(store_err)?;
     retention::keep_from(&mut touched, first_kept);
-    let repo_days = recount(store, events, rules, &touched, &changed).map_err(store_err)?;
+    let recounted = recount(store, events, rules, &touched, &changed).map_err(store_err)?;
     let orgs: BTreeSet<OrgName> = touched.keys().map(|r| r.name.org()).collect();
     Ok(RecountReport {
-        repo_days,
+        repo_days: recounted.repo_days,
         orgs: orgs.len() as u64,
         not_recounted_before,
     })
@@ -279,6 +287,6 @@ pub fn set_library(
     let changed =
         add_library_changes(events, Some(&repo.name.org()), &mut touched).map_err(store_err)?;
     retention::keep_from(&mut touched, events.horizon().map_err(store_err)?);
-    let repo_days = recount(store, events, rules, &touched, &changed).map_err(store_err)?;
-    Ok((now, repo_days))
+    let recounted = recount(store, events, rules, &touched, &changed).map_err(store_err)?;
+    Ok((now, recounted.repo_days))
 }

@@ -83,7 +83,10 @@ fn an_hf_csv_file_cut_inside_a_hashed_ip_counts_nothing() {
     );
 
     let out = ok(d, &["ingest", "--format", "hf-csv", "whole.csv"]);
-    assert!(out.contains("whole.csv: 2 rows, 2 counted"), "{out}");
+    assert!(
+        out.contains("whole.csv: 2 rows: 2 requests of models and datasets"),
+        "{out}"
+    );
     assert_eq!(
         ok(d, &["export", "--org", "acme"]),
         format!("{EXPORT_HEADER}dataset,acme/data,2,2024-05-01T00:00:00.000Z,2\n")
@@ -153,7 +156,10 @@ fn an_hf_csv_file_cut_inside_a_user_agent_counts_nothing() {
     );
 
     let out = ok(d, &["ingest", "--format", "hf-csv", "whole.csv"]);
-    assert!(out.contains("whole.csv: 2 rows, 2 counted"), "{out}");
+    assert!(
+        out.contains("whole.csv: 2 rows: 2 requests of models and datasets"),
+        "{out}"
+    );
     let store = hubstats::store::open(d.join("hubstats.db").to_str().unwrap()).unwrap();
     let mut classes = Vec::new();
     let repo = RepoKey {

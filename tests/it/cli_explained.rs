@@ -5,6 +5,10 @@ use crate::common;
 
 use std::path::Path;
 
+const TODAY: &str = "2024-05-03";
+const HEADER: &str =
+    "timestamp,status,method,repoName,repoType,hashedUserId,hashedIp,country,region,userAgent";
+
 fn ok(store: &Path, args: &[&str], stdin: &str) -> String {
     let out = common::run_hubstats(store, args, stdin);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -32,4 +36,78 @@ fn org_list_lines_up_its_rows_with_its_header() {
         assert_eq!(line.len(), lines[0].len(), "REPOS is aligned right: {list}");
         assert!(line.ends_with(" 0"), "{list}");
     }
+}
+
+// Regression: after `ingest` into a new store the summary said "3 counted" for 1 download,
+// "skipped (spaces)", and nothing of the free plan and missing members that make the
+// dashboard answer 403.
+#[test]
+fn ingest_into_a_new_store_says_events_downloads_and_what_to_do_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("hubstats.db");
+    let log = dir.path().join("logs.csv");
+    // Three requests of one downloader within five minutes: one dataset download.
+    std::fs::write(
+        &log,
+        format!(
+            "{HEADER}\n\
+             2024-05-01T10:00:00.000Z,200,GET,acme/data,dataset,u1,ip1,FR,IDF,curl/8\n\
+             2024-05-01T10:01:00.000Z,200,GET,acme/data,dataset,u1,ip1,FR,IDF,curl/8\n\
+             2024-05-01T10:02:00.000Z,200,GET,acme/data,dataset,u1,ip1,FR,IDF,curl/8\n\
+             2024-05-01T10:03:00.000Z,200,GET,acme/app,space,u1,ip1,FR,IDF,curl/8\n"
+        ),
+    )
+    .unwrap();
+    let log = log.to_str().unwrap();
+    let out = ok(
+        &store,
+        &["--today", TODAY, "ingest", "--format", "hf-csv", log],
+        "",
+    );
+    assert!(
+        out.contains(&format!(
+            "{log}: 4 rows: 3 requests of models and datasets (events), 1 of Spaces (not \
+             counted); 3 new events; 1 repository-day recounted: 1 download; 1 new organization"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("New organization acme is on the free plan with no members"),
+        "{out}"
+    );
+    // The commands it prints lead to the dashboard: run them as printed.
+    let hubstats = format!("hubstats --store {}", store.display());
+    let commands: Vec<Vec<String>> = out
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix(&format!("{hubstats} ")))
+        .map(|l| l.split('#').next().unwrap().trim().replace("USER", "ana"))
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect();
+    let names: Vec<String> = (commands.iter())
+        .map(|c| c[..c.len().min(2)].join(" "))
+        .collect();
+    assert_eq!(
+        names,
+        ["user create", "member add", "org set-plan", "serve"],
+        "{out}"
+    );
+    for command in &commands[..3] {
+        let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
+        if args[..2] == ["user", "create"] {
+            args.push("--password-stdin");
+        }
+        ok(&store, &args, "a password of some length");
+    }
+    assert!(ok(&store, &["member", "list", "acme"], "").contains("ana"));
+    let orgs = ok(&store, &["org", "list"], "");
+    let acme: Vec<&str> = orgs.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(acme, ["acme", "team", "1"], "{orgs}");
+    // Nothing new the second time: nothing to say.
+    let again = ok(
+        &store,
+        &["--today", TODAY, "ingest", "--format", "hf-csv", log],
+        "",
+    );
+    assert!(again.contains("already ingested"), "{again}");
+    assert!(!again.contains("free plan"), "{again}");
 }

@@ -80,7 +80,7 @@ fn hf_csv_files_in_both_layouts_are_counted_once_and_exported() {
         "",
     );
     assert!(
-        out.contains("old.csv: 4 rows, 3 counted, 1 skipped (spaces); 3 new events"),
+        out.contains("old.csv: 4 rows: 3 requests of models and datasets (events), 1 of Spaces (not counted); 3 new events"),
         "{out}"
     );
     assert!(out.contains("1 new organization"), "{out}");
@@ -126,7 +126,10 @@ fn jsonl_from_stdin_adds_to_imported_breakdown_counts() {
         "{help}"
     );
     let out = ok(d, &["ingest", "--format", "jsonl", "-"], &events);
-    assert!(out.starts_with("-: 3 rows, 3 counted, 0 skipped"), "{out}");
+    assert!(
+        out.starts_with("-: 3 rows: 3 requests of models and datasets (events), 0 of Spaces"),
+        "{out}"
+    );
     assert_eq!(
         ok(d, &["export", "--org", "acme"], ""),
         "repoType,repoName,total,timestamp,downloads\n\
@@ -233,7 +236,10 @@ fn gzip_files_are_read_as_their_text() {
         &["ingest", "--format", "hf-csv", gz.to_str().unwrap()],
         "",
     );
-    assert!(out.contains("40 rows, 40 counted"), "{out}");
+    assert!(
+        out.contains("40 rows: 40 requests of models and datasets"),
+        "{out}"
+    );
     let counted = "repoType,repoName,total,timestamp,downloads\n\
                    model,acme/bert,40,2024-05-01T00:00:00.000Z,40\n";
     assert_eq!(ok(d, &["export", "--org", "acme"], ""), counted);
@@ -364,7 +370,7 @@ fn nginx_logs_count_repository_files_and_skip_other_urls() {
         "",
     );
     assert!(
-        out.contains("10 rows, 7 counted, 1 skipped (spaces), 2 not repository files"),
+        out.contains("10 rows: 7 requests of models and datasets (events), 1 of Spaces (not counted), 2 not repository files"),
         "{out}"
     );
     assert_eq!(

@@ -75,7 +75,7 @@ fn events_before_the_retention_are_not_kept_pruned_or_recounted_and_counts_stay(
         &[&retention[..], &["ingest", "--format", "hf-csv", &late]].concat(),
     );
     assert!(
-        out.contains("2 rows, 1 counted, 0 skipped (spaces), 1 before the retention (not kept); 1 new event, 1 repository-day recounted"),
+        out.contains("2 rows: 1 request of models and datasets (events), 0 of Spaces (not counted), 1 before the retention (not kept); 1 new event; 1 repository-day recounted"),
         "{out}"
     );
     assert_eq!(
