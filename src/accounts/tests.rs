@@ -45,6 +45,16 @@ fn check_password_accepts_only_the_right_password() {
     assert!(!check_password(&s, &user("nobody"), "correct horse").unwrap());
 }
 
+/// What the store keeps of tokens and sessions is their SHA-256: the same digest whatever
+/// the library's version, or every stored token would stop working.
+#[test]
+fn secret_hashes_are_sha256_hex() {
+    assert_eq!(
+        secret_hash("abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
 #[test]
 fn tokens_are_stored_hashed_and_revocable() {
     let s = store();
