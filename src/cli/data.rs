@@ -81,7 +81,9 @@ pub(super) fn progress_bar(file: &Path) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    let template = "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})";
+    // Decimal units (1 MB = 1,000,000 bytes), as the dashboard's CSV button shows sizes.
+    let template = "{msg} [{bar:40}] {decimal_bytes}/{decimal_total_bytes} \
+                    ({decimal_bytes_per_sec}, {eta})";
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }

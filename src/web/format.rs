@@ -51,8 +51,9 @@ pub fn compact(n: u64) -> String {
     n.to_string()
 }
 
-/// A size in bytes for people (SI units, as download managers show them): `531 MB`, `12 kB`,
-/// `1.2 GB`, `900 B`.
+/// A size in bytes for people, in decimal units (1 MB = 1,000,000 bytes; the one convention of
+/// hubstats' pages and commands): `531 MB`, `12 kB`, `1.2 GB`, `900 B`. (Chrome and Firefox
+/// label binary units "MB": they show the same file about 5% smaller.)
 pub fn bytes(n: u64) -> String {
     let units = [
         (1_000_000_000_000, "TB"),

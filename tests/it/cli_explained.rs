@@ -111,3 +111,30 @@ fn ingest_into_a_new_store_says_events_downloads_and_what_to_do_next() {
     assert!(again.contains("already ingested"), "{again}");
     assert!(!again.contains("free plan"), "{again}");
 }
+
+// Regression: the README's list of commands gave `ingest-key create` (and `list`) twice.
+#[test]
+fn the_readme_lists_each_command_once() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let usage = readme.split("COMMAND\n").nth(1).unwrap();
+    let usage = &usage[..usage.find("```").unwrap()];
+    let mut seen = std::collections::BTreeSet::new();
+    for line in usage.lines() {
+        // Up to two commands a line, each `name [sub]` followed by its arguments.
+        for part in line.split("   ").map(str::trim).filter(|p| !p.is_empty()) {
+            let words: Vec<&str> = part.split_whitespace().take(2).collect();
+            let sub = words
+                .get(1)
+                .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+            if words[0].starts_with(['(', '['])
+                || !words[0].chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            {
+                continue;
+            }
+            let name = format!("{} {}", words[0], sub.copied().unwrap_or_default());
+            assert!(seen.insert(name.clone()), "{name} listed twice:\n{usage}");
+        }
+    }
+    assert!(seen.contains("ingest-key create"), "{seen:?}");
+}

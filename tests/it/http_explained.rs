@@ -244,3 +244,37 @@ async fn every_way_to_a_view_writes_its_one_url() {
         );
     }
 }
+
+// Regression: the CSV button's size ("~7.9 MB") gave no unit convention, and the CLI's
+// progress bars counted in binary units: one convention (decimal), said on the button.
+#[tokio::test]
+async fn the_csv_button_gives_its_size_in_decimal_units() {
+    let (f, org) = analytics::demo_fixture("2025-06-30", 300);
+    let page = html(
+        &f,
+        &format!("/organizations/{org}/settings/publisher-analytics"),
+    )
+    .await;
+    let button = page.split("data-testid=\"csv-download\"").nth(1).unwrap();
+    let button = &button[..button.find("</a>").unwrap()];
+    let attr = |name: &str| {
+        let v = button.split(&format!(" {name}=\"")).nth(1).unwrap();
+        v[..v.find('"').unwrap()].to_owned()
+    };
+    let bytes: u64 = attr("data-bytes").parse().unwrap();
+    let size = attr("data-size");
+    let (value, unit) = size.split_once(' ').unwrap();
+    let scale = match unit {
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        other => panic!("unit {other}: {button}"),
+    };
+    let value: f64 = value.parse().unwrap();
+    assert!(
+        (value * scale - bytes as f64).abs() <= 0.05 * scale,
+        "{size} for {bytes} bytes"
+    );
+    assert!(button.contains(&format!("~{size}</span>")), "{button}");
+    assert!(button.contains("1 MB = 1,000,000 bytes"), "{button}");
+}

@@ -144,7 +144,11 @@ struct DashboardPage {
     data: Vec<DataRow>,
     granularity: &'static str,
     csv_href: String,
+    /// The full CSV's estimated size in decimal units (`7.6 MB`), as download managers and
+    /// the CLI's progress bars give it, and in bytes (rounded to three figures).
     csv_size: String,
+    csv_size_exact: String,
+    csv_bytes: u64,
     csv_view_href: String,
     /// Where the figures come from, when the organization's are a hub's counters.
     provenance: String,
@@ -257,6 +261,8 @@ async fn dashboard(
         granularity: o.series.granularity.as_str(),
         csv_href: format!("{base}/download-breakdown"),
         csv_size: bytes(export_bytes),
+        csv_size_exact: format!("{} bytes", thousands(three_figures(export_bytes))),
+        csv_bytes: export_bytes,
         csv_view_href: format!("{base}/download-breakdown{}", view.export_query()),
         table: TableView::new(&view, &t, &base),
         provenance: (from_hub.as_ref()).map(hub::org_note).unwrap_or_default(),
@@ -270,6 +276,13 @@ async fn dashboard(
     let mut res = render(&page)?;
     *res.status_mut() = status;
     Ok(res)
+}
+
+/// `n` rounded to three significant figures (an estimate says no more).
+fn three_figures(n: u64) -> u64 {
+    let digits = n.checked_ilog10().unwrap_or(0);
+    let unit = 10u64.pow(digits.saturating_sub(2));
+    (n + unit / 2) / unit * unit
 }
 
 /// The rows-per-page choices, each with whether it is the current one; a current value that
