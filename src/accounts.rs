@@ -14,7 +14,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::OnceLock;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::PasswordHasher;
 use argon2::Argon2;
 use rand::TryRng;
 use sha2::{Digest, Sha256};
@@ -173,9 +174,9 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
     if password.is_empty() {
         return Err(AccountError::EmptyPassword);
     }
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+    // A random 16-byte salt from the operating system.
+    let hash: PasswordHash = Argon2::default()
+        .hash_password(password.as_bytes())
         .map_err(|e| AccountError::Hash(e.to_string()))?;
     Ok(hash.to_string())
 }
@@ -221,17 +222,13 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
     let Ok(params) = argon2::Params::try_from(&hash) else {
         return false;
     };
-    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm) else {
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm.as_str()) else {
         return false;
     };
     let version = match hash.version.map(argon2::Version::try_from) {
         None => argon2::Version::default(),
         Some(Ok(v)) => v,
         Some(Err(_)) => return false,
-    };
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-        return false;
     };
     let blocks = params.block_count();
     let argon2 = Argon2::new(algorithm, version, params);
@@ -242,7 +239,7 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
         };
         memory.resize(blocks, argon2::Block::default());
         argon2
-            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..])
+            .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, &mut memory[..])
             .is_ok()
     });
     computed && secrets_equal_bytes(&out, expected.as_bytes())

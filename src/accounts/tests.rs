@@ -37,6 +37,23 @@ fn passwords_are_argon2id_with_random_salt() {
     ));
 }
 
+/// Hashes stored by earlier builds still verify, and new ones keep their parameters
+/// (argon2id, version 19, 19 MiB, 2 passes, 1 lane, a 16-byte salt). `stored` was made by
+/// argon2 0.5.
+#[test]
+fn stored_password_hashes_still_verify() {
+    let stored = "$argon2id$v=19$m=19456,t=2,p=1$tNSaskf4nHLEhE8PwKY5ig$\
+                  7nzxfCKs8D03NLl8DnUnQ9yXfnzuANjKkls6rurdQ8c";
+    assert!(verify_password(stored, "correct horse battery staple"));
+    assert!(!verify_password(stored, "correct horse battery stapler"));
+    let fresh = hash_password("pw").unwrap();
+    let salt = fresh.split('$').nth(4).unwrap();
+    assert!(
+        fresh.starts_with("$argon2id$v=19$m=19456,t=2,p=1$") && salt.len() == 22,
+        "{fresh}"
+    );
+}
+
 #[test]
 fn check_password_accepts_only_the_right_password() {
     let s = store();
