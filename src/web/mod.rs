@@ -6,6 +6,7 @@
 //! Routes under `/organizations/{org}/` take [`auth::OrgAccess`]; `POST /api/ingest` takes an
 //! ingest key instead ([`ingest`]); errors are [`error::ApiError`].
 
+mod about;
 mod api;
 pub mod auth;
 pub mod blocking;
@@ -85,6 +86,7 @@ pub fn router_with(state: AppState, shared: Shared) -> Router {
     ));
     let bounded = Router::new()
         .merge(index::routes())
+        .merge(about::routes())
         .merge(session::routes())
         .merge(templates::routes())
         .merge(api::routes())

@@ -278,3 +278,46 @@ async fn the_csv_button_gives_its_size_in_decimal_units() {
     assert!(button.contains(&format!("~{size}</span>")), "{button}");
     assert!(button.contains("1 MB = 1,000,000 bytes"), "{button}");
 }
+
+// The page that says what the figures count: UTC days, today in progress, the rules this
+// server applies (its rules file's), the client classes; linked once from each page.
+#[tokio::test]
+async fn the_dashboard_links_once_to_what_a_download_is() {
+    let f = fixture();
+    for path in [PAGE.to_owned(), format!("{PAGE}/models/Alpha?period=7d")] {
+        let page = html(&f, &path).await;
+        assert_eq!(
+            page.matches(r#"href="/about/downloads""#).count(),
+            1,
+            "{path}"
+        );
+        assert!(page.contains("Days are UTC."), "{path}");
+    }
+    // Public: it holds no organization's data.
+    let res = f.app.get_html("/about/downloads", &Auth::None).await;
+    assert_eq!(res.status, 200);
+    let about = res.text();
+    for needle in [
+        "UTC calendar day",
+        "reference day (Mar 1, 2024)",
+        "<code>GET or HEAD</code> answered <code>200, 302, 304 or 307</code>",
+        "<code>config.json</code>",
+        "<code>*.gguf</code>",
+        "within one fixed 5-minute window (:00, :05, :10, … UTC)",
+        "<code>huggingface_hub</code>",
+        "<code>other</code>",
+        "before daily history",
+    ] {
+        assert!(about.contains(needle), "missing {needle}: {about}");
+    }
+    // A rules file's rules are the ones shown.
+    let app = crate::common::TestApp::with_config(|c| {
+        c.rules = hubstats::ingest::Rules::parse_toml(
+            "dataset_window_secs = 3600\nmethods = [\"GET\"]\n",
+        )
+        .unwrap();
+    });
+    let about = app.get_html("/about/downloads", &Auth::None).await.text();
+    assert!(about.contains("within one fixed 1-hour window"), "{about}");
+    assert!(about.contains("<code>GET</code> answered"), "{about}");
+}
