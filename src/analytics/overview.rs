@@ -59,6 +59,9 @@ pub struct Overview {
     pub previous_complete: bool,
     /// The organization's first day with downloads.
     pub first_day: Option<crate::domain::Day>,
+    /// The organization's last day with downloads (of any source; it may be after the
+    /// reference day, the allowed day after it).
+    pub last_day: Option<crate::domain::Day>,
     /// Organization-wide downloads per bucket (the granularity follows the period's length).
     pub series: Series,
     /// Number of repositories of the organization, in any period.
@@ -103,6 +106,7 @@ impl Analytics<'_> {
         less: Option<Less<'_>>,
     ) -> AnalyticsResult<Overview> {
         let first = repos.iter().filter_map(|r| r.first_day).min();
+        let last = repos.iter().filter_map(|r| r.last_day).max();
         let Some(chart) = self.chart_range(period, first) else {
             let series = Series::empty(Granularity::Day);
             let previous = period.range.map(|_| Totals::default());
@@ -113,6 +117,7 @@ impl Analytics<'_> {
                 previous,
                 previous_complete: false,
                 first_day: None,
+                last_day: None,
                 series,
                 repo_count,
             });
@@ -155,6 +160,7 @@ impl Analytics<'_> {
             previous: before.map(|_| previous),
             previous_complete: previous_complete(before, first),
             first_day: first,
+            last_day: last,
             series: series.finish(),
             repo_count: repos.len(),
         })

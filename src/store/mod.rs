@@ -302,6 +302,14 @@ pub trait Counts: Send + Sync {
     /// operators (`/metrics`). May read the whole store: not for request paths.
     fn stats(&self) -> StoreResult<CountsStats>;
 
+    /// The sources holding the organization's repository-days, by name: each one's
+    /// repository-days of the organization (`rows`) and when the source last wrote anywhere
+    /// (`applied_unix`: writes are not recorded per organization). Reads the organization's
+    /// counts once; the dashboard asks it per page. Empty for a backend that cannot say.
+    fn org_sources(&self, _org: &OrgName) -> StoreResult<Vec<SourceInfo>> {
+        Ok(Vec::new())
+    }
+
     /// The memory the cached organization indexes take and may take, for operators
     /// (`/metrics`); `None` for a store without such a cache.
     fn index_memory(&self) -> Option<IndexMemory> {
@@ -817,6 +825,9 @@ impl Counts for Stores {
     }
     fn stats(&self) -> StoreResult<CountsStats> {
         self.counts.stats()
+    }
+    fn org_sources(&self, org: &OrgName) -> StoreResult<Vec<SourceInfo>> {
+        self.counts.org_sources(org)
     }
     fn index_memory(&self) -> Option<IndexMemory> {
         self.counts.index_memory()

@@ -151,6 +151,19 @@ impl Counts for MemCounts {
         }))
     }
 
+    fn org_sources(&self, org: &OrgName) -> StoreResult<Vec<SourceInfo>> {
+        Ok(self.read(|s| {
+            (s.sources.iter())
+                .map(|(source, values)| SourceInfo {
+                    source: source.clone(),
+                    rows: values.keys().filter(|(r, _)| &r.name.org() == org).count() as u64,
+                    applied_unix: 0,
+                })
+                .filter(|info| info.rows > 0)
+                .collect()
+        }))
+    }
+
     fn version(&self, org: &OrgName) -> StoreResult<u64> {
         Ok(self.read(|s| s.versions.get(org).copied().unwrap_or(0)))
     }

@@ -321,3 +321,68 @@ async fn the_dashboard_links_once_to_what_a_download_is() {
     assert!(about.contains("within one fixed 1-hour window"), "{about}");
     assert!(about.contains("<code>GET</code> answered"), "{about}");
 }
+
+/// The text of the element marked `testid` (tags dropped).
+fn text_of(page: &str, testid: &str) -> String {
+    let at = page.find(&format!("data-testid=\"{testid}\"")).unwrap();
+    let open = at + page[at..].find('>').unwrap() + 1;
+    let end = open + page[open..].find("</p>").unwrap();
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in page[open..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+// The organization's page says how far its data goes and from which sources (and when each
+// last wrote), then that days are UTC.
+#[tokio::test]
+async fn the_page_says_how_far_the_data_goes_and_where_it_comes_from() {
+    let f = fixture();
+    let page = html(&f, PAGE).await;
+    // SMALL_CSV's last day of acme is Mar 1, 2024 (acme/Alpha).
+    assert!(page.contains(r#"data-testid="data-through" data-day="2024-03-01""#));
+    let note = text_of(&page, "figures-note");
+    assert!(
+        note.starts_with(
+            "Data through Mar 1, 2024 (breakdown CSV imported just now). Days are UTC."
+        ),
+        "{note}"
+    );
+    assert!(page.contains(r#"data-source="breakdown">breakdown CSV imported <time datetime=""#));
+    // Request logs of acme: a second source, named with its last ingest.
+    let log = "timestamp,status,method,repoName,repoType,hashedUserId,hashedIp,country,region\n\
+               2024-02-10T10:00:00.000Z,200,GET,acme/beta,model,u1,ip1,FR,IDF\n";
+    hubstats::ingest::ingest_reader(
+        f.app.store.as_ref(),
+        "logs.csv",
+        log.as_bytes(),
+        hubstats::ingest::Format::HfCsv,
+        &hubstats::ingest::Rules::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let note = text_of(&html(&f, PAGE).await, "figures-note");
+    assert!(
+        note.starts_with(
+            "Data through Mar 1, 2024 (breakdown CSV imported just now; request logs, last \
+             ingest just now). Days are UTC."
+        ),
+        "{note}"
+    );
+    // Another organization's sources are not this one's.
+    let rival = "repoType,repoName,total,timestamp,downloads\n\
+                 model,rival/x,1,2024-03-01T00:00:00.000Z,1\n";
+    let other = analytics::fixture_with(analytics::TODAY, rival);
+    let note = text_of(&html(&other, PAGE).await, "figures-note");
+    assert!(
+        note.starts_with("Days are UTC."),
+        "acme has no data: {note}"
+    );
+}

@@ -28,10 +28,11 @@ use super::format::{bytes, thousands};
 use super::params::{Params, RangeProblem, ViewState};
 use super::templates::Layout;
 use super::AppState;
+use crate::accounts::now_unix;
 use crate::domain::{OrgName, PeriodKind};
 use view::{
     caption_detail, cards, period_title, period_toggles, previous_text, Card, Comparison, Empty,
-    TableView, Toggle, PER_PAGE_CHOICES,
+    Freshness, TableView, Toggle, PER_PAGE_CHOICES,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -152,6 +153,8 @@ struct DashboardPage {
     csv_view_href: String,
     /// Where the figures come from, when the organization's are a hub's counters.
     provenance: String,
+    /// How far the figures go and from which sources.
+    freshness: Freshness,
     table: TableView,
 }
 
@@ -211,10 +214,12 @@ async fn dashboard(
         .await?
     };
     let of = org.clone();
-    let from_hub = blocking(&state.store, Work::Short, move |s| {
-        crate::hub::provenance::of_org(s, &of)
+    let (from_hub, sources) = blocking(&state.store, Work::Short, move |s| {
+        let from_hub = crate::hub::provenance::of_org(s, &of)?;
+        Ok::<_, crate::store::StoreError>((from_hub, s.org_sources(&of)?))
     })
     .await??;
+    let freshness = Freshness::new(o.last_day, &sources, from_hub.as_ref(), now_unix());
     let href = |s: &ViewState| format!("{base}{}", s.query());
     let before = Comparison {
         previous: o.previous,
@@ -265,6 +270,7 @@ async fn dashboard(
         csv_bytes: export_bytes,
         csv_view_href: format!("{base}/download-breakdown{}", view.export_query()),
         table: TableView::new(&view, &t, &base),
+        freshness,
         provenance: (from_hub.as_ref()).map(hub::org_note).unwrap_or_default(),
         base,
     };

@@ -308,6 +308,34 @@ impl Counts for ClickHouseCounts {
         Some(self.indexes.memory())
     }
 
+    fn org_sources(&self, org: &OrgName) -> StoreResult<Vec<SourceInfo>> {
+        let applied = self.client.query(
+            &format!(
+                "SELECT source, argMax(adjustment, version) FROM counts \
+                 WHERE org = '' AND kind = {SOURCE} GROUP BY source"
+            ),
+            |r| Ok((r.str(0)?, r.i64(1)?)),
+        )?;
+        let applied: std::collections::HashMap<String, i64> = applied.into_iter().collect();
+        let o = quote(org.as_str());
+        self.client.query(
+            &format!(
+                "SELECT source, count() FROM ( \
+                   SELECT source, argMax(downloads, version) AS n FROM counts \
+                   WHERE org = {o} AND kind = {DAY} GROUP BY repo_type, repo, day, source) \
+                 WHERE n > 0 GROUP BY source ORDER BY source"
+            ),
+            |r| {
+                let name = r.str(0)?;
+                Ok(SourceInfo {
+                    source: SourceId::parse(&name)?,
+                    rows: r.u64(1)?,
+                    applied_unix: applied.get(&name).copied().unwrap_or(0),
+                })
+            },
+        )
+    }
+
     fn stats(&self) -> StoreResult<CountsStats> {
         let repositories = self.client.query(
             &format!(

@@ -23,6 +23,7 @@ mod read;
 mod snapshots;
 mod write;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -91,7 +92,16 @@ const MIGRATIONS: &[&str] = &[
 pub struct SqliteCounts {
     db: Db,
     indexes: IndexCache,
+    /// Each organization's rows per source id, at the organization's version: reading them
+    /// takes ~30 ms for 20,000 repositories, and the dashboard asks per page.
+    org_sources: std::sync::Mutex<HashMap<i64, (u64, SourceRows)>>,
 }
+
+/// An organization's repository-days per source id.
+type SourceRows = Vec<(i64, u64)>;
+
+/// Organizations whose rows per source are kept; past it the kept ones are dropped.
+const ORG_SOURCES_KEPT: usize = 4096;
 
 impl SqliteCounts {
     /// Opens (creating if needed) the counts file and brings its schema up to date. A store of
@@ -117,6 +127,7 @@ impl SqliteCounts {
         SqliteCounts {
             db,
             indexes: IndexCache::new(DEFAULT_INDEX_BUDGET),
+            org_sources: Default::default(),
         }
     }
 
@@ -193,6 +204,43 @@ impl Counts for SqliteCounts {
 
     fn stats(&self) -> StoreResult<CountsStats> {
         self.db.read(read::stats)
+    }
+
+    fn org_sources(&self, org: &OrgName) -> StoreResult<Vec<SourceInfo>> {
+        self.db.read(|conn| {
+            // One snapshot: the rows kept are those of the version they are kept under.
+            let snapshot = conn.unchecked_transaction()?;
+            let Some((org_id, version)) = read::org(&snapshot, org)? else {
+                return Ok(Vec::new());
+            };
+            let lock = || self.org_sources.lock().unwrap_or_else(|p| p.into_inner());
+            let kept = lock().get(&org_id).filter(|(v, _)| *v == version).cloned();
+            let rows = match kept {
+                Some((_, rows)) => rows,
+                None => {
+                    let rows = read::org_source_rows(&snapshot, org_id)?;
+                    let mut kept = lock();
+                    if kept.len() >= ORG_SOURCES_KEPT {
+                        kept.clear();
+                    }
+                    kept.insert(org_id, (version, rows.clone()));
+                    rows
+                }
+            };
+            let mut sources: Vec<SourceInfo> = read::sources_by_id(&snapshot)?
+                .into_iter()
+                .filter_map(|(id, source, applied_unix)| {
+                    let (_, n) = rows.iter().find(|(s, _)| *s == id)?;
+                    Some(SourceInfo {
+                        source,
+                        rows: *n,
+                        applied_unix,
+                    })
+                })
+                .collect();
+            sources.sort_by(|a, b| a.source.cmp(&b.source));
+            Ok(sources)
+        })
     }
 
     fn version(&self, org: &OrgName) -> StoreResult<u64> {

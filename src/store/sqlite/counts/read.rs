@@ -43,6 +43,31 @@ pub(super) fn source(conn: &Connection, source: &SourceId) -> StoreResult<Option
     }))
 }
 
+/// The organization's rows of each source holding some, by source id: one pass over its
+/// repositories' chunks (the `(repo_id, span, source_id)` key).
+pub(super) fn org_source_rows(conn: &Connection, org_id: i64) -> StoreResult<Vec<(i64, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.source_id, SUM(c.rows) FROM count_repos r JOIN chunks c ON c.repo_id = r.id \
+         WHERE r.org_id = ?1 GROUP BY c.source_id HAVING SUM(c.rows) > 0",
+    )?;
+    let rows = stmt.query_map([org_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every source by id: its name and when it last wrote.
+pub(super) fn sources_by_id(conn: &Connection) -> StoreResult<Vec<(i64, SourceId, i64)>> {
+    let mut stmt = conn.prepare_cached("SELECT id, name, applied_unix FROM sources")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, applied) = row?;
+        out.push((id, SourceId::parse(&name)?, applied));
+    }
+    Ok(out)
+}
+
 /// The sources holding rows, with their rows (one pass over the chunks), and the repositories.
 pub(super) fn stats(conn: &Connection) -> StoreResult<CountsStats> {
     let repositories: i64 = conn.query_row("SELECT COUNT(*) FROM count_repos", [], |r| r.get(0))?;

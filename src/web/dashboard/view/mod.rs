@@ -8,8 +8,10 @@ use crate::web::charts::long_date;
 use crate::web::format::{compact, percent_change, signed, thousands};
 use crate::web::params::ViewState;
 
+mod freshness;
 mod table;
 
+pub use freshness::Freshness;
 pub use table::{Empty, TableView, PER_PAGE_CHOICES};
 
 /// A link in a toggle group (periods, granularities).
