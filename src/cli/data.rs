@@ -38,10 +38,8 @@ pub fn import(config: &Config, files: &[PathBuf]) -> Result<()> {
         bar.finish_and_clear();
         let report = match result {
             Ok(report) => report,
-            Err(e) => {
-                super::next_steps::print(config, store.as_ref(), &known)?;
-                return Err(import_failure(e, file, &done));
-            }
+            // The error alone: what to do next comes once the files are in.
+            Err(e) => return Err(import_failure(e, file, &done)),
         };
         println!(
             "{}: {}, {}, {}",

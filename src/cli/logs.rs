@@ -82,10 +82,8 @@ pub fn ingest(
     for file in files {
         let report = match ingest_one(store.as_ref(), file, format, &rules, days) {
             Ok(report) => report,
-            Err(e) => {
-                next_steps::print(config, store.as_ref(), &known)?;
-                return Err(failure(e, file, &done));
-            }
+            // The error alone: what to do next comes once the files are in.
+            Err(e) => return Err(failure(e, file, &done)),
         };
         println!("{}", summary(file, &report));
         done.push(file);

@@ -1,12 +1,13 @@
 //! What to do after `ingest` or `import` created organizations. They start on the free plan
 //! with no members, so their dashboards answer 403 until someone is a member and the plan has
-//! analytics: the commands that get there, ready to copy.
+//! analytics: the commands that get there, ready to copy, on standard error.
 
 use std::collections::BTreeSet;
 
-use anyhow::Result;
+use std::io::Write;
 
-use super::output;
+use anyhow::{Context, Result};
+
 use crate::config::{Config, DEFAULT_STORE};
 use crate::domain::OrgName;
 use crate::store::Store;
@@ -30,7 +31,13 @@ pub(super) fn print(config: &Config, store: &dyn Store, known: &BTreeSet<OrgName
         }
     }
     waiting.sort_by(crate::accounts::display_order);
-    output::lines(lines(&command(config), &waiting))
+    // Advice, not the command's result: on standard error, so that scripts reading the
+    // summaries see the same output as before.
+    let mut err = std::io::stderr().lock();
+    for line in lines(&command(config), &waiting) {
+        writeln!(err, "{line}").context("writing to standard error")?;
+    }
+    Ok(())
 }
 
 /// `hubstats`, with the store when it is not the default one.

@@ -10,10 +10,15 @@ const HEADER: &str =
     "timestamp,status,method,repoName,repoType,hashedUserId,hashedIp,country,region,userAgent";
 
 fn ok(store: &Path, args: &[&str], stdin: &str) -> String {
+    ok_with_stderr(store, args, stdin).0
+}
+
+/// Standard output and standard error of a command that must succeed.
+fn ok_with_stderr(store: &Path, args: &[&str], stdin: &str) -> (String, String) {
     let out = common::run_hubstats(store, args, stdin);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "hubstats {args:?} failed: {stderr}");
-    String::from_utf8(out.stdout).unwrap()
+    (String::from_utf8(out.stdout).unwrap(), stderr)
 }
 
 // Regression: `org list` padded its header to 32 characters, not its rows.
@@ -59,7 +64,7 @@ fn ingest_into_a_new_store_says_events_downloads_and_what_to_do_next() {
     )
     .unwrap();
     let log = log.to_str().unwrap();
-    let out = ok(
+    let (out, advice) = ok_with_stderr(
         &store,
         &["--today", TODAY, "ingest", "--format", "hf-csv", log],
         "",
@@ -71,13 +76,15 @@ fn ingest_into_a_new_store_says_events_downloads_and_what_to_do_next() {
         )),
         "{out}"
     );
+    // What to do next is advice, on standard error: the summary is the output.
+    assert!(!out.contains("free plan"), "{out}");
     assert!(
-        out.contains("New organization acme is on the free plan with no members"),
-        "{out}"
+        advice.contains("New organization acme is on the free plan with no members"),
+        "{advice}"
     );
     // The commands it prints lead to the dashboard: run them as printed.
     let hubstats = format!("hubstats --store {}", store.display());
-    let commands: Vec<Vec<String>> = out
+    let commands: Vec<Vec<String>> = advice
         .lines()
         .filter_map(|l| l.trim_start().strip_prefix(&format!("{hubstats} ")))
         .map(|l| l.split('#').next().unwrap().trim().replace("USER", "ana"))
@@ -89,7 +96,7 @@ fn ingest_into_a_new_store_says_events_downloads_and_what_to_do_next() {
     assert_eq!(
         names,
         ["user create", "member add", "org set-plan", "serve"],
-        "{out}"
+        "{advice}"
     );
     for command in &commands[..3] {
         let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
@@ -103,13 +110,13 @@ fn ingest_into_a_new_store_says_events_downloads_and_what_to_do_next() {
     let acme: Vec<&str> = orgs.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(acme, ["acme", "team", "1"], "{orgs}");
     // Nothing new the second time: nothing to say.
-    let again = ok(
+    let (again, advice) = ok_with_stderr(
         &store,
         &["--today", TODAY, "ingest", "--format", "hf-csv", log],
         "",
     );
     assert!(again.contains("already ingested"), "{again}");
-    assert!(!again.contains("free plan"), "{again}");
+    assert!(!advice.contains("free plan"), "{advice}");
 }
 
 // Regression: the README's list of commands gave `ingest-key create` (and `list`) twice.
