@@ -91,7 +91,9 @@
     return granularity === "week" ? "week of " + day : day;
   }
   function showSpark(svg, clientX) {
-    var values = (svg.getAttribute("data-values") || "").split(",").filter(Boolean);
+    // An empty value is a bucket no data covers (before the first data, or after it stops).
+    var raw = svg.getAttribute("data-values") || "";
+    var values = raw ? raw.split(",") : [];
     if (!values.length) return;
     var box = svg.getBoundingClientRect();
     var x = (clientX - box.left) / box.width * 120;
@@ -106,7 +108,8 @@
     }
     sparkTip.textContent = "";
     var strong = document.createElement("strong");
-    strong.textContent = Number(values[i]).toLocaleString("en-US") + " downloads";
+    strong.textContent = values[i] === "" ? "no data" :
+      Number(values[i]).toLocaleString("en-US") + " downloads";
     sparkTip.appendChild(strong);
     sparkTip.appendChild(document.createTextNode(sparkLabel(date, granularity)));
     sparkTip.setAttribute("data-date", date.toISOString().slice(0, 10));

@@ -148,3 +148,66 @@ async fn browser_an_address_in_another_case_leads_to_the_organization() {
     assert_eq!(org, "acme");
     chromium.close().await;
 }
+
+// Days before the first data are not zeros: a sparkline's point there and the chart's say
+// "no data"; today's point says it is in progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn browser_points_without_data_say_so_and_today_is_in_progress() {
+    let f = analytics::fixture();
+    let server = Server::start(&f.app).await;
+    let chromium = Chromium::launch().await;
+    let page = chromium.page("about:blank").await;
+    sign_in(&page, &server, "alice", Some(&format!("{PAGE}?period=90d"))).await;
+    // acme/Alpha's data starts Feb 28: the left end of its sparkline has none.
+    let hover = "(() => { const s = document.querySelector('[data-repo-name=\"acme/Alpha\"] svg.spark'); \
+        const b = s.getBoundingClientRect(); \
+        s.dispatchEvent(new PointerEvent('pointermove', {clientX: b.left + 3, clientY: b.top + 5, bubbles: true, pointerType: 'mouse'})); \
+        return true; })()";
+    eval::<bool>(&page, hover).await;
+    wait_until(
+        &page,
+        "document.querySelector('.chart-tip.floating:not([hidden])')",
+    )
+    .await;
+    let tip: String = eval(
+        &page,
+        "document.querySelector('.chart-tip.floating strong').textContent",
+    )
+    .await;
+    assert_eq!(tip, "no data");
+    // The chart: its first point (Dec 3, before acme's Dec 31) and its last (today).
+    eval::<bool>(
+        &page,
+        "(document.getElementById('org-chart').focus(), true)",
+    )
+    .await;
+    wait_until(
+        &page,
+        "document.querySelector('.chart-tip:not(.floating):not([hidden])')",
+    )
+    .await;
+    let last: String = eval(
+        &page,
+        "document.querySelector('.chart-tip:not(.floating)').textContent",
+    )
+    .await;
+    assert!(last.contains("today, in progress"), "{last}");
+    eval::<bool>(
+        &page,
+        "(document.getElementById('org-chart').dispatchEvent(new KeyboardEvent('keydown', {key: 'Home', bubbles: true})), true)",
+    )
+    .await;
+    wait_until(
+        &page,
+        "document.querySelector('.chart-tip:not(.floating)').dataset.date === '2023-12-03'",
+    )
+    .await;
+    let first: String = eval(
+        &page,
+        "document.querySelector('.chart-tip:not(.floating) strong').textContent",
+    )
+    .await;
+    assert_eq!(first, "no data");
+    chromium.close().await;
+}

@@ -386,3 +386,123 @@ async fn the_page_says_how_far_the_data_goes_and_where_it_comes_from() {
         "acme has no data: {note}"
     );
 }
+
+/// The chart's hover groups (`<g class="hit" …>…</g>`) of the element with id `chart`.
+fn hover_groups(page: &str, chart: &str) -> Vec<String> {
+    let svg = (page.split(&format!("<svg class=\"chart\" id=\"{chart}\"")))
+        .nth(1)
+        .unwrap();
+    let svg = &svg[..svg.find("</svg>").unwrap()];
+    svg.split("<g class=\"hit\"")
+        .skip(1)
+        .map(|g| g[..g.find("</g>").unwrap()].to_owned())
+        .collect()
+}
+
+// Regression: on a store whose data ends on Mar 1, served on Mar 14, Last 7 days showed
+// "0 … −N (−100.0%)" in red; the chart a fall to zero.
+#[tokio::test]
+async fn a_period_past_the_last_data_says_so_instead_of_a_fall_to_zero() {
+    let f = analytics::fixture_with("2024-03-14", analytics::SMALL_CSV);
+    let page = html(&f, &format!("{PAGE}?period=7d")).await;
+    let cards = page.split("data-testid=\"totals\"").nth(1).unwrap();
+    let cards = &cards[..cards.find("</section>").unwrap()];
+    assert!(!cards.contains("change down"), "{cards}");
+    assert!(!cards.contains("100.0%"), "{cards}");
+    assert_eq!(
+        cards
+            .matches("no downloads recorded after Mar 1, 2024")
+            .count(),
+        3,
+        "{cards}"
+    );
+    assert!(page.contains(
+        r#"data-testid="chart-empty">No downloads recorded after Mar 1, 2024: this range has no data yet."#
+    ));
+    // The table's rows have no change either, and say why.
+    let table = html(&f, &format!("{PAGE}?period=7d&fragment=table")).await;
+    assert!(!table.contains("change down"), "{table}");
+    assert!(table.contains(r#"title="no downloads recorded after Mar 1, 2024">—<"#));
+    // Last Month reaches back into the data: the days after Mar 1 are not drawn as zeros.
+    let page = html(&f, &format!("{PAGE}?period=last-month")).await;
+    let hits = hover_groups(&page, "org-chart");
+    assert_eq!(hits.len(), 30);
+    let missing: Vec<&String> = hits.iter().filter(|h| h.contains("data-missing")).collect();
+    assert_eq!(missing.len(), 13, "Mar 2 – Mar 14");
+    assert!(missing[0].contains(r#"data-date="2024-03-02""#));
+    assert!(
+        missing[0].contains("Mar 2, 2024 · no data yet: no data</title>"),
+        "{}",
+        missing[0]
+    );
+    assert!(!page.contains("change down"));
+    // The same store served on Mar 2: data through yesterday covers a period ending today.
+    let f = analytics::fixture_with("2024-03-02", analytics::SMALL_CSV);
+    let page = html(&f, &format!("{PAGE}?period=7d")).await;
+    assert!(!page.contains("no downloads recorded after"), "{page}");
+}
+
+// Regression: 90 days of an organization whose data starts 62 days ago drew a flat line at 0
+// for the first 28; a repository's sparkline likewise before its first day.
+#[tokio::test]
+async fn days_before_the_first_data_are_not_drawn_as_zeros() {
+    let f = fixture();
+    // 90 days: Dec 3, 2023 – Mar 1, 2024; acme's data starts Dec 31.
+    let page = html(&f, &format!("{PAGE}?period=90d")).await;
+    let hits = hover_groups(&page, "org-chart");
+    let missing: Vec<&String> = hits.iter().filter(|h| h.contains("data-missing")).collect();
+    assert_eq!(missing.len(), 28, "Dec 3 – Dec 30");
+    assert!(missing[0].contains("Dec 3, 2023 · before the first data: no data</title>"));
+    assert!(!hits[28].contains("data-missing"), "{}", hits[28]);
+    // The numbers table says it too, without a zero.
+    assert!(page.contains("Dec 3, 2023 <span class=\"muted\">· before the first data</span></th><td class=\"num\">—</td>"), "{page}");
+    // acme/Alpha's data starts Feb 28: its sparkline has no value before.
+    let table = html(&f, &format!("{PAGE}?period=last-month&fragment=table")).await;
+    let alpha = table.split("data-repo-name=\"acme/Alpha\"").nth(1).unwrap();
+    let values = alpha.split("data-values=\"").nth(1).unwrap();
+    let values: Vec<&str> = values[..values.find('"').unwrap()].split(',').collect();
+    assert_eq!(values.len(), 30);
+    assert!(values[..27].iter().all(|v| v.is_empty()), "{values:?}");
+    assert_eq!(values[27..], ["5", "7", "1"]);
+    // The drill-down's chart likewise.
+    let page = html(&f, &format!("{PAGE}/models/Alpha?period=last-month")).await;
+    let hits = hover_groups(&page, "repo-chart");
+    assert_eq!(
+        hits.iter().filter(|h| h.contains("data-missing")).count(),
+        27
+    );
+}
+
+// Today is still counting: its point on a daily chart is drawn as in progress and says so,
+// and so do the caption and the table when the period ends today.
+#[tokio::test]
+async fn today_is_marked_as_in_progress() {
+    let f = fixture();
+    let page = html(&f, &format!("{PAGE}?period=last-month")).await;
+    let hits = hover_groups(&page, "org-chart");
+    let last = hits.last().unwrap();
+    assert!(last.contains(r#"data-date="2024-03-01""#) && last.contains("data-today"));
+    assert!(
+        last.contains("Mar 1, 2024 · today, in progress: 1 downloads</title>"),
+        "{last}"
+    );
+    assert_eq!(hits.iter().filter(|h| h.contains("data-today")).count(), 1);
+    assert!(page.contains(r#"data-testid="today-in-progress">today is still counting<"#));
+    assert!(page.contains("Last Month includes today, still counting"));
+    assert!(page.contains("Mar 1, 2024 <span class=\"muted\">· today, in progress</span>"));
+    let drill = html(&f, &format!("{PAGE}/models/Alpha?period=7d")).await;
+    assert!(hover_groups(&drill, "repo-chart")
+        .last()
+        .unwrap()
+        .contains("data-today"));
+    // A range that ends before today has nothing in progress.
+    let page = html(
+        &f,
+        &format!("{PAGE}?period=custom&from=2024-02-01&to=2024-02-29"),
+    )
+    .await;
+    assert!(
+        !page.contains("in progress") && !page.contains("still counting"),
+        "{page}"
+    );
+}

@@ -68,6 +68,8 @@ pub struct RepoTable {
     pub repo_count: usize,
     /// The organization's first day with downloads.
     pub first_day: Option<Day>,
+    /// The organization's last day with downloads.
+    pub last_day: Option<Day>,
     /// With a search or type filter: the matching repositories' figures together.
     pub matched: Option<MatchedTotals>,
     /// The page shown: the one asked for, or the last one when that is past the end.
@@ -128,6 +130,7 @@ impl Analytics<'_> {
             count,
             repo_count: repos.len(),
             first_day: first,
+            last_day: repos.iter().filter_map(|r| r.last_day).max(),
             matched,
             page: page_number,
             per_page: query.per_page,

@@ -3,7 +3,10 @@
 
 use std::fmt::Write;
 
-use super::{axis, bucket_label, describe, draw_runs, escape, num, partial_note, scale};
+use super::{
+    axis, bucket_label, describe, draw_runs, escape, is_missing, num, partial_note, point_note,
+    scale, Marks,
+};
 use crate::analytics::Series;
 use crate::domain::DayRange;
 use crate::web::format::{compact, thousands};
@@ -66,6 +69,17 @@ pub fn line_chart_marked(
     note: &str,
     estimated: &[DayRange],
 ) -> String {
+    let marks = Marks {
+        estimated,
+        ..Marks::default()
+    };
+    line_chart_with(series, id, what, note, &marks)
+}
+
+/// [`line_chart_noted`] with `marks`: estimated days hatched, buckets no data covers left
+/// undrawn (their hover title says so, `data-missing`), today's bucket drawn as in progress
+/// (`data-today`).
+pub fn line_chart_with(series: &Series, id: &str, what: &str, note: &str, marks: &Marks) -> String {
     let id = escape(id);
     let description = escape(&describe(series, what, note));
     let mut svg = format!(
@@ -90,12 +104,12 @@ pub fn line_chart_marked(
         points: series.points.len(),
         top_value: ticks.last().copied().unwrap_or(1),
     };
-    let estimated = estimated_flags(series, estimated);
+    let estimated = estimated_flags(series, marks.estimated);
     grid(&mut svg, &frame, &ticks);
     estimated_bands(&mut svg, &frame, &id, &estimated);
     x_labels(&mut svg, &frame, series);
-    area_and_line(&mut svg, &frame, series);
-    hover_layer(&mut svg, &frame, series, &estimated);
+    area_and_line(&mut svg, &frame, series, marks);
+    hover_layer(&mut svg, &frame, series, &estimated, marks);
     svg.push_str("</svg>");
     svg
 }
@@ -177,10 +191,10 @@ fn x_labels(svg: &mut String, frame: &Frame, series: &Series) {
     svg.push_str("</g>");
 }
 
-fn area_and_line(svg: &mut String, frame: &Frame, series: &Series) {
+fn area_and_line(svg: &mut String, frame: &Frame, series: &Series, marks: &Marks) {
     let at = |i: usize| (frame.x(i), frame.y(series.points[i].downloads));
-    draw_runs(svg, series, at, frame.y(0));
-    if series.points.len() == 1 {
+    draw_runs(svg, series, at, frame.y(0), marks);
+    if series.points.len() == 1 && !is_missing(series, 0, marks) {
         let _ = write!(
             svg,
             r#"<circle class="dot" cx="{}" cy="{}" r="3"/>"#,
@@ -190,7 +204,13 @@ fn area_and_line(svg: &mut String, frame: &Frame, series: &Series) {
     }
 }
 
-fn hover_layer(svg: &mut String, frame: &Frame, series: &Series, estimated: &[bool]) {
+fn hover_layer(
+    svg: &mut String,
+    frame: &Frame,
+    series: &Series,
+    estimated: &[bool],
+    marks: &Marks,
+) {
     let n = series.points.len();
     let group = n.div_ceil(MAX_HITS).max(1);
     let (top, bottom) = (num(TOP), num(HEIGHT - BOTTOM));
@@ -214,10 +234,20 @@ fn hover_layer(svg: &mut String, frame: &Frame, series: &Series, estimated: &[bo
         if is_estimated {
             note.push_str(" \u{b7} estimated");
         }
-        let partial = match is_estimated {
+        let mut partial = match is_estimated {
             true => format!(r#"{partial} data-estimated="true""#),
             false => partial.to_owned(),
         };
+        // No data for the whole group: no figure, said so; today: still counting.
+        let missing = (first..=last).all(|i| is_missing(series, i, marks));
+        let mark = point_note(series, last, marks).filter(|_| missing || last + 1 == n);
+        if let Some(m) = &mark {
+            note.push_str(&format!(" \u{b7} {m}"));
+            partial.push_str(match missing {
+                true => r#" data-missing="true""#,
+                false => r#" data-today="true""#,
+            });
+        }
         let label = if first == last {
             bucket_label(series, first)
         } else {
@@ -230,7 +260,7 @@ fn hover_layer(svg: &mut String, frame: &Frame, series: &Series, estimated: &[bo
             )
         };
         let width = frame.column() * (last - first + 1) as f64;
-        let dot = if first == last {
+        let dot = if first == last && !missing {
             format!(
                 r#"<circle cx="{}" cy="{}" r="4"/>"#,
                 num(cx),
@@ -241,14 +271,17 @@ fn hover_layer(svg: &mut String, frame: &Frame, series: &Series, estimated: &[bo
         };
         let _ = write!(
             svg,
-            r#"<g class="hit" data-date="{date}" data-downloads="{downloads}"{partial}><rect x="{rx}" y="{top}" width="{w}" height="{h}"/><line x1="{cx}" x2="{cx}" y1="{top}" y2="{bottom}"/>{dot}<title>{label}{note}: {count} downloads</title></g>"#,
+            r#"<g class="hit" data-date="{date}" data-downloads="{downloads}"{partial}><rect x="{rx}" y="{top}" width="{w}" height="{h}"/><line x1="{cx}" x2="{cx}" y1="{top}" y2="{bottom}"/>{dot}<title>{label}{note}: {count}</title></g>"#,
             date = series.points[first].date,
             rx = num((cx - width / 2.0).max(LEFT - 4.0)),
             w = num(width.max(1.0)),
             h = num(HEIGHT - BOTTOM - TOP),
             cx = num(cx),
             label = escape(&label),
-            count = thousands(downloads),
+            count = match missing {
+                true => "no data".to_owned(),
+                false => format!("{} downloads", thousands(downloads)),
+            },
         );
     }
     svg.push_str("</g>");

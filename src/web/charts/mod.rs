@@ -9,13 +9,13 @@ mod line;
 mod scale;
 mod sparkline;
 
-pub use line::{line_chart, line_chart_marked, line_chart_noted};
-pub use sparkline::{sparkline, sparkline_noted};
+pub use line::{line_chart, line_chart_marked, line_chart_noted, line_chart_with};
+pub use sparkline::{sparkline, sparkline_marked, sparkline_noted};
 
 use std::fmt::Write;
 
 use crate::analytics::{Granularity, Series};
-use crate::domain::Day;
+use crate::domain::{Day, DayRange};
 
 /// Escapes text for SVG/HTML content and attribute values.
 fn escape(text: &str) -> String {
@@ -81,24 +81,98 @@ pub fn partial_note(series: &Series, index: usize) -> Option<String> {
     ))
 }
 
-/// For each point, whether its bucket is partial (only the first and last can be).
-fn partial_flags(series: &Series) -> Vec<bool> {
+/// What a chart shows beyond its series' values: the days data covers (a bucket wholly
+/// outside is not drawn: before the first day with data, or after the last one when the data
+/// stops short of the range), the reference day (its bucket is drawn as in progress), and
+/// the days whose downloads are estimated (hatched; the large chart only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Marks<'a> {
+    pub data: Option<DayRange>,
+    pub today: Option<Day>,
+    pub estimated: &'a [DayRange],
+}
+
+/// How a point is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    Full,
+    /// A bucket the range cuts short, or one still counting (today): dashed and lighter.
+    Partial,
+    /// No data covers the bucket: not drawn, not a zero.
+    Missing,
+}
+
+/// The first and last day of a point's bucket.
+fn bucket_days(series: &Series, index: usize) -> (Day, Day) {
+    let start = series.points[index].date;
+    (start, series.bucket_end(index).unwrap_or(start))
+}
+
+/// Whether no data covers the point's bucket.
+pub fn is_missing(series: &Series, index: usize, marks: &Marks) -> bool {
+    let (start, end) = bucket_days(series, index);
+    marks.data.is_some_and(|d| end < d.from || start > d.to)
+}
+
+/// Why a point is drawn apart, in words for its hover title and the numbers table: "before
+/// the first data", "no data yet", "today, in progress", or `None`.
+pub fn point_note(series: &Series, index: usize, marks: &Marks) -> Option<String> {
+    let (start, end) = bucket_days(series, index);
+    match marks.data {
+        Some(d) if end < d.from => return Some("before the first data".to_owned()),
+        Some(d) if start > d.to => return Some("no data yet".to_owned()),
+        _ => {}
+    }
+    let today = marks.today.filter(|t| start <= *t && *t <= end)?;
+    Some(match start == today && end == today {
+        true => "today, in progress".to_owned(),
+        false => "includes today, in progress".to_owned(),
+    })
+}
+
+/// How each point is drawn.
+fn looks(series: &Series, marks: &Marks) -> Vec<Look> {
     (0..series.points.len())
-        .map(|i| series.bucket_coverage(i).is_some_and(|c| c.is_partial()))
+        .map(|i| {
+            let (start, end) = bucket_days(series, i);
+            let today = marks.today.is_some_and(|t| start <= t && t <= end);
+            let partial = series.bucket_coverage(i).is_some_and(|c| c.is_partial());
+            match () {
+                _ if is_missing(series, i, marks) => Look::Missing,
+                _ if partial || today => Look::Partial,
+                _ => Look::Full,
+            }
+        })
         .collect()
 }
 
-/// The line cut into runs of consecutive points `(first, last, partial)`: a segment that
+/// The line cut into runs of consecutive drawn points `(first, last, partial)`: a segment that
 /// touches a partial bucket is drawn apart (dashed, lighter), so that a short last week does
-/// not read as a collapse in downloads.
-fn runs(partial: &[bool]) -> Vec<(usize, usize, bool)> {
+/// not read as a collapse in downloads; missing points break the line, and a drawn point
+/// alone between them is a run of one (a dot).
+fn runs(looks: &[Look]) -> Vec<(usize, usize, bool)> {
     let mut runs: Vec<(usize, usize, bool)> = Vec::new();
-    for i in 0..partial.len().saturating_sub(1) {
-        let kind = partial[i] || partial[i + 1];
-        match runs.last_mut() {
-            Some((_, last, k)) if *k == kind => *last = i + 1,
-            _ => runs.push((i, i + 1, kind)),
+    let mut i = 0;
+    while i < looks.len() {
+        if looks[i] == Look::Missing {
+            i += 1;
+            continue;
         }
+        let mut j = i;
+        while j + 1 < looks.len() && looks[j + 1] != Look::Missing {
+            j += 1;
+        }
+        if i == j {
+            runs.push((i, i, looks[i] == Look::Partial));
+        }
+        for k in i..j {
+            let kind = looks[k] == Look::Partial || looks[k + 1] == Look::Partial;
+            match runs.last_mut() {
+                Some((_, last, same)) if *last == k && *same == kind => *last = k + 1,
+                _ => runs.push((k, k + 1, kind)),
+            }
+        }
+        i = j + 1;
     }
     runs
 }
@@ -122,10 +196,26 @@ fn run_paths(
     (area, line)
 }
 
-/// Draws the area and the line of every run; partial runs get the `partial` class.
-fn draw_runs(svg: &mut String, series: &Series, at: impl Fn(usize) -> (f64, f64), base: f64) {
-    let partial = partial_flags(series);
-    let runs = runs(&partial);
+/// Draws the area and the line of every run; partial runs get the `partial` class; a point
+/// alone between missing ones is a dot (a series of one point draws its own).
+fn draw_runs(
+    svg: &mut String,
+    series: &Series,
+    at: impl Fn(usize) -> (f64, f64),
+    base: f64,
+    marks: &Marks,
+) {
+    let (runs, lone): (Vec<_>, Vec<_>) =
+        runs(&looks(series, marks)).into_iter().partition(|(f, l, _)| f != l);
+    for &(i, _, _) in lone.iter().filter(|_| series.points.len() > 1) {
+        let (x, y) = at(i);
+        let _ = write!(
+            svg,
+            r#"<circle class="dot" aria-hidden="true" cx="{}" cy="{}" r="2"/>"#,
+            num(x),
+            num(y)
+        );
+    }
     for &(first, last, is_partial) in &runs {
         let (area, _) = run_paths(first, last, &at, base);
         let class = if is_partial { "area partial" } else { "area" };

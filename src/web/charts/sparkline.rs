@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{describe, draw_runs, escape, num};
+use super::{describe, draw_runs, escape, is_missing, num, Marks};
 use crate::analytics::Series;
 
 const WIDTH: f64 = 120.0;
@@ -16,13 +16,21 @@ pub fn sparkline(series: &Series, what: &str) -> String {
 
 /// [`sparkline`] whose description ends with `note` (e.g. how it relates to the row's total).
 pub fn sparkline_noted(series: &Series, what: &str, note: &str) -> String {
+    sparkline_marked(series, what, note, &Marks::default())
+}
+
+/// [`sparkline_noted`] with `marks` (see [`line_chart_with`](super::line_chart_with)): buckets
+/// no data covers are not drawn and have no value (empty in `data-values`), today's is drawn
+/// as in progress.
+pub fn sparkline_marked(series: &Series, what: &str, note: &str, marks: &Marks) -> String {
     let label = escape(&describe(series, what, note));
     // The values, the first bucket's date and the granularity let the page's script show any
     // point's date and value at once (dates of later buckets follow from the granularity).
-    let values: Vec<String> = series
-        .points
-        .iter()
-        .map(|p| p.downloads.to_string())
+    let values: Vec<String> = (0..series.points.len())
+        .map(|i| match is_missing(series, i, marks) {
+            true => String::new(),
+            false => series.points[i].downloads.to_string(),
+        })
         .collect();
     let start = series
         .points
@@ -58,12 +66,17 @@ pub fn sparkline_noted(series: &Series, what: &str, note: &str) -> String {
         series,
         |i| (x(i), y(series.points[i].downloads)),
         HEIGHT - PAD,
+        marks,
     );
-    let _ = write!(
-        svg,
-        r#"<circle class="dot" cx="{}" cy="{}" r="2"/></svg>"#,
-        num(x(n - 1)),
-        num(y(series.points[n - 1].downloads)),
-    );
+    // The last drawn point is marked.
+    if let Some(last) = (0..n).rev().find(|&i| !is_missing(series, i, marks)) {
+        let _ = write!(
+            svg,
+            r#"<circle class="dot" cx="{}" cy="{}" r="2"/>"#,
+            num(x(last)),
+            num(y(series.points[last].downloads)),
+        );
+    }
+    svg.push_str("</svg>");
     svg
 }

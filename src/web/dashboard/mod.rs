@@ -22,7 +22,9 @@ use axum::Router;
 use super::api::run_indexed;
 use super::auth::OrgAccess;
 use super::blocking::{blocking, Work};
-use super::charts::{bucket_label, line_chart_marked, long_date, partial_note};
+use super::charts::{
+    bucket_label, is_missing, line_chart_with, long_date, partial_note, point_note, Marks,
+};
 use super::error::ApiError;
 use super::format::{bytes, thousands};
 use super::params::{Params, RangeProblem, ViewState};
@@ -31,7 +33,7 @@ use super::AppState;
 use crate::accounts::now_unix;
 use crate::domain::{OrgName, PeriodKind};
 use view::{
-    caption_detail, cards, period_title, period_toggles, previous_text, Card, Comparison, Empty,
+    caption_detail, cards, chart_marks, data_stops, period_title, period_toggles, previous_text, Card, Comparison, Empty,
     Freshness, TableView, Toggle, PER_PAGE_CHOICES,
 };
 
@@ -155,6 +157,8 @@ struct DashboardPage {
     provenance: String,
     /// How far the figures go and from which sources.
     freshness: Freshness,
+    /// The period ends today, which is still counting.
+    in_progress: bool,
     table: TableView,
 }
 
@@ -202,7 +206,7 @@ async fn dashboard(
         let (of, query, period) = (org.clone(), view.table.clone(), view.period);
         let table = run_indexed(&state, &org, move |a| a.repo_table(&of, period, &query)).await?;
         return render(&TableFragment {
-            table: TableView::new(&view, &table, &base),
+            table: TableView::new(&view, &table, &base, today),
         });
     }
     let (o, t, export_bytes) = {
@@ -221,10 +225,18 @@ async fn dashboard(
     .await??;
     let freshness = Freshness::new(o.last_day, &sources, from_hub.as_ref(), now_unix());
     let href = |s: &ViewState| format!("{base}{}", s.query());
+    // The organization's data may stop short of the period (logs that stopped arriving): then
+    // the page says so rather than showing a fall to zero, and the chart leaves those days out.
+    let stops = data_stops(o.last_day, o.series.range, today);
     let before = Comparison {
         previous: o.previous,
         complete: o.previous_complete,
         first_day: o.first_day,
+        stops,
+    };
+    let marks = Marks {
+        estimated: from_hub.as_ref().map_or(&[][..], |h| &h.estimated[..]),
+        ..chart_marks(o.first_day, o.last_day, o.series.range, today)
     };
     let outside = outside_history(&o);
     let chart_note = match outside {
@@ -234,7 +246,7 @@ async fn dashboard(
         ),
         _ => String::new(),
     };
-    let mut data = data_rows(&o.series);
+    let mut data = data_rows(&o.series, &marks);
     if let Some(h) = &from_hub {
         hub::mark_estimated(&mut data, &o.series, &h.estimated);
     }
@@ -254,13 +266,19 @@ async fn dashboard(
         per_page_choices: per_page_choices(view.table.per_page),
         filtered: view.table.q.is_some() || view.table.repo_type.is_some(),
         cards: cards(o.totals, before, outside),
-        chart_empty: empty_range_note(view.period.range, o.totals.all, o.first_day),
-        chart: line_chart_marked(
+        chart_empty: match stops.filter(|last| view.period.range.is_some_and(|r| r.from > *last)) {
+            Some(last) => format!(
+                "No downloads recorded after {}: this range has no data yet.",
+                long_date(last)
+            ),
+            None => empty_range_note(view.period.range, o.totals.all, o.first_day),
+        },
+        chart: line_chart_with(
             &o.series,
             "org-chart",
             &format!("Downloads of {org}"),
             &chart_note,
-            from_hub.as_ref().map_or(&[][..], |h| &h.estimated[..]),
+            &marks,
         ),
         data,
         granularity: o.series.granularity.as_str(),
@@ -269,7 +287,8 @@ async fn dashboard(
         csv_size_exact: format!("{} bytes", thousands(three_figures(export_bytes))),
         csv_bytes: export_bytes,
         csv_view_href: format!("{base}/download-breakdown{}", view.export_query()),
-        table: TableView::new(&view, &t, &base),
+        table: TableView::new(&view, &t, &base, today),
+        in_progress: view.period.range.is_some_and(|r| r.to == today),
         freshness,
         provenance: (from_hub.as_ref()).map(hub::org_note).unwrap_or_default(),
         base,
@@ -321,13 +340,23 @@ fn empty_range_note(
     }
 }
 
-/// The rows of a chart's "Show the numbers" table.
-fn data_rows(series: &crate::analytics::Series) -> Vec<DataRow> {
+/// The rows of a chart's "Show the numbers" table: a bucket no data covers says so instead
+/// of a zero, today's that it is in progress.
+fn data_rows(series: &crate::analytics::Series, marks: &Marks) -> Vec<DataRow> {
     (0..series.points.len())
-        .map(|i| DataRow {
-            date: bucket_label(series, i),
-            note: partial_note(series, i).unwrap_or_default(),
-            value: thousands(series.points[i].downloads),
+        .map(|i| {
+            let notes: Vec<String> = [partial_note(series, i), point_note(series, i, marks)]
+                .into_iter()
+                .flatten()
+                .collect();
+            DataRow {
+                date: bucket_label(series, i),
+                note: notes.join(", "),
+                value: match is_missing(series, i, marks) {
+                    true => "\u{2014}".to_owned(),
+                    false => thousands(series.points[i].downloads),
+                },
+            }
         })
         .collect()
 }

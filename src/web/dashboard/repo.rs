@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
-use super::view::{self, caption_detail, period_title, period_toggles, previous_text};
+use super::view::{self, caption_detail, chart_marks, period_title, period_toggles, previous_text};
 use super::view::{Change, Comparison, HistoryNote, Toggle};
 use super::{base_path, data_rows, empty_range_note, render, CustomRange, DataRow, Head};
 use crate::analytics::{Granularity, RepoDetail};
@@ -14,7 +14,7 @@ use crate::domain::{RepoKey, RepoType};
 use crate::web::api::{repo_key, run_indexed};
 use crate::web::auth::OrgAccess;
 use crate::web::blocking::{blocking, Work};
-use crate::web::charts::{line_chart_marked, long_date};
+use crate::web::charts::{line_chart_with, long_date, Marks};
 use crate::web::error::ApiError;
 use crate::web::format::thousands;
 use crate::web::params::{percent_encode, Params, ViewState};
@@ -87,7 +87,7 @@ pub(super) async fn repo_page(
     .await??;
     let estimated = from_hub.as_ref().map_or(&[][..], |h| &h.estimated[..]);
     let layout = Layout::for_principal(&principal);
-    let mut page = repo_view(&view, &d, layout, base, custom, estimated);
+    let mut page = repo_view(&view, &d, layout, base, custom, estimated, today);
     page.hub_href = hub_link(&state.config.hub_url, &d.key);
     if let Some(h) = &from_hub {
         super::hub::mark_estimated(&mut page.data, &d.series, &h.estimated);
@@ -117,7 +117,13 @@ fn repo_view(
     base: String,
     custom: CustomRange,
     estimated: &[crate::domain::DayRange],
+    today: crate::domain::Day,
 ) -> RepoPage {
+    // Days before the repository's first data are not drawn as zeros; today is in progress.
+    let marks = Marks {
+        estimated,
+        ..chart_marks(d.first_day, None, d.series.range, today)
+    };
     let here = format!("{base}/{}/{}", d.key.repo_type.plural(), d.key.name.short());
     let href = |s: &ViewState| format!("{here}{}", s.query());
     let granularities = Granularity::ALL
@@ -133,11 +139,12 @@ fn repo_view(
             }
         })
         .collect();
-    let data = data_rows(&d.series);
+    let data = data_rows(&d.series, &marks);
     let before = Comparison {
         previous: d.previous,
         complete: d.previous_complete,
         first_day: d.first_day,
+        stops: None,
     };
     let history = HistoryNote::new(d.total, d.adjustment);
     let downloads_note = before
@@ -199,12 +206,12 @@ fn repo_view(
             .map(long_date)
             .unwrap_or_else(|| "\u{2014}".to_owned()),
         chart_empty: empty_range_note(view.period.range, d.downloads, d.first_day),
-        chart: line_chart_marked(
+        chart: line_chart_with(
             &d.series,
             "repo-chart",
             &format!("Downloads of {full_name}"),
             &chart_note,
-            estimated,
+            &marks,
         ),
         data,
         api_href,

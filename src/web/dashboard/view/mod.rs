@@ -4,7 +4,7 @@
 
 use crate::analytics::Totals;
 use crate::domain::{Day, DayRange, Period, PeriodKind, RepoType};
-use crate::web::charts::long_date;
+use crate::web::charts::{long_date, Marks};
 use crate::web::format::{compact, percent_change, signed, thousands};
 use crate::web::params::ViewState;
 
@@ -59,24 +59,33 @@ pub struct Card {
     pub note: String,
 }
 
-/// What a figure is compared with: the previous period's figures, when data covers all of it.
+/// What a figure is compared with: the previous period's figures, when data covers all of it
+/// and the period itself.
 #[derive(Clone, Copy)]
 pub struct Comparison<T> {
     pub previous: Option<T>,
     pub complete: bool,
     /// The first day with data, for the note when the previous period is not complete.
     pub first_day: Option<Day>,
+    /// The organization's last day with downloads, when its data stops short of the period
+    /// ([`data_stops`]): a fall to zero would be the data's end, not the downloads'.
+    pub stops: Option<Day>,
 }
 
 impl<T: Copy> Comparison<T> {
     /// The previous figures, if a change against them means something.
     pub fn usable(self) -> Option<T> {
-        self.previous.filter(|_| self.complete)
+        self.previous
+            .filter(|_| self.complete && self.stops.is_none())
     }
 
-    /// "no full previous period (data starts Jun 7, 2025)" when there is a previous period
-    /// that data does not cover.
+    /// "no downloads recorded after Dec 7, 2026" when the data stops short of the period; "no
+    /// full previous period (data starts Jun 7, 2025)" when there is a previous period that
+    /// data does not cover.
     pub fn gap_note(self) -> Option<String> {
+        if let (Some(_), Some(last)) = (self.previous, self.stops) {
+            return Some(format!("no downloads recorded after {}", long_date(last)));
+        }
         if self.previous.is_none() || self.complete {
             return None;
         }
@@ -84,6 +93,39 @@ impl<T: Copy> Comparison<T> {
             Some(d) => format!("no full previous period (data starts {})", long_date(d)),
             None => "no previous period with data".to_owned(),
         })
+    }
+}
+
+/// The organization's last day with downloads when it falls short of `range` (the chart's),
+/// else `None`. Today is still counting: data through yesterday covers a range ending today.
+/// A store whose logs end on Dec 7 served on Dec 20 has 7 days of nothing to show: saying so
+/// beats a fall to zero, −100% in red.
+pub fn data_stops(last: Option<Day>, range: Option<DayRange>, today: Day) -> Option<Day> {
+    let r = range?;
+    let expected = if r.to >= today { today.add_days(-1) } else { r.to };
+    last.filter(|l| *l < expected)
+}
+
+/// What a chart of `range` marks: the days from `first` (the first day with data) on, up to
+/// the last day with data when the data stops short of the range; today, when the range holds
+/// it.
+pub fn chart_marks(
+    first: Option<Day>,
+    last: Option<Day>,
+    range: Option<DayRange>,
+    today: Day,
+) -> Marks<'static> {
+    let data = match (first, range) {
+        (Some(from), Some(r)) => Some(DayRange {
+            from,
+            to: data_stops(last, range, today).unwrap_or(r.to.max(from)),
+        }),
+        _ => None,
+    };
+    Marks {
+        data,
+        today: range.filter(|r| r.contains(today)).map(|_| today),
+        estimated: &[],
     }
 }
 

@@ -1,8 +1,9 @@
 //! The repository table's view: columns, rows, the filtered total, empty states and pager.
 
-use super::{name_parts, period_title, previous_text, Change, Comparison};
+use super::{chart_marks, data_stops, name_parts, period_title, previous_text, Change, Comparison};
 use crate::analytics::{MatchedTotals, Order, RepoRow, RepoTable, SortKey};
-use crate::web::charts::{long_date, sparkline_noted};
+use crate::domain::Day;
+use crate::web::charts::{long_date, sparkline_marked};
 use crate::web::format::thousands;
 use crate::web::params::ViewState;
 
@@ -89,6 +90,18 @@ pub struct TableView {
     pub url: String,
     /// With a search or type filter: the matching repositories' figures together.
     pub matched: Option<MatchedView>,
+    /// The period ends today, which is still counting.
+    pub in_progress: bool,
+}
+
+/// What every row of a table shares.
+struct RowContext<'a> {
+    state: &'a ViewState,
+    base: &'a str,
+    today: Day,
+    /// The organization's last day with downloads when its data stops short of the period.
+    stops: Option<Day>,
+    last_day: Option<Day>,
 }
 
 /// "16 repositories matching llama: 1.2M downloads (+4.1% vs the previous 30 days)".
@@ -104,11 +117,12 @@ pub struct MatchedView {
 }
 
 impl MatchedView {
-    fn new(state: &ViewState, m: MatchedTotals) -> Self {
+    fn new(state: &ViewState, m: MatchedTotals, stops: Option<Day>) -> Self {
         let before = Comparison {
             previous: m.previous,
             complete: m.previous_complete,
             first_day: m.first_day,
+            stops,
         };
         let note = match state.period.range {
             None => "all time".to_owned(),
@@ -126,9 +140,18 @@ impl MatchedView {
 }
 
 impl TableView {
-    pub fn new(state: &ViewState, table: &RepoTable, base: &str) -> Self {
+    /// The table of `state` on the reference day `today`.
+    pub fn new(state: &ViewState, table: &RepoTable, base: &str, today: Day) -> Self {
         let href = |s: &ViewState| format!("{base}{}", s.query());
-        let rows: Vec<Row> = table.rows.iter().map(|r| row(state, r, base)).collect();
+        let stops = data_stops(table.last_day, state.period.range, today);
+        let context = RowContext {
+            state,
+            base,
+            today,
+            stops,
+            last_day: table.last_day,
+        };
+        let rows: Vec<Row> = table.rows.iter().map(|r| row(&context, r)).collect();
         let before_data = match (state.period.range, table.first_day) {
             (Some(r), Some(first)) if r.to < first => Some(first),
             _ => None,
@@ -155,7 +178,8 @@ impl TableView {
         TableView {
             count: table.count,
             count_text: format!("{} {noun}", thousands(table.count as u64)),
-            matched: table.matched.map(|m| MatchedView::new(state, m)),
+            matched: table.matched.map(|m| MatchedView::new(state, m, stops)),
+            in_progress: state.period.range.is_some_and(|r| r.to == today),
             q: state.table.q.clone().unwrap_or_default(),
             period_title: period_title(state.period),
             empty,
@@ -208,13 +232,18 @@ fn columns(state: &ViewState, href: &impl Fn(&ViewState) -> String) -> Vec<Colum
         .collect()
 }
 
-fn row(state: &ViewState, r: &RepoRow, base: &str) -> Row {
+fn row(c: &RowContext, r: &RepoRow) -> Row {
+    let (state, base) = (c.state, c.base);
     let full_name = r.key.name.to_string();
     let before = Comparison {
         previous: r.previous_downloads,
         complete: r.previous_complete,
         first_day: r.first_day,
+        stops: c.stops,
     };
+    // Days before the repository's first data, or after the organization's data stops, are
+    // not drawn as zeros.
+    let marks = chart_marks(r.first_day, c.last_day, r.series.range, c.today);
     // All Time: the row shows the total, which may include downloads before daily history.
     let spark_note = match (state.period.range, r.total as i64 - r.series.sum() as i64) {
         (None, d) if d > 0 => format!(
@@ -253,7 +282,12 @@ fn row(state: &ViewState, r: &RepoRow, base: &str) -> Row {
         },
         change: before.usable().map(|p| Change::new(r.downloads, p)),
         change_note: before.gap_note().unwrap_or_default(),
-        spark: sparkline_noted(&r.series, &format!("Downloads of {full_name}"), &spark_note),
+        spark: sparkline_marked(
+            &r.series,
+            &format!("Downloads of {full_name}"),
+            &spark_note,
+            &marks,
+        ),
         full_name,
     }
 }
