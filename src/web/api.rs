@@ -481,7 +481,10 @@ async fn overview(
     };
     let mut view = OverviewView::new(&org, &o);
     let of = org.clone();
-    let hub = blocking(&state.store, Work::Short, move |s| provenance::of_org(s, &of)).await??;
+    let hub = blocking(&state.store, Work::Short, move |s| {
+        provenance::of_org(s, &of)
+    })
+    .await??;
     view.hub = hub.map(Into::into);
     Ok(Json(view))
 }
@@ -546,7 +549,10 @@ async fn detail(
     })
     .await?;
     let mut head = RepoDetailHead::from(&d);
-    let hub = blocking(&state.store, Work::Short, move |s| provenance::of_repo(s, &of)).await??;
+    let hub = blocking(&state.store, Work::Short, move |s| {
+        provenance::of_repo(s, &of)
+    })
+    .await??;
     head.hub = hub.map(Into::into);
     SeriesJson::new(&head, &d.series)
 }
