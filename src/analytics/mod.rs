@@ -47,6 +47,13 @@ pub enum AnalyticsError {
 
 pub type AnalyticsResult<T> = Result<T, AnalyticsError>;
 
+/// What the full CSV cannot carry ([`Analytics::outside_export`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutsideExport {
+    pub repos: u64,
+    pub downloads: u64,
+}
+
 /// The analytics service: a store and the reference day ("today").
 #[derive(Clone, Copy)]
 pub struct Analytics<'a> {
@@ -83,6 +90,18 @@ impl<'a> Analytics<'a> {
         Ok(crate::breakdown::export::estimated_size(
             &self.counts.repos(org)?,
         ))
+    }
+
+    /// The repositories of `org` whose downloads are all from before daily history (a total,
+    /// no day), and those downloads: the CSV, one row per repository-day, has no row to carry
+    /// their totals, so its totals add up to this much less than All Time.
+    pub fn outside_export(&self, org: &OrgName) -> AnalyticsResult<OutsideExport> {
+        let repos = self.counts.repos(org)?;
+        let history_only = repos.iter().filter(|r| r.first_day.is_none() && r.total > 0);
+        Ok(history_only.fold(OutsideExport::default(), |o, r| OutsideExport {
+            repos: o.repos + 1,
+            downloads: o.downloads.saturating_add(r.total),
+        }))
     }
 
     /// The days a chart of `period` covers. For All Time: from `first` (the first day with

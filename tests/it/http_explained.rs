@@ -506,3 +506,57 @@ async fn today_is_marked_as_in_progress() {
         "{page}"
     );
 }
+
+// Regression: the full CSV's totals did not add up to the All downloads card when a
+// repository had only downloads from before daily history (it has no row), and nothing said
+// why.
+#[tokio::test]
+async fn the_page_says_why_the_csv_totals_fall_short_of_all_time() {
+    use hubstats::domain::{RepoKey, RepoName, RepoType};
+    use hubstats::store::{SourceId, WriteMode};
+    let f = fixture();
+    let page = html(&f, PAGE).await;
+    assert!(
+        !page.contains("data-testid=\"csv-note\""),
+        "every repository has rows"
+    );
+    // A repository a hub's first snapshot counted 500 before any day.
+    let old = RepoKey {
+        repo_type: RepoType::Model,
+        name: RepoName::parse("acme/old-model").unwrap(),
+    };
+    let mut w = f
+        .app
+        .store
+        .write(&SourceId::hub(), WriteMode::Merge)
+        .unwrap();
+    w.set_total(&old, 500).unwrap();
+    w.commit().unwrap();
+    let page = html(&f, PAGE).await;
+    let card: u64 = {
+        let v = page
+            .split(r#"data-testid="total-all" data-value=""#)
+            .nth(1)
+            .unwrap();
+        v[..v.find('"').unwrap()].parse().unwrap()
+    };
+    let csv = f
+        .app
+        .get(&format!("{PAGE}/download-breakdown"), &f.auth)
+        .await
+        .text();
+    let mut totals = std::collections::BTreeMap::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        totals.insert(f[1].to_owned(), f[2].parse::<u64>().unwrap());
+    }
+    let in_csv: u64 = totals.values().sum();
+    assert_eq!(card - in_csv, 500, "{csv}");
+    assert!(
+        page.contains(
+            "The CSV&#39;s totals add up to 500 less than All Time: 1 repository has only \
+             downloads from before daily history, and no day to give a row."
+        ),
+        "{page}"
+    );
+}

@@ -157,6 +157,8 @@ struct DashboardPage {
     provenance: String,
     /// How far the figures go and from which sources.
     freshness: Freshness,
+    /// Why the full CSV's totals add up to less than All Time, when they do.
+    csv_note: String,
     /// The period ends today, which is still counting.
     in_progress: bool,
     table: TableView,
@@ -209,11 +211,11 @@ async fn dashboard(
             table: TableView::new(&view, &table, &base, today),
         });
     }
-    let (o, t, export_bytes) = {
+    let (o, t, export_bytes, outside_csv) = {
         let (of, query, period) = (org.clone(), view.table.clone(), view.period);
         run_indexed(&state, &org, move |a| {
             let (o, t) = a.dashboard(&of, period, &query)?;
-            Ok((o, t, a.export_size_estimate(&of)?))
+            Ok((o, t, a.export_size_estimate(&of)?, a.outside_export(&of)?))
         })
         .await?
     };
@@ -290,6 +292,7 @@ async fn dashboard(
         table: TableView::new(&view, &t, &base, today),
         in_progress: view.period.range.is_some_and(|r| r.to == today),
         freshness,
+        csv_note: csv_note(outside_csv),
         provenance: (from_hub.as_ref()).map(hub::org_note).unwrap_or_default(),
         base,
     };
@@ -301,6 +304,22 @@ async fn dashboard(
     let mut res = render(&page)?;
     *res.status_mut() = status;
     Ok(res)
+}
+
+/// "The CSV's totals add up to 1,200 less than All Time: 2 repositories have only downloads
+/// from before daily history, and no day to give a row." (empty when every repository with
+/// downloads has a row).
+fn csv_note(outside: crate::analytics::OutsideExport) -> String {
+    let which = match outside.repos {
+        0 => return String::new(),
+        1 => "1 repository has".to_owned(),
+        n => format!("{} repositories have", thousands(n)),
+    };
+    format!(
+        "The CSV's totals add up to {} less than All Time: {which} only downloads from before \
+         daily history, and no day to give a row.",
+        thousands(outside.downloads)
+    )
 }
 
 /// `n` rounded to three significant figures (an estimate says no more).
