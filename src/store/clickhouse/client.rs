@@ -647,6 +647,39 @@ mod tests {
         }
     }
 
+    /// A location's user and password go as HTTP basic authentication.
+    #[test]
+    fn credentials_are_sent_as_basic_authentication() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.ends_with(b"SELECT 1") {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "the client closed before sending its request");
+                request.extend_from_slice(&buf[..n]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let location = format!("clickhouse://ann:p%40ss@127.0.0.1:{port}/db");
+        Client::new(&Location::parse(&location).unwrap().unwrap())
+            .execute("SELECT 1")
+            .unwrap();
+        let request = server.join().unwrap();
+        let authorization = request.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("authorization")
+                .then(|| value.trim())
+        });
+        // base64("ann:p@ss")
+        assert_eq!(authorization, Some("Basic YW5uOnBAc3M="), "{request}");
+    }
+
     /// `timeout` bounds the wait for each next byte, not the whole answer: rows streamed
     /// slower than it in total, but each sooner, are all read.
     #[test]
