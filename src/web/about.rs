@@ -28,8 +28,9 @@ pub fn routes() -> Router<AppState> {
 struct AboutPage {
     layout: Layout,
     today: String,
-    methods: String,
-    statuses: String,
+    /// Each with the separator after it (`, `, ` or `, nothing).
+    methods: Vec<(String, &'static str)>,
+    statuses: Vec<(String, &'static str)>,
     root_files: Vec<String>,
     extensions: Vec<String>,
     libraries: usize,
@@ -63,14 +64,19 @@ async fn page(State(state): State<AppState>, principal: Principal) -> Result<Res
     Ok(Html(html).into_response())
 }
 
-/// `GET or HEAD`, `200, 302, 304 or 307`.
-fn or_list(items: &[impl ToString]) -> String {
-    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
-    match items.split_last() {
-        None => "none".to_owned(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-    }
+/// `GET or HEAD`, `200, 302, 304 or 307`: each item with the separator after it.
+fn or_list(items: &[impl ToString]) -> Vec<(String, &'static str)> {
+    let n = items.len();
+    (items.iter().enumerate())
+        .map(|(i, item)| {
+            let sep = match n - i {
+                1 => "",
+                2 => " or ",
+                _ => ", ",
+            };
+            (item.to_string(), sep)
+        })
+        .collect()
 }
 
 /// `5-minute`, `1-hour`, `90-second` (before "window").
@@ -101,8 +107,11 @@ mod tests {
 
     #[test]
     fn rules_read_as_words() {
-        assert_eq!(or_list(&["GET", "HEAD"]), "GET or HEAD");
-        assert_eq!(or_list(&[200, 302, 304, 307]), "200, 302, 304 or 307");
+        let text = |items: Vec<(String, &str)>| -> String {
+            items.iter().map(|(i, sep)| format!("{i}{sep}")).collect()
+        };
+        assert_eq!(text(or_list(&["GET", "HEAD"])), "GET or HEAD");
+        assert_eq!(text(or_list(&[200, 302, 304, 307])), "200, 302, 304 or 307");
         assert_eq!(duration(300), "5-minute");
         assert_eq!(duration(3600), "1-hour");
         assert_eq!(duration(90), "90-second");

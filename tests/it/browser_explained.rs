@@ -4,7 +4,8 @@
 
 use crate::analytics;
 
-use crate::chromium::{click, eval, goto, sign_in, type_into, wait_until, Chromium, Server};
+use crate::chromium::fixture;
+use crate::chromium::{self, click, eval, goto, sign_in, type_into, wait_until, Chromium, Server};
 use chromiumoxide::Page;
 
 const PAGE: &str = "/organizations/acme/settings/publisher-analytics";
@@ -209,5 +210,104 @@ async fn browser_points_without_data_say_so_and_today_is_in_progress() {
     )
     .await;
     assert_eq!(first, "no data");
+    chromium.close().await;
+}
+
+/// The chromium fixture (`acme`'s data ends Jun 30, 2025), with a repository whose
+/// downloads are all from before daily history, served on `today`.
+async fn stale_store(today: &str) -> (crate::common::TestApp, Server) {
+    use hubstats::domain::{RepoKey, RepoName, RepoType};
+    use hubstats::store::{SourceId, WriteMode};
+    let app = crate::common::TestApp::with_config(|c| c.today = Some(today.parse().unwrap()));
+    fixture::populate(&app);
+    let key = RepoKey {
+        repo_type: RepoType::Model,
+        name: RepoName::parse("acme/legacy-model").unwrap(),
+    };
+    let mut w = app.store.write(&SourceId::hub(), WriteMode::Merge).unwrap();
+    w.set_total(&key, 12_000).unwrap();
+    w.commit().unwrap();
+    let server = Server::start(&app).await;
+    (app, server)
+}
+
+// The views that explain their numbers, light and dark, desktop and phone: where the data
+// comes from and how far it goes, a period past its end, days before the first data, today in
+// progress, the CSV's note, and the page on what a download is. Nothing overflows a phone.
+// `HUBSTATS_UPDATE_DOCS_SCREENSHOT=1` copies them to `docs/screenshots/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn browser_screenshots_of_the_explained_views() {
+    let (_app, server) = stale_store("2025-07-13").await;
+    let chromium = Chromium::launch().await;
+    let page = chromium.page("about:blank").await;
+    let dashboard = "/organizations/acme/settings/publisher-analytics";
+    sign_in(&page, &server, fixture::USER, Some(dashboard)).await;
+    let views = [
+        ("data-stops", format!("{dashboard}?period=last-month")),
+        ("data-stops-7d", format!("{dashboard}?period=7d")),
+        (
+            "before-first-data",
+            format!("{dashboard}/datasets/chat-logs?period=365d&granularity=week"),
+        ),
+        ("about-downloads", "/about/downloads".to_owned()),
+    ];
+    let mut shots = Vec::new();
+    for (name, href) in &views {
+        for (width, prefix) in [(1280, ""), (390, "phone-")] {
+            for scheme in ["light", "dark"] {
+                chromium::emulate_window(&page, width, 844).await;
+                chromium::color_scheme(&page, scheme).await;
+                goto(&page, &server.url(href)).await;
+                let (scroll, inner): (f64, f64) = eval(
+                    &page,
+                    "[document.documentElement.scrollWidth, window.innerWidth]",
+                )
+                .await;
+                assert!(scroll <= inner + 0.5, "{prefix}{name}: {scroll} > {inner}");
+                shots.push(
+                    chromium::screenshot(&page, &format!("explained-{prefix}{name}-{scheme}"))
+                        .await,
+                );
+            }
+        }
+    }
+    // What the stale store's page says, as a person reads it.
+    goto(&page, &server.url(&views[0].1)).await;
+    let note: String = eval(
+        &page,
+        "document.querySelector('[data-testid=figures-note]').textContent",
+    )
+    .await;
+    assert!(
+        note.starts_with(
+            "Data through Jun 30, 2025 (breakdown CSV imported just now). Days are UTC."
+        ),
+        "{note}"
+    );
+    let card: String = eval(
+        &page,
+        "document.querySelector('[data-testid=total-all] .change').textContent",
+    )
+    .await;
+    assert_eq!(card.trim(), "no downloads recorded after Jun 30, 2025");
+    let csv: String = eval(
+        &page,
+        "document.querySelector('[data-testid=csv-note]').textContent",
+    )
+    .await;
+    assert!(csv.contains("12,000 less than All Time"), "{csv}");
+    if std::env::var_os("HUBSTATS_UPDATE_DOCS_SCREENSHOT").is_some() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&docs).expect("create docs/screenshots");
+        for shot in &shots {
+            let name = shot
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .replace("explained-", "");
+            std::fs::copy(shot, docs.join(name)).expect("copy a screenshot to docs/");
+        }
+    }
     chromium.close().await;
 }

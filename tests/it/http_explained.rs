@@ -300,7 +300,7 @@ async fn the_dashboard_links_once_to_what_a_download_is() {
     for needle in [
         "UTC calendar day",
         "reference day (Mar 1, 2024)",
-        "<code>GET or HEAD</code> answered <code>200, 302, 304 or 307</code>",
+        "<code>GET</code> or <code>HEAD</code> answered <code>200</code>, <code>302</code>, <code>304</code> or <code>307</code>",
         "<code>config.json</code>",
         "<code>*.gguf</code>",
         "within one fixed 5-minute window (:00, :05, :10, … UTC)",
@@ -423,6 +423,9 @@ async fn a_period_past_the_last_data_says_so_instead_of_a_fall_to_zero() {
     let table = html(&f, &format!("{PAGE}?period=7d&fragment=table")).await;
     assert!(!table.contains("change down"), "{table}");
     assert!(table.contains(r#"title="no downloads recorded after Mar 1, 2024">—<"#));
+    assert!(table.contains(
+        r#"data-testid="empty-period">No downloads recorded after Mar 1, 2024: nothing in this period yet.<"#
+    ));
     // Last Month reaches back into the data: the days after Mar 1 are not drawn as zeros.
     let page = html(&f, &format!("{PAGE}?period=last-month")).await;
     let hits = hover_groups(&page, "org-chart");

@@ -120,7 +120,13 @@ pub fn chart_marks(
             from,
             to: data_stops(last, range, today).unwrap_or(r.to.max(from)),
         }),
-        _ => None,
+        // No day with data at all (a repository with only downloads from before daily
+        // history): nothing to draw.
+        (None, Some(r)) => Some(DayRange {
+            from: r.to.add_days(1),
+            to: r.to,
+        }),
+        (_, None) => None,
     };
     Marks {
         data,

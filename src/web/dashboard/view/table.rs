@@ -92,6 +92,9 @@ pub struct TableView {
     pub matched: Option<MatchedView>,
     /// The period ends today, which is still counting.
     pub in_progress: bool,
+    /// The organization's last day with downloads when its data stops short of the period
+    /// ("Jun 30, 2025"), else empty.
+    pub stops: String,
 }
 
 /// What every row of a table shares.
@@ -180,6 +183,7 @@ impl TableView {
             count_text: format!("{} {noun}", thousands(table.count as u64)),
             matched: table.matched.map(|m| MatchedView::new(state, m, stops)),
             in_progress: state.period.range.is_some_and(|r| r.to == today),
+            stops: stops.map(long_date).unwrap_or_default(),
             q: state.table.q.clone().unwrap_or_default(),
             period_title: period_title(state.period),
             empty,
