@@ -338,6 +338,18 @@ async fn compare(stores: [&(Router, String); 2], orgs: &[String]) -> (usize, usi
             .chain(all.last())
             .cloned()
             .collect();
+        // The dashboard names the same sources and the same last day with data.
+        let dashboard = format!("/organizations/{org}/settings/publisher-analytics");
+        let on_sqlite = freshness(&get(a, ta, &dashboard).await.2);
+        assert!(
+            on_sqlite.iter().any(|s| s.starts_with("source ")),
+            "{org}: {on_sqlite:?}"
+        );
+        let on_clickhouse = freshness(&get(b, tb, &dashboard).await.2);
+        assert_eq!(
+            on_clickhouse, on_sqlite,
+            "{org}: where the figures come from"
+        );
         for path in api_paths(org, &picked, &classes) {
             let on_sqlite = answer(get(a, ta, &path).await);
             let on_clickhouse = answer(get(b, tb, &path).await);
@@ -361,6 +373,21 @@ async fn compare(stores: [&(Router, String); 2], orgs: &[String]) -> (usize, usi
         differences.join("\n")
     );
     (compared, fine)
+}
+
+/// What a dashboard page says of where its figures come from: its last day with data and its
+/// sources (`day 2024-05-31`, `source breakdown`, …).
+fn freshness(page: &[u8]) -> Vec<String> {
+    let page = String::from_utf8_lossy(page);
+    let values = |attr: &str, label: &str| -> Vec<String> {
+        page.split(&format!(" {attr}=\""))
+            .skip(1)
+            .map(|v| format!("{label} {}", &v[..v.find('"').unwrap()]))
+            .collect()
+    };
+    let mut out = values("data-day", "day");
+    out.extend(values("data-source", "source"));
+    out
 }
 
 fn short(a: &Answer) -> String {
