@@ -97,11 +97,15 @@ impl<'a> Analytics<'a> {
     /// their totals, so its totals add up to this much less than All Time.
     pub fn outside_export(&self, org: &OrgName) -> AnalyticsResult<OutsideExport> {
         let repos = self.counts.repos(org)?;
-        let history_only = repos.iter().filter(|r| r.first_day.is_none() && r.total > 0);
-        Ok(history_only.fold(OutsideExport::default(), |o, r| OutsideExport {
-            repos: o.repos + 1,
-            downloads: o.downloads.saturating_add(r.total),
-        }))
+        let mut outside = OutsideExport::default();
+        for r in repos
+            .iter()
+            .filter(|r| r.first_day.is_none() && r.total > 0)
+        {
+            outside.repos += 1;
+            outside.downloads = outside.downloads.saturating_add(r.total);
+        }
+        Ok(outside)
     }
 
     /// The days a chart of `period` covers. For All Time: from `first` (the first day with

@@ -205,8 +205,9 @@ fn draw_runs(
     base: f64,
     marks: &Marks,
 ) {
-    let (runs, lone): (Vec<_>, Vec<_>) =
-        runs(&looks(series, marks)).into_iter().partition(|(f, l, _)| f != l);
+    let (runs, lone): (Vec<_>, Vec<_>) = runs(&looks(series, marks))
+        .into_iter()
+        .partition(|(f, l, _)| f != l);
     for &(i, _, _) in lone.iter().filter(|_| series.points.len() > 1) {
         let (x, y) = at(i);
         let _ = write!(

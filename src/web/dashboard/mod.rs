@@ -33,8 +33,8 @@ use super::AppState;
 use crate::accounts::now_unix;
 use crate::domain::{OrgName, PeriodKind};
 use view::{
-    caption_detail, cards, chart_marks, data_stops, period_title, period_toggles, previous_text, Card, Comparison, Empty,
-    Freshness, TableView, Toggle, PER_PAGE_CHOICES,
+    caption_detail, cards, chart_marks, data_stops, period_title, period_toggles, previous_text,
+    Card, Comparison, Empty, Freshness, TableView, Toggle, PER_PAGE_CHOICES,
 };
 
 pub fn routes() -> Router<AppState> {

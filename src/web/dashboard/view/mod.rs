@@ -102,7 +102,11 @@ impl<T: Copy> Comparison<T> {
 /// beats a fall to zero, −100% in red.
 pub fn data_stops(last: Option<Day>, range: Option<DayRange>, today: Day) -> Option<Day> {
     let r = range?;
-    let expected = if r.to >= today { today.add_days(-1) } else { r.to };
+    let expected = if r.to >= today {
+        today.add_days(-1)
+    } else {
+        r.to
+    };
     last.filter(|l| *l < expected)
 }
 
