@@ -413,7 +413,7 @@ async fn migrates_there_and_back(clickhouse: String) {
         &["migrate", "--from", &original, "--to", &clickhouse],
     );
     assert!(
-        there.starts_with("copied 6 organizations, 1 user, 3 tokens and ingest keys, 3 sources"),
+        there.starts_with("copied 7 organizations, 1 user, 3 tokens and ingest keys, 4 sources"),
         "{there}"
     );
     ok(
