@@ -589,7 +589,7 @@ fn event_line() -> impl Strategy<Value = String> {
         )
 }
 
-/// Whether a request for `path` of a model of `library` counts, by the README's rules for the
+/// Whether a request for `path` of a model of `library` counts, by the rules of docs/LOGS.md for the
 /// libraries [`event_line`] names.
 fn model_file_counts(library: Option<&str>, path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
@@ -603,7 +603,7 @@ fn model_file_counts(library: Option<&str>, path: &str) -> bool {
         }
 }
 
-/// The rules of the product's README, written again as plainly as possible over the distinct
+/// The rules of docs/LOGS.md, written again as plainly as possible over the distinct
 /// events: (type, name, day) → downloads.
 fn reference(lines: &[String]) -> BTreeMap<(RepoType, String, i32), u64> {
     let mut counts = BTreeMap::new();

@@ -1,6 +1,6 @@
 //! `hubstats demo-logs` through the built binary: the same arguments write the same bytes,
 //! every format ingests without an error, and the counts are what the Hub's rules make of the
-//! rows (counted here from the `jsonl` log by a brute-force counter of the README's rules).
+//! rows (counted here from the `jsonl` log by a brute-force counter of the rules in docs/LOGS.md).
 
 use crate::common;
 
@@ -141,7 +141,7 @@ fn number_before(text: &str, marker: &str) -> u64 {
     text[start..end].replace(',', "").parse().unwrap()
 }
 
-/// The README's rules, applied to every row of a `jsonl` log: candidates are GET/HEAD with
+/// The rules of docs/LOGS.md, applied to every row of a `jsonl` log: candidates are GET/HEAD with
 /// 200, 302, 304 or 307; a model counts root query files and `*.gguf`; a dataset counts one
 /// per downloader (user, else address) per 5-minute window.
 fn brute_force(jsonl: &str) -> BTreeMap<(String, String, String), u64> {

@@ -208,10 +208,10 @@ mod tests {
         }
     }
 
-    /// The README's rules file lists the defaults.
+    /// The rules file in docs/LOGS.md lists the defaults.
     #[test]
-    fn the_readme_rules_file_is_the_default() {
-        let readme = include_str!("../../../README.md");
+    fn the_documented_rules_file_is_the_default() {
+        let readme = include_str!("../../../docs/LOGS.md");
         let start = readme.find("# rules.toml").unwrap();
         let end = start + readme[start..].find("```").unwrap();
         assert_eq!(
@@ -220,10 +220,10 @@ mod tests {
         );
     }
 
-    /// The README's `[libraries]` example parses.
+    /// The `[libraries]` example of docs/LOGS.md parses.
     #[test]
-    fn the_readme_libraries_example_parses() {
-        let readme = include_str!("../../../README.md");
+    fn the_documented_libraries_example_parses() {
+        let readme = include_str!("../../../docs/LOGS.md");
         let start = readme.find("[libraries]\nmylib").unwrap();
         let end = start + readme[start..].find("```").unwrap();
         let rules = Rules::parse_toml(&readme[start..end]).unwrap();
@@ -231,11 +231,11 @@ mod tests {
         assert!(rules.model_path_counts(Some("timm"), "config.json"));
     }
 
-    /// The README's `[[agent_classes]]` example parses, and its shipped-classes table is the
+    /// The `[[agent_classes]]` example of docs/LOGS.md parses, and its shipped-classes table is the
     /// default.
     #[test]
-    fn the_readme_agent_classes_are_the_rules() {
-        let readme = include_str!("../../../README.md");
+    fn the_documented_agent_classes_are_the_rules() {
+        let readme = include_str!("../../../docs/LOGS.md");
         let start = readme
             .find("[[agent_classes]]\nclass = \"mirror\"")
             .unwrap();
