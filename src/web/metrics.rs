@@ -195,8 +195,12 @@ impl IngestMetrics {
 
 /// A figure as a gauge's value (the store's figures are far below `i64::MAX`; one above
 /// would show as `i64::MAX` rather than wrap).
+fn gauge_value(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 fn gauge(value: u64) -> ConstGauge {
-    ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX))
+    ConstGauge::new(gauge_value(value))
 }
 
 /// What `/metrics` reads from the store at each scrape.
@@ -325,7 +329,7 @@ fn register_store(registry: &mut Registry, store: &StoreFigures) {
         let label = SourceLabel {
             source: s.source.as_str().to_owned(),
         };
-        (rows.get_or_create(&label)).set(i64::try_from(s.rows).unwrap_or(i64::MAX));
+        rows.get_or_create(&label).set(gauge_value(s.rows));
         applied.get_or_create(&label).set(s.applied_unix);
     }
     registry.register(

@@ -585,6 +585,18 @@ mod tests {
         Client::new(&Location::parse(&location).unwrap().unwrap())
     }
 
+    /// Reads one request from `stream` up to the end of its body, which ends with `end`.
+    fn read_request(stream: &mut std::net::TcpStream, end: &[u8]) -> Vec<u8> {
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.ends_with(end) {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "the client closed before sending its request");
+            request.extend_from_slice(&buf[..n]);
+        }
+        request
+    }
+
     /// A server on a free port that reads one request and answers it with `status` (or does
     /// not answer, for `None`, until the client gives up).
     fn answering(status: Option<u16>) -> (u16, std::thread::JoinHandle<()>) {
@@ -592,14 +604,9 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
             // The request line, headers and the short body arrive before the answer is due.
-            while !request.ends_with(b"SELECT 1") {
-                let n = stream.read(&mut buf).unwrap();
-                assert!(n > 0, "the client closed before sending its request");
-                request.extend_from_slice(&buf[..n]);
-            }
+            read_request(&mut stream, b"SELECT 1");
+            let mut buf = [0u8; 4096];
             match status {
                 Some(code) => {
                     let body = "Code: 999, e.displayText() = DB::Exception: failed";
@@ -654,13 +661,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !request.ends_with(b"SELECT 1") {
-                let n = stream.read(&mut buf).unwrap();
-                assert!(n > 0, "the client closed before sending its request");
-                request.extend_from_slice(&buf[..n]);
-            }
+            let request = read_request(&mut stream, b"SELECT 1");
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
                 .unwrap();
@@ -688,13 +689,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !request.ends_with(b"FORMAT TabSeparated") {
-                let n = stream.read(&mut buf).unwrap();
-                assert!(n > 0, "the client closed before sending its request");
-                request.extend_from_slice(&buf[..n]);
-            }
+            read_request(&mut stream, b"FORMAT TabSeparated");
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
                 .unwrap();
@@ -718,14 +713,8 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 4096];
             for _ in 0..2 {
-                let mut request = Vec::new();
-                while !request.ends_with(b"SELECT 1") {
-                    let n = stream.read(&mut buf).unwrap();
-                    assert!(n > 0, "the client closed the connection");
-                    request.extend_from_slice(&buf[..n]);
-                }
+                read_request(&mut stream, b"SELECT 1");
                 stream
                     .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n1\n")
                     .unwrap();
